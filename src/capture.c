@@ -1,0 +1,684 @@
+/* capture.c: capture namespaces, the SYN gate, transparent listeners.
+ *
+ * Packet path in the capture namespace, for a VM's new TCP connection:
+ *   1. the SYN arrives on the VM interface; the raw-priority nftables chain
+ *      drops it, but our packet socket (which sees frames before netfilter)
+ *      has a copy: a flow is opened towards the peer, the SYN kept;
+ *   2. the peer connected (OPENED): the SYN is sent again from a raw socket
+ *      carrying our fwmark, which the policy route turns into loopback
+ *      delivery; on "lo" it meets the TPROXY rule and our listener;
+ *   3. the kernel answers the VM with SYN-ACK and we accept() the socket.
+ * A refused destination instead gets the VM a RST for its SYN.
+ *
+ * UDP from the VM goes to a transparent listener (IP_RECVORIGDSTADDR gives
+ * the destination); each conversation gets a socket bound to the original
+ * destination and connected to the VM, to reply from the right address. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "capture.h"
+#include "daemon.h"
+#include "dhcp.h"
+#include "flow.h"
+#include "idmap.h"
+#include "link.h"
+#include "log.h"
+#include "netlink.h"
+#include "netns.h"
+#include "network.h"
+#include "nft.h"
+#include "peer.h"
+#include "session.h"
+#include "tcpraw.h"
+#include "util.h"
+
+/* One capture per namespace, so fixed values do: "om" in ASCII. */
+#define CAPTURE_MARK 0x6f6d
+#define CAPTURE_TABLE 28525
+#define CAPTURE_RULE_PRIO 100
+#define NFT_TABLE "omnetd"
+#define SYN_HOLD_MS(d) ((d)->cfg.connect_timeout_ms + 5000)
+
+struct capture {
+	struct network *net;
+	struct daemon *d;
+	int nsfd;
+	int ifindex;
+	uint16_t tcp_port, udp_port;
+	int tcp_fd, udp_fd, dhcp_fd, pkt_fd, inject_fd, reply_fd;
+	struct event *tcp_ev, *udp_ev, *dhcp_ev, *pkt_ev;
+	struct dhcp_server *dhcp;
+	struct idmap tcp_tab;   /* tuple hash -> flow chain: SYNs held and accepted */
+	struct idmap udp_tab;
+	int setup_done;
+	struct capture_counters ctr;
+};
+
+/* ---- tuple tables ----------------------------------------------------- */
+
+static uint64_t tuple_key(const struct ipport *a, const struct ipport *b)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const uint8_t *parts[2] = { (const uint8_t *)a, (const uint8_t *)b };
+	size_t i, j;
+
+	for (j = 0; j < 2; j++) {
+		const struct ipport *p = j ? b : a;
+
+		(void)parts;
+		for (i = 0; i < 16; i++)
+			h = (h ^ p->addr[i]) * 0x100000001b3ULL;
+		h = (h ^ p->port) * 0x100000001b3ULL;
+		h = (h ^ p->family) * 0x100000001b3ULL;
+	}
+	return h ? h : 1;
+}
+
+static struct flow *tab_find(struct idmap *t, const struct ipport *vm, const struct ipport *rem)
+{
+	struct flow *f = idmap_get(t, tuple_key(vm, rem));
+
+	while (f && !(ipport_eq(&f->vm, vm) && ipport_eq(&f->remote, rem)))
+		f = f->hnext;
+	return f;
+}
+
+static void tab_add(struct idmap *t, struct flow *f)
+{
+	f->hkey = tuple_key(&f->vm, &f->remote);
+	f->hnext = idmap_get(t, f->hkey);
+	idmap_put(t, f->hkey, f);
+}
+
+static void tab_del(struct idmap *t, struct flow *f)
+{
+	struct flow *head = idmap_get(t, f->hkey), **pp;
+
+	if (!head)
+		return;
+	if (head == f) {
+		if (f->hnext)
+			idmap_put(t, f->hkey, f->hnext);
+		else
+			idmap_del(t, f->hkey);
+		return;
+	}
+	for (pp = &head->hnext; *pp; pp = &(*pp)->hnext) {
+		if (*pp == f) {
+			*pp = f->hnext;
+			return;
+		}
+	}
+}
+
+void capture_flow_destroyed(struct capture *c, struct flow *f)
+{
+	tab_del(f->proto == WIRE_PROTO_UDP ? &c->udp_tab : &c->tcp_tab, f);
+}
+
+/* ---- the peer and the kind of a destination --------------------------- */
+
+static struct session *peer_session(struct capture *c)
+{
+	struct peer *p = peer_find(c->d, c->net->peer);
+
+	if (!p || !p->session)
+		return NULL;
+	return p->session;
+}
+
+static uint8_t dst_kind(const struct capture *c, const struct ipport *dst)
+{
+	if (dst->family != AF_INET)
+		return WIRE_DST_ADDR;
+	if (dst->port == 53 && memcmp(dst->addr, &c->net->dns, 4) == 0)
+		return WIRE_DST_DNS;
+	if (memcmp(dst->addr, &c->net->gateway, 4) == 0)
+		return WIRE_DST_GATEWAY;
+	return WIRE_DST_ADDR;
+}
+
+/* ---- TCP: the SYN gate ------------------------------------------------ */
+
+static void send_raw(int fd, const uint8_t *pkt, size_t len, const struct ipport *to)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	memcpy(&sin.sin_addr, to->addr, 4);
+	if (sendto(fd, pkt, len, 0, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		log_debug("capture: raw send: %s", strerror(errno));
+}
+
+static void handle_syn(struct capture *c, const struct syn_info *syn)
+{
+	struct flow *f = tab_find(&c->tcp_tab, &syn->src, &syn->dst);
+	struct session *s;
+	struct link_flow *lf;
+
+	c->ctr.syns++;
+	if (f) {
+		/* the VM retransmitted: still held, or already let through */
+		c->ctr.syn_retransmits++;
+		if (!f->syn)
+			capture_syn_accepted(c, f);
+		return;
+	}
+	s = peer_session(c);
+	if (!s) {
+		/* no link yet: say nothing, the VM's TCP retries its SYN */
+		c->ctr.syns_no_link++;
+		return;
+	}
+	lf = link_flow_open(s->link, &c->net->id, WIRE_PROTO_TCP, dst_kind(c, &syn->dst), &syn->src,
+			    &syn->dst);
+	f = flow_new(c->net, s, lf, WIRE_PROTO_TCP, lf->kind, &syn->src, &syn->dst);
+	f->state = FLOW_PENDING;
+	f->syn = xmalloc(sizeof(*f->syn));
+	*f->syn = *syn;
+	tab_add(&c->tcp_tab, f);
+	session_wake(s);
+}
+
+static void on_packet(evutil_socket_t fd, short what, void *arg)
+{
+	struct capture *c = arg;
+	uint8_t buf[2048];
+	struct syn_info syn;
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n < 0)
+			break;
+		if ((size_t)n <= sizeof(buf) && tcpraw_parse_syn(buf, (size_t)n, &syn) == 0)
+			handle_syn(c, &syn);
+	}
+}
+
+void capture_syn_accepted(struct capture *c, struct flow *f)
+{
+	struct syn_info *syn = f->syn;
+	struct syn_info copy;
+
+	if (!syn)
+		return;
+	copy = *syn;
+	/* the VM's NIC may have left the checksum to an offload that never
+	 * happened on this path: recompute before the kernel checks it */
+	tcpraw_fix_checksums(copy.pkt, copy.len);
+	send_raw(c->inject_fd, copy.pkt, copy.len, &copy.dst);
+}
+
+void capture_reject_syn(struct capture *c, const struct syn_info *syn, uint64_t reason)
+{
+	uint8_t pkt[256];
+	size_t n;
+
+	if (reason == RST_UNREACHABLE || reason == RST_TIMEOUT || reason == RST_LINK ||
+	    reason == RST_NETWORK)
+		n = tcpraw_build_icmp_unreach(syn, 1 /* host unreachable */,
+					      (const uint8_t *)&c->net->gateway, pkt, sizeof(pkt));
+	else
+		n = tcpraw_build_rst(syn, pkt, sizeof(pkt));
+	if (n)
+		send_raw(c->reply_fd, pkt, n, &syn->src);
+}
+
+static void accept_one(struct capture *c, int fd)
+{
+	struct sockaddr_storage local, peer;
+	socklen_t ll = sizeof(local), pl = sizeof(peer);
+	struct ipport vm, rem;
+	struct flow *f;
+
+	getsockname(fd, (struct sockaddr *)&local, &ll);
+	getpeername(fd, (struct sockaddr *)&peer, &pl);
+	ipport_from_sa(&vm, (struct sockaddr *)&peer);
+	ipport_from_sa(&rem, (struct sockaddr *)&local);
+	f = tab_find(&c->tcp_tab, &vm, &rem);
+	if (!f || !f->syn || !f->lf) {
+		struct linger lg = { 1, 0 };
+
+		c->ctr.accept_unmatched++;
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+		return;
+	}
+	c->ctr.accepted++;
+	free(f->syn);
+	f->syn = NULL;
+	if (flow_attach_tcp(f, fd) < 0) {
+		flow_abort(f, RST_RESOURCE);
+		return;
+	}
+	flow_pump(f); /* the far end may have spoken first */
+}
+
+static void on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	int i, s;
+
+	for (i = 0; i < 128; i++) {
+		s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s < 0)
+			break;
+		accept_one(arg, s);
+	}
+}
+
+void capture_housekeeping(struct capture *c, uint64_t now_ms)
+{
+	struct flow *f, *next;
+
+	TAILQ_FOREACH_SAFE(f, &c->net->flows, entry, next) {
+		if (f->syn && now_ms - f->created_ms > SYN_HOLD_MS(c->d))
+			flow_abort(f, RST_TIMEOUT);
+	}
+}
+
+/* ---- UDP -------------------------------------------------------------- */
+
+/* reply_socket() - in the capture namespace: bound to the destination the
+ * VM used (transparently: it is not ours), connected to the VM */
+static int reply_socket(struct capture *c, const struct ipport *vm, const struct ipport *dst)
+{
+	struct sockaddr_storage a, b;
+	socklen_t al = ipport_to_sa(dst, &a), bl = ipport_to_sa(vm, &b);
+	int one = 1, fd;
+
+	if (netns_enter(c->nsfd) < 0)
+		return -1;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	netns_leave();
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&a, al) < 0 || connect(fd, (struct sockaddr *)&b, bl) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void udp_from_vm(struct capture *c, const struct ipport *vm, const struct ipport *dst,
+			const uint8_t *d, size_t len)
+{
+	struct flow *f = tab_find(&c->udp_tab, vm, dst);
+	struct session *s;
+	struct link_flow *lf;
+	int fd;
+
+	if (!f) {
+		s = peer_session(c);
+		if (!s) {
+			c->ctr.udp_no_link++;
+			return;
+		}
+		fd = reply_socket(c, vm, dst);
+		if (fd < 0) {
+			log_warn("network %s: UDP reply socket", c->net->idstr);
+			return;
+		}
+		lf = link_flow_open(s->link, &c->net->id, WIRE_PROTO_UDP, dst_kind(c, dst), vm, dst);
+		f = flow_new(c->net, s, lf, WIRE_PROTO_UDP, lf->kind, vm, dst);
+		flow_attach_udp(f, fd);
+		tab_add(&c->udp_tab, f);
+		c->ctr.udp_flows++;
+	}
+	flow_udp_send(f, d, len);
+}
+
+static void on_udp(evutil_socket_t fd, short what, void *arg)
+{
+	struct capture *c = arg;
+	uint8_t buf[65536], cbuf[256];
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		struct sockaddr_in from;
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+				     .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm;
+		struct ipport vm, dst = { 0 };
+		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+
+		if (n < 0)
+			break;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_ORIGDSTADDR)
+				ipport_from_sa(&dst, (struct sockaddr *)CMSG_DATA(cm));
+		}
+		if (!dst.family)
+			continue;
+		ipport_from_sa(&vm, (struct sockaddr *)&from);
+		udp_from_vm(c, &vm, &dst, buf, (size_t)n);
+	}
+}
+
+/* ---- DHCP ------------------------------------------------------------- */
+
+static void on_dhcp(evutil_socket_t fd, short what, void *arg)
+{
+	struct capture *c = arg;
+	uint8_t in[1500], out[DHCP_REPLY_MAX];
+	struct sockaddr_in bcast = { .sin_family = AF_INET, .sin_port = htons(68),
+				     .sin_addr.s_addr = htonl(INADDR_BROADCAST) };
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		ssize_t n = recv(fd, in, sizeof(in), MSG_DONTWAIT);
+		int r;
+
+		if (n < 0)
+			break;
+		r = dhcp_handle(c->dhcp, in, (size_t)n, clock_now_ms(), out, sizeof(out));
+		/* broadcast: the client has no address yet (RFC 2131 4.1) */
+		if (r > 0 && sendto(fd, out, (size_t)r, 0, (struct sockaddr *)&bcast, sizeof(bcast)) > 0)
+			c->ctr.dhcp_replies++;
+	}
+}
+
+/* ---- setup and teardown ----------------------------------------------- */
+
+/* syn_filter() - classic BPF on the packet socket: keep IPv4 TCP first
+ * fragments with SYN set and ACK clear, so only new connections wake us */
+static int attach_syn_filter(int fd)
+{
+	static struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),              /* protocol */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 6),
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6),              /* fragment offset */
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 4, 0),
+		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),             /* x = IP header length */
+		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13),             /* TCP flags */
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { ARRAY_SIZE(code), code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+static int open_listeners(struct capture *c, char *err, size_t errlen)
+{
+	struct sockaddr_in any = { .sin_family = AF_INET };
+	struct sockaddr_in dhcp = { .sin_family = AF_INET, .sin_port = htons(67) };
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP) };
+	socklen_t len = sizeof(any);
+	int one = 1, mark = CAPTURE_MARK;
+
+	c->tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->dhcp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->pkt_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
+	c->inject_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	c->reply_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (c->tcp_fd < 0 || c->udp_fd < 0 || c->dhcp_fd < 0 || c->pkt_fd < 0 || c->inject_fd < 0 ||
+	    c->reply_fd < 0)
+		goto fail;
+	if (setsockopt(c->tcp_fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
+	    setsockopt(c->tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(c->tcp_fd, (struct sockaddr *)&any, sizeof(any)) < 0 || listen(c->tcp_fd, 4096) < 0 ||
+	    getsockname(c->tcp_fd, (struct sockaddr *)&any, &len) < 0)
+		goto fail;
+	c->tcp_port = ntohs(any.sin_port);
+	any.sin_port = 0;
+	len = sizeof(any);
+	if (setsockopt(c->udp_fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
+	    setsockopt(c->udp_fd, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof(one)) < 0 ||
+	    bind(c->udp_fd, (struct sockaddr *)&any, sizeof(any)) < 0 ||
+	    getsockname(c->udp_fd, (struct sockaddr *)&any, &len) < 0)
+		goto fail;
+	c->udp_port = ntohs(any.sin_port);
+	if (setsockopt(c->dhcp_fd, SOL_SOCKET, SO_BINDTODEVICE, c->net->iface,
+		       (socklen_t)strlen(c->net->iface)) < 0 ||
+	    setsockopt(c->dhcp_fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0 ||
+	    setsockopt(c->dhcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(c->dhcp_fd, (struct sockaddr *)&dhcp, sizeof(dhcp)) < 0)
+		goto fail;
+	ll.sll_ifindex = c->ifindex;
+	if (attach_syn_filter(c->pkt_fd) < 0 ||
+	    bind(c->pkt_fd, (struct sockaddr *)&ll, sizeof(ll)) < 0)
+		goto fail;
+	/* the mark routes re-injected SYNs to loopback (policy route) */
+	if (setsockopt(c->inject_fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "network %s: capture sockets in namespace %s: %s", c->net->idstr,
+		 c->net->netns, strerror(errno));
+	return -1;
+}
+
+static int configure_addresses(struct capture *c, char *err, size_t errlen)
+{
+	const char *e = NULL;
+	static const char *const rp[] = { "all", "default", "lo" };
+	char path[128];
+	size_t i;
+
+	if (nl_link_set_up("lo") < 0)
+		e = "bring up lo";
+	else if (nl_link_set_up(c->net->iface) < 0)
+		e = "bring up the interface";
+	else if (nl_addr_add(c->net->iface, AF_INET, &c->net->gateway, c->net->prefix_len) < 0)
+		e = "add the gateway address";
+	else if (nl_addr_add(c->net->iface, AF_INET, &c->net->dns, 32) < 0)
+		e = "add the DNS address";
+	else if (nl_rule_fwmark(AF_INET, CAPTURE_MARK, 0xffffffff, CAPTURE_TABLE, CAPTURE_RULE_PRIO,
+				1) < 0)
+		e = "add the fwmark rule";
+	else if (nl_route_local_default(AF_INET, CAPTURE_TABLE, 1) < 0)
+		e = "add the local route";
+	if (e) {
+		snprintf(err, errlen, "network %s: cannot %s in namespace %s: %s", c->net->idstr, e,
+			 c->net->netns, strerror(errno));
+		return -1;
+	}
+	/* re-injected SYNs arrive on lo with the VM's source address: reverse
+	 * path filtering would drop them; and nothing is ever forwarded */
+	for (i = 0; i < ARRAY_SIZE(rp); i++) {
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", rp[i]);
+		netns_sysctl(path, "0");
+	}
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", c->net->iface);
+	netns_sysctl(path, "0");
+	netns_sysctl("/proc/sys/net/ipv4/ip_forward", "0");
+	return 0;
+}
+
+static int install_rules(struct capture *c, char *err, size_t errlen)
+{
+	char rules[4096], gw[INET_ADDRSTRLEN], dns[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN];
+	struct in_addr subnet = c->net->gateway;
+	uint32_t mask = c->net->prefix_len ? htonl(~0u << (32 - c->net->prefix_len)) : 0;
+
+	subnet.s_addr &= mask;
+	inet_ntop(AF_INET, &c->net->gateway, gw, sizeof(gw));
+	inet_ntop(AF_INET, &c->net->dns, dns, sizeof(dns));
+	inet_ntop(AF_INET, &subnet, net, sizeof(net));
+	snprintf(rules, sizeof(rules),
+		 "table ip " NFT_TABLE "\n"
+		 "delete table ip " NFT_TABLE "\n"
+		 "table ip " NFT_TABLE " {\n"
+		 "  chain gate {\n"
+		 "    type filter hook prerouting priority raw; policy accept;\n"
+		 "    iifname \"%1$s\" tcp flags & (syn | ack) == syn drop\n"
+		 "  }\n"
+		 "  chain capture {\n"
+		 "    type filter hook prerouting priority mangle; policy accept;\n"
+		 "    iifname \"%1$s\" udp dport 67 accept\n"
+		 "    iifname \"%1$s\" fib daddr type { broadcast, multicast } drop\n"
+		 "    iifname \"%1$s\" ip daddr { %2$s, %3$s } icmp type echo-request accept\n"
+		 "    iifname \"%1$s\" meta l4proto tcp tproxy to :%4$u meta mark set %6$u accept\n"
+		 "    iifname \"%1$s\" meta l4proto udp tproxy to :%5$u meta mark set %6$u accept\n"
+		 "    iifname \"lo\" meta mark %6$u ip saddr %7$s/%8$u meta l4proto tcp tproxy to :%4$u accept\n"
+		 "    iifname \"%1$s\" drop\n"
+		 "  }\n"
+		 "  chain forward {\n"
+		 "    type filter hook forward priority filter; policy drop;\n"
+		 "  }\n"
+		 "}\n",
+		 c->net->iface, gw, dns, c->tcp_port, c->udp_port, CAPTURE_MARK, net,
+		 c->net->prefix_len);
+	return nft_run(rules, err, errlen);
+}
+
+static void remove_setup(struct capture *c)
+{
+	char err[512];
+
+	if (nft_run("table ip " NFT_TABLE "\ndelete table ip " NFT_TABLE "\n", err, sizeof(err)) < 0)
+		log_warnx("network %s: %s", c->net->idstr, err);
+	nl_route_local_default(AF_INET, CAPTURE_TABLE, 0);
+	nl_rule_fwmark(AF_INET, CAPTURE_MARK, 0xffffffff, CAPTURE_TABLE, CAPTURE_RULE_PRIO, 0);
+	nl_addr_del(c->net->iface, AF_INET, &c->net->dns, 32);
+	nl_addr_del(c->net->iface, AF_INET, &c->net->gateway, c->net->prefix_len);
+}
+
+static int setup_in_namespace(struct capture *c, char *err, size_t errlen)
+{
+	int ret = -1;
+
+	if (netns_enter(c->nsfd) < 0) {
+		snprintf(err, errlen, "network %s: cannot enter namespace %s: %s", c->net->idstr,
+			 c->net->netns, strerror(errno));
+		return -1;
+	}
+	c->ifindex = nl_link_index(c->net->iface);
+	if (c->ifindex < 0)
+		snprintf(err, errlen, "network %s: no interface %s in namespace %s", c->net->idstr,
+			 c->net->iface, c->net->netns);
+	else if (configure_addresses(c, err, errlen) == 0 && open_listeners(c, err, errlen) == 0 &&
+		 install_rules(c, err, errlen) == 0)
+		ret = 0;
+	c->setup_done = 1;
+	if (ret < 0)
+		remove_setup(c);
+	netns_leave();
+	return ret;
+}
+
+static struct dhcp_server *make_dhcp(const struct network *n, const struct daemon *d)
+{
+	struct dhcp_config dc;
+
+	dhcp_config_default(&dc);
+	dc.server = dc.router = n->gateway;
+	dc.dns = n->dns;
+	dc.pool_start = n->dhcp_start;
+	dc.netmask.s_addr = n->prefix_len ? htonl(~0u << (32 - n->prefix_len)) : 0;
+	dc.lease_ms = d->cfg.dhcp_lease_ms;
+	return dhcp_new(&dc);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static struct event *watch(struct capture *c, int fd, event_callback_fn cb)
+{
+	struct event *ev = event_new(c->d->base, fd, EV_READ | EV_PERSIST, cb, c);
+
+	event_add(ev, NULL);
+	return ev;
+}
+
+struct capture *capture_new(struct network *n, char *err, size_t errlen)
+{
+	struct capture *c = xcalloc(1, sizeof(*c));
+
+	c->net = n;
+	c->d = n->d;
+	c->tcp_fd = c->udp_fd = c->dhcp_fd = c->pkt_fd = c->inject_fd = c->reply_fd = -1;
+	idmap_init(&c->tcp_tab);
+	idmap_init(&c->udp_tab);
+	c->nsfd = netns_open(n->netns, err, errlen);
+	if (c->nsfd < 0)
+		goto fail;
+	c->dhcp = make_dhcp(n, c->d);
+	if (!c->dhcp) {
+		snprintf(err, errlen, "network %s: invalid DHCP settings", n->idstr);
+		goto fail;
+	}
+	if (setup_in_namespace(c, err, errlen) < 0) {
+		c->setup_done = 0;
+		goto fail;
+	}
+	c->tcp_ev = watch(c, c->tcp_fd, on_accept);
+	c->udp_ev = watch(c, c->udp_fd, on_udp);
+	c->dhcp_ev = watch(c, c->dhcp_fd, on_dhcp);
+	c->pkt_ev = watch(c, c->pkt_fd, on_packet);
+	log_info("network %s: capturing %s in namespace %s (gateway %s, TCP :%u, UDP :%u)",
+		 n->idstr, n->iface, n->netns, inet_ntoa(n->gateway), c->tcp_port, c->udp_port);
+	return c;
+fail:
+	capture_free(c);
+	return NULL;
+}
+
+void capture_free(struct capture *c)
+{
+	struct event **evs[] = { &c->tcp_ev, &c->udp_ev, &c->dhcp_ev, &c->pkt_ev };
+	int *fds[] = { &c->tcp_fd, &c->udp_fd, &c->dhcp_fd, &c->pkt_fd, &c->inject_fd, &c->reply_fd };
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < ARRAY_SIZE(evs); i++) {
+		if (*evs[i])
+			event_free(*evs[i]);
+	}
+	for (i = 0; i < ARRAY_SIZE(fds); i++)
+		close_fd(fds[i]);
+	if (c->setup_done && c->nsfd >= 0 && netns_enter(c->nsfd) == 0) {
+		remove_setup(c);
+		netns_leave();
+		log_info("network %s: capture removed from namespace %s", c->net->idstr, c->net->netns);
+	}
+	close_fd(&c->nsfd);
+	dhcp_free(c->dhcp);
+	idmap_free(&c->tcp_tab);
+	idmap_free(&c->udp_tab);
+	free(c);
+}
+
+int capture_lease(const struct capture *c, struct in_addr *addr)
+{
+	return dhcp_lease_first(c->dhcp, clock_now_ms(), addr);
+}
+
+const struct capture_counters *capture_counters(const struct capture *c)
+{
+	return &c->ctr;
+}
+
+/* capture_inbound_open() - flows the consumer opens towards the VM are
+ * port forwards; they are accepted once port forwarding is configured
+ * (not in this build): refuse them plainly */
+void capture_inbound_open(struct session *s, struct link_flow *lf)
+{
+	link_flow_reset(lf, RST_REFUSED);
+	session_wake(s);
+}

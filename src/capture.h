@@ -1,0 +1,45 @@
+/* capture.h: the provider's side of a VM network.
+ *
+ * omnetd sets up the capture namespace itself: gateway and DNS addresses
+ * on the VM's interface, a DHCP server, nftables rules that send every
+ * TCP and UDP packet from the VM to transparent listeners, and a rule
+ * that forwards nothing.  A VM's TCP SYN is held (dropped by nftables, seen
+ * on a packet socket) until the consumer has connected to the destination;
+ * then it is re-injected through loopback and the kernel completes the
+ * handshake with our listener.  So the VM sees "connection refused" when
+ * the destination refuses, exactly as on a real network. */
+#ifndef OMNET_CAPTURE_H
+#define OMNET_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+struct network;
+struct flow;
+struct session;
+struct link_flow;
+struct syn_info;
+
+struct capture_counters {
+	uint64_t syns, syns_no_link, syn_retransmits, accepted, accept_unmatched;
+	uint64_t udp_flows, udp_no_link, dhcp_replies;
+};
+
+struct capture *capture_new(struct network *n, char *err, size_t errlen);
+/* capture_free() - remove rules, addresses and listeners */
+void capture_free(struct capture *c);
+void capture_flow_destroyed(struct capture *c, struct flow *f);
+/* capture_syn_accepted() - the consumer connected: let the SYN through */
+void capture_syn_accepted(struct capture *c, struct flow *f);
+/* capture_reject_syn() - answer a held SYN: RST (refused) or ICMP */
+void capture_reject_syn(struct capture *c, const struct syn_info *syn, uint64_t reason);
+/* capture_inbound_open() - the consumer opened a flow towards the VM */
+void capture_inbound_open(struct session *s, struct link_flow *lf);
+/* capture_lease() - the VM's address as leased by DHCP, or -1 */
+int capture_lease(const struct capture *c, struct in_addr *addr);
+const struct capture_counters *capture_counters(const struct capture *c);
+/* capture_housekeeping() - expire held SYNs the peer never answered */
+void capture_housekeeping(struct capture *c, uint64_t now_ms);
+
+#endif

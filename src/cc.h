@@ -1,0 +1,69 @@
+/* cc.h: RTT estimation, congestion control and pacing for the link
+ * (RFC 9002 sections 5 and 7).  Pure: time comes in as microseconds.
+ *
+ * The link clock is in microseconds because RTTs on a LAN are well under
+ * a millisecond and pacing at Gbit/s rates spaces packets by microseconds;
+ * every duration an operator sees (config, logs, control API) is in ms. */
+#ifndef OMNET_CC_H
+#define OMNET_CC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CC_GRANULARITY_US 1000 /* RFC 9002 kGranularity */
+#define CC_INITIAL_RTT_US 333000
+#define CC_PERSISTENT_THRESHOLD 3
+
+struct rtt {
+	uint64_t latest_us, smoothed_us, var_us, min_us;
+	int has_sample;
+};
+
+void rtt_init(struct rtt *r);
+/* rtt_update() - RFC 9002 5.3, with the peer's reported ack delay */
+void rtt_update(struct rtt *r, uint64_t sample_us, uint64_t ack_delay_us,
+		uint64_t max_ack_delay_us);
+/* rtt_pto_us() - probe timeout before backoff (RFC 9002 6.2.1) */
+uint64_t rtt_pto_us(const struct rtt *r, uint64_t max_ack_delay_us);
+/* rtt_loss_delay_us() - time threshold: 9/8 of max(smoothed, latest) */
+uint64_t rtt_loss_delay_us(const struct rtt *r);
+
+enum cc_algo { CC_NEWRENO, CC_CUBIC };
+
+struct cc {
+	enum cc_algo algo;
+	size_t mds;              /* max datagram size, bytes */
+	uint64_t cwnd;           /* bytes */
+	uint64_t ssthresh;
+	uint64_t in_flight;      /* bytes */
+	uint64_t recovery_start_us;
+	int in_recovery;
+	uint64_t acked_in_ca;    /* NewReno congestion avoidance counter */
+	/* CUBIC (RFC 9438) */
+	uint64_t w_max;          /* bytes, before the last reduction */
+	uint64_t epoch_start_us; /* 0: no epoch yet */
+	double k_s;              /* time to reach w_max, seconds */
+	uint64_t w_est;          /* Reno-friendly estimate, bytes */
+	/* pacing: a token bucket refilled at pacing_rate */
+	uint64_t pacing_rate;    /* bytes per second; 0 = not yet known */
+	int64_t tokens;          /* millionths of a byte */
+	uint64_t tokens_at_us;
+	uint64_t min_cwnd;
+	/* counters */
+	uint64_t congestion_events;
+};
+
+void cc_init(struct cc *c, enum cc_algo algo, size_t mds);
+void cc_on_sent(struct cc *c, size_t bytes, uint64_t now_us);
+void cc_on_acked(struct cc *c, size_t bytes, uint64_t sent_us, uint64_t now_us,
+		 const struct rtt *rtt);
+void cc_on_lost(struct cc *c, size_t bytes);
+void cc_on_congestion(struct cc *c, uint64_t sent_us, uint64_t now_us);
+void cc_on_persistent_congestion(struct cc *c);
+int cc_can_send(const struct cc *c, size_t bytes);
+/* cc_pacing_delay_us() - how long until a packet of bytes may leave (0: now) */
+uint64_t cc_pacing_delay_us(struct cc *c, size_t bytes, uint64_t now_us);
+void cc_update_pacing(struct cc *c, const struct rtt *rtt);
+const char *cc_algo_name(enum cc_algo a);
+
+#endif

@@ -1,0 +1,32 @@
+/* control.h: the JSON control socket. */
+#ifndef OMNET_CONTROL_H
+#define OMNET_CONTROL_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct daemon;
+struct control;
+
+#define CONTROL_LINE_MAX 65536
+
+struct control *control_new(struct daemon *d, const char *path, char *err, size_t errlen);
+void control_free(struct control *c);
+
+/* A command handler returns its result, or NULL with err set. */
+struct ctl_error {
+	const char *code;  /* bad_request, invalid_argument, not_found, ... */
+	char message[512];
+};
+
+struct ctl_command {
+	const char *name;  /* "peer.add" */
+	json_t *(*fn)(struct daemon *d, json_t *req, struct ctl_error *err);
+};
+
+extern const struct ctl_command ctl_commands[];
+json_t *ctl_fail(struct ctl_error *err, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,483 @@
+/* ctl_cmds.c: the control commands, one function each, and their table.
+ *
+ * Adding a command: one function here and one line in ctl_commands[].
+ * Every field and error code is documented in docs/CONTROL.md. */
+#include <string.h>
+#include <arpa/inet.h>
+
+#include <jansson.h>
+
+#include "capture.h"
+#include "control.h"
+#include "daemon.h"
+#include "flow.h"
+#include "identity.h"
+#include "link.h"
+#include "mesh.h"
+#include "network.h"
+#include "peer.h"
+#include "session.h"
+#include "util.h"
+
+/* ---- request helpers -------------------------------------------------- */
+
+/* req_string() - a required string field, or an error naming it */
+static const char *req_string(json_t *req, const char *key, struct ctl_error *err)
+{
+	json_t *v = json_object_get(req, key);
+
+	if (!json_is_string(v)) {
+		ctl_fail(err, "bad_request", "field \"%s\" must be a string", key);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* opt_string() - an optional string: NULL if absent, "" + error if mistyped */
+static const char *opt_string(json_t *req, const char *key, struct ctl_error *err)
+{
+	json_t *v = json_object_get(req, key);
+
+	if (!v || json_is_null(v))
+		return NULL;
+	if (!json_is_string(v)) {
+		ctl_fail(err, "bad_request", "field \"%s\" must be a string", key);
+		return "";
+	}
+	return json_string_value(v);
+}
+
+static int req_netid(json_t *req, const char *key, struct netid *id, struct ctl_error *err)
+{
+	const char *s = req_string(req, key, err);
+
+	if (!s)
+		return -1;
+	if (netid_parse(s, id) < 0) {
+		ctl_fail(err, "invalid_argument", "network id \"%.64s\" is not 32 hex digits", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int valid_name(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > CONFIG_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+		    c != '.' && c != '_' && c != '-')
+			return 0;
+	}
+	return 1;
+}
+
+static json_t *addr_or_null(const struct sockaddr *sa)
+{
+	char a[ADDRSTRLEN];
+
+	return sa ? json_string(addr_fmt(sa, a)) : json_null();
+}
+
+/* ---- identity and status ---------------------------------------------- */
+
+static json_t *cmd_identity(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	return json_pack("{s:s}", "fingerprint", d->id.fingerprint);
+}
+
+static json_t *link_json(const struct session *s)
+{
+	const struct link_stats *st = link_stats(s->link);
+	const struct cc *cc = link_cc(s->link);
+
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I}",
+			 "packets_sent", (json_int_t)st->packets_sent,
+			 "packets_received", (json_int_t)st->packets_received,
+			 "packets_lost", (json_int_t)st->packets_lost,
+			 "packets_retransmitted", (json_int_t)st->pto_count_total,
+			 "bytes_sent", (json_int_t)st->bytes_sent,
+			 "bytes_received", (json_int_t)st->bytes_received,
+			 "stream_bytes_retransmitted", (json_int_t)st->stream_bytes_retransmitted,
+			 "cwnd_bytes", (json_int_t)cc->cwnd,
+			 "pacing_rate_bps", (json_int_t)(cc->pacing_rate * 8),
+			 "in_flight_bytes", (json_int_t)link_bytes_in_flight(s->link),
+			 "buffered_bytes", (json_int_t)link_buffered_bytes(s->link),
+			 "congestion_control", cc_algo_name(cc->algo),
+			 "flows", (json_int_t)link_flow_count(s->link),
+			 "datagrams_expired", (json_int_t)st->dgrams_expired,
+			 "frames_violating", (json_int_t)st->frames_violating);
+}
+
+static json_t *peer_status(const struct peer *p)
+{
+	const struct session *s = p->session;
+	uint64_t now = clock_now_ms();
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "name", p->name, "fingerprint", p->fingerprint,
+			      "state", peer_state_name(p->state), "state_ms",
+			      (json_int_t)(now - p->state_since_ms));
+
+	json_object_set_new(o, "method", p->method ? json_string(p->method) : json_null());
+	json_object_set_new(o, "endpoint", addr_or_null(s ? (struct sockaddr *)&s->addr : NULL));
+	json_object_set_new(o, "rtt_ms", s && link_rtt(s->link)->has_sample
+				  ? json_real((double)link_rtt(s->link)->smoothed_us / 1000.0)
+				  : json_null());
+	json_object_set_new(o, "next_retry_ms", p->next_retry_ms
+				  ? json_integer((json_int_t)(p->next_retry_ms > now ? p->next_retry_ms - now : 0))
+				  : json_null());
+	json_object_set_new(o, "last_error", p->last_error[0] ? json_string(p->last_error) : json_null());
+	if (s)
+		json_object_set_new(o, "link", link_json(s));
+	return o;
+}
+
+static json_t *counters_json(const struct daemon *d)
+{
+	const struct daemon_counters *c = &d->ctr;
+
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "datagrams_received", (json_int_t)c->datagrams_received,
+			 "datagrams_sent", (json_int_t)c->datagrams_sent,
+			 "malformed_datagrams", (json_int_t)c->datagrams_malformed,
+			 "unknown_session_datagrams", (json_int_t)c->datagrams_unknown_session,
+			 "send_dropped_datagrams", (json_int_t)c->datagrams_send_dropped,
+			 "handshakes_refused", (json_int_t)c->handshakes_refused,
+			 "dropped_deleted_network", (json_int_t)c->dropped_deleted_network,
+			 "flows_unknown_network", (json_int_t)c->flows_unknown_network,
+			 "flows_refused_policy", (json_int_t)c->flows_refused_policy,
+			 "flows_refused_remote", (json_int_t)c->flows_refused_remote,
+			 "flows_opened", (json_int_t)c->flows_opened,
+			 "flows_closed", (json_int_t)c->flows_closed,
+			 "flows_reset", (json_int_t)c->flows_reset,
+			 "control_requests", (json_int_t)c->control_requests,
+			 "control_errors", (json_int_t)c->control_errors);
+}
+
+static json_t *network_json(const struct network *n)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "id", n->idstr, "peer", n->peer,
+			      "state", n->peer_deleted ? "peer-deleted" : "active", "flows",
+			      (json_int_t)network_flow_count(n), "flows_total",
+			      (json_int_t)n->flows_total);
+	struct in_addr lease;
+
+	json_object_set_new(o, "netns", n->netns[0] ? json_string(n->netns) : json_null());
+	json_object_set_new(o, "iface", n->iface[0] ? json_string(n->iface) : json_null());
+	json_object_set_new(o, "lease", n->cap && capture_lease(n->cap, &lease) == 0
+				 ? json_string(inet_ntoa(lease)) : json_null());
+	if (n->cap) {
+		const struct capture_counters *c = capture_counters(n->cap);
+
+		json_object_set_new(o, "capture",
+				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+					      "syns", (json_int_t)c->syns,
+					      "syns_without_link", (json_int_t)c->syns_no_link,
+					      "accepted", (json_int_t)c->accepted,
+					      "udp_flows", (json_int_t)c->udp_flows,
+					      "udp_without_link", (json_int_t)c->udp_no_link,
+					      "dhcp_replies", (json_int_t)c->dhcp_replies));
+	}
+	return o;
+}
+
+static json_t *cmd_status(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	json_t *peers = json_array(), *nets = json_array();
+	const struct network *n;
+	const struct flow *f;
+	const struct peer *p;
+	json_int_t tcp = 0, udp = 0;
+
+	TAILQ_FOREACH(p, &d->peers, entry)
+		json_array_append_new(peers, peer_status(p));
+	TAILQ_FOREACH(n, &d->networks, entry) {
+		json_array_append_new(nets, network_json(n));
+		TAILQ_FOREACH(f, &n->flows, entry) {
+			if (f->proto == WIRE_PROTO_UDP)
+				udp++;
+			else
+				tcp++;
+		}
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:{s:I, s:I}, s:o, s:{s:I, s:I, s:I}}",
+			 "role", role_name(d->role), "version", OMNET_VERSION,
+			 "fingerprint", d->id.fingerprint, "listen", mesh_local_addr(d->mesh),
+			 "uptime_ms", (json_int_t)(clock_now_ms() - d->started_ms),
+			 "peers", peers, "networks", nets, "flows", "tcp", tcp, "udp", udp,
+			 "counters", counters_json(d), "memory",
+			 "buffers_bytes", (json_int_t)chunk_pool_bytes(&d->pool),
+			 "buffers_peak_bytes", (json_int_t)(d->pool.peak * RING_CHUNK),
+			 "limit_bytes", (json_int_t)d->cfg.memory_limit_bytes);
+}
+
+/* ---- peers ------------------------------------------------------------ */
+
+static json_t *peer_json(const struct peer *p)
+{
+	json_t *eps = json_array(), *relays = json_array();
+	size_t i;
+
+	for (i = 0; i < p->nendpoint; i++)
+		json_array_append_new(eps, addr_or_null((const struct sockaddr *)&p->endpoint[i]));
+	for (i = 0; i < p->nrelay; i++)
+		json_array_append_new(relays, json_string(p->relay[i]));
+	return json_pack("{s:s, s:s, s:o, s:o, s:s, s:s}", "name", p->name, "fingerprint",
+			 p->fingerprint, "endpoints", eps, "relays", relays, "state",
+			 peer_state_name(p->state), "source", p->from_config ? "config" : "runtime");
+}
+
+static json_t *cmd_peer_list(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	json_t *a = json_array();
+	const struct peer *p;
+
+	TAILQ_FOREACH(p, &d->peers, entry)
+		json_array_append_new(a, peer_json(p));
+	return a;
+}
+
+static int parse_endpoints(json_t *req, struct peer *tmp, struct ctl_error *err)
+{
+	json_t *eps = json_object_get(req, "endpoints"), *v;
+	size_t i;
+
+	if (!eps || json_is_null(eps))
+		return 0;
+	if (!json_is_array(eps)) {
+		ctl_fail(err, "bad_request", "field \"endpoints\" must be an array of strings");
+		return -1;
+	}
+	json_array_foreach(eps, i, v) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (!json_is_string(v) ||
+		    addr_parse(json_string_value(v), OMNET_DEFAULT_PORT, &ss, &len) < 0) {
+			ctl_fail(err, "invalid_argument", "endpoint %zu is not ADDRESS[:PORT]", i + 1);
+			return -1;
+		}
+		if (peer_add_endpoint(tmp, (struct sockaddr *)&ss, len) < 0) {
+			ctl_fail(err, "invalid_argument", "at most %d endpoints", PEER_MAX_ENDPOINTS);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static json_t *cmd_peer_add(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	const char *name = req_string(req, "name", err), *fp, *relay;
+	struct peer tmp, *p;
+
+	if (!name)
+		return NULL;
+	if (!(fp = req_string(req, "fingerprint", err)))
+		return NULL;
+	relay = opt_string(req, "relay", err);
+	if (relay && !*relay && err->code)
+		return NULL;
+	if (!valid_name(name))
+		return ctl_fail(err, "invalid_argument", "peer name must be 1-63 of A-Z a-z 0-9 . _ -");
+	if (!fingerprint_valid(fp))
+		return ctl_fail(err, "invalid_argument", "fingerprint must be sha256: and 64 hex digits");
+	if (strcmp(fp, d->id.fingerprint) == 0)
+		return ctl_fail(err, "invalid_argument", "that is this daemon's own fingerprint");
+	if (peer_find(d, name))
+		return ctl_fail(err, "exists", "peer %s exists", name);
+	if (peer_find_fingerprint(d, fp))
+		return ctl_fail(err, "exists", "a peer with fingerprint %s exists", fp);
+	memset(&tmp, 0, sizeof(tmp));
+	if (parse_endpoints(req, &tmp, err) < 0)
+		return NULL;
+	if (relay && !valid_name(relay))
+		return ctl_fail(err, "invalid_argument", "relay name must be a peer name");
+	p = peer_new(d, name, fp);
+	memcpy(p->endpoint, tmp.endpoint, sizeof(tmp.endpoint));
+	p->nendpoint = tmp.nendpoint;
+	if (relay)
+		snprintf(p->relay[p->nrelay++], sizeof(p->relay[0]), "%s", relay);
+	daemon_save_state(d);
+	peer_start(p);
+	return json_pack("{s:s}", "name", name);
+}
+
+static json_t *cmd_peer_remove(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	const char *name = req_string(req, "name", err);
+	struct network *n;
+	struct peer *p;
+
+	if (!name)
+		return NULL;
+	if (!(p = peer_find(d, name)))
+		return ctl_fail(err, "not_found", "no peer named %s", name);
+	TAILQ_FOREACH(n, &d->networks, entry)
+		if (strcmp(n->peer, name) == 0)
+			return ctl_fail(err, "invalid_argument",
+					"network %s uses peer %s: delete it first", n->idstr, name);
+	peer_free(p);
+	daemon_save_state(d);
+	return json_pack("{s:s}", "name", name);
+}
+
+static json_t *peer_cmd(struct daemon *d, json_t *req, struct ctl_error *err, int up)
+{
+	const char *name = req_string(req, "peer", err);
+	struct peer *p;
+
+	if (!name)
+		return NULL;
+	if (!(p = peer_find(d, name)))
+		return ctl_fail(err, "not_found", "no peer named %s", name);
+	if (up)
+		peer_connect(p);
+	else
+		peer_disconnect(p);
+	daemon_save_state(d);
+	return json_pack("{s:s, s:s}", "peer", name, "state", peer_state_name(p->state));
+}
+
+static json_t *cmd_connect(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	return peer_cmd(d, req, err, 1);
+}
+
+static json_t *cmd_disconnect(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	return peer_cmd(d, req, err, 0);
+}
+
+/* ---- networks ---------------------------------------------------------- */
+
+static json_t *cmd_network_add(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	const char *peer, *netns, *iface;
+	char msg[512];
+	struct netid id;
+
+	if (d->role == ROLE_RELAY)
+		return ctl_fail(err, "wrong_role", "a relay carries no networks");
+	if (req_netid(req, "id", &id, err) < 0 || !(peer = req_string(req, "peer", err)))
+		return NULL;
+	netns = opt_string(req, "netns", err);
+	iface = opt_string(req, "iface", err);
+	if (err->code)
+		return NULL;
+	if (network_find(d, &id))
+		return ctl_fail(err, "exists", "network %s exists", json_string_value(json_object_get(req, "id")));
+	if (!peer_find(d, peer))
+		return ctl_fail(err, "not_found", "no peer named %s", peer);
+	if (!network_add(d, &id, peer, netns, iface, 0, msg, sizeof(msg)))
+		return ctl_fail(err, "invalid_argument", "%s", msg);
+	daemon_save_state(d);
+	return json_pack("{s:s}", "id", json_string_value(json_object_get(req, "id")));
+}
+
+static json_t *cmd_network_list(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	json_t *a = json_array();
+	const struct network *n;
+
+	TAILQ_FOREACH(n, &d->networks, entry) {
+		json_t *o = network_json(n);
+
+		json_object_set_new(o, "source", json_string(n->from_config ? "config" : "runtime"));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *cmd_network_delete(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	struct network *n;
+	struct netid id;
+	char idstr[NETID_HEXLEN + 1];
+
+	if (req_netid(req, "id", &id, err) < 0)
+		return NULL;
+	netid_fmt(&id, idstr);
+	if (!(n = network_find(d, &id)))
+		return ctl_fail(err, "not_found", "no network %s", idstr);
+	network_delete(n, 1);
+	daemon_save_state(d);
+	return json_pack("{s:s}", "id", idstr);
+}
+
+/* ---- flows ------------------------------------------------------------- */
+
+static json_t *flow_json(const struct flow *f, uint64_t now)
+{
+	char a[ADDRSTRLEN], b[ADDRSTRLEN];
+
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
+			 "id", (json_int_t)(f->lf ? f->lf->id : 0), "network", f->net->idstr,
+			 "peer", f->net->peer, "proto", f->proto == WIRE_PROTO_UDP ? "udp" : "tcp",
+			 "vm", ipport_fmt(&f->vm, a), "remote", ipport_fmt(&f->remote, b),
+			 "state", flow_state_name(f), "bytes_up", (json_int_t)f->bytes_up,
+			 "bytes_down", (json_int_t)f->bytes_down, "age_ms",
+			 (json_int_t)(now - f->created_ms));
+}
+
+static json_t *cmd_flows(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	const char *filter = opt_string(req, "network", err);
+	json_t *a = json_array();
+	const struct network *n;
+	const struct flow *f;
+	uint64_t now = clock_now_ms();
+	struct netid id;
+
+	if (filter && err->code) {
+		json_decref(a);
+		return NULL;
+	}
+	if (filter && netid_parse(filter, &id) < 0) {
+		json_decref(a);
+		return ctl_fail(err, "invalid_argument", "network id must be 32 hex digits");
+	}
+	TAILQ_FOREACH(n, &d->networks, entry) {
+		if (filter && !netid_eq(&n->id, &id))
+			continue;
+		TAILQ_FOREACH(f, &n->flows, entry)
+			json_array_append_new(a, flow_json(f, now));
+	}
+	return a;
+}
+
+/* ---- port forwards ---------------------------------------------------- */
+
+static json_t *cmd_forward_unsupported(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	if (d->role != ROLE_CONSUMER)
+		return ctl_fail(err, "wrong_role", "port forwards are set up on the consumer");
+	return ctl_fail(err, "unsupported", "port forwarding is not available in this build yet");
+}
+
+static json_t *cmd_forward_list(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	if (d->role != ROLE_CONSUMER)
+		return ctl_fail(err, "wrong_role", "port forwards are set up on the consumer");
+	return json_array();
+}
+
+const struct ctl_command ctl_commands[] = {
+	{ "status", cmd_status },
+	{ "identity", cmd_identity },
+	{ "peer.add", cmd_peer_add },
+	{ "peer.list", cmd_peer_list },
+	{ "peer.remove", cmd_peer_remove },
+	{ "network.add", cmd_network_add },
+	{ "network.list", cmd_network_list },
+	{ "network.delete", cmd_network_delete },
+	{ "flows", cmd_flows },
+	{ "connect", cmd_connect },
+	{ "disconnect", cmd_disconnect },
+	{ "forward.add", cmd_forward_unsupported },
+	{ "forward.remove", cmd_forward_unsupported },
+	{ "forward.list", cmd_forward_list },
+	{ NULL, NULL },
+};

@@ -1,0 +1,355 @@
+/* daemon.c: start-up, the event loop, reload and shutdown. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
+
+#include "capture.h"
+#include "control.h"
+#include "daemon.h"
+#include "dtls.h"
+#include "egress.h"
+#include "flow.h"
+#include "log.h"
+#include "mesh.h"
+#include "netns.h"
+#include "network.h"
+#include "peer.h"
+#include "policy.h"
+#include "session.h"
+#include "state.h"
+#include "util.h"
+
+#define HOUSEKEEPING_MS 1000
+#define LOCAL_ADDR_REFRESH_MS 5000
+
+static const char *const role_names[] = {
+	[ROLE_PROVIDER] = "provider",
+	[ROLE_CONSUMER] = "consumer",
+	[ROLE_RELAY] = "relay",
+};
+
+const char *role_name(enum role r)
+{
+	return role_names[r];
+}
+
+int role_parse(const char *s, enum role *r)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(role_names); i++) {
+		if (strcmp(s, role_names[i]) == 0) {
+			*r = (enum role)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int daemon_network_is_deleted(const struct daemon *d, const struct netid *id)
+{
+	size_t i;
+
+	for (i = 0; i < d->ndeleted; i++)
+		if (netid_eq(&d->deleted[i], id))
+			return 1;
+	return 0;
+}
+
+void daemon_network_forget_deleted(struct daemon *d, const struct netid *id)
+{
+	size_t i;
+
+	for (i = 0; i < d->ndeleted; i++) {
+		if (netid_eq(&d->deleted[i], id)) {
+			d->deleted[i] = d->deleted[--d->ndeleted];
+			return;
+		}
+	}
+}
+
+void daemon_save_state(struct daemon *d)
+{
+	state_save(d);
+}
+
+/* mkdir_p() - create a directory and its parents; the last one with mode */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	char *p;
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* link_config_from() - the link core's limits from the configuration; a
+ * packet is what fits a DTLS record in one datagram on the path (IPv6
+ * headers assumed, the larger) */
+static void link_config_from(struct link_config *lc, const struct config *c)
+{
+	link_config_default(lc);
+	lc->max_packet = c->mtu - 40 - 8 - WIRE_OUTER_DATA_LEN - DTLS_OVERHEAD;
+	lc->flow_window_max = c->flow_window_max_bytes;
+	lc->link_window_max = c->link_window_max_bytes;
+	lc->send_buffer = c->send_buffer_bytes;
+	lc->dgram_max_age_us = c->datagram_max_age_ms * 1000;
+	lc->cc = c->cc == CONFIG_CC_NEWRENO ? CC_NEWRENO : CC_CUBIC;
+}
+
+static int pinned(void *arg, const char *fp)
+{
+	return peer_find_fingerprint(arg, fp) != NULL;
+}
+
+/* load_policy() - the egress policy from the configuration's rules */
+static struct policy *load_policy(const struct config *c, char *err, size_t errlen)
+{
+	struct policy *p = policy_new();
+	size_t i;
+
+	for (i = 0; i < c->negress; i++) {
+		char origin[4200], e[256];
+
+		snprintf(origin, sizeof(origin), "%s:%d", c->path, c->egress[i].line);
+		if (policy_add_rule(p, c->egress[i].allow, c->egress[i].spec, origin, e, sizeof(e)) < 0) {
+			snprintf(err, errlen, "%s: %s", origin, e);
+			policy_free(p);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+static void add_config_peers(struct daemon *d)
+{
+	size_t i, j;
+
+	for (i = 0; i < d->cfg.npeer; i++) {
+		const struct config_peer *cp = &d->cfg.peer[i];
+		struct peer *p = peer_new(d, cp->name, cp->fingerprint);
+
+		p->from_config = 1;
+		for (j = 0; j < cp->nendpoint; j++)
+			peer_add_endpoint(p, (const struct sockaddr *)&cp->endpoint[j],
+					  addr_len((const struct sockaddr *)&cp->endpoint[j]));
+		for (j = 0; j < cp->nrelay; j++)
+			snprintf(p->relay[p->nrelay++], sizeof(p->relay[0]), "%s", cp->relay[j]);
+	}
+}
+
+static void add_config_networks(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->cfg.nnetwork; i++) {
+		const struct config_network *cn = &d->cfg.network[i];
+		char err[512];
+
+		if (!network_add(d, &cn->id, cn->peer, cn->netns, cn->iface, 1, err, sizeof(err)))
+			log_warnx("%s:%d: %s", d->cfg.path, cn->line, err);
+	}
+}
+
+static void on_quit(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("signal %d: shutting down", (int)sig);
+	d->quitting = 1;
+	event_base_loopexit(d->base, NULL);
+}
+
+/* on_reload() - SIGHUP: the egress policy, resolvers and log level are
+ * re-read; peers, networks and forwards of the file need a restart */
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct config c;
+	struct policy *p;
+	char err[1024];
+
+	if (!d->config_path[0]) {
+		log_info("SIGHUP: no configuration file; re-reading %s", d->cfg.resolv_conf);
+		if (d->role == ROLE_CONSUMER)
+			egress_load_resolvers(d);
+		return;
+	}
+	config_defaults(&c);
+	if (config_load_file(&c, d->config_path, err, sizeof(err)) < 0) {
+		log_warnx("reload failed, keeping the running configuration: %s", err);
+		config_free(&c);
+		return;
+	}
+	if (d->role == ROLE_CONSUMER) {
+		if (!(p = load_policy(&c, err, sizeof(err)))) {
+			log_warnx("reload failed, keeping the running configuration: %s", err);
+			config_free(&c);
+			return;
+		}
+		policy_free(d->policy);
+		d->policy = p;
+		egress_refresh_local(d);
+	}
+	log_init(c.log_level - LOG_LVL_INFO);
+	snprintf(d->cfg.resolv_conf, sizeof(d->cfg.resolv_conf), "%s", c.resolv_conf);
+	if (d->role == ROLE_CONSUMER)
+		egress_load_resolvers(d);
+	config_free(&c);
+	log_info("configuration reloaded from %s", d->config_path);
+}
+
+static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	uint64_t now = clock_now_ms();
+	static uint64_t last_refresh;
+	struct network *n;
+	struct flow *f, *next;
+
+	TAILQ_FOREACH(n, &d->networks, entry) {
+		TAILQ_FOREACH_SAFE(f, &n->flows, entry, next)
+			flow_check_idle(f, now);
+		if (n->cap)
+			capture_housekeeping(n->cap, now);
+	}
+	if (d->role == ROLE_CONSUMER && now - last_refresh >= LOCAL_ADDR_REFRESH_MS) {
+		egress_refresh_local(d);
+		last_refresh = now;
+	}
+	mesh_flush(d->mesh);
+}
+
+static int setup_events(struct daemon *d)
+{
+	struct event_config *ec = event_config_new();
+	struct timeval hk = { HOUSEKEEPING_MS / 1000, 0 };
+
+	/* microsecond timers: pacing at Gbit/s spaces packets by microseconds */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	d->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (!d->base || event_base_priority_init(d->base, 2) < 0)
+		return -1;
+	d->sig_term = evsignal_new(d->base, SIGTERM, on_quit, d);
+	d->sig_int = evsignal_new(d->base, SIGINT, on_quit, d);
+	d->sig_hup = evsignal_new(d->base, SIGHUP, on_reload, d);
+	d->housekeeping = event_new(d->base, -1, EV_PERSIST, on_housekeeping, d);
+	signal(SIGPIPE, SIG_IGN);
+	event_add(d->sig_term, NULL);
+	event_add(d->sig_int, NULL);
+	event_add(d->sig_hup, NULL);
+	event_add(d->housekeeping, &hk);
+	return 0;
+}
+
+int daemon_init(struct daemon *d, enum role role, const char *config_path, char *err,
+		size_t errlen)
+{
+	d->role = role;
+	d->started_ms = clock_now_ms();
+	TAILQ_INIT(&d->peers);
+	TAILQ_INIT(&d->networks);
+	snprintf(d->config_path, sizeof(d->config_path), "%s", config_path ? config_path : "");
+	if (mkdir_p(d->cfg.state_dir, 0700) < 0) {
+		snprintf(err, errlen, "%s: cannot create the state directory: %s", d->cfg.state_dir,
+			 strerror(errno));
+		return -1;
+	}
+	if (identity_load(&d->id, d->cfg.state_dir, err, errlen) < 0)
+		return -1;
+	if (setup_events(d) < 0) {
+		snprintf(err, errlen, "cannot set up the event loop");
+		return -1;
+	}
+	if (role == ROLE_PROVIDER && netns_init() < 0) {
+		snprintf(err, errlen, "cannot open this process's network namespace: %s", strerror(errno));
+		return -1;
+	}
+	chunk_pool_init(&d->pool, d->cfg.memory_limit_bytes);
+	link_config_from(&d->link_cfg, &d->cfg);
+	if (!(d->dtls = dtls_ctx_new(&d->id, pinned, d, err, errlen)))
+		return -1;
+	if (!(d->mesh = mesh_new(d, (struct sockaddr *)&d->cfg.listen, d->cfg.listen_len, err, errlen)))
+		return -1;
+	if (role == ROLE_CONSUMER) {
+		if (!(d->policy = load_policy(&d->cfg, err, errlen)))
+			return -1;
+		egress_refresh_local(d);
+		egress_load_resolvers(d);
+	}
+	add_config_peers(d);
+	add_config_networks(d);
+	state_load(d);
+	if (!(d->control = control_new(d, d->cfg.control_socket, err, errlen)))
+		return -1;
+	log_info("omnetd %s: %s, identity %s, control %s", OMNET_VERSION, role_name(role),
+		 d->id.fingerprint, d->cfg.control_socket);
+	return 0;
+}
+
+int daemon_run(struct daemon *d)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &d->peers, entry)
+		peer_start(p);
+	return event_base_dispatch(d->base) < 0 ? -1 : 0;
+}
+
+static void free_event(struct event *ev)
+{
+	if (ev)
+		event_free(ev);
+}
+
+void daemon_free(struct daemon *d)
+{
+	struct network *n;
+	struct peer *p;
+
+	/* flows are reset towards both ends; the resets go out before the
+	 * socket closes, so the peer does not wait for timeouts */
+	while ((n = TAILQ_FIRST(&d->networks))) {
+		struct flow *f;
+
+		while ((f = TAILQ_FIRST(&n->flows)))
+			flow_abort(f, RST_LINK);
+		capture_free(n->cap);
+		TAILQ_REMOVE(&d->networks, n, entry);
+		free(n);
+	}
+	if (d->mesh)
+		mesh_flush(d->mesh);
+	control_free(d->control);
+	while ((p = TAILQ_FIRST(&d->peers))) {
+		p->admin_down = 1; /* no reconnecting on the way out */
+		peer_free(p);
+	}
+	mesh_free(d->mesh);
+	dtls_ctx_free(d->dtls);
+	policy_free(d->policy);
+	free_event(d->sig_term);
+	free_event(d->sig_int);
+	free_event(d->sig_hup);
+	free_event(d->housekeeping);
+	if (d->base)
+		event_base_free(d->base);
+	chunk_pool_destroy(&d->pool);
+	identity_free(&d->id);
+	free(d->deleted);
+	config_free(&d->cfg);
+}

@@ -1,0 +1,106 @@
+/* daemon.h: the objects a running omnetd is made of, and how they meet.
+ *
+ *   daemon ── mesh (the one UDP socket) ── sessions (DTLS + link core)
+ *      │                                        │
+ *      ├── peers (pinned keys, endpoints, connection state) ── session
+ *      ├── networks (provider: a capture; consumer: accepted ids)
+ *      │      └── flows (a socket on this side, a link flow to the peer)
+ *      └── control (the JSON socket)
+ *
+ * Ownership: the daemon owns peers, networks and the mesh; the mesh owns
+ * sessions; a peer points at its current session; a network owns its
+ * flows; a flow points at its session's link flow. */
+#ifndef OMNET_DAEMON_H
+#define OMNET_DAEMON_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "identity.h"
+#include "link.h"
+#include "ring.h"
+
+/* glibc's sys/queue.h lacks the BSD _SAFE iterators */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar) \
+	for ((var) = TAILQ_FIRST((head)); (var) && ((tvar) = TAILQ_NEXT((var), field), 1); \
+	     (var) = (tvar))
+#endif
+
+enum role { ROLE_PROVIDER, ROLE_CONSUMER, ROLE_RELAY };
+
+struct mesh;
+struct session;
+struct peer;
+struct network;
+struct flow;
+struct control;
+struct capture;
+struct policy;
+struct dtls_ctx;
+
+/* Counters an operator reads in `omnetctl status`. */
+struct daemon_counters {
+	uint64_t datagrams_received, datagrams_sent;
+	uint64_t datagrams_malformed;       /* bad outer header or DTLS record */
+	uint64_t datagrams_unknown_session;
+	uint64_t datagrams_send_dropped;    /* socket buffer full even after waiting */
+	uint64_t handshakes_refused;        /* unpinned key or failed handshake */
+	uint64_t dropped_deleted_network;   /* frames for a network deleted here */
+	uint64_t flows_unknown_network;
+	uint64_t flows_refused_policy;
+	uint64_t flows_refused_remote;      /* connect refused / unreachable */
+	uint64_t flows_opened, flows_closed, flows_reset;
+	uint64_t control_requests, control_errors;
+};
+
+TAILQ_HEAD(peer_list, peer);
+TAILQ_HEAD(network_list, network);
+TAILQ_HEAD(flow_list, flow);
+
+struct daemon {
+	enum role role;
+	struct config cfg;
+	char config_path[4096];
+	struct identity id;
+	struct event_base *base;
+	struct mesh *mesh;
+	struct dtls_ctx *dtls;
+	struct control *control;
+	struct policy *policy;              /* consumer */
+	struct ipport resolver[4];          /* consumer: from resolv-conf */
+	size_t nresolver;
+	struct chunk_pool pool;             /* every ring's memory */
+	struct link_config link_cfg;
+	struct peer_list peers;
+	struct network_list networks;
+	struct netid *deleted;              /* networks deleted here: late frames dropped */
+	size_t ndeleted;
+	struct daemon_counters ctr;
+	uint64_t started_ms;
+	int quitting;
+	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
+	struct event *housekeeping;         /* once a second: timeouts, local addresses */
+};
+
+const char *role_name(enum role r);
+int role_parse(const char *s, enum role *r);
+
+/* Setup and teardown of the whole daemon (daemon.c). */
+int daemon_init(struct daemon *d, enum role role, const char *config_path, char *err,
+		size_t errlen);
+int daemon_run(struct daemon *d);
+void daemon_free(struct daemon *d);
+/* daemon_save_state() - persist runtime peers, networks, forwards */
+void daemon_save_state(struct daemon *d);
+int daemon_network_is_deleted(const struct daemon *d, const struct netid *id);
+void daemon_network_forget_deleted(struct daemon *d, const struct netid *id);
+
+/* The link's callbacks meet the daemon here (flow.c): every flow the
+ * peer opens, and every event on a flow, whatever the role. */
+extern const struct link_cb daemon_link_cb;
+
+#endif

@@ -1,0 +1,494 @@
+/* flow.c: flows between local sockets and link flows, for both roles.
+ *
+ * TCP: the socket is a bufferevent.  Bytes read from it go into the link
+ * flow's send ring until the ring is full, then reading stops until the
+ * peer acknowledges (flow_writable).  Bytes from the link go into the
+ * bufferevent's output until it holds SOCK_OUT_HIGH, then the link flow is
+ * left unread, so its window closes and the peer stops.  A FIN is carried
+ * each way once everything before it was delivered; a reset either way
+ * becomes a reset the other way (RST on the socket, RESET on the link).
+ *
+ * UDP: a connected socket per flow; each datagram is one link datagram. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "capture.h"
+#include "daemon.h"
+#include "egress.h"
+#include "flow.h"
+#include "link.h"
+#include "log.h"
+#include "network.h"
+#include "session.h"
+#include "util.h"
+
+#define SOCK_OUT_HIGH (1024 * 1024)
+#define SOCK_READ_MAX (256 * 1024)
+
+static int from_vm_is_local(const struct flow *f)
+{
+	return f->net->d->role == ROLE_PROVIDER;
+}
+
+struct flow *flow_new(struct network *net, struct session *s, struct link_flow *lf,
+		      uint8_t proto, uint8_t kind, const struct ipport *vm,
+		      const struct ipport *remote)
+{
+	struct flow *f = xcalloc(1, sizeof(*f));
+
+	f->net = net;
+	f->sess = s;
+	f->lf = lf;
+	f->proto = proto;
+	f->kind = kind;
+	f->vm = *vm;
+	f->remote = *remote;
+	f->udp_fd = -1;
+	f->created_ms = f->last_active_ms = clock_now_ms();
+	lf->app = f;
+	TAILQ_INSERT_TAIL(&net->flows, f, entry);
+	net->flows_total++;
+	net->d->ctr.flows_opened++;
+	return f;
+}
+
+/* destroy() - release what this side holds; the link side is detached */
+static void destroy(struct flow *f)
+{
+	if (f->net->cap)
+		capture_flow_destroyed(f->net->cap, f);
+	TAILQ_REMOVE(&f->net->flows, f, entry);
+	if (f->bev)
+		bufferevent_free(f->bev);
+	if (f->udp_ev)
+		event_free(f->udp_ev);
+	if (f->udp_fd >= 0)
+		close(f->udp_fd);
+	free(f->syn);
+	free(f);
+}
+
+/* reset_socket() - make the local end see what the far end saw: an RST
+ * (SO_LINGER 0 makes close() send one), or for a SYN still held, a
+ * refusal or an ICMP error sent to the VM */
+static void reset_socket(struct flow *f, uint64_t reason)
+{
+	if (f->syn && f->net->cap) {
+		capture_reject_syn(f->net->cap, f->syn, reason);
+		return;
+	}
+	if (f->bev) {
+		struct linger lg = { 1, 0 };
+
+		setsockopt(bufferevent_getfd(f->bev), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+}
+
+void flow_abort(struct flow *f, uint64_t reason)
+{
+	f->net->d->ctr.flows_reset++;
+	if (f->lf) {
+		f->lf->app = NULL;
+		if (f->proto == WIRE_PROTO_UDP)
+			link_flow_close(f->lf);
+		else
+			link_flow_reset(f->lf, reason);
+		session_wake(f->sess);
+		f->lf = NULL;
+	}
+	reset_socket(f, reason);
+	destroy(f);
+}
+
+void flow_link_lost(struct flow *f)
+{
+	f->lf = NULL; /* the link is being freed: no calls into it */
+	reset_socket(f, RST_LINK);
+	destroy(f);
+}
+
+static void count_from_socket(struct flow *f, size_t n)
+{
+	if (from_vm_is_local(f))
+		f->bytes_up += n;
+	else
+		f->bytes_down += n;
+}
+
+static void count_from_link(struct flow *f, size_t n)
+{
+	if (from_vm_is_local(f))
+		f->bytes_down += n;
+	else
+		f->bytes_up += n;
+}
+
+/* ---- TCP ------------------------------------------------------------- */
+
+/* maybe_finish() - done when the link flow completed and the socket has
+ * flushed everything: close it (a normal close, both FINs were seen) */
+static int maybe_finish(struct flow *f)
+{
+	if (!f->link_finished || evbuffer_get_length(bufferevent_get_output(f->bev)) > 0)
+		return 0;
+	f->net->d->ctr.flows_closed++;
+	destroy(f);
+	return 1;
+}
+
+/* to_socket() - link -> socket; returns 1 if the flow was freed */
+static int to_socket(struct flow *f)
+{
+	struct evbuffer *out;
+	const uint8_t *p;
+	size_t n, moved = 0;
+
+	if (!f->bev)
+		return 0;
+	out = bufferevent_get_output(f->bev);
+	while (f->lf && evbuffer_get_length(out) < SOCK_OUT_HIGH &&
+	       (n = link_flow_peek(f->lf, &p)) > 0) {
+		evbuffer_add(out, p, n);
+		link_flow_consume(f->lf, n);
+		moved += n;
+	}
+	if (moved) {
+		count_from_link(f, moved);
+		session_wake(f->sess);
+	}
+	if (!f->lf)
+		return maybe_finish(f);
+	if (link_flow_at_eof(f->lf) && !f->shut_wr) {
+		if (evbuffer_get_length(out) > 0) {
+			/* tell us when the last byte left, to send the FIN */
+			bufferevent_setwatermark(f->bev, EV_WRITE, 0, 0);
+			return 0;
+		}
+		shutdown(bufferevent_getfd(f->bev), SHUT_WR);
+		f->shut_wr = 1;
+		/* this may complete the link flow: cb_flow_gone then leaves the
+		 * freeing to us */
+		f->in_pump = 1;
+		link_flow_eof_seen(f->lf);
+		f->in_pump = 0;
+		session_wake(f->sess);
+		return f->link_finished ? maybe_finish(f) : 0;
+	}
+	return 0;
+}
+
+void flow_pump(struct flow *f)
+{
+	to_socket(f);
+}
+
+/* from_socket() - socket -> link, as much as the send ring takes */
+static void from_socket(struct flow *f)
+{
+	struct evbuffer *in = bufferevent_get_input(f->bev);
+	struct evbuffer_iovec v[16];
+	size_t total = 0;
+	int n, i;
+
+	if (!f->lf)
+		return;
+	while (evbuffer_get_length(in) > 0) {
+		size_t chunk = 0;
+
+		n = evbuffer_peek(in, -1, NULL, v, ARRAY_SIZE(v));
+		for (i = 0; i < n && i < (int)ARRAY_SIZE(v); i++) {
+			size_t w = link_flow_write(f->lf, v[i].iov_base, v[i].iov_len);
+
+			chunk += w;
+			if (w < v[i].iov_len)
+				break;
+		}
+		evbuffer_drain(in, chunk);
+		total += chunk;
+		if (i < n || chunk == 0)
+			break; /* the ring is full: flow_writable resumes us */
+	}
+	if (total) {
+		count_from_socket(f, total);
+		session_wake(f->sess);
+	}
+	if (evbuffer_get_length(in) > 0)
+		bufferevent_disable(f->bev, EV_READ);
+	else if (!f->sock_eof)
+		bufferevent_enable(f->bev, EV_READ);
+	if (f->sock_eof && !f->shut_sent && evbuffer_get_length(in) == 0) {
+		link_flow_shutdown(f->lf);
+		f->shut_sent = 1;
+		session_wake(f->sess);
+	}
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	from_socket(arg);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct flow *f = arg;
+
+	bufferevent_setwatermark(f->bev, EV_WRITE, SOCK_OUT_HIGH / 2, 0);
+	if (!f->lf) {
+		maybe_finish(f);
+		return;
+	}
+	to_socket(f);
+}
+
+static uint64_t reset_reason_from_errno(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return RST_REFUSED;
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+		return RST_UNREACHABLE;
+	case ETIMEDOUT:
+		return RST_TIMEOUT;
+	default:
+		return RST_ABORTED;
+	}
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct flow *f = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	if (what & BEV_EVENT_CONNECTED) {
+		egress_connected(f);
+		return;
+	}
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		uint64_t reason = (what & BEV_EVENT_TIMEOUT) ? RST_TIMEOUT : reset_reason_from_errno(err);
+
+		if (f->state == FLOW_PENDING)
+			egress_failed(f, reason, (what & BEV_EVENT_TIMEOUT) ? ETIMEDOUT : err);
+		else
+			flow_abort(f, reason);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		f->sock_eof = 1;
+		from_socket(f);
+		if (!f->lf)
+			maybe_finish(f);
+	}
+}
+
+static void setup_bev(struct flow *f)
+{
+	bufferevent_setcb(f->bev, on_read, on_write, on_event, f);
+	bufferevent_set_max_single_read(f->bev, SOCK_READ_MAX);
+	bufferevent_set_max_single_write(f->bev, SOCK_READ_MAX);
+	bufferevent_setwatermark(f->bev, EV_WRITE, SOCK_OUT_HIGH / 2, 0);
+}
+
+/* flow_attach_tcp() - a connected socket (provider: accepted from the
+ * VM; consumer: connected to the destination) joins the flow */
+int flow_attach_tcp(struct flow *f, int fd)
+{
+	f->bev = bufferevent_socket_new(f->net->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!f->bev) {
+		close(fd);
+		return -1;
+	}
+	setup_bev(f);
+	f->state = FLOW_OPEN;
+	bufferevent_enable(f->bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+/* flow_connect_tcp() - consumer: start a non-blocking connect */
+int flow_connect_tcp(struct flow *f, const struct sockaddr *to, socklen_t tolen,
+		     uint64_t timeout_ms)
+{
+	struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
+
+	f->bev = bufferevent_socket_new(f->net->d->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!f->bev)
+		return -1;
+	setup_bev(f);
+	f->state = FLOW_PENDING;
+	bufferevent_set_timeouts(f->bev, NULL, &tv); /* a connect that hangs */
+	return bufferevent_socket_connect(f->bev, to, (int)tolen);
+}
+
+/* flow_connected() - consumer: the connect completed */
+void flow_connected(struct flow *f)
+{
+	bufferevent_set_timeouts(f->bev, NULL, NULL);
+	f->state = FLOW_OPEN;
+	bufferevent_enable(f->bev, EV_READ | EV_WRITE);
+	if (f->lf) {
+		link_flow_accept(f->lf);
+		session_wake(f->sess);
+	}
+}
+
+/* ---- UDP ------------------------------------------------------------- */
+
+static void on_udp(evutil_socket_t fd, short what, void *arg)
+{
+	struct flow *f = arg;
+	uint8_t buf[65536];
+	int i;
+
+	for (i = 0; i < 64 && f->lf; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0)
+			break;
+		flow_udp_send(f, buf, (size_t)n);
+	}
+}
+
+void flow_attach_udp(struct flow *f, int fd)
+{
+	f->udp_fd = fd;
+	f->udp_ev = event_new(f->net->d->base, fd, EV_READ | EV_PERSIST, on_udp, f);
+	event_add(f->udp_ev, NULL);
+	f->state = FLOW_OPEN;
+}
+
+/* flow_udp_send() - a datagram from this side's socket into the link */
+void flow_udp_send(struct flow *f, const uint8_t *d, size_t len)
+{
+	if (!f->lf)
+		return;
+	f->last_active_ms = clock_now_ms();
+	if (link_flow_send_dgram(f->lf, d, len, clock_now_us()) == 0)
+		count_from_socket(f, len);
+	session_wake(f->sess);
+}
+
+int flow_check_idle(struct flow *f, uint64_t now_ms)
+{
+	if (f->proto != WIRE_PROTO_UDP || now_ms - f->last_active_ms < f->net->d->cfg.udp_idle_timeout_ms)
+		return 0;
+	f->net->d->ctr.flows_closed++;
+	if (f->lf) {
+		f->lf->app = NULL;
+		link_flow_close(f->lf);
+		session_wake(f->sess);
+		f->lf = NULL;
+	}
+	destroy(f);
+	return 1;
+}
+
+const char *flow_state_name(const struct flow *f)
+{
+	if (f->state == FLOW_PENDING)
+		return f->syn ? "syn-held" : "connecting";
+	if (f->proto == WIRE_PROTO_UDP)
+		return "open";
+	if (f->shut_wr && f->shut_sent)
+		return "closing";
+	if (f->shut_wr || f->shut_sent)
+		return "half-closed";
+	return "open";
+}
+
+/* ---- link callbacks (arg: the session) ---------------------------------- */
+
+static void cb_flow_open(void *arg, struct link_flow *lf)
+{
+	struct session *s = arg;
+
+	if (s->d->role == ROLE_CONSUMER)
+		egress_open(s, lf);
+	else
+		capture_inbound_open(s, lf);
+}
+
+static void cb_flow_accepted(void *arg, struct link_flow *lf)
+{
+	struct flow *f = lf->app;
+
+	if (f && f->net->cap)
+		capture_syn_accepted(f->net->cap, f);
+}
+
+static void cb_flow_readable(void *arg, struct link_flow *lf)
+{
+	struct flow *f = lf->app;
+
+	if (f && f->proto == WIRE_PROTO_TCP && f->state != FLOW_PENDING)
+		to_socket(f);
+}
+
+static void cb_flow_writable(void *arg, struct link_flow *lf)
+{
+	struct flow *f = lf->app;
+
+	if (f && f->bev)
+		from_socket(f);
+}
+
+static void cb_flow_gone(void *arg, struct link_flow *lf, uint64_t reason)
+{
+	struct flow *f = lf->app;
+
+	if (!f)
+		return;
+	lf->app = NULL;
+	f->lf = NULL;
+	if (reason == RST_NONE && f->proto == WIRE_PROTO_TCP && f->bev) {
+		f->link_finished = 1; /* both FINs delivered: close once flushed */
+		if (!f->in_pump)
+			maybe_finish(f);
+		return;
+	}
+	if (reason == RST_NONE) {
+		f->net->d->ctr.flows_closed++;
+		destroy(f);
+		return;
+	}
+	f->net->d->ctr.flows_reset++;
+	reset_socket(f, reason);
+	destroy(f);
+}
+
+static void cb_datagram(void *arg, struct link_flow *lf, const uint8_t *d, size_t len)
+{
+	struct flow *f = lf->app;
+
+	if (!f || f->udp_fd < 0)
+		return;
+	f->last_active_ms = clock_now_ms();
+	if (send(f->udp_fd, d, len, MSG_DONTWAIT) >= 0)
+		count_from_link(f, len);
+}
+
+static void cb_network_deleted(void *arg, const struct netid *id)
+{
+	struct session *s = arg;
+
+	network_peer_deleted(s->d, s->peer, id);
+}
+
+const struct link_cb daemon_link_cb = {
+	.flow_open = cb_flow_open,
+	.flow_accepted = cb_flow_accepted,
+	.flow_readable = cb_flow_readable,
+	.flow_writable = cb_flow_writable,
+	.flow_gone = cb_flow_gone,
+	.datagram = cb_datagram,
+	.network_deleted = cb_network_deleted,
+};

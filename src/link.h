@@ -1,0 +1,192 @@
+/* link.h: the reliable link between two daemons, as a pure state machine.
+ *
+ * One struct link per DTLS session.  It turns flows (byte streams for TCP,
+ * datagrams for UDP) into link packets and back: packet numbers, batched
+ * ACKs with ranges, RFC 9002 loss detection and probe timeouts, congestion
+ * control and pacing, flow control per flow and per link, round-robin
+ * scheduling.  It never touches a socket or a clock: the glue hands it
+ * received packets and the time, asks it for packets to send, and arms
+ * one timer at link_next_timer_us().  Everything unacknowledged stays in
+ * the flows' rings, so a link that is cut and comes back resends it. */
+#ifndef OMNET_LINK_H
+#define OMNET_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cc.h"
+#include "rangeset.h"
+#include "ring.h"
+#include "util.h"
+#include "wire.h"
+
+/* Windows both ends may assume before any WINDOW frame (docs/PROTOCOL.md). */
+#define LINK_INITIAL_FLOW_WINDOW (256 * 1024)
+#define LINK_INITIAL_LINK_WINDOW (16 * 1024 * 1024)
+#define LINK_MAX_FRAMES 16
+#define LINK_MIN_PACKET 1200
+
+struct link_config {
+	size_t max_packet;          /* plaintext bytes per packet */
+	uint64_t max_ack_delay_us;  /* RFC 9000 max_ack_delay: 25 ms */
+	uint64_t flow_window_max;   /* receive window autotuning cap, per flow */
+	uint64_t link_window_max;   /* and per link */
+	uint64_t send_buffer;       /* send ring limit per flow, bytes */
+	uint64_t dgram_max_age_us;  /* unacknowledged datagrams older than this are dropped */
+	uint64_t dgram_queue_max;   /* bytes of datagrams queued per flow */
+	uint64_t pto_max_us;        /* cap on the backed-off probe timeout */
+	enum cc_algo cc;
+	int opens_even;             /* this side numbers its flows 2, 4, 6... */
+};
+
+void link_config_default(struct link_config *c);
+
+struct link_stats {
+	uint64_t packets_sent, packets_received, packets_lost, packets_acked;
+	uint64_t packets_duplicate, packets_malformed, packets_ack_only;
+	uint64_t bytes_sent, bytes_received;        /* whole packets */
+	uint64_t stream_bytes_sent, stream_bytes_retransmitted;
+	uint64_t stream_bytes_received, stream_bytes_duplicate;
+	uint64_t dgrams_sent, dgrams_received, dgrams_expired, dgrams_dropped_queue;
+	uint64_t frames_violating;                  /* beyond windows or for wrong flows */
+	uint64_t pto_count_total;
+	uint64_t flows_opened_local, flows_opened_remote;
+};
+
+struct link;
+struct link_flow;
+
+/* The glue's side: notifications from the core.  A flow passed to a
+ * callback stays valid until link_flow_closed() or flow_gone() says so. */
+struct link_cb {
+	void *arg;
+	/* the peer opened a flow (OPEN frame): accept with link_flow_accept(),
+	 * refuse with link_flow_reset() */
+	void (*flow_open)(void *arg, struct link_flow *f);
+	/* the peer accepted a flow we opened (OPENED frame) */
+	void (*flow_accepted)(void *arg, struct link_flow *f);
+	/* in-order bytes (or the end of the stream) are ready, or datagrams */
+	void (*flow_readable)(void *arg, struct link_flow *f);
+	/* send space became free after the glue was refused some */
+	void (*flow_writable)(void *arg, struct link_flow *f);
+	/* the flow is finished (both directions closed) or was reset by the
+	 * peer (reason != RST_NONE) or closed (UDP CLOSE); the core frees it
+	 * right after this returns */
+	void (*flow_gone)(void *arg, struct link_flow *f, uint64_t reason);
+	/* a UDP datagram for a flow */
+	void (*datagram)(void *arg, struct link_flow *f, const uint8_t *d, size_t len);
+	/* the peer no longer processes this network */
+	void (*network_deleted)(void *arg, const struct netid *net);
+	/* PATH_CHALLENGE / PATH_RESPONSE / CANDIDATES seen in a packet: the glue
+	 * knows which address the packet came from */
+	void (*path_frame)(void *arg, const struct wire_frame *f);
+};
+
+struct link_flow {
+	uint64_t id;
+	struct link *link;
+	void *app;
+	uint8_t proto;
+	uint8_t kind;             /* WIRE_DST_* */
+	struct netid net;
+	struct ipport src, dst;
+	unsigned local : 1;       /* opened by this side */
+	unsigned have_open : 1;   /* OPEN received (remote) or sent (local) */
+	unsigned accepted : 1;    /* OPENED seen (local) or sent (remote) */
+	unsigned open_acked : 1;  /* our OPEN reached the peer */
+	unsigned need_open : 1, need_opened : 1, need_window : 1;
+	unsigned fin_queued : 1, fin_sent : 1, fin_acked : 1, fin_retx : 1;
+	unsigned want_write : 1;  /* the glue was refused send space */
+	unsigned rcv_fin : 1;     /* FIN offset known */
+	unsigned fin_read : 1;    /* the glue has seen the end of the stream */
+	unsigned scheduled : 1, ctl_queued : 1;
+	/* send side */
+	struct ring snd;          /* bytes from the lowest unacknowledged to the last written */
+	uint64_t snd_next;        /* first byte never sent */
+	uint64_t snd_max;         /* peer's window */
+	struct rangeset snd_acked, snd_retx;
+	/* receive side */
+	struct ring rcv;          /* bytes from the next to deliver up */
+	struct rangeset rcv_have;
+	uint64_t rcv_max;         /* our advertised window */
+	uint64_t rcv_window;
+	uint64_t rcv_fin_off;
+	uint64_t rcv_window_at_us;
+	/* datagrams */
+	struct dgram_queue *dq;
+	struct dgram_reasm *dr;
+	/* scheduling lists */
+	struct link_flow *sched_prev, *sched_next;
+	struct link_flow *ctl_next;
+	/* accounting for people */
+	uint64_t tx_bytes, rx_bytes;
+};
+
+struct link *link_new(const struct link_config *cfg, const struct link_cb *cb,
+		      struct chunk_pool *pool, uint64_t now_us);
+void link_free(struct link *l);
+
+/* Input: one decrypted packet.  Returns 0, or -1 if it was malformed. */
+int link_recv(struct link *l, const uint8_t *pkt, size_t len, uint64_t now_us);
+/* Output: writes the next packet into buf (cap >= max_packet) and returns
+ * its length, or 0 when nothing may be sent now. */
+size_t link_send(struct link *l, uint8_t *buf, size_t cap, uint64_t now_us);
+/* link_next_timer_us() - when link_on_timer() must run (UINT64_MAX: never) */
+uint64_t link_next_timer_us(const struct link *l, uint64_t now_us);
+void link_on_timer(struct link *l, uint64_t now_us);
+/* link_wants_send() - whether link_send() may have something right now */
+int link_wants_send(const struct link *l, uint64_t now_us);
+
+/* Flows. */
+struct link_flow *link_flow_open(struct link *l, const struct netid *net, uint8_t proto,
+				 uint8_t kind, const struct ipport *src, const struct ipport *dst);
+void link_flow_accept(struct link_flow *f);
+size_t link_flow_write(struct link_flow *f, const void *data, size_t len);
+size_t link_flow_send_space(const struct link_flow *f);
+void link_flow_shutdown(struct link_flow *f);
+/* link_flow_reset() - abort both directions; the flow is freed at once
+ * (no flow_gone callback for a reset the glue asked for) */
+void link_flow_reset(struct link_flow *f, uint64_t reason);
+/* Reading: contiguous bytes at the read position, then consume them. */
+size_t link_flow_peek(struct link_flow *f, const uint8_t **p);
+void link_flow_consume(struct link_flow *f, size_t n);
+/* link_flow_at_eof() - all bytes consumed and the peer sent FIN */
+int link_flow_at_eof(const struct link_flow *f);
+/* link_flow_eof_seen() - the glue acted on EOF; may complete the flow */
+void link_flow_eof_seen(struct link_flow *f);
+/* link_flow_drop() - forget a flow the peer opened without answering it
+ * (a network deleted here: its frames are dropped, never answered) */
+void link_flow_drop(struct link_flow *f);
+/* UDP: queue one datagram; 0, or -1 if the queue is full (counted) */
+int link_flow_send_dgram(struct link_flow *f, const void *data, size_t len, uint64_t now_us);
+/* UDP: close the flow towards the peer (CLOSE frame) and free it */
+void link_flow_close(struct link_flow *f);
+struct link_flow *link_flow_find(struct link *l, uint64_t id);
+/* link_flow_each() - visit every flow; the callback must not free flows */
+void link_flow_each(struct link *l, void (*fn)(struct link_flow *f, void *arg), void *arg);
+size_t link_flow_count(const struct link *l);
+
+/* Control frames that belong to the link, not to a flow. */
+void link_send_network_deleted(struct link *l, const struct netid *net);
+void link_send_ping(struct link *l);
+/* link_build_path_packet() - a packet holding only a PATH_CHALLENGE or
+ * PATH_RESPONSE (and padding), for the glue to send on a specific path */
+size_t link_build_path_packet(struct link *l, uint8_t type, const uint8_t data[8],
+			      uint8_t *buf, size_t cap, uint64_t now_us);
+/* link_queue_candidates() - queue a CANDIDATES frame (replaces any queued) */
+void link_queue_candidates(struct link *l, const uint8_t *method, const struct ipport *addr,
+			   size_t n);
+
+/* Observability. */
+const struct link_stats *link_stats(const struct link *l);
+const struct rtt *link_rtt(const struct link *l);
+const struct cc *link_cc(const struct link *l);
+uint64_t link_bytes_in_flight(const struct link *l);
+uint64_t link_buffered_bytes(const struct link *l);
+/* link_idle_us() - time since the last packet was received */
+uint64_t link_last_recv_us(const struct link *l);
+/* link_restart_path() - after a path change: reset RTT and congestion state
+ * and resend everything unacknowledged promptly (the new path may differ) */
+void link_restart_path(struct link *l, uint64_t now_us);
+
+#endif

@@ -1,0 +1,703 @@
+/* netlink.c: a small rtnetlink client over a raw NETLINK_ROUTE socket.
+ *
+ * One socket per call: it is created in the namespace the caller is in
+ * right now and closed before returning, so nothing outlives a setns().
+ * Every request but a dump carries NLM_F_ACK, and we wait for the answer,
+ * so a refusal reaches the caller instead of being lost.  These run only
+ * at set-up and tear-down; correctness matters, speed does not.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <linux/fib_rules.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+#include "log.h"
+#include "netlink.h"
+
+/* The kernel sizes dump datagrams to the reader's buffer up to ~32 KiB. */
+#define NL_BUF_BYTES		32768
+#define NL_REQ_BYTES		512
+#define NL_RECV_TIMEOUT_S	5
+#define NL_MAX_DATAGRAMS	4096
+#define NL_DUMP_TRIES		3
+
+/* A request under construction, aligned for struct nlmsghdr. */
+union nl_req {
+	struct nlmsghdr nh;
+	char buf[NL_REQ_BYTES];
+};
+
+/* Called for each reply message that is not an ACK, error or DONE. */
+typedef int (*nl_msg_fn)(const struct nlmsghdr *nh, void *arg);
+
+/* One request/answer exchange on its own socket. */
+struct nl_call {
+	int fd;
+	uint32_t portid;
+	uint32_t seq;
+	uint16_t type;		/* of the request, for logs */
+	int intr;		/* the kernel flagged the dump inconsistent */
+	nl_msg_fn fn;
+	void *arg;
+};
+
+/* nl_seq_next() - a fresh sequence number for a request */
+static uint32_t nl_seq_next(void)
+{
+	static uint32_t seq;
+
+	return __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+}
+
+/* nl_family_len() - address length for @family, 0 if not IPv4/IPv6 */
+static size_t nl_family_len(int family)
+{
+	if (family == AF_INET)
+		return 4;
+	if (family == AF_INET6)
+		return 16;
+	return 0;
+}
+
+/* nl_check_family() - -1 with EAFNOSUPPORT unless IPv4 or IPv6 */
+static int nl_check_family(int family)
+{
+	if (nl_family_len(family))
+		return 0;
+	errno = EAFNOSUPPORT;
+	return -1;
+}
+
+/* nl_check_table() - table 0 is RT_TABLE_UNSPEC, which the kernel would
+ * quietly turn into "main": refuse it rather than touch the main table */
+static int nl_check_table(uint32_t table)
+{
+	if (table != RT_TABLE_UNSPEC)
+		return 0;
+	errno = EINVAL;
+	return -1;
+}
+
+/* nl_close() - close @fd keeping errno for the caller */
+static void nl_close(int fd)
+{
+	int e = errno;
+
+	close(fd);
+	errno = e;
+}
+
+/* nl_open() - a NETLINK_ROUTE socket in the current namespace, bound to a
+ * kernel-chosen port id which is stored in *portid */
+static int nl_open(uint32_t *portid)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct timeval tv = { .tv_sec = NL_RECV_TIMEOUT_S };
+	socklen_t len = sizeof(sa);
+	int one = 1, fd;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -1;
+	/* Best effort: errors come back without our request echoed, plus
+	 * the kernel's reason as text, which we log. */
+	(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	(void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		nl_close(fd);
+		return -1;
+	}
+	*portid = sa.nl_pid;
+	return fd;
+}
+
+/* nl_req_init() - start a request of @type with @flags and a zeroed family
+ * header of @hdrlen bytes; returns that header */
+static void *nl_req_init(union nl_req *req, uint16_t type, uint16_t flags,
+			 size_t hdrlen)
+{
+	memset(req, 0, sizeof(*req));
+	req->nh.nlmsg_len = NLMSG_LENGTH(hdrlen);
+	req->nh.nlmsg_type = type;
+	req->nh.nlmsg_flags = NLM_F_REQUEST | flags;
+	return NLMSG_DATA(&req->nh);
+}
+
+/* nl_attr_put() - append attribute @type carrying @len bytes of @data */
+static int nl_attr_put(union nl_req *req, uint16_t type, const void *data,
+		       size_t len)
+{
+	size_t off = NLMSG_ALIGN(req->nh.nlmsg_len);
+	struct rtattr *rta;
+
+	if (off + RTA_SPACE(len) > sizeof(req->buf)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	rta = (struct rtattr *)(req->buf + off);
+	rta->rta_type = type;
+	rta->rta_len = RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), data, len);
+	req->nh.nlmsg_len = off + RTA_SPACE(len);
+	return 0;
+}
+
+/* nl_attr_put_u32() - append a u32 attribute */
+static int nl_attr_put_u32(union nl_req *req, uint16_t type, uint32_t v)
+{
+	return nl_attr_put(req, type, &v, sizeof(v));
+}
+
+/* nl_attrs() - index the attributes following a @hdrlen family header in
+ * @nh: tb[type] for each type up to @max, NULL where absent */
+static void nl_attrs(const struct nlmsghdr *nh, size_t hdrlen,
+		     const struct rtattr **tb, unsigned max)
+{
+	const struct rtattr *rta;
+	int len;
+
+	memset(tb, 0, (max + 1) * sizeof(*tb));
+	len = (int)nh->nlmsg_len - (int)NLMSG_LENGTH(NLMSG_ALIGN(hdrlen));
+	rta = (const struct rtattr *)((const char *)NLMSG_DATA(nh) +
+				      NLMSG_ALIGN(hdrlen));
+	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+		if (rta->rta_type <= max)
+			tb[rta->rta_type] = rta;
+}
+
+/* nl_send() - send the whole request @nh to the kernel */
+static int nl_send(int fd, const struct nlmsghdr *nh)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	ssize_t n;
+
+	do
+		n = sendto(fd, nh, nh->nlmsg_len, 0,
+			   (struct sockaddr *)&kernel, sizeof(kernel));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if ((size_t)n != nh->nlmsg_len) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* nl_recv() - one datagram into @buf: its length, 0 if it was not from
+ * the kernel, -1 on error (ETIMEDOUT when the kernel stays silent) */
+static ssize_t nl_recv(int fd, void *buf, size_t size)
+{
+	struct sockaddr_nl from = { 0 };
+	struct iovec iov = { .iov_base = buf, .iov_len = size };
+	struct msghdr mh = {
+		.msg_name = &from, .msg_namelen = sizeof(from),
+		.msg_iov = &iov, .msg_iovlen = 1,
+	};
+	ssize_t n;
+
+	n = recvmsg(fd, &mh, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		errno = ETIMEDOUT;
+	if (n < 0)
+		return -1;
+	if (mh.msg_flags & MSG_TRUNC) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return from.nl_pid == 0 ? n : 0;
+}
+
+/* nl_log_extack() - log the reason text the kernel attached to an error;
+ * with NETLINK_CAP_ACK the attributes follow struct nlmsgerr directly */
+static void nl_log_extack(const struct nl_call *c, const struct nlmsghdr *nh,
+			  const struct nlmsgerr *e)
+{
+	const char *p = (const char *)(e + 1);
+	const char *end = (const char *)nh + nh->nlmsg_len;
+	const struct nlattr *a;
+
+	if (!(nh->nlmsg_flags & NLM_F_ACK_TLVS) ||
+	    !(nh->nlmsg_flags & NLM_F_CAPPED))
+		return;
+	for (; p + sizeof(*a) <= end; p += NLA_ALIGN(a->nla_len)) {
+		a = (const struct nlattr *)p;
+		if (a->nla_len < sizeof(*a) || a->nla_len > end - p)
+			return;
+		if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG &&
+		    memchr(p + NLA_HDRLEN, '\0', a->nla_len - NLA_HDRLEN))
+			log_debug("netlink request type %u: kernel says: %s",
+				  c->type, p + NLA_HDRLEN);
+	}
+}
+
+/* nl_ack() - an NLMSG_ERROR answer: 0 for an ACK, -1 with errno from the
+ * kernel's error code otherwise */
+static int nl_ack(const struct nl_call *c, const struct nlmsghdr *nh)
+{
+	const struct nlmsgerr *e = NLMSG_DATA(nh);
+
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
+		errno = EPROTO;
+		return -1;
+	}
+	if (e->error == 0)
+		return 0;
+	nl_log_extack(c, nh, e);
+	errno = e->error < 0 ? -e->error : EPROTO;
+	return -1;
+}
+
+/* nl_done() - NLMSG_DONE ends a dump; its payload, when present, is the
+ * dump's error code.  A dump the kernel flagged NLM_F_DUMP_INTR (tables
+ * changed under it) is incomplete: EAGAIN, so the caller may repeat it. */
+static int nl_done(const struct nl_call *c, const struct nlmsghdr *nh)
+{
+	int err = 0;
+
+	if (nh->nlmsg_len >= NLMSG_LENGTH(sizeof(err)))
+		memcpy(&err, NLMSG_DATA(nh), sizeof(err));
+	if (err < 0) {
+		errno = -err;
+		return -1;
+	}
+	if (c->intr) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return 0;
+}
+
+/* nl_dispatch() - one message: 1 when the exchange is over, 0 when more
+ * is to come, -1 on error */
+static int nl_dispatch(struct nl_call *c, const struct nlmsghdr *nh)
+{
+	if (nh->nlmsg_seq != c->seq || nh->nlmsg_pid != c->portid) {
+		log_debug("netlink: skipping message seq %u port %u",
+			  nh->nlmsg_seq, nh->nlmsg_pid);
+		return 0;
+	}
+	switch (nh->nlmsg_type) {
+	case NLMSG_ERROR:
+		return nl_ack(c, nh) < 0 ? -1 : 1;
+	case NLMSG_DONE:
+		return nl_done(c, nh) < 0 ? -1 : 1;
+	case NLMSG_NOOP:
+		return 0;
+	case NLMSG_OVERRUN:
+		errno = ENOBUFS;
+		return -1;
+	}
+	if (nh->nlmsg_flags & NLM_F_DUMP_INTR)
+		c->intr = 1;
+	if (c->fn && c->fn(nh, c->arg) < 0)
+		return -1;
+	return 0;
+}
+
+/* nl_datagram() - every message in one datagram of @len bytes, as
+ * nl_dispatch() */
+static int nl_datagram(struct nl_call *c, const void *buf, ssize_t len)
+{
+	const struct nlmsghdr *nh = buf;
+	int left = (int)len, rc;
+
+	for (; NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left)) {
+		rc = nl_dispatch(c, nh);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* nl_wait() - read until the ACK, error or DONE for our request, at most
+ * NL_MAX_DATAGRAMS datagrams (each read times out on its own) */
+static int nl_wait(struct nl_call *c)
+{
+	ssize_t n;
+	char *buf;
+	int i, rc = 0, e;
+
+	buf = malloc(NL_BUF_BYTES);
+	if (!buf)
+		return -1;
+	for (i = 0; i < NL_MAX_DATAGRAMS && !rc; i++) {
+		n = nl_recv(c->fd, buf, NL_BUF_BYTES);
+		if (n < 0 && errno == EINTR)
+			continue;
+		rc = n < 0 ? -1 : nl_datagram(c, buf, n);
+	}
+	if (!rc)
+		errno = EPROTO;
+	e = errno;
+	free(buf);
+	errno = e;
+	return rc > 0 ? 0 : -1;
+}
+
+/* nl_transact() - send @req on a fresh socket and wait for the answer;
+ * @fn, if set, sees each reply message on the way */
+static int nl_transact(union nl_req *req, nl_msg_fn fn, void *arg)
+{
+	struct nl_call c = { .type = req->nh.nlmsg_type, .fn = fn, .arg = arg };
+	int rc;
+
+	c.fd = nl_open(&c.portid);
+	if (c.fd < 0)
+		return -1;
+	c.seq = nl_seq_next();
+	req->nh.nlmsg_seq = c.seq;
+	rc = nl_send(c.fd, &req->nh);
+	if (!rc)
+		rc = nl_wait(&c);
+	nl_close(c.fd);
+	return rc;
+}
+
+/* nl_request() - nl_transact() ignoring replies, where the kernel's
+ * @done_a or @done_b (0: none) means the change is already in place */
+static int nl_request(union nl_req *req, int done_a, int done_b)
+{
+	if (!nl_transact(req, NULL, NULL))
+		return 0;
+	if ((done_a && errno == done_a) || (done_b && errno == done_b)) {
+		log_debug("netlink request type %u: already done (%s)",
+			  req->nh.nlmsg_type, strerror(errno));
+		return 0;
+	}
+	return -1;
+}
+
+/* nl_link_index() - if_nametoindex() as an int: -1 with errno if absent */
+int nl_link_index(const char *ifname)
+{
+	unsigned idx;
+
+	if (!ifname) {
+		errno = EINVAL;
+		return -1;
+	}
+	idx = if_nametoindex(ifname);
+	if (!idx)
+		return -1;
+	if (idx > INT_MAX) {
+		errno = ERANGE;
+		return -1;
+	}
+	return (int)idx;
+}
+
+/* nl_link_set_up() - set IFF_UP on @ifname; ifi_change limits the change
+ * to that one flag */
+int nl_link_set_up(const char *ifname)
+{
+	struct ifinfomsg *ifi;
+	union nl_req req;
+	int idx;
+
+	idx = nl_link_index(ifname);
+	if (idx < 0)
+		return -1;
+	ifi = nl_req_init(&req, RTM_NEWLINK, NLM_F_ACK, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = idx;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	return nl_transact(&req, NULL, NULL);
+}
+
+/* What link_mtu_parse() found. */
+struct link_mtu {
+	int ifindex;
+	int found;
+	unsigned mtu;
+};
+
+/* link_mtu_parse() - IFLA_MTU out of the RTM_NEWLINK reply for our link */
+static int link_mtu_parse(const struct nlmsghdr *nh, void *arg)
+{
+	const struct ifinfomsg *ifi = NLMSG_DATA(nh);
+	const struct rtattr *tb[IFLA_MAX + 1];
+	struct link_mtu *lm = arg;
+	uint32_t mtu;
+
+	if (nh->nlmsg_type != RTM_NEWLINK ||
+	    nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)) ||
+	    ifi->ifi_index != lm->ifindex)
+		return 0;
+	nl_attrs(nh, sizeof(*ifi), tb, IFLA_MAX);
+	if (!tb[IFLA_MTU] || RTA_PAYLOAD(tb[IFLA_MTU]) < sizeof(mtu))
+		return 0;
+	memcpy(&mtu, RTA_DATA(tb[IFLA_MTU]), sizeof(mtu));
+	lm->mtu = mtu;
+	lm->found = 1;
+	return 0;
+}
+
+/* nl_link_get_mtu() - the MTU of @ifname into *mtu; with NLM_F_ACK the
+ * kernel sends the link, then the ACK */
+int nl_link_get_mtu(const char *ifname, unsigned *mtu)
+{
+	struct link_mtu lm = { 0 };
+	struct ifinfomsg *ifi;
+	union nl_req req;
+
+	lm.ifindex = nl_link_index(ifname);
+	if (lm.ifindex < 0)
+		return -1;
+	ifi = nl_req_init(&req, RTM_GETLINK, NLM_F_ACK, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = lm.ifindex;
+	if (nl_transact(&req, link_mtu_parse, &lm) < 0)
+		return -1;
+	if (!lm.found) {
+		errno = ENODATA;
+		return -1;
+	}
+	*mtu = lm.mtu;
+	return 0;
+}
+
+/* addr_req() - build RTM_NEWADDR/RTM_DELADDR for @addr/@prefixlen on
+ * @ifname.  IFA_LOCAL and IFA_ADDRESS both carry the address, meaning "no
+ * point-to-point peer", as ip(8) sends it. */
+static int addr_req(union nl_req *req, uint16_t type, uint16_t flags,
+		    const char *ifname, int family, const void *addr,
+		    unsigned prefixlen)
+{
+	size_t alen = nl_family_len(family);
+	struct ifaddrmsg *ifa;
+	int idx;
+
+	if (nl_check_family(family) < 0)
+		return -1;
+	if (!addr || prefixlen > alen * 8) {
+		errno = EINVAL;
+		return -1;
+	}
+	idx = nl_link_index(ifname);
+	if (idx < 0)
+		return -1;
+	ifa = nl_req_init(req, type, NLM_F_ACK | flags, sizeof(*ifa));
+	ifa->ifa_family = family;
+	ifa->ifa_prefixlen = prefixlen;
+	ifa->ifa_index = idx;
+	if (nl_attr_put(req, IFA_LOCAL, addr, alen) < 0 ||
+	    nl_attr_put(req, IFA_ADDRESS, addr, alen) < 0)
+		return -1;
+	return 0;
+}
+
+/* nl_addr_add() - add @addr/@prefixlen to @ifname; NLM_F_EXCL makes an
+ * existing one answer EEXIST, which is success here */
+int nl_addr_add(const char *ifname, int family, const void *addr,
+		unsigned prefixlen)
+{
+	union nl_req req;
+
+	if (addr_req(&req, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifname,
+		     family, addr, prefixlen) < 0)
+		return -1;
+	return nl_request(&req, EEXIST, 0);
+}
+
+/* nl_addr_del() - remove @addr/@prefixlen from @ifname; the kernel answers
+ * EADDRNOTAVAIL (or ENOENT) when it is not there, which is success here */
+int nl_addr_del(const char *ifname, int family, const void *addr,
+		unsigned prefixlen)
+{
+	union nl_req req;
+
+	if (addr_req(&req, RTM_DELADDR, 0, ifname, family, addr,
+		     prefixlen) < 0)
+		return -1;
+	return nl_request(&req, EADDRNOTAVAIL, ENOENT);
+}
+
+/* route_local_req() - build "local default dev lo table @table".  Tables
+ * above 255 fit only in RTA_TABLE, which the kernel prefers anyway.  A
+ * delete leaves scope NOWHERE and protocol 0, which match any, as ip(8). */
+static int route_local_req(union nl_req *req, int family, uint32_t table,
+			   int add)
+{
+	struct rtmsg *rtm;
+	int lo;
+
+	lo = nl_link_index("lo");
+	if (lo < 0)
+		return -1;
+	rtm = nl_req_init(req, add ? RTM_NEWROUTE : RTM_DELROUTE,
+			  NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0),
+			  sizeof(*rtm));
+	rtm->rtm_family = family;
+	rtm->rtm_dst_len = 0;
+	rtm->rtm_table = table < 256 ? table : RT_TABLE_UNSPEC;
+	rtm->rtm_type = RTN_LOCAL;
+	rtm->rtm_scope = add ? RT_SCOPE_HOST : RT_SCOPE_NOWHERE;
+	rtm->rtm_protocol = add ? RTPROT_BOOT : RTPROT_UNSPEC;
+	if (nl_attr_put_u32(req, RTA_TABLE, table) < 0 ||
+	    nl_attr_put_u32(req, RTA_OIF, (uint32_t)lo) < 0)
+		return -1;
+	return 0;
+}
+
+/* nl_route_local_default() - add or delete the TPROXY route in @table:
+ * every destination is local, so marked packets are delivered to our
+ * transparent socket.  EEXIST on add and ESRCH on delete mean done. */
+int nl_route_local_default(int family, uint32_t table, int add)
+{
+	union nl_req req;
+
+	if (nl_check_family(family) < 0 || nl_check_table(table) < 0)
+		return -1;
+	if (route_local_req(&req, family, table, add) < 0)
+		return -1;
+	if (add)
+		return nl_request(&req, EEXIST, 0);
+	return nl_request(&req, ESRCH, ENOENT);
+}
+
+/* rule_fwmark_req() - build "fwmark @mark/@mask lookup @table priority
+ * @priority"; as for routes, big tables go in FRA_TABLE */
+static int rule_fwmark_req(union nl_req *req, int family, uint32_t mark,
+			   uint32_t mask, uint32_t table, uint32_t priority,
+			   int add)
+{
+	struct fib_rule_hdr *frh;
+
+	frh = nl_req_init(req, add ? RTM_NEWRULE : RTM_DELRULE,
+			  NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0),
+			  sizeof(*frh));
+	frh->family = family;
+	frh->action = FR_ACT_TO_TBL;
+	frh->table = table < 256 ? table : RT_TABLE_UNSPEC;
+	if (nl_attr_put_u32(req, FRA_PRIORITY, priority) < 0 ||
+	    nl_attr_put_u32(req, FRA_FWMARK, mark) < 0 ||
+	    nl_attr_put_u32(req, FRA_FWMASK, mask) < 0 ||
+	    nl_attr_put_u32(req, FRA_TABLE, table) < 0)
+		return -1;
+	return 0;
+}
+
+/* nl_rule_fwmark() - add or delete the fwmark rule.  The kernel happily
+ * adds duplicate rules; only NLM_F_EXCL makes it answer EEXIST instead,
+ * which is what makes a re-run safe.  ENOENT on delete means done. */
+int nl_rule_fwmark(int family, uint32_t mark, uint32_t mask, uint32_t table,
+		   uint32_t priority, int add)
+{
+	union nl_req req;
+
+	if (nl_check_family(family) < 0 || nl_check_table(table) < 0)
+		return -1;
+	if (rule_fwmark_req(&req, family, mark, mask, table, priority,
+			    add) < 0)
+		return -1;
+	return nl_request(&req, add ? EEXIST : ENOENT, 0);
+}
+
+/* A growing array of addresses for nl_addr_list(). */
+struct addr_vec {
+	struct nl_ifaddr *v;
+	size_t n, cap;
+};
+
+/* addr_vec_push() - a new zeroed entry at the end of @av, NULL if out of
+ * memory */
+static struct nl_ifaddr *addr_vec_push(struct addr_vec *av)
+{
+	struct nl_ifaddr *v;
+	size_t cap;
+
+	if (av->n == av->cap) {
+		cap = av->cap ? av->cap * 2 : 16;
+		v = realloc(av->v, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		av->v = v;
+		av->cap = cap;
+	}
+	memset(&av->v[av->n], 0, sizeof(av->v[0]));
+	return &av->v[av->n++];
+}
+
+/* addr_list_parse() - one RTM_NEWADDR into the list; IFA_LOCAL is our own
+ * end where IFA_ADDRESS names a point-to-point peer */
+static int addr_list_parse(const struct nlmsghdr *nh, void *arg)
+{
+	const struct ifaddrmsg *ifa = NLMSG_DATA(nh);
+	const struct rtattr *tb[IFA_MAX + 1], *a;
+	struct nl_ifaddr *e;
+	size_t alen;
+
+	if (nh->nlmsg_type != RTM_NEWADDR ||
+	    nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
+		return 0;
+	alen = nl_family_len(ifa->ifa_family);
+	if (!alen)
+		return 0;
+	nl_attrs(nh, sizeof(*ifa), tb, IFA_MAX);
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (!a || RTA_PAYLOAD(a) < alen)
+		return 0;
+	e = addr_vec_push(arg);
+	if (!e)
+		return -1;
+	e->family = ifa->ifa_family;
+	memcpy(e->addr, RTA_DATA(a), alen);
+	e->prefixlen = ifa->ifa_prefixlen;
+	e->ifindex = (int)ifa->ifa_index;
+	if (!if_indextoname(ifa->ifa_index, e->ifname))
+		e->ifname[0] = '\0';
+	return 0;
+}
+
+/* addr_dump() - one RTM_GETADDR dump of both families into @av.  Dumps
+ * get no ACK (the kernel ends them with NLMSG_DONE), so no NLM_F_ACK. */
+static int addr_dump(struct addr_vec *av)
+{
+	struct ifaddrmsg *ifa;
+	union nl_req req;
+
+	ifa = nl_req_init(&req, RTM_GETADDR, NLM_F_DUMP, sizeof(*ifa));
+	ifa->ifa_family = AF_UNSPEC;
+	return nl_transact(&req, addr_list_parse, av);
+}
+
+/* nl_addr_list() - every IPv4/IPv6 address into *out (*count entries);
+ * a dump interrupted by concurrent changes is repeated a few times */
+int nl_addr_list(struct nl_ifaddr **out, size_t *count)
+{
+	struct addr_vec av;
+	int tries, e;
+
+	if (!out || !count) {
+		errno = EINVAL;
+		return -1;
+	}
+	*out = NULL;
+	*count = 0;
+	for (tries = 0; tries < NL_DUMP_TRIES; tries++) {
+		memset(&av, 0, sizeof(av));
+		if (!addr_dump(&av)) {
+			*out = av.v;
+			*count = av.n;
+			return 0;
+		}
+		e = errno;
+		free(av.v);
+		errno = e;
+		if (errno != EAGAIN)
+			return -1;
+		log_debug("netlink: address dump interrupted, repeating");
+	}
+	return -1;
+}

@@ -1,0 +1,62 @@
+/* netns.c: setns into capture namespaces and back. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "netns.h"
+
+static int self_fd = -1;
+
+int netns_init(void)
+{
+	if (self_fd >= 0)
+		return 0;
+	self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	return self_fd < 0 ? -1 : 0;
+}
+
+int netns_open(const char *name, char *err, size_t errlen)
+{
+	char path[4096];
+	int fd;
+
+	if (strchr(name, '/'))
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		snprintf(err, errlen, "namespace %s: cannot open %s: %s", name, path, strerror(errno));
+	return fd;
+}
+
+int netns_enter(int fd)
+{
+	if (netns_init() < 0 || setns(fd, CLONE_NEWNET) < 0)
+		return -1;
+	return 0;
+}
+
+void netns_leave(void)
+{
+	/* failing to come back would leave the daemon in a VM's namespace:
+	 * nothing sensible can continue from there */
+	if (setns(self_fd, CLONE_NEWNET) < 0)
+		fatal("cannot return to the daemon's network namespace");
+}
+
+int netns_sysctl(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, value, strlen(value));
+	close(fd);
+	return n < 0 ? -1 : 0;
+}

@@ -1,0 +1,158 @@
+/* network.c: networks on both roles. */
+#include <string.h>
+#include <net/if.h>
+
+#include "capture.h"
+#include "daemon.h"
+#include "flow.h"
+#include "link.h"
+#include "log.h"
+#include "network.h"
+#include "peer.h"
+#include "session.h"
+#include "util.h"
+
+struct network *network_find(struct daemon *d, const struct netid *id)
+{
+	struct network *n;
+
+	TAILQ_FOREACH(n, &d->networks, entry)
+		if (netid_eq(&n->id, id))
+			return n;
+	return NULL;
+}
+
+struct network *network_for_peer(struct daemon *d, const struct netid *id, const char *peer)
+{
+	struct network *n = network_find(d, id);
+
+	return n && strcmp(n->peer, peer) == 0 ? n : NULL;
+}
+
+size_t network_flow_count(const struct network *n)
+{
+	const struct flow *f;
+	size_t c = 0;
+
+	TAILQ_FOREACH(f, &n->flows, entry)
+		c++;
+	return c;
+}
+
+static int netns_in_use(struct daemon *d, const char *netns)
+{
+	struct network *n;
+
+	TAILQ_FOREACH(n, &d->networks, entry)
+		if (n->netns[0] && strcmp(n->netns, netns) == 0)
+			return 1;
+	return 0;
+}
+
+static int check_add(struct daemon *d, const struct netid *id, const char *peer,
+		     const char *netns, const char *iface, char *err, size_t errlen)
+{
+	char idstr[NETID_HEXLEN + 1];
+	int provider = d->role == ROLE_PROVIDER;
+
+	netid_fmt(id, idstr);
+	if (network_find(d, id))
+		snprintf(err, errlen, "network %s exists", idstr);
+	else if (!peer_find(d, peer))
+		snprintf(err, errlen, "no peer named %s", peer);
+	else if (provider && (!netns || !*netns || !iface || !*iface))
+		snprintf(err, errlen, "a provider's network needs --netns and --iface");
+	else if (!provider && ((netns && *netns) || (iface && *iface)))
+		snprintf(err, errlen, "--netns and --iface are for a provider's network");
+	else if (provider && strlen(iface) >= IF_NAMESIZE)
+		snprintf(err, errlen, "interface name %s too long", iface);
+	else if (provider && netns_in_use(d, netns))
+		snprintf(err, errlen, "namespace %s already holds a network", netns);
+	else
+		return 0;
+	return -1;
+}
+
+struct network *network_add(struct daemon *d, const struct netid *id, const char *peer,
+			    const char *netns, const char *iface, int from_config, char *err,
+			    size_t errlen)
+{
+	struct network *n;
+
+	if (check_add(d, id, peer, netns, iface, err, errlen) < 0)
+		return NULL;
+	n = xcalloc(1, sizeof(*n));
+	n->d = d;
+	n->id = *id;
+	netid_fmt(id, n->idstr);
+	snprintf(n->peer, sizeof(n->peer), "%s", peer);
+	snprintf(n->netns, sizeof(n->netns), "%s", netns ? netns : "");
+	snprintf(n->iface, sizeof(n->iface), "%s", iface ? iface : "");
+	n->gateway = d->cfg.gateway;
+	n->dns = d->cfg.dns;
+	n->dhcp_start = d->cfg.dhcp_start;
+	n->prefix_len = d->cfg.prefix_len;
+	n->from_config = from_config;
+	TAILQ_INIT(&n->flows);
+	TAILQ_INSERT_TAIL(&d->networks, n, entry);
+	daemon_network_forget_deleted(d, id);
+	if (d->role == ROLE_PROVIDER) {
+		n->cap = capture_new(n, err, errlen);
+		if (!n->cap) {
+			TAILQ_REMOVE(&d->networks, n, entry);
+			free(n);
+			return NULL;
+		}
+	}
+	log_info("network %s: added for peer %s", n->idstr, peer);
+	return n;
+}
+
+static void reset_flows(struct network *n, uint64_t reason)
+{
+	struct flow *f;
+
+	while ((f = TAILQ_FIRST(&n->flows)))
+		flow_abort(f, reason);
+}
+
+static void remember_deleted(struct daemon *d, const struct netid *id)
+{
+	if (daemon_network_is_deleted(d, id))
+		return;
+	d->deleted = xrealloc(d->deleted, (d->ndeleted + 1) * sizeof(*d->deleted));
+	d->deleted[d->ndeleted++] = *id;
+}
+
+void network_delete(struct network *n, int tell_peer)
+{
+	struct daemon *d = n->d;
+	struct peer *p = peer_find(d, n->peer);
+
+	log_info("network %s: deleted (%zu flows reset)", n->idstr, network_flow_count(n));
+	reset_flows(n, RST_NETWORK);
+	if (tell_peer && p && p->session) {
+		link_send_network_deleted(p->session->link, &n->id);
+		session_wake(p->session);
+	}
+	capture_free(n->cap);
+	remember_deleted(d, &n->id);
+	TAILQ_REMOVE(&d->networks, n, entry);
+	free(n);
+}
+
+/* network_peer_deleted() - the peer stopped processing the network: what
+ * rides it here cannot go on, so reset it at once rather than let it hang.
+ * New flows are still offered: the peer drops and counts them unless it
+ * adds the network again, and the VM's connection attempt times out. */
+void network_peer_deleted(struct daemon *d, struct peer *p, const struct netid *id)
+{
+	struct network *n = p ? network_for_peer(d, id, p->name) : NULL;
+
+	if (!n)
+		return;
+	log_info("network %s: peer %s deleted it; %zu flows reset", n->idstr, p->name,
+		 network_flow_count(n));
+	n->peer_deleted = 1;
+	reset_flows(n, RST_NETWORK);
+}

@@ -1,0 +1,1570 @@
+/* omnetctl.c: the command-line client of omnetd's control socket.
+ *
+ * One request, one reply: the command line becomes one JSON object on one
+ * line, omnetd answers with one line, and we print it for people (or as
+ * received, with --json).  Each command is an entry in ctl_cmds[], in the
+ * spirit of tmux's cmd-*.c: its words, its parameters with the request
+ * field each fills and the check each must pass, and how its result is
+ * printed.  Everything that can be checked here is checked here, so a typo
+ * is reported without bothering the daemon.  Exit status: 0 the daemon
+ * said ok, 1 it did not (or could not be asked), 2 the command line is
+ * wrong.  The protocol is docs/CONTROL.md.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "util.h"
+
+#ifdef OMNET_RUNDIR
+#define CTL_DEFAULT_SOCKET OMNET_RUNDIR "/omnetd.sock"
+#else
+#define CTL_DEFAULT_SOCKET "/run/omnetd/omnetd.sock"
+#endif
+#ifndef OMNET_VERSION
+#define OMNET_VERSION "0.0.0"
+#endif
+
+#define CTL_TIMEOUT_MS 30000
+#define CTL_REQUEST_MAX 65536	/* bytes in a request line, newline included */
+#define CTL_REPLY_MAX (16 << 20) /* replies are not capped: flows lists grow */
+#define CTL_MAX_PARAMS 6
+#define CTL_TEXT 512		/* one printed value */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+#define EXIT_DAEMON 1
+#define EXIT_USAGE 2
+
+/* What the global options asked for. */
+struct ctl_opts {
+	const char *socket;
+	int json;
+	int version;
+	uint64_t timeout_ms;
+};
+
+enum param_type {
+	P_STR,	 /* a string field */
+	P_LOWER, /* a string field, folded to lower case (hex, keywords) */
+	P_INT,	 /* an integer field */
+	P_LIST,	 /* an array of strings; the option may be repeated */
+};
+
+#define PF_REQUIRED 0x1
+
+/* One argument of a command: a positional one when flag is NULL. */
+struct ctl_param {
+	const char *flag;		   /* "--relay" */
+	const char *meta;		   /* what the value is: "NAME" */
+	const char *key;		   /* the request field it fills */
+	enum param_type type;
+	int flags;
+	const char *dflt;		   /* sent when the option is absent */
+	const char *(*check)(const char *); /* NULL when fine, else why not */
+};
+
+/* One command: omnetctl WORDS... ARGS; the request's "cmd" is the words
+ * joined by a dot. */
+struct ctl_cmd {
+	const char *words[2];
+	const char *args; /* for --help */
+	const char *about;
+	struct ctl_param params[CTL_MAX_PARAMS];
+	const char *(*check)(json_t *req); /* rules across fields */
+	void (*print)(json_t *req, json_t *result);
+	const char *done; /* confirmation; {field} is that request field */
+};
+
+static char usage_msg[512];
+
+static int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* usage_err() - remember what is wrong with the command line; returns -1 */
+static int usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(usage_msg, sizeof(usage_msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* --- checks on argument values: NULL when fine, else what was expected --- */
+
+static int is_hex_n(const char *s, size_t n)
+{
+	size_t i;
+
+	if (strlen(s) != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* has_control() - a control character: only trouble in a value */
+static int has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* check_name() - a peer name as omnetd takes it (config.h) */
+static const char *check_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CONFIG_NAME_MAX ||
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+		return "expected a name of 1 to " STR(CONFIG_NAME_MAX)
+		       " letters, digits, '.', '_' or '-'";
+	return NULL;
+}
+
+static const char *check_text(const char *s)
+{
+	if (*s == '\0' || has_control(s))
+		return "expected a non-empty value without control characters";
+	return NULL;
+}
+
+static const char *check_fingerprint(const char *s)
+{
+	if (strncasecmp(s, "sha256:", 7) == 0 && is_hex_n(s + 7, 64))
+		return NULL;
+	return "expected sha256: followed by 64 hex digits";
+}
+
+static const char *check_netid(const char *s)
+{
+	if (is_hex_n(s, NETID_HEXLEN))
+		return NULL;
+	return "expected a network ID of 32 hex digits";
+}
+
+static const char *check_port(const char *s)
+{
+	uint64_t v;
+
+	if (parse_u64(s, 1, 65535, &v) < 0)
+		return "expected a port number 1..65535";
+	return NULL;
+}
+
+static const char *check_proto(const char *s)
+{
+	if (strcasecmp(s, "tcp") == 0 || strcasecmp(s, "udp") == 0)
+		return NULL;
+	return "expected tcp or udp";
+}
+
+static const char *check_map(const char *s)
+{
+	static const char *const ok[] = { "none", "upnp", "natpmp", "pcp", "auto" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ok); i++)
+		if (strcasecmp(s, ok[i]) == 0)
+			return NULL;
+	return "expected none, upnp, natpmp, pcp or auto";
+}
+
+/* check_endpoint() - ADDR:PORT or [IPV6]:PORT, numeric: omnetd never
+ * resolves names.  A bare IPv6 address would leave the port ambiguous, so
+ * it must be bracketed. */
+static const char *check_endpoint(const char *s)
+{
+	char host[INET6_ADDRSTRLEN], bin[16];
+	const char *port, *end;
+	int af = AF_INET6;
+
+	if (s[0] == '[' && (end = strchr(s, ']')) && end[1] == ':') {
+		s++;
+		port = end + 2;
+	} else if ((end = strrchr(s, ':')) && !memchr(s, ':', (size_t)(end - s))) {
+		af = AF_INET;
+		port = end + 1;
+	} else if (end) {
+		return "an IPv6 address needs brackets: [ADDR]:PORT";
+	} else {
+		return "expected ADDR:PORT or [IPV6]:PORT";
+	}
+	if ((size_t)(end - s) >= sizeof(host))
+		return "expected a numeric address";
+	memcpy(host, s, (size_t)(end - s));
+	host[end - s] = '\0';
+	if (inet_pton(af, host, bin) != 1)
+		return af == AF_INET ? "expected a numeric IPv4 address (omnetd does not resolve names)"
+				     : "expected a numeric IPv6 address";
+	if (check_port(port))
+		return "expected a port number 1..65535 after the address";
+	return NULL;
+}
+
+/* check_iface() - what the kernel accepts as an interface name
+ * (dev_valid_name(): shorter than IFNAMSIZ, no '/', ':' or blanks) */
+static const char *check_iface(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 15 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
+	    strpbrk(s, "/: \t") || has_control(s))
+		return "expected an interface name of 1 to 15 characters, no '/', ':' or blanks";
+	return NULL;
+}
+
+/* check_peer_add() - no more endpoints than omnetd keeps per peer */
+static const char *check_peer_add(json_t *req)
+{
+	if (json_array_size(json_object_get(req, "endpoints")) > CONFIG_ENDPOINTS_MAX)
+		return "at most " STR(CONFIG_ENDPOINTS_MAX) " --endpoint options";
+	return NULL;
+}
+
+/* check_network_add() - a provider names both the namespace and the
+ * interface, a consumer neither */
+static const char *check_network_add(json_t *req)
+{
+	if (!json_object_get(req, "netns") != !json_object_get(req, "iface"))
+		return "--netns and --iface go together";
+	return NULL;
+}
+
+/* --- printing values from replies, whatever their type --- */
+
+/* put_safe() - print s with control characters replaced, so a hostile or
+ * confused name cannot drive the terminal */
+static void put_safe(const char *s, FILE *f)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
+	}
+}
+
+static int jnum(json_t *v, double *out)
+{
+	if (!json_is_number(v))
+		return -1;
+	*out = json_number_value(v);
+	return 0;
+}
+
+static const char *jtext(json_t *v, char *buf, size_t len);
+
+/* jtext_array() - the elements of an array, comma separated */
+static const char *jtext_array(json_t *a, char *buf, size_t len)
+{
+	char one[CTL_TEXT];
+	size_t i, used = 0;
+	json_t *v;
+
+	if (json_array_size(a) == 0)
+		return "-";
+	buf[0] = '\0';
+	json_array_foreach(a, i, v) {
+		const char *t = json_is_array(v) ? "?" : jtext(v, one, sizeof(one));
+		int n = snprintf(buf + used, len - used, "%s%s", i ? "," : "", t);
+
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}
+
+/* jtext() - any JSON value as table text: "-" when missing or null, "?"
+ * when it is something a table cannot show */
+static const char *jtext(json_t *v, char *buf, size_t len)
+{
+	if (!v)
+		return "-";
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		if (json_string_length(v) == 0)
+			return "-";
+		snprintf(buf, len, "%s", json_string_value(v));
+		return buf;
+	case JSON_INTEGER:
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return buf;
+	case JSON_REAL:
+		snprintf(buf, len, "%g", json_real_value(v));
+		return buf;
+	case JSON_TRUE:
+		return "yes";
+	case JSON_FALSE:
+		return "no";
+	case JSON_ARRAY:
+		return jtext_array(v, buf, len);
+	case JSON_OBJECT:
+		return "?";
+	case JSON_NULL:
+	default:
+		return "-";
+	}
+}
+
+/* fmt_duration() - milliseconds as people read them: "0.35 ms", "1.2 ms",
+ * "250 ms", "3.4 s", "12m05s", "2h05m", "3d04h" */
+static const char *fmt_duration(json_t *v, char *buf, size_t len)
+{
+	double ms;
+	uint64_t s;
+
+	if (jnum(v, &ms) < 0)
+		return jtext(v, buf, len);
+	if (ms < 0)
+		return "-";
+	s = (uint64_t)(ms / 1000);
+	if (ms == 0)
+		snprintf(buf, len, "0 ms");
+	else if (ms < 1)
+		snprintf(buf, len, "%.2f ms", ms);
+	else if (ms < 100 && ms != (double)(uint64_t)ms)
+		snprintf(buf, len, "%.1f ms", ms);
+	else if (ms < 1000)
+		snprintf(buf, len, "%.0f ms", ms);
+	else if (ms < 60000)
+		snprintf(buf, len, "%.1f s", ms / 1000);
+	else if (s < 3600)
+		snprintf(buf, len, "%um%02us", (unsigned)(s / 60), (unsigned)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, len, "%uh%02um", (unsigned)(s / 3600), (unsigned)(s / 60 % 60));
+	else
+		snprintf(buf, len, "%llud%02uh", (unsigned long long)(s / 86400),
+			 (unsigned)(s / 3600 % 24));
+	return buf;
+}
+
+/* fmt_scaled() - n in steps of base with the given unit names */
+static const char *fmt_scaled(double n, double base, const char *const *units,
+			      size_t nunits, char *buf, size_t len)
+{
+	size_t u = 0;
+
+	if (n < base) {
+		snprintf(buf, len, "%.0f %s", n, units[0]);
+		return buf;
+	}
+	while (n >= base && u + 1 < nunits) {
+		n /= base;
+		u++;
+	}
+	snprintf(buf, len, "%.1f %s", n, units[u]);
+	return buf;
+}
+
+/* fmt_bytes() - a byte count: "512 B", "1.5 MiB" */
+static const char *fmt_bytes(json_t *v, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double n;
+
+	if (jnum(v, &n) < 0 || n < 0)
+		return jtext(v, buf, len);
+	return fmt_scaled(n, 1024, units, ARRAY_SIZE(units), buf, len);
+}
+
+/* fmt_rate() - bits per second: "12.5 Mbit/s" */
+static const char *fmt_rate(json_t *v, char *buf, size_t len)
+{
+	static const char *const units[] = { "bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s" };
+	double n;
+
+	if (jnum(v, &n) < 0 || n < 0)
+		return jtext(v, buf, len);
+	return fmt_scaled(n, 1000, units, ARRAY_SIZE(units), buf, len);
+}
+
+/* --- tables: aligned columns, two spaces apart --- */
+
+struct table {
+	size_t ncols;
+	size_t ncells;
+	char **cells; /* row by row, the header row first */
+};
+
+static struct table *table_new(const char *const *hdr, size_t ncols);
+static void table_add(struct table *t, const char *text);
+
+/* table_new() - a table with ncols columns; hdr names them, or is NULL
+ * for a table of key-value lines without a header */
+static struct table *table_new(const char *const *hdr, size_t ncols)
+{
+	struct table *t = xcalloc(1, sizeof(*t));
+	size_t i;
+
+	t->ncols = ncols;
+	for (i = 0; hdr && i < ncols; i++)
+		table_add(t, hdr[i]);
+	return t;
+}
+
+/* table_add() - the next cell, left to right, then down */
+static void table_add(struct table *t, const char *text)
+{
+	char *s = xstrdup(text), *p;
+
+	for (p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	t->cells = xrealloc(t->cells, (t->ncells + 1) * sizeof(*t->cells));
+	t->cells[t->ncells++] = s;
+}
+
+/* width() - columns s takes on a terminal, counting UTF-8 sequences once */
+static size_t width(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* row_last() - the last non-empty cell of the row starting at cell i, so
+ * that lines carry no trailing blanks */
+static size_t row_last(const struct table *t, size_t i)
+{
+	size_t last = i, j;
+
+	for (j = i; j < t->ncells && j < i + t->ncols; j++)
+		if (*t->cells[j])
+			last = j;
+	return last;
+}
+
+/* table_print() - every row, each line indented by indent spaces */
+static void table_print(const struct table *t, int indent)
+{
+	size_t *w = xcalloc(t->ncols, sizeof(*w)), i, j, last;
+
+	for (i = 0; i < t->ncells; i++)
+		w[i % t->ncols] = MAX(w[i % t->ncols], width(t->cells[i]));
+	for (i = 0; i < t->ncells; i += t->ncols) {
+		printf("%*s", indent, "");
+		last = row_last(t, i);
+		for (j = i; j < last; j++)
+			printf("%s%*s", t->cells[j],
+			       (int)(w[j - i] - width(t->cells[j]) + 2), "");
+		printf("%s\n", t->cells[last]);
+	}
+	free(w);
+}
+
+static void table_free(struct table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->ncells; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
+}
+
+/* table_done() - print and free */
+static void table_done(struct table *t, int indent)
+{
+	table_print(t, indent);
+	table_free(t);
+}
+
+/* cell() - a field of obj as text */
+static void cell(struct table *t, json_t *obj, const char *key)
+{
+	char buf[CTL_TEXT];
+
+	table_add(t, jtext(json_object_get(obj, key), buf, sizeof(buf)));
+}
+
+static void cell_ms(struct table *t, json_t *obj, const char *key)
+{
+	char buf[CTL_TEXT];
+
+	table_add(t, fmt_duration(json_object_get(obj, key), buf, sizeof(buf)));
+}
+
+static void cell_bytes(struct table *t, json_t *obj, const char *key)
+{
+	char buf[CTL_TEXT];
+
+	table_add(t, fmt_bytes(json_object_get(obj, key), buf, sizeof(buf)));
+}
+
+/* kv() - a key-value line of a header-less two-column table */
+static void kv(struct table *t, const char *key, const char *text)
+{
+	table_add(t, key);
+	table_add(t, text);
+}
+
+/* result_list() - the array a listing returns; also found inside an
+ * object under key, should a daemon wrap it */
+static json_t *result_list(json_t *result, const char *key)
+{
+	if (json_is_object(result))
+		return json_object_get(result, key);
+	return result;
+}
+
+/* --- printing each command's result --- */
+
+/* print_done() - the confirmation line: tmpl with each {field} replaced
+ * by that field of the request */
+static void print_done(const char *tmpl, json_t *req)
+{
+	char key[32], buf[CTL_TEXT];
+	const char *p, *end;
+
+	for (p = tmpl; *p; p++) {
+		end = *p == '{' ? strchr(p, '}') : NULL;
+		if (!end || (size_t)(end - p - 1) >= sizeof(key)) {
+			putchar(*p);
+			continue;
+		}
+		memcpy(key, p + 1, (size_t)(end - p - 1));
+		key[end - p - 1] = '\0';
+		put_safe(jtext(json_object_get(req, key), buf, sizeof(buf)), stdout);
+		p = end;
+	}
+	putchar('\n');
+}
+
+static void print_identity(json_t *req, json_t *result)
+{
+	char buf[CTL_TEXT];
+
+	put_safe(jtext(json_object_get(result, "fingerprint"), buf, sizeof(buf)), stdout);
+	putchar('\n');
+}
+
+/* fmt_flow_counts() - {"tcp":N,"udp":M} as "N tcp, M udp"; a plain
+ * number as itself */
+static const char *fmt_flow_counts(json_t *v, char *buf, size_t len)
+{
+	char tcp[64], udp[64];
+
+	if (!json_is_object(v))
+		return jtext(v, buf, len);
+	snprintf(buf, len, "%s tcp, %s udp",
+		 jtext(json_object_get(v, "tcp"), tcp, sizeof(tcp)),
+		 jtext(json_object_get(v, "udp"), udp, sizeof(udp)));
+	return buf;
+}
+
+/* print_status_head() - who the daemon is */
+static void print_status_head(json_t *r)
+{
+	struct table *t = table_new(NULL, 2);
+	char buf[CTL_TEXT];
+
+	kv(t, "role", jtext(json_object_get(r, "role"), buf, sizeof(buf)));
+	kv(t, "version", jtext(json_object_get(r, "version"), buf, sizeof(buf)));
+	kv(t, "fingerprint", jtext(json_object_get(r, "fingerprint"), buf, sizeof(buf)));
+	kv(t, "listen", jtext(json_object_get(r, "listen"), buf, sizeof(buf)));
+	kv(t, "uptime", fmt_duration(json_object_get(r, "uptime_ms"), buf, sizeof(buf)));
+	table_done(t, 0);
+}
+
+/* print_peer_errors() - why each peer that has failed last did; too long
+ * for a column */
+static void print_peer_errors(json_t *peers)
+{
+	char name[CTL_TEXT];
+	const char *err;
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(peers, i, p) {
+		if (!(err = json_string_value(json_object_get(p, "last_error"))) || !*err)
+			continue;
+		put_safe(jtext(json_object_get(p, "name"), name, sizeof(name)), stdout);
+		fputs(": last error: ", stdout);
+		put_safe(err, stdout);
+		putchar('\n');
+	}
+}
+
+static void print_status_peers(json_t *peers)
+{
+	static const char *const hdr[] = { "NAME", "STATE", "METHOD", "ENDPOINT",
+					   "RTT", "IN-STATE", "NEXT-RETRY" };
+	struct table *t;
+	size_t i;
+	json_t *p;
+
+	if (json_array_size(peers) == 0) {
+		printf("no peers\n");
+		return;
+	}
+	t = table_new(hdr, ARRAY_SIZE(hdr));
+	json_array_foreach(peers, i, p) {
+		cell(t, p, "name");
+		cell(t, p, "state");
+		cell(t, p, "method");
+		cell(t, p, "endpoint");
+		cell_ms(t, p, "rtt_ms");
+		cell_ms(t, p, "state_ms");
+		cell_ms(t, p, "next_retry_ms");
+	}
+	table_done(t, 0);
+	print_peer_errors(peers);
+}
+
+/* print_status_links() - the link counters of the peers that report them */
+static void print_status_links(json_t *peers)
+{
+	static const char *const hdr[] = { "PEER", "PKTS-SENT", "PKTS-RECV", "LOST",
+					   "RETRANS", "SENT", "RECEIVED", "CWND",
+					   "PACING", "IN-FLIGHT", "BUFFERED" };
+	struct table *t = NULL;
+	char buf[CTL_TEXT];
+	size_t i;
+	json_t *p, *l;
+
+	json_array_foreach(peers, i, p) {
+		if (!json_is_object(l = json_object_get(p, "link")))
+			continue;
+		if (!t)
+			t = table_new(hdr, ARRAY_SIZE(hdr));
+		cell(t, p, "name");
+		cell(t, l, "packets_sent");
+		cell(t, l, "packets_received");
+		cell(t, l, "packets_lost");
+		cell(t, l, "packets_retransmitted");
+		cell_bytes(t, l, "bytes_sent");
+		cell_bytes(t, l, "bytes_received");
+		cell_bytes(t, l, "cwnd_bytes");
+		table_add(t, fmt_rate(json_object_get(l, "pacing_rate_bps"), buf, sizeof(buf)));
+		cell_bytes(t, l, "in_flight_bytes");
+		cell_bytes(t, l, "buffered_bytes");
+	}
+	if (t) {
+		putchar('\n');
+		table_done(t, 0);
+	}
+}
+
+static void print_status_networks(json_t *nets)
+{
+	static const char *const hdr[] = { "ID", "PEER", "STATE", "FLOWS" };
+	char buf[CTL_TEXT];
+	struct table *t;
+	size_t i;
+	json_t *n;
+
+	if (json_array_size(nets) == 0) {
+		printf("no networks\n");
+		return;
+	}
+	t = table_new(hdr, ARRAY_SIZE(hdr));
+	json_array_foreach(nets, i, n) {
+		cell(t, n, "id");
+		cell(t, n, "peer");
+		cell(t, n, "state");
+		table_add(t, fmt_flow_counts(json_object_get(n, "flows"), buf, sizeof(buf)));
+	}
+	table_done(t, 0);
+}
+
+/* fmt_memory() - "1.5 MiB of 64.0 MiB (peak 2.0 MiB)", parts left out
+ * when the daemon does not say */
+static const char *fmt_memory(json_t *mem, char *buf, size_t len)
+{
+	json_t *limit = json_object_get(mem, "limit_bytes");
+	json_t *peak = json_object_get(mem, "buffers_peak_bytes");
+	int has_limit = json_is_number(limit), has_peak = json_is_number(peak);
+	char u[64], l[64], p[64];
+
+	snprintf(buf, len, "%s%s%s%s%s%s",
+		 fmt_bytes(json_object_get(mem, "buffers_bytes"), u, sizeof(u)),
+		 has_limit ? " of " : "", has_limit ? fmt_bytes(limit, l, sizeof(l)) : "",
+		 has_peak ? " (peak " : "", has_peak ? fmt_bytes(peak, p, sizeof(p)) : "",
+		 has_peak ? ")" : "");
+	return buf;
+}
+
+/* print_status_tail() - flow counts, counters and memory */
+static void print_status_tail(json_t *r)
+{
+	struct table *t = table_new(NULL, 2);
+	json_t *counters = json_object_get(r, "counters");
+	json_t *mem = json_object_get(r, "memory"), *v;
+	char buf[CTL_TEXT], used[64];
+	const char *key;
+
+	kv(t, "flows", fmt_flow_counts(json_object_get(r, "flows"), buf, sizeof(buf)));
+	if (json_is_object(counters)) {
+		kv(t, "counters", "");
+		json_object_foreach(counters, key, v) {
+			snprintf(buf, sizeof(buf), "  %s", key);
+			kv(t, buf, jtext(v, used, sizeof(used)));
+		}
+	}
+	kv(t, "memory", fmt_memory(mem, buf, sizeof(buf)));
+	table_done(t, 0);
+}
+
+static void print_status(json_t *req, json_t *r)
+{
+	json_t *peers = json_object_get(r, "peers");
+
+	print_status_head(r);
+	putchar('\n');
+	print_status_peers(peers);
+	print_status_links(peers);
+	if (json_object_get(r, "networks")) {
+		putchar('\n');
+		print_status_networks(json_object_get(r, "networks"));
+	}
+	putchar('\n');
+	print_status_tail(r);
+}
+
+static void print_peer_list(json_t *req, json_t *result)
+{
+	static const char *const hdr[] = { "NAME", "FINGERPRINT", "ENDPOINTS", "RELAYS",
+					   "STATE", "SOURCE" };
+	json_t *list = result_list(result, "peers"), *p;
+	struct table *t;
+	size_t i;
+
+	if (json_array_size(list) == 0) {
+		printf("no peers\n");
+		return;
+	}
+	t = table_new(hdr, ARRAY_SIZE(hdr));
+	json_array_foreach(list, i, p) {
+		cell(t, p, "name");
+		cell(t, p, "fingerprint");
+		cell(t, p, "endpoints");
+		cell(t, p, "relays");
+		cell(t, p, "state");
+		cell(t, p, "source");
+	}
+	table_done(t, 0);
+}
+
+/* fmt_lease() - a DHCP lease: its address, whatever else it carries */
+static const char *fmt_lease(json_t *v, char *buf, size_t len)
+{
+	json_t *addr;
+
+	if (!json_is_object(v))
+		return jtext(v, buf, len);
+	addr = json_object_get(v, "address");
+	return jtext(addr ? addr : json_object_get(v, "ip"), buf, len);
+}
+
+static void print_network_list(json_t *req, json_t *result)
+{
+	static const char *const hdr[] = { "ID", "PEER", "NETNS", "IFACE", "STATE",
+					   "FLOWS", "LEASE", "SOURCE" };
+	json_t *list = result_list(result, "networks"), *n;
+	char buf[CTL_TEXT];
+	struct table *t;
+	size_t i;
+
+	if (json_array_size(list) == 0) {
+		printf("no networks\n");
+		return;
+	}
+	t = table_new(hdr, ARRAY_SIZE(hdr));
+	json_array_foreach(list, i, n) {
+		cell(t, n, "id");
+		cell(t, n, "peer");
+		cell(t, n, "netns");
+		cell(t, n, "iface");
+		cell(t, n, "state");
+		table_add(t, fmt_flow_counts(json_object_get(n, "flows"), buf, sizeof(buf)));
+		table_add(t, fmt_lease(json_object_get(n, "lease"), buf, sizeof(buf)));
+		cell(t, n, "source");
+	}
+	table_done(t, 0);
+}
+
+/* fmt_public() - the router's external address and port of a mapping,
+ * IPv6 in brackets */
+static const char *fmt_public(json_t *m, char *buf, size_t len)
+{
+	const char *addr = json_string_value(json_object_get(m, "external_address"));
+	json_t *port = json_object_get(m, "external_port");
+	char p[64];
+
+	if (!addr || !*addr)
+		return "-";
+	if (!json_is_integer(port))
+		snprintf(buf, len, "%s", addr);
+	else
+		snprintf(buf, len, strchr(addr, ':') ? "[%s]:%s" : "%s:%s", addr,
+			 jtext(port, p, sizeof(p)));
+	return buf;
+}
+
+/* print_forward_errors() - the last router error of each rule that has one;
+ * too long for a column */
+static void print_forward_errors(json_t *list)
+{
+	char proto[64], port[64];
+	const char *err;
+	size_t i;
+	json_t *f;
+
+	json_array_foreach(list, i, f) {
+		err = json_string_value(json_object_get(json_object_get(f, "mapping"), "last_error"));
+		if (!err || !*err)
+			continue;
+		printf("%s %s: mapping error: ", jtext(json_object_get(f, "proto"), proto, sizeof(proto)),
+		       jtext(json_object_get(f, "external_port"), port, sizeof(port)));
+		put_safe(err, stdout);
+		putchar('\n');
+	}
+}
+
+static void print_forward_list(json_t *req, json_t *result)
+{
+	static const char *const hdr[] = { "NETWORK", "PROTO", "PORT", "VM-PORT", "MAP",
+					   "LISTENING", "MAPPING", "PUBLIC", "LEASE", "ACTIVE" };
+	json_t *list = result_list(result, "forwards"), *f, *m;
+	char buf[CTL_TEXT];
+	struct table *t;
+	size_t i;
+
+	if (json_array_size(list) == 0) {
+		printf("no forwards\n");
+		return;
+	}
+	t = table_new(hdr, ARRAY_SIZE(hdr));
+	json_array_foreach(list, i, f) {
+		m = json_object_get(f, "mapping");
+		cell(t, f, "network");
+		cell(t, f, "proto");
+		cell(t, f, "external_port");
+		cell(t, f, "vm_port");
+		cell(t, f, "map");
+		cell(t, f, "listening");
+		cell(t, m, "state");
+		table_add(t, fmt_public(m, buf, sizeof(buf)));
+		cell_ms(t, m, "lease_remaining_ms");
+		cell(t, f, "active");
+	}
+	table_done(t, 0);
+	print_forward_errors(list);
+}
+
+static void print_flows(json_t *req, json_t *result)
+{
+	static const char *const hdr[] = { "PROTO", "VM", "REMOTE", "STATE", "UP", "DOWN",
+					   "AGE" };
+	json_t *list = result_list(result, "flows"), *f;
+	struct table *t;
+	size_t i;
+
+	if (json_array_size(list) == 0) {
+		printf("no flows\n");
+		return;
+	}
+	t = table_new(hdr, ARRAY_SIZE(hdr));
+	json_array_foreach(list, i, f) {
+		cell(t, f, "proto");
+		cell(t, f, "vm");
+		cell(t, f, "remote");
+		cell(t, f, "state");
+		cell_bytes(t, f, "bytes_up");
+		cell_bytes(t, f, "bytes_down");
+		cell_ms(t, f, "age_ms");
+	}
+	table_done(t, 0);
+}
+
+/* --- the commands --- */
+
+#define ARG_NAME(meta, key) { NULL, meta, key, P_STR, PF_REQUIRED, NULL, check_name }
+#define ARG_NETID(key) { NULL, "ID", key, P_LOWER, PF_REQUIRED, NULL, check_netid }
+#define ARG_PROTO { NULL, "tcp|udp", "proto", P_LOWER, PF_REQUIRED, NULL, check_proto }
+#define ARG_PORT(meta, key) { NULL, meta, key, P_INT, PF_REQUIRED, NULL, check_port }
+#define OPT_NETWORK { "--network", "ID", "network", P_LOWER, 0, NULL, check_netid }
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ { "status" }, "",
+	  "role, fingerprint, link address, peers (state, method, RTT), networks,\n"
+	  "      flow counts",
+	  { { 0 } }, NULL, print_status, NULL },
+	{ { "identity" }, "", "print the daemon's fingerprint",
+	  { { 0 } }, NULL, print_identity, NULL },
+	{ { "peer", "add" }, "NAME --fingerprint FP [--endpoint HOST:PORT]... [--relay NAME]",
+	  "pin a peer by fingerprint, with zero or more known endpoints",
+	  { ARG_NAME("NAME", "name"),
+	    { "--fingerprint", "FP", "fingerprint", P_LOWER, PF_REQUIRED, NULL,
+	      check_fingerprint },
+	    { "--endpoint", "HOST:PORT", "endpoints", P_LIST, 0, NULL, check_endpoint },
+	    { "--relay", "NAME", "relay", P_STR, 0, NULL, check_name } },
+	  check_peer_add, NULL, "peer {name} added" },
+	{ { "peer", "list" }, "", "list the pinned peers",
+	  { { 0 } }, NULL, print_peer_list, NULL },
+	{ { "peer", "remove" }, "NAME", "forget a peer",
+	  { ARG_NAME("NAME", "name") }, NULL, NULL, "peer {name} removed" },
+	{ { "network", "add" }, "ID --peer NAME [--netns NETNS --iface IFACE]",
+	  "consumer: accept network ID from the peer; provider: carry the traffic of\n"
+	  "      the VM behind IFACE in namespace NETNS to the peer",
+	  { ARG_NETID("id"),
+	    { "--peer", "NAME", "peer", P_STR, PF_REQUIRED, NULL, check_name },
+	    { "--netns", "NETNS", "netns", P_STR, 0, NULL, check_text },
+	    { "--iface", "IFACE", "iface", P_STR, 0, NULL, check_iface } },
+	  check_network_add, NULL, "network {id} added for peer {peer}" },
+	{ { "network", "list" }, "", "list the networks",
+	  { { 0 } }, NULL, print_network_list, NULL },
+	{ { "network", "delete" }, "ID",
+	  "delete local state for the network and stop processing its ID",
+	  { ARG_NETID("id") }, NULL, NULL, "network {id} deleted" },
+	{ { "forward", "add" },
+	  "[--network ID] tcp|udp EXTERNAL_PORT VM_PORT [--map none|upnp|natpmp|pcp|auto]",
+	  "consumer: expose a VM port on this network (--network is needed only\n"
+	  "      when there is more than one)",
+	  { OPT_NETWORK, ARG_PROTO, ARG_PORT("EXTERNAL_PORT", "external_port"),
+	    ARG_PORT("VM_PORT", "vm_port"),
+	    { "--map", "none|upnp|natpmp|pcp|auto", "map", P_LOWER, 0, "none", check_map } },
+	  NULL, NULL, "forward {proto} {external_port} -> VM port {vm_port} added (map {map})" },
+	{ { "forward", "list" }, "",
+	  "list port forwards, their router mappings and external addresses",
+	  { { 0 } }, NULL, print_forward_list, NULL },
+	{ { "forward", "remove" }, "[--network ID] tcp|udp EXTERNAL_PORT", "remove a port forward",
+	  { OPT_NETWORK, ARG_PROTO, ARG_PORT("EXTERNAL_PORT", "external_port") },
+	  NULL, NULL, "forward {proto} {external_port} removed" },
+	{ { "flows" }, "[--network ID]",
+	  "open flows: protocol, VM side, remote side, bytes each way, age",
+	  { OPT_NETWORK }, NULL, print_flows, NULL },
+	{ { "disconnect" }, "PEER", "stop the link to a peer and its retries",
+	  { ARG_NAME("PEER", "peer") }, NULL, NULL, "peer {peer} disconnected" },
+	{ { "connect" }, "PEER", "resume the link to a peer stopped by disconnect",
+	  { ARG_NAME("PEER", "peer") }, NULL, NULL, "peer {peer}: connecting" },
+};
+
+/* cmd_name() - the words of a command, joined by sep */
+static const char *cmd_name(const struct ctl_cmd *c, char sep, char *buf, size_t len)
+{
+	if (c->words[1])
+		snprintf(buf, len, "%s%c%s", c->words[0], sep, c->words[1]);
+	else
+		snprintf(buf, len, "%s", c->words[0]);
+	return buf;
+}
+
+static void usage(FILE *f)
+{
+	char name[64];
+	size_t i;
+
+	fprintf(f, "usage: omnetctl [-s CONTROL_SOCKET] [--json] [--timeout-ms MS] COMMAND ...\n"
+		   "\n"
+		   "  -s, --socket PATH  control socket (default: $OMNETCTL_SOCKET, else\n"
+		   "                     " CTL_DEFAULT_SOCKET ")\n"
+		   "  --json             print the daemon's JSON reply as one line\n"
+		   "  --timeout-ms MS    how long to wait for the reply (default %d)\n"
+		   "  -h, --help         print this help\n"
+		   "  --version          print the version\n"
+		   "\n"
+		   "commands:\n", CTL_TIMEOUT_MS);
+	for (i = 0; i < ARRAY_SIZE(ctl_cmds); i++) {
+		const struct ctl_cmd *c = &ctl_cmds[i];
+
+		fprintf(f, "  %s%s%s\n      %s\n", cmd_name(c, ' ', name, sizeof(name)),
+			*c->args ? " " : "", c->args, c->about);
+	}
+	fprintf(f, "\nExit status: 0 done, 1 the daemon refused or could not be reached,\n"
+		   "2 usage error.\n");
+}
+
+/* --- the command line --- */
+
+/* opt_value() - the value of option arg at argv[*i], as --opt=VALUE or
+ * as the next argument; NULL after usage_err() */
+static const char *opt_value(const char *opt, int argc, char **argv, int *i)
+{
+	const char *eq = strchr(argv[*i], '=');
+
+	if (strncmp(argv[*i], "--", 2) == 0 && eq)
+		return eq + 1;
+	if (*i + 1 >= argc) {
+		usage_err("%s needs a value", opt);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+/* opt_is() - whether arg is option name, alone or as name=VALUE */
+static int opt_is(const char *arg, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+/* global_opt() - take argv[*i] if it is a global option: 1 taken, 0 not
+ * one, -1 after usage_err() */
+static int global_opt(int argc, char **argv, int *i, struct ctl_opts *o)
+{
+	const char *arg = argv[*i], *v;
+
+	if (strcmp(arg, "--json") == 0)
+		o->json = 1;
+	else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+		; /* wants_help() has seen it */
+	else if (strcmp(arg, "--version") == 0)
+		o->version = 1;
+	else if (strncmp(arg, "-s", 2) == 0 && arg[2] != '\0')
+		o->socket = arg + 2;
+	else if (strcmp(arg, "-s") == 0 || opt_is(arg, "--socket")) {
+		if (!(v = opt_value("-s", argc, argv, i)))
+			return -1;
+		if (*v == '\0')
+			return usage_err("-s: empty socket path");
+		o->socket = v;
+	} else if (opt_is(arg, "--timeout-ms")) {
+		if (!(v = opt_value("--timeout-ms", argc, argv, i)))
+			return -1;
+		if (parse_u64(v, 1, 86400000, &o->timeout_ms) < 0)
+			return usage_err("--timeout-ms '%s': expected milliseconds 1..86400000", v);
+	} else
+		return 0;
+	return 1;
+}
+
+/* parse_globals() - the options before the command; returns the index of
+ * the command's first word, or -1 after usage_err() */
+static int parse_globals(int argc, char **argv, struct ctl_opts *o)
+{
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return i + 1;
+		if (argv[i][0] != '-' || argv[i][1] == '\0')
+			return i;
+		if ((r = global_opt(argc, argv, &i, o)) < 0)
+			return -1;
+		if (r == 0)
+			return usage_err("unknown option '%s'", argv[i]);
+	}
+	return i;
+}
+
+/* subcommands() - the second words that follow group, comma separated */
+static const char *subcommands(const char *group, char *buf, size_t len)
+{
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(ctl_cmds); i++) {
+		const struct ctl_cmd *c = &ctl_cmds[i];
+		int n;
+
+		if (!c->words[1] || strcmp(c->words[0], group) != 0)
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", c->words[1]);
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}
+
+/* find_cmd() - the command named by the first words of argv; *nwords says
+ * how many it took.  NULL after usage_err(). */
+static const struct ctl_cmd *find_cmd(int argc, char **argv, int *nwords)
+{
+	char subs[256];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ctl_cmds); i++) {
+		const struct ctl_cmd *c = &ctl_cmds[i];
+
+		if (strcmp(c->words[0], argv[0]) != 0)
+			continue;
+		if (!c->words[1]) {
+			*nwords = 1;
+			return c;
+		}
+		if (argc > 1 && strcmp(c->words[1], argv[1]) == 0) {
+			*nwords = 2;
+			return c;
+		}
+	}
+	if (*subcommands(argv[0], subs, sizeof(subs)) == '\0')
+		usage_err("unknown command '%s'", argv[0]);
+	else if (argc < 2)
+		usage_err("%s: missing subcommand (%s)", argv[0], subs);
+	else
+		usage_err("%s: unknown subcommand '%s' (%s)", argv[0], argv[1], subs);
+	return NULL;
+}
+
+/* The arguments of one command as they are parsed. */
+struct parse {
+	const struct ctl_cmd *cmd;
+	char name[64];			/* "peer add", for messages */
+	json_t *vals[CTL_MAX_PARAMS];	/* by parameter */
+	int npos;			/* positional arguments seen */
+};
+
+static int nparams(const struct ctl_cmd *c)
+{
+	int n = 0;
+
+	while (n < CTL_MAX_PARAMS && c->params[n].meta)
+		n++;
+	return n;
+}
+
+/* param_value() - value checked and made a JSON value of p's type; NULL
+ * after usage_err() */
+static json_t *param_value(struct parse *ps, const struct ctl_param *p, const char *value)
+{
+	const char *label = p->flag ? p->flag : p->meta;
+	const char *why = p->check ? p->check(value) : NULL;
+	json_t *v = NULL;
+	uint64_t n;
+	char *low, *s;
+
+	if (why) {
+		usage_err("%s: %s '%s': %s", ps->name, label, value, why);
+		return NULL;
+	}
+	switch (p->type) {
+	case P_INT:
+		if (parse_u64(value, 0, INT64_MAX, &n) == 0)
+			v = json_integer((json_int_t)n);
+		break;
+	case P_LOWER:
+		low = xstrdup(value);
+		for (s = low; *s; s++)
+			*s = (char)tolower((unsigned char)*s);
+		v = json_string(low);
+		free(low);
+		break;
+	case P_STR:
+	case P_LIST:
+		v = json_string(value); /* NULL unless UTF-8 */
+		break;
+	}
+	if (!v)
+		usage_err("%s: %s '%s': not a valid value", ps->name, label, value);
+	return v;
+}
+
+/* set_param() - record argument value of parameter index k */
+static int set_param(struct parse *ps, int k, const char *value)
+{
+	const struct ctl_param *p = &ps->cmd->params[k];
+	json_t *v;
+
+	if (ps->vals[k] && p->type != P_LIST)
+		return usage_err("%s: %s given more than once", ps->name, p->flag);
+	if (!(v = param_value(ps, p, value)))
+		return -1;
+	if (p->type != P_LIST) {
+		ps->vals[k] = v;
+		return 0;
+	}
+	if (!ps->vals[k])
+		ps->vals[k] = json_array();
+	json_array_append_new(ps->vals[k], v);
+	return 0;
+}
+
+/* parse_option() - the option at argv[*i]: one of the command's or a global */
+static int parse_option(struct parse *ps, int argc, char **argv, int *i, struct ctl_opts *o)
+{
+	int k, n = nparams(ps->cmd), r;
+	const char *v;
+
+	for (k = 0; k < n; k++) {
+		const char *flag = ps->cmd->params[k].flag;
+
+		if (!flag || !opt_is(argv[*i], flag))
+			continue;
+		if (!(v = opt_value(flag, argc, argv, i)))
+			return usage_err("%s: %s needs a value (%s)", ps->name, flag,
+					 ps->cmd->params[k].meta);
+		return set_param(ps, k, v);
+	}
+	if ((r = global_opt(argc, argv, i, o)) != 0)
+		return r;
+	return usage_err("%s: unknown option '%s'", ps->name, argv[*i]);
+}
+
+/* parse_positional() - the next positional argument */
+static int parse_positional(struct parse *ps, const char *arg)
+{
+	int k, n = nparams(ps->cmd), seen = 0;
+
+	for (k = 0; k < n; k++) {
+		if (ps->cmd->params[k].flag)
+			continue;
+		if (seen++ == ps->npos) {
+			ps->npos++;
+			return set_param(ps, k, arg);
+		}
+	}
+	return usage_err("%s: unexpected argument '%s'", ps->name, arg);
+}
+
+/* finish_request() - every parameter into req in table order, defaults
+ * for absent ones, errors for missing required ones */
+static int finish_request(struct parse *ps, json_t *req)
+{
+	int k, n = nparams(ps->cmd);
+	const char *why;
+
+	for (k = 0; k < n; k++) {
+		const struct ctl_param *p = &ps->cmd->params[k];
+
+		if (!ps->vals[k] && (p->flags & PF_REQUIRED))
+			return usage_err("%s: missing %s%s%s", ps->name, p->flag ? p->flag : "",
+					 p->flag ? " " : "", p->meta);
+		if (!ps->vals[k] && p->dflt)
+			ps->vals[k] = json_string(p->dflt);
+		if (!ps->vals[k] && p->type == P_LIST)
+			ps->vals[k] = json_array();
+		if (ps->vals[k])
+			json_object_set_new(req, p->key, ps->vals[k]);
+		ps->vals[k] = NULL;
+	}
+	if (ps->cmd->check && (why = ps->cmd->check(req)))
+		return usage_err("%s: %s", ps->name, why);
+	return 0;
+}
+
+/* build_request() - the request for cmd from its arguments, each checked;
+ * NULL after usage_err() */
+static json_t *build_request(const struct ctl_cmd *cmd, int argc, char **argv,
+			     struct ctl_opts *o)
+{
+	struct parse ps = { .cmd = cmd };
+	char dotted[64];
+	json_t *req;
+	int i, k, only_pos = 0, r = 0;
+
+	cmd_name(cmd, ' ', ps.name, sizeof(ps.name));
+	for (i = 0; i < argc && r == 0; i++) {
+		if (!only_pos && strcmp(argv[i], "--") == 0)
+			only_pos = 1;
+		else if (!only_pos && argv[i][0] == '-' && argv[i][1] != '\0')
+			r = parse_option(&ps, argc, argv, &i, o);
+		else
+			r = parse_positional(&ps, argv[i]);
+	}
+	req = json_pack("{ss}", "cmd", cmd_name(cmd, '.', dotted, sizeof(dotted)));
+	if (r < 0 || finish_request(&ps, req) < 0) {
+		for (k = 0; k < CTL_MAX_PARAMS; k++)
+			json_decref(ps.vals[k]);
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* --- talking to the daemon --- */
+
+/* ctl_connect() - a stream connection to the daemon's socket; -1 with errno
+ * set.  SO_SNDTIMEO also bounds connect(): on a UNIX socket it blocks while
+ * the daemon's listen backlog is full. */
+static int ctl_connect(const char *path, uint64_t timeout_ms)
+{
+	struct sockaddr_un sun;
+	struct timeval tv;
+	int fd, e;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	tv.tv_sec = (time_t)(timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(timeout_ms % 1000 * 1000);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* send_all() - all of buf; MSG_NOSIGNAL turns a vanished daemon into EPIPE
+ * instead of killing us */
+static int send_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			errno = ETIMEDOUT;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+enum read_result { RD_OK, RD_ERROR, RD_TIMEOUT, RD_CLOSED, RD_TOOLONG };
+
+/* wait_readable() - poll fd until it is readable or deadline (ms) passes */
+static enum read_result wait_readable(int fd, uint64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint64_t now;
+	int r;
+
+	for (;;) {
+		if ((now = clock_now_ms()) >= deadline)
+			return RD_TIMEOUT;
+		r = poll(&pfd, 1, (int)MIN(deadline - now, (uint64_t)INT_MAX));
+		if (r > 0)
+			return RD_OK;
+		if (r < 0 && errno != EINTR)
+			return RD_ERROR;
+	}
+}
+
+/* read_line() - one reply line, without its newline, into *linep (to be
+ * freed) and *lenp.  A last line cut short by the daemon closing counts. */
+static enum read_result read_line(int fd, uint64_t timeout_ms, char **linep, size_t *lenp)
+{
+	uint64_t deadline = clock_now_ms() + timeout_ms;
+	size_t len = 0, cap = 4096;
+	char *buf = xmalloc(cap + 1), *nl;
+	enum read_result rr;
+	ssize_t n;
+
+	for (;;) {
+		if ((rr = wait_readable(fd, deadline)) != RD_OK)
+			break;
+		if (len == cap) {
+			if ((cap *= 2) > CTL_REPLY_MAX) {
+				rr = RD_TOOLONG;
+				break;
+			}
+			buf = xrealloc(buf, cap + 1);
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			rr = n < 0 ? RD_ERROR : len > 0 ? RD_OK : RD_CLOSED;
+			break;
+		}
+		if ((nl = memchr(buf + len, '\n', (size_t)n))) {
+			len = (size_t)(nl - buf);
+			break;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*linep = buf;
+	*lenp = len;
+	return rr;
+}
+
+/* print_error() - the daemon's error as "omnetctl: message (code)" */
+static void print_error(json_t *reply)
+{
+	json_t *err = json_object_get(reply, "error");
+	const char *code = json_string_value(json_object_get(err, "code"));
+	const char *msg = json_string_value(json_object_get(err, "message"));
+
+	fputs("omnetctl: ", stderr);
+	put_safe(msg && *msg ? msg : "request failed", stderr);
+	fputs(" (", stderr);
+	put_safe(code && *code ? code : "unknown", stderr);
+	fputs(")\n", stderr);
+}
+
+/* handle_reply() - print the reply line; returns the exit status */
+static int handle_reply(const struct ctl_cmd *cmd, const struct ctl_opts *o, json_t *req,
+			const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *reply, *ok;
+	int rc = 0;
+
+	if (o->json) {
+		fwrite(line, 1, len, stdout);
+		putchar('\n');
+	}
+	reply = json_loadb(line, len, 0, &jerr);
+	ok = json_object_get(reply, "ok");
+	if (!json_is_boolean(ok)) {
+		fprintf(stderr, "omnetctl: malformed reply from omnetd: %s\n",
+			reply ? "not an object with a boolean \"ok\"" : jerr.text);
+		json_decref(reply);
+		return EXIT_DAEMON;
+	}
+	if (json_is_false(ok)) {
+		print_error(reply);
+		rc = EXIT_DAEMON;
+	} else if (!o->json && cmd->print) {
+		cmd->print(req, json_object_get(reply, "result"));
+	} else if (!o->json && cmd->done) {
+		print_done(cmd->done, req);
+	}
+	json_decref(reply);
+	return rc;
+}
+
+/* report_read() - say why no reply line came */
+static void report_read(enum read_result rr, const char *path, const struct ctl_opts *o)
+{
+	switch (rr) {
+	case RD_TIMEOUT:
+		fprintf(stderr, "omnetctl: no reply from %s within %llu ms\n", path,
+			(unsigned long long)o->timeout_ms);
+		break;
+	case RD_CLOSED:
+		fprintf(stderr, "omnetctl: %s closed the connection without a reply\n", path);
+		break;
+	case RD_TOOLONG:
+		fprintf(stderr, "omnetctl: reply from %s longer than %d bytes\n", path,
+			CTL_REPLY_MAX);
+		break;
+	case RD_ERROR:
+		fprintf(stderr, "omnetctl: reading the reply from %s: %s\n", path,
+			strerror(errno));
+		break;
+	case RD_OK:
+		break;
+	}
+}
+
+/* run() - send req to the daemon, print its reply; returns the exit status */
+static int run(const struct ctl_cmd *cmd, const struct ctl_opts *o, json_t *req)
+{
+	char *text = json_dumps(req, JSON_COMPACT), *line = NULL;
+	size_t len, linelen;
+	enum read_result rr;
+	int fd, rc = EXIT_DAEMON;
+
+	len = strlen(text);
+	if (len + 1 > CTL_REQUEST_MAX) {
+		fprintf(stderr, "omnetctl: request longer than %d bytes; see omnetctl --help\n",
+			CTL_REQUEST_MAX);
+		free(text);
+		return EXIT_USAGE;
+	}
+	text[len++] = '\n'; /* replaces the NUL: text is not a C string any more */
+	if ((fd = ctl_connect(o->socket, o->timeout_ms)) < 0) {
+		fprintf(stderr, "omnetctl: cannot connect to %s: %s (is omnetd running?)\n",
+			o->socket, strerror(errno));
+		free(text);
+		return EXIT_DAEMON;
+	}
+	if (send_all(fd, text, len) < 0)
+		fprintf(stderr, "omnetctl: sending to %s: %s\n", o->socket, strerror(errno));
+	else if ((rr = read_line(fd, o->timeout_ms, &line, &linelen)) != RD_OK)
+		report_read(rr, o->socket, o);
+	else
+		rc = handle_reply(cmd, o, req, line, linelen);
+	free(line);
+	free(text);
+	close(fd);
+	return rc;
+}
+
+/* usage_fail() - report a usage error; returns the exit status */
+static int usage_fail(void)
+{
+	fprintf(stderr, "omnetctl: %s; see omnetctl --help\n", usage_msg);
+	return EXIT_USAGE;
+}
+
+/* wants_help() - -h or --help anywhere before "--": help wins over any
+ * other mistake on the line */
+static int wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	return 0;
+}
+
+/* pick_socket() - -s, else $OMNETCTL_SOCKET, else the built-in path */
+static void pick_socket(struct ctl_opts *o)
+{
+	const char *env = getenv("OMNETCTL_SOCKET");
+
+	if (!o->socket)
+		o->socket = env && *env ? env : CTL_DEFAULT_SOCKET;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl_opts o = { .timeout_ms = CTL_TIMEOUT_MS };
+	const struct ctl_cmd *cmd;
+	json_t *req;
+	int i, nwords, rc;
+
+	if (wants_help(argc, argv)) {
+		usage(stdout);
+		return 0;
+	}
+	if ((i = parse_globals(argc, argv, &o)) < 0)
+		return usage_fail();
+	if (o.version) {
+		printf("omnetctl %s\n", OMNET_VERSION);
+		return 0;
+	}
+	if (i >= argc) {
+		usage_err("missing command");
+		return usage_fail();
+	}
+	if (!(cmd = find_cmd(argc - i, argv + i, &nwords)))
+		return usage_fail();
+	if (!(req = build_request(cmd, argc - i - nwords, argv + i + nwords, &o)))
+		return usage_fail();
+	if (o.version) {
+		printf("omnetctl %s\n", OMNET_VERSION);
+		json_decref(req);
+		return 0;
+	}
+	pick_socket(&o);
+	rc = run(cmd, &o, req);
+	json_decref(req);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "omnetctl: writing output: %s\n", strerror(errno));
+		rc = EXIT_DAEMON;
+	}
+	return rc;
+}

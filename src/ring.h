@@ -1,0 +1,68 @@
+/* ring.h: a byte buffer addressed by absolute stream offset, built from
+ * fixed-size chunks taken from a shared pool.
+ *
+ * A flow's send ring keeps every byte from the lowest unacknowledged offset
+ * to the last byte the application wrote; its receive ring keeps bytes from
+ * the next offset to deliver up to the highest received.  Chunks are taken
+ * when bytes arrive and given back as soon as the base passes them, so an
+ * idle flow holds no buffer memory at all. */
+#ifndef OMNET_RING_H
+#define OMNET_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RING_CHUNK 16384
+
+/* chunk_pool: the daemon-wide source of chunks, with a soft cap on bytes
+ * in use.  Send rings stop growing at the cap (backpressure); receive rings
+ * may exceed it, because the window they fill was already promised. */
+struct chunk_pool {
+	void **cache;       /* free chunks kept for reuse */
+	size_t ncache, cache_max;
+	size_t in_use;      /* chunks handed out */
+	size_t limit;       /* soft cap, in chunks */
+	size_t peak;
+};
+
+void chunk_pool_init(struct chunk_pool *p, size_t limit_bytes);
+void chunk_pool_destroy(struct chunk_pool *p);
+static inline size_t chunk_pool_bytes(const struct chunk_pool *p)
+{
+	return p->in_use * RING_CHUNK;
+}
+static inline int chunk_pool_full(const struct chunk_pool *p)
+{
+	return p->in_use >= p->limit;
+}
+
+struct ring {
+	struct chunk_pool *pool;
+	uint8_t **slot;   /* circular array of chunk pointers, cap a power of 2 */
+	size_t cap;
+	uint64_t base;    /* lowest offset still kept */
+	uint64_t end;     /* one past the highest offset written */
+};
+
+void ring_init(struct ring *r, struct chunk_pool *pool, uint64_t base);
+void ring_free(struct ring *r);
+/* ring_append() - add up to len bytes at r->end, at most up to limit_end;
+ * with soft set, stops when the pool is full.  Returns bytes added. */
+size_t ring_append(struct ring *r, const void *data, size_t len, uint64_t limit_end, int soft);
+/* ring_put() - store bytes at [off, off+len), off >= base; never limited by
+ * the pool (receive side: the window was promised).  Bytes below base are
+ * skipped. */
+void ring_put(struct ring *r, uint64_t off, const void *data, size_t len);
+/* ring_copy() - copy [off, off+len) out; the bytes must have been written */
+void ring_copy(const struct ring *r, uint64_t off, void *out, size_t len);
+/* ring_peek() - pointer to contiguous bytes at off, up to the chunk end;
+ * returns how many (bounded by end - off) */
+size_t ring_peek(const struct ring *r, uint64_t off, const uint8_t **p);
+/* ring_release() - forget everything below off and return whole chunks */
+void ring_release(struct ring *r, uint64_t off);
+static inline uint64_t ring_used(const struct ring *r)
+{
+	return r->end - r->base;
+}
+
+#endif

@@ -1,0 +1,401 @@
+/* session.c: DTLS handshakes, the established session, its timer.
+ *
+ * While the handshake runs, the client sends HANDSHAKE datagrams with
+ * receiver id 0 and its own id as sender; the server finds the session by
+ * (address, sender id), so it keeps nothing for a ClientHello that has not
+ * returned its cookie.  Once established, both sides send DATA datagrams
+ * to the other's id. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "dtls.h"
+#include "flow.h"
+#include "link.h"
+#include "log.h"
+#include "mesh.h"
+#include "peer.h"
+#include "session.h"
+#include "util.h"
+
+#define MAX_SERVER_HANDSHAKES 64
+#define UNKNOWN_SILENCE_MS 1000
+
+static void arm_timer(struct session *s);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+const char *session_addr(const struct session *s, char buf[64])
+{
+	return addr_fmt((const struct sockaddr *)&s->addr, buf);
+}
+
+/* link_mtu() - what DTLS may put in one datagram on this path: the path
+ * MTU less IP, UDP and our outer header */
+static unsigned link_mtu(const struct daemon *d, int family)
+{
+	unsigned ip = family == AF_INET6 ? 40 : 20;
+
+	return d->cfg.mtu - ip - 8 - WIRE_OUTER_HS_LEN;
+}
+
+static void dtls_out(void *arg, const uint8_t *rec, size_t len)
+{
+	struct session *s = arg;
+	struct wire_outer o = { .receiver_id = s->remote_id, .sender_id = s->local_id };
+
+	/* a client keeps using HANDSHAKE (receiver 0) until it is done, so
+	 * the server can find it by address and sender id */
+	o.type = s->state == SESS_ESTABLISHED ? WIRE_DATA : WIRE_HANDSHAKE;
+	if (o.type == WIRE_HANDSHAKE && s->client)
+		o.receiver_id = 0;
+	mesh_send(s->mesh, (struct sockaddr *)&s->addr, s->addrlen, &o, rec, len);
+	s->last_tx_ms = clock_now_ms();
+}
+
+static struct session *session_new(struct daemon *d, struct mesh *m, const struct sockaddr *to,
+				   socklen_t tolen)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+
+	s->d = d;
+	s->mesh = m;
+	s->local_id = mesh_new_session_id(m);
+	memcpy(&s->addr, to, tolen);
+	s->addrlen = tolen;
+	s->created_ms = s->last_rx_ms = clock_now_ms();
+	s->timer = evtimer_new(d->base, on_timer, s);
+	mesh_add_session(m, s);
+	return s;
+}
+
+struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer *p,
+				   const struct sockaddr *to, socklen_t tolen)
+{
+	struct session *s = session_new(d, m, to, tolen);
+	char a[ADDRSTRLEN];
+
+	s->client = 1;
+	s->peer = p;
+	log_info("peer %s: handshake with %s (session %08x)", p->name, addr_fmt(to, a),
+		 s->local_id);
+	s->dtls = dtls_client_new(d->dtls, p->fingerprint, link_mtu(d, to->sa_family), dtls_out, s);
+	if (!s->dtls) {
+		session_free(s);
+		return NULL;
+	}
+	arm_timer(s);
+	return s;
+}
+
+static void established(struct session *s)
+{
+	struct daemon *d = s->d;
+	struct link_cb cb = daemon_link_cb;
+	char a[ADDRSTRLEN];
+
+	if (!s->peer)
+		s->peer = peer_find_fingerprint(d, dtls_peer_fingerprint(s->dtls));
+	if (!s->peer) {
+		/* removed while its handshake ran */
+		session_close(s, "peer no longer configured");
+		return;
+	}
+	s->state = SESS_ESTABLISHED;
+	s->established_ms = clock_now_ms();
+	cb.arg = s;
+	d->link_cfg.opens_even = d->role == ROLE_PROVIDER;
+	s->link = link_new(&d->link_cfg, &cb, &d->pool, clock_now_us());
+	log_info("peer %s: session %08x established with %s, %s, %s", s->peer->name, s->local_id,
+		 addr_fmt((struct sockaddr *)&s->addr, a), dtls_cipher(s->dtls),
+		 s->client ? "we dialled" : "it dialled");
+	peer_session_up(s->peer, s);
+}
+
+/* handshake_failed() - log why, count it, and let the peer retry */
+static void handshake_failed(struct session *s)
+{
+	char a[ADDRSTRLEN];
+
+	s->d->ctr.handshakes_refused++;
+	log_warnx("%s%s: handshake with %s failed: %s", s->peer ? "peer " : "unauthenticated ",
+		  s->peer ? s->peer->name : "client", addr_fmt((struct sockaddr *)&s->addr, a),
+		  dtls_error(s->dtls));
+	session_close(s, dtls_error(s->dtls));
+}
+
+static void deliver(void *arg, const uint8_t *plain, size_t len)
+{
+	struct session *s = arg;
+
+	if (!s->link)
+		return;
+	if (link_recv(s->link, plain, len, clock_now_us()) < 0)
+		s->d->ctr.datagrams_malformed++;
+}
+
+void session_input(struct session *s, const struct wire_outer *o, const uint8_t *p, size_t len,
+		   const struct sockaddr *from, socklen_t fromlen)
+{
+	enum session_state was = s->state;
+	enum dtls_status st;
+
+	if (o->type == WIRE_HANDSHAKE && s->client && o->sender_id && !s->remote_id)
+		s->remote_id = o->sender_id;
+	st = dtls_input(s->dtls, p, len, deliver, s);
+	if (st == DTLS_FAILED) {
+		handshake_failed(s);
+		return;
+	}
+	s->last_rx_ms = clock_now_ms();
+	if (was == SESS_ESTABLISHED && !addr_eq(from, (struct sockaddr *)&s->addr)) {
+		char a[ADDRSTRLEN], b[ADDRSTRLEN];
+
+		/* authenticated traffic from a new address: the peer's NAT
+		 * rebound or it moved */
+		log_info("peer %s: now at %s (was %s)", s->peer->name, addr_fmt(from, a),
+			 addr_fmt((struct sockaddr *)&s->addr, b));
+		memcpy(&s->addr, from, fromlen);
+		s->addrlen = fromlen;
+	}
+	if (was == SESS_HANDSHAKE && st == DTLS_ESTABLISHED)
+		established(s);
+	else
+		mesh_wake(s->mesh, s);
+}
+
+static int count_server_handshakes(struct mesh *m, const struct sockaddr *from, uint32_t sender,
+				   struct session **found);
+
+struct hs_find {
+	const struct sockaddr *from;
+	uint32_t sender;
+	struct session *found;
+	int pending;
+};
+
+static void find_hs(struct session *s, void *arg)
+{
+	struct hs_find *h = arg;
+
+	if (s->client)
+		return;
+	if (s->remote_id == h->sender && addr_eq((struct sockaddr *)&s->addr, h->from))
+		h->found = s;
+	if (s->state == SESS_HANDSHAKE)
+		h->pending++;
+}
+
+static int count_server_handshakes(struct mesh *m, const struct sockaddr *from, uint32_t sender,
+				   struct session **found)
+{
+	struct hs_find h = { .from = from, .sender = sender };
+
+	mesh_each_session(m, find_hs, &h);
+	*found = h.found;
+	return h.pending;
+}
+
+/* A HelloVerifyRequest leaves from the stateless listener: no session
+ * exists, so the reply is addressed from here. */
+struct stateless_out {
+	struct mesh *m;
+	const struct sockaddr *to;
+	socklen_t tolen;
+	uint32_t receiver;
+};
+
+static void stateless_send(void *arg, const uint8_t *rec, size_t len)
+{
+	struct stateless_out *so = arg;
+	struct wire_outer o = { .type = WIRE_HANDSHAKE, .receiver_id = so->receiver };
+
+	mesh_send(so->m, so->to, so->tolen, &o, rec, len);
+}
+
+void session_accept(struct daemon *d, struct mesh *m, const struct wire_outer *o,
+		    const uint8_t *p, size_t len, const struct sockaddr *from, socklen_t fromlen)
+{
+	struct stateless_out so = { m, from, fromlen, o->sender_id };
+	uint8_t cookie_in[sizeof(struct sockaddr_storage) + 4];
+	struct session *s;
+	struct dtls_conn *c;
+
+	if (d->role == ROLE_RELAY || !o->sender_id)
+		return;
+	if (count_server_handshakes(m, from, o->sender_id, &s) >= MAX_SERVER_HANDSHAKES && !s)
+		return;
+	if (s) {
+		session_input(s, o, p, len, from, fromlen);
+		return;
+	}
+	/* the cookie binds the client's address and session id */
+	memcpy(cookie_in, from, fromlen);
+	memcpy(cookie_in + fromlen, &o->sender_id, 4);
+	c = dtls_listen(d->dtls, p, len, cookie_in, fromlen + 4, link_mtu(d, from->sa_family),
+			stateless_send, &so);
+	if (!c)
+		return;
+	s = session_new(d, m, from, fromlen);
+	s->remote_id = o->sender_id;
+	s->dtls = c;
+	dtls_conn_set_output(c, dtls_out, s);
+	if (dtls_continue(c) == DTLS_FAILED) {
+		handshake_failed(s);
+		return;
+	}
+	arm_timer(s);
+}
+
+struct unknown_find {
+	uint32_t id;
+	const struct sockaddr *from;
+	struct session *found;
+};
+
+static void find_remote(struct session *s, void *arg)
+{
+	struct unknown_find *u = arg;
+
+	if (s->remote_id == u->id && addr_eq((struct sockaddr *)&s->addr, u->from))
+		u->found = s;
+}
+
+void session_unknown_reply(struct daemon *d, struct mesh *m, uint32_t id,
+			   const struct sockaddr *from, socklen_t fromlen)
+{
+	struct unknown_find u = { id, from, NULL };
+
+	mesh_each_session(m, find_remote, &u);
+	if (!u.found || u.found->state != SESS_ESTABLISHED)
+		return;
+	/* unauthenticated: believe it only when the session has gone quiet,
+	 * so a forged reply cannot tear down a working link */
+	if (clock_now_ms() - u.found->last_rx_ms < UNKNOWN_SILENCE_MS)
+		return;
+	session_close(u.found, "the peer no longer knows this session (restarted?)");
+}
+
+int session_flush(struct session *s)
+{
+	uint8_t buf[65536];
+	uint64_t now = clock_now_us();
+	size_t n;
+
+	if (s->state != SESS_ESTABLISHED) {
+		arm_timer(s);
+		return 0;
+	}
+	while (mesh_tx_room(s->mesh) > 0) {
+		n = link_send(s->link, buf, sizeof(buf), now);
+		if (n == 0)
+			break;
+		dtls_write(s->dtls, buf, n);
+	}
+	arm_timer(s);
+	return mesh_tx_room(s->mesh) == 0 && link_wants_send(s->link, now);
+}
+
+void session_wake(struct session *s)
+{
+	mesh_wake(s->mesh, s);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	uint64_t now_ms = clock_now_ms();
+
+	s->timer_at_us = 0;
+	if (s->state == SESS_HANDSHAKE) {
+		if (now_ms - s->created_ms >= s->d->cfg.handshake_timeout_ms) {
+			session_close(s, "handshake timed out");
+			return;
+		}
+		if (dtls_on_timer(s->dtls) == DTLS_FAILED) {
+			handshake_failed(s);
+			return;
+		}
+		arm_timer(s);
+		mesh_flush(s->mesh);
+		return;
+	}
+	link_on_timer(s->link, clock_now_us());
+	/* keep NAT bindings and the peer's view of us alive */
+	if (now_ms - s->last_tx_ms >= s->d->cfg.probe_interval_max_ms)
+		link_send_ping(s->link);
+	mesh_wake(s->mesh, s);
+}
+
+/* arm_timer() - one timer per session: the DTLS retransmission or the
+ * handshake deadline while handshaking, the link's own timer and the
+ * keepalive once established */
+static void arm_timer(struct session *s)
+{
+	uint64_t now = clock_now_us(), at, dl;
+	struct timeval tv;
+
+	if (s->state == SESS_HANDSHAKE) {
+		uint64_t rel = dtls_timer_us(s->dtls);
+
+		at = rel == UINT64_MAX ? UINT64_MAX : now + rel;
+		dl = (s->created_ms + s->d->cfg.handshake_timeout_ms) * 1000;
+	} else {
+		at = link_next_timer_us(s->link, now);
+		dl = (s->last_tx_ms + s->d->cfg.probe_interval_max_ms) * 1000;
+	}
+	at = MIN(at, dl);
+	if (at == s->timer_at_us)
+		return;
+	s->timer_at_us = at;
+	at = at > now ? at - now : 0;
+	tv.tv_sec = (time_t)(at / 1000000);
+	tv.tv_usec = (suseconds_t)(at % 1000000);
+	evtimer_add(s->timer, &tv); /* re-adding a pending timer moves it */
+}
+
+/* detach_flows() - the link goes: every flow on it is reset towards its
+ * local socket, so nothing is left hanging */
+static void collect_flow(struct link_flow *lf, void *arg)
+{
+	struct flow ***pp = arg;
+
+	if (lf->app)
+		*(*pp)++ = lf->app;
+}
+
+static void detach_flows(struct session *s)
+{
+	struct flow **all, **p;
+	size_t n, i;
+
+	if (!s->link)
+		return;
+	n = link_flow_count(s->link);
+	all = p = xcalloc(n + 1, sizeof(*all));
+	link_flow_each(s->link, collect_flow, &p);
+	for (i = 0; i < (size_t)(p - all); i++)
+		flow_link_lost(all[i]);
+	free(all);
+}
+
+void session_free(struct session *s)
+{
+	mesh_remove_session(s->mesh, s);
+	if (s->timer)
+		event_free(s->timer);
+	link_free(s->link);
+	dtls_conn_free(s->dtls);
+	free(s);
+}
+
+void session_close(struct session *s, const char *why)
+{
+	struct peer *p = s->peer;
+
+	if (s->state == SESS_ESTABLISHED)
+		log_info("peer %s: session %08x closed: %s", p ? p->name : "?", s->local_id, why);
+	detach_flows(s);
+	if (p)
+		peer_session_gone(p, s, why);
+	session_free(s);
+}

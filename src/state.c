@@ -1,0 +1,167 @@
+/* state.c: state.json. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "network.h"
+#include "peer.h"
+#include "state.h"
+#include "util.h"
+
+#define STATE_FILE "state.json"
+#define STATE_VERSION 1
+
+static json_t *peers_json(struct daemon *d)
+{
+	json_t *a = json_array();
+	struct peer *p;
+	size_t i;
+
+	TAILQ_FOREACH(p, &d->peers, entry) {
+		json_t *eps = json_array(), *relays = json_array();
+		char s[ADDRSTRLEN];
+
+		if (p->from_config)
+			continue;
+		for (i = 0; i < p->nendpoint; i++)
+			json_array_append_new(eps, json_string(addr_fmt((struct sockaddr *)&p->endpoint[i], s)));
+		for (i = 0; i < p->nrelay; i++)
+			json_array_append_new(relays, json_string(p->relay[i]));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:o}", "name", p->name,
+						   "fingerprint", p->fingerprint, "endpoints", eps,
+						   "relays", relays));
+	}
+	return a;
+}
+
+static json_t *networks_json(struct daemon *d)
+{
+	json_t *a = json_array();
+	struct network *n;
+
+	TAILQ_FOREACH(n, &d->networks, entry) {
+		if (n->from_config)
+			continue;
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "id", n->idstr, "peer",
+						   n->peer, "netns", n->netns, "iface", n->iface));
+	}
+	return a;
+}
+
+static json_t *disconnected_json(struct daemon *d)
+{
+	json_t *a = json_array();
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &d->peers, entry)
+		if (p->admin_down)
+			json_array_append_new(a, json_string(p->name));
+	return a;
+}
+
+int state_save(struct daemon *d)
+{
+	char path[4200], tmp[4300];
+	json_t *root;
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, STATE_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	root = json_pack("{s:i, s:o, s:o, s:o}", "version", STATE_VERSION, "peers", peers_json(d),
+			 "networks", networks_json(d), "disconnected", disconnected_json(d));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ret = fd >= 0 ? json_dumpfd(root, fd, JSON_INDENT(2)) : -1;
+	if (fd >= 0 && (ret < 0 || fsync(fd) < 0))
+		ret = -1;
+	if (fd >= 0)
+		close(fd);
+	json_decref(root);
+	if (ret < 0 || rename(tmp, path) < 0) {
+		log_warn("%s: cannot save runtime state", path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static void load_peer(struct daemon *d, json_t *o)
+{
+	const char *name = json_string_value(json_object_get(o, "name"));
+	const char *fp = json_string_value(json_object_get(o, "fingerprint"));
+	json_t *v;
+	struct peer *p;
+	size_t i;
+
+	if (!name || !fp || !fingerprint_valid(fp)) {
+		log_warnx("state: skipping a malformed peer entry");
+		return;
+	}
+	if (peer_find(d, name) || peer_find_fingerprint(d, fp)) {
+		log_warnx("state: peer %s is also in the configuration; the configuration wins", name);
+		return;
+	}
+	p = peer_new(d, name, fp);
+	json_array_foreach(json_object_get(o, "endpoints"), i, v) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (json_is_string(v) &&
+		    addr_parse(json_string_value(v), OMNET_DEFAULT_PORT, &ss, &len) == 0)
+			peer_add_endpoint(p, (struct sockaddr *)&ss, len);
+	}
+	json_array_foreach(json_object_get(o, "relays"), i, v) {
+		if (json_is_string(v) && p->nrelay < PEER_MAX_RELAYS)
+			snprintf(p->relay[p->nrelay++], sizeof(p->relay[0]), "%s", json_string_value(v));
+	}
+}
+
+static void load_network(struct daemon *d, json_t *o)
+{
+	const char *id = json_string_value(json_object_get(o, "id"));
+	const char *peer = json_string_value(json_object_get(o, "peer"));
+	const char *netns = json_string_value(json_object_get(o, "netns"));
+	const char *iface = json_string_value(json_object_get(o, "iface"));
+	char err[512];
+	struct netid nid;
+
+	if (!id || !peer || netid_parse(id, &nid) < 0) {
+		log_warnx("state: skipping a malformed network entry");
+		return;
+	}
+	if (!network_add(d, &nid, peer, netns, iface, 0, err, sizeof(err)))
+		log_warnx("state: network %s not restored: %s", id, err);
+}
+
+int state_load(struct daemon *d)
+{
+	char path[4200];
+	json_error_t jerr;
+	json_t *root, *v;
+	struct peer *p;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, STATE_FILE);
+	if (access(path, F_OK) < 0)
+		return 0;
+	root = json_load_file(path, 0, &jerr);
+	if (!root) {
+		log_warnx("%s:%d: %s (runtime state not restored)", path, jerr.line, jerr.text);
+		return -1;
+	}
+	json_array_foreach(json_object_get(root, "peers"), i, v)
+		load_peer(d, v);
+	json_array_foreach(json_object_get(root, "networks"), i, v)
+		load_network(d, v);
+	json_array_foreach(json_object_get(root, "disconnected"), i, v) {
+		if (json_is_string(v) && (p = peer_find(d, json_string_value(v))))
+			p->admin_down = 1;
+	}
+	json_decref(root);
+	return 0;
+}

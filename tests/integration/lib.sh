@@ -1,0 +1,237 @@
+# lib.sh: shared set-up for omnet's integration tests (sourced, bash).
+#
+# Topology, all in network namespaces this file creates and removes:
+#
+#   vm ──veth── cap            (capture namespace: the provider's VM side)
+#                │ omnetd --role provider runs in "prov", works in "cap"
+#   prov 192.0.2.1/25 ──[imp: optional impairment bridge]── 192.0.2.2/25 cons
+#   cons 192.0.2.130/25 ── 192.0.2.129/25 rtr 198.51.100.1/24 ── 198.51.100.10/24 srv
+#
+# Only the consumer can route to the server; the provider cannot.  Every
+# wait is bounded; every namespace and process is removed on exit (by PID).
+
+set -u
+
+OM_BUILD=${OMNET_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
+OM_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+OMNETD=$OM_BUILD/omnetd
+OMNETCTL=$OM_BUILD/omnetctl
+IMPAIR=$OM_BUILD/tests/impair
+PY=${PYTHON:-python3}
+
+OM_ID=$(printf '%04x' $(( $$ % 65536 )))
+NS_VM=om$OM_ID-vm
+NS_CAP=om$OM_ID-cap
+NS_PROV=om$OM_ID-prov
+NS_CONS=om$OM_ID-cons
+NS_RTR=om$OM_ID-rtr
+NS_SRV=om$OM_ID-srv
+NS_IMP=om$OM_ID-imp
+OM_NAMESPACES=()
+OM_PIDS=()
+OM_FAILED=0
+OM_T=$(mktemp -d /tmp/omnet-test.XXXXXX)
+NETID=0123456789abcdef0123456789abcdef
+
+PROV_ADDR=192.0.2.1
+CONS_ADDR=192.0.2.2
+CONS_LAN=192.0.2.130
+RTR_LAN=192.0.2.129
+RTR_WAN=198.51.100.1
+SRV_ADDR=198.51.100.10
+
+log() { printf '%s [%s] %s\n' "$(date +%T.%3N)" "${OM_TEST:-test}" "$*" >&2; }
+pass() { printf 'PASS: %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*"; OM_FAILED=1; }
+check() {  # check "description" command...
+	local what=$1; shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+om_cleanup() {
+	local pid ns
+	for pid in "${OM_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${OM_PIDS[@]}"; do
+		om_wait_gone "$pid" 5 || kill -9 "$pid" 2>/dev/null
+	done
+	for ns in "${OM_NAMESPACES[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	if [ "$OM_FAILED" != 0 ] && [ -d "$OM_T" ]; then
+		log "logs kept in $OM_T"
+		for f in "$OM_T"/*.log; do
+			[ -f "$f" ] && { echo "----- $f (last 40 lines)"; tail -n 40 "$f"; }
+		done >&2
+	else
+		rm -rf "$OM_T"
+	fi
+}
+trap om_cleanup EXIT
+trap 'exit 130' INT TERM
+
+om_need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP: integration tests need root (network namespaces)"; exit 77
+	fi
+}
+
+# om_wait TIMEOUT_S command... - poll until the command succeeds
+om_wait() {
+	local t=$1; shift
+	local end=$(( $(date +%s%N) / 1000000 + t * 1000 ))
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ $(( $(date +%s%N) / 1000000 )) -ge $end ] && return 1
+		sleep 0.05
+	done
+}
+
+om_wait_gone() {  # PID TIMEOUT_S
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+om_ns() {  # create a namespace with loopback up
+	ip netns add "$1" || return 1
+	OM_NAMESPACES+=("$1")
+	ip -n "$1" link set lo up
+}
+
+om_veth() {  # NS_A IF_A NS_B IF_B
+	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3" || return 1
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
+# om_topology [impair options...] - build all namespaces; with options, the
+# provider-consumer link runs through the userspace impairment bridge
+om_topology() {
+	om_ns "$NS_VM" && om_ns "$NS_CAP" && om_ns "$NS_PROV" && om_ns "$NS_CONS" &&
+		om_ns "$NS_RTR" && om_ns "$NS_SRV" || return 1
+	om_veth "$NS_VM" eth0 "$NS_CAP" tap0 || return 1
+	if [ $# -gt 0 ]; then
+		om_ns "$NS_IMP" || return 1
+		om_veth "$NS_PROV" eth0 "$NS_IMP" leg-a || return 1
+		om_veth "$NS_CONS" eth0 "$NS_IMP" leg-b || return 1
+		local n i
+		for n in "$NS_PROV:eth0" "$NS_CONS:eth0" "$NS_IMP:leg-a" "$NS_IMP:leg-b"; do
+			ip netns exec "${n%%:*}" ethtool -K "${n#*:}" tso off gso off gro off tx off \
+				>/dev/null 2>&1
+		done
+		ip netns exec "$NS_IMP" "$IMPAIR" --a leg-a --b leg-b --pidfile "$OM_T/impair.pid" \
+			--stats "$OM_T/impair.stats" "$@" >"$OM_T/impair.log" 2>&1 &
+		OM_PIDS+=($!)
+		om_wait 10 test -s "$OM_T/impair.pid" || { log "impair did not start"; return 1; }
+	else
+		om_veth "$NS_PROV" eth0 "$NS_CONS" eth0 || return 1
+	fi
+	ip -n "$NS_PROV" addr add $PROV_ADDR/25 dev eth0
+	ip -n "$NS_CONS" addr add $CONS_ADDR/25 dev eth0
+	om_veth "$NS_CONS" lan0 "$NS_RTR" lan0 || return 1
+	ip -n "$NS_CONS" addr add $CONS_LAN/25 dev lan0
+	ip -n "$NS_CONS" route add default via $RTR_LAN
+	ip -n "$NS_RTR" addr add $RTR_LAN/25 dev lan0
+	om_veth "$NS_RTR" wan0 "$NS_SRV" eth0 || return 1
+	ip -n "$NS_RTR" addr add $RTR_WAN/24 dev wan0
+	ip netns exec "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1
+	ip -n "$NS_SRV" addr add $SRV_ADDR/24 dev eth0
+	ip -n "$NS_SRV" route add default via $RTR_WAN
+	# the router's own routing to the consumer LAN is connected; the server
+	# reaches 192.0.2.128/25 through it; the provider's link net is private
+	return 0
+}
+
+om_bg() {  # NS LOGNAME command... : run in the background, remember the PID
+	local ns=$1 name=$2; shift 2
+	ip netns exec "$ns" "$@" >"$OM_T/$name.log" 2>&1 &
+	OM_PIDS+=($!)
+	echo $!
+}
+
+om_consumer_conf() {  # extra lines on stdin
+	{
+		echo "resolv-conf = $OM_T/resolv.conf"
+		echo "handshake-timeout-ms = 5000"
+		cat
+	} >"$OM_T/consumer.conf"
+	echo "nameserver $SRV_ADDR" >"$OM_T/resolv.conf"
+}
+
+# om_start_daemons - a consumer in cons, a provider in prov, pinned to each
+# other, and network $NETID attached to the VM's interface
+om_start_daemons() {
+	local cfp pfp
+	mkdir -p "$OM_T/p" "$OM_T/c"
+	[ -f "$OM_T/consumer.conf" ] || om_consumer_conf </dev/null
+	pfp=$("$OMNETD" --show-identity -S "$OM_T/p") || return 1
+	cfp=$("$OMNETD" --show-identity -S "$OM_T/c") || return 1
+	PROV_FP=$pfp CONS_FP=$cfp
+	CONS_PID=$(om_bg "$NS_CONS" consumer "$OMNETD" --role consumer -c "$OM_T/consumer.conf" \
+		-S "$OM_T/c" -s "$OM_T/c.sock" -l 0.0.0.0:6950 -v)
+	PROV_PID=$(om_bg "$NS_PROV" provider "$OMNETD" --role provider -S "$OM_T/p" \
+		-s "$OM_T/p.sock" -l 0.0.0.0:6950 -v)
+	om_wait 10 test -S "$OM_T/c.sock" || { log "consumer did not start"; return 1; }
+	om_wait 10 test -S "$OM_T/p.sock" || { log "provider did not start"; return 1; }
+	ctl_c peer add provider --fingerprint "$pfp" >/dev/null || return 1
+	ctl_c network add $NETID --peer provider >/dev/null || return 1
+	ctl_p peer add consumer --fingerprint "$cfp" --endpoint $CONS_ADDR:6950 >/dev/null || return 1
+	ctl_p network add $NETID --peer consumer --netns "$NS_CAP" --iface tap0 >/dev/null || return 1
+	om_wait 15 peer_connected ctl_p consumer || { log "link did not come up"; return 1; }
+}
+
+ctl_p() { "$OMNETCTL" -s "$OM_T/p.sock" "$@"; }
+ctl_c() { "$OMNETCTL" -s "$OM_T/c.sock" "$@"; }
+
+# json_get SOCKET-FN PYTHON-EXPR: evaluate an expression on `status --json`
+json_eval() {
+	local fn=$1 expr=$2; shift 2
+	"$fn" --json "$@" | $PY -c "import json,sys; r=json.load(sys.stdin)['result']; print($expr)"
+}
+
+peer_connected() {  # ctl_fn peername
+	[ "$(json_eval "$1" "[p['state'] for p in r['peers'] if p['name']=='$2'][0]" status)" = connected ]
+}
+
+# om_vm_dhcp - the VM takes its address with busybox udhcpc
+om_vm_dhcp() {
+	cat >"$OM_T/udhcpc.script" <<EOF
+#!/bin/sh
+case "\$1" in
+bound|renew)
+	ip addr flush dev "\$interface"
+	ip addr add "\$ip/\$mask" dev "\$interface"
+	for r in \$router; do ip route replace default via "\$r" dev "\$interface"; done
+	echo "\$dns" >"$OM_T/vm.dns"
+	echo "\$ip \$mask \$router \$lease" >"$OM_T/vm.lease"
+	;;
+esac
+exit 0
+EOF
+	chmod +x "$OM_T/udhcpc.script"
+	ip netns exec "$NS_VM" busybox udhcpc -i eth0 -n -q -t 10 -T 1 -s "$OM_T/udhcpc.script" \
+		>"$OM_T/udhcpc.log" 2>&1
+}
+
+vm() { ip netns exec "$NS_VM" "$@"; }
+srv() { ip netns exec "$NS_SRV" "$@"; }
+
+om_start_servers() {  # HTTP, UDP echo, TCP echo and DNS on the server
+	mkdir -p "$OM_T/www"
+	om_bg "$NS_SRV" httpd $PY "$OM_SRCDIR/tests/integration/servers.py" http \
+		--dir "$OM_T/www" --port 8080 --log "$OM_T/http-clients" >/dev/null
+	om_bg "$NS_SRV" udpecho $PY "$OM_SRCDIR/tests/integration/servers.py" udpecho --port 7 >/dev/null
+	om_bg "$NS_SRV" tcpecho $PY "$OM_SRCDIR/tests/integration/servers.py" tcpecho --port 7 >/dev/null
+	om_bg "$NS_SRV" dnsmasq dnsmasq --no-daemon --keep-in-foreground --no-resolv --no-hosts \
+		--listen-address=$SRV_ADDR --bind-interfaces --port=53 \
+		--address=/test.omnet/198.51.100.77 --pid-file="$OM_T/dnsmasq.pid" \
+		--user=root --group=root >/dev/null
+	om_wait 10 srv $PY "$OM_SRCDIR/tests/integration/servers.py" probe --tcp $SRV_ADDR:8080 &&
+		om_wait 10 srv $PY "$OM_SRCDIR/tests/integration/servers.py" probe --tcp $SRV_ADDR:7 &&
+		om_wait 10 srv dig +short +time=1 +tries=1 @$SRV_ADDR test.omnet
+}

@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""servers.py: stand-in servers and clients for omnet's integration tests.
+
+Servers (run in the server namespace):
+  http --dir D --port P --log F   GET and PUT files; every client address is logged
+  udpecho --port P                echo each datagram back
+  tcpecho --port P                echo each connection's bytes, half-close aware
+  listen --addr A --port P        accept and greet (a service that must stay unreachable)
+Clients (run in the VM namespace):
+  probe --tcp HOST:PORT           exit 0 when a TCP connect succeeds
+  echo-clients --host H --port P --count N --bytes B
+                                  N concurrent connections, distinct data, byte-exact check
+  udp-client --host H --port P --count N
+                                  N distinct datagrams, count the exact echoes
+  connect --host H --port P       print how a connect ends (connected, refused,
+                                  unreachable, timeout) and how long it took in ms
+Every operation is bounded by a timeout.
+"""
+import argparse
+import hashlib
+import http.server
+import os
+import socket
+import socketserver
+import sys
+import threading
+import time
+
+
+def http_server(a):
+    log_lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_client(self):
+            with log_lock, open(a.log, "a") as f:
+                f.write("%s %s %s\n" % (self.client_address[0], self.command, self.path))
+
+        def do_GET(self):
+            self.log_client()
+            path = os.path.join(a.dir, os.path.basename(self.path))
+            if not os.path.isfile(path):
+                self.send_error(404)
+                return
+            size = os.path.getsize(path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            with open(path, "rb") as f:
+                while True:
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        break
+                    self.wfile.write(chunk)
+
+        def do_PUT(self):
+            self.log_client()
+            length = int(self.headers.get("Content-Length", "0"))
+            path = os.path.join(a.dir, "upload-" + os.path.basename(self.path))
+            with open(path, "wb") as f:
+                left = length
+                while left > 0:
+                    chunk = self.rfile.read(min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    left -= len(chunk)
+            body = hashlib.sha256(open(path, "rb").read()).hexdigest().encode() + b"\n"
+            self.send_response(201 if left == 0 else 400)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    Server(("0.0.0.0", a.port), Handler).serve_forever()
+
+
+def udpecho(a):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", a.port))
+    while True:
+        data, addr = s.recvfrom(65535)
+        s.sendto(data, addr)
+
+
+def tcpecho(a):
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.settimeout(120)
+            while True:
+                data = self.request.recv(1 << 16)
+                if not data:
+                    break
+                self.request.sendall(data)
+            self.request.shutdown(socket.SHUT_WR)
+
+    class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+        request_queue_size = 1024
+
+    Server(("0.0.0.0", a.port), Handler).serve_forever()
+
+
+def listen(a):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((a.addr, a.port))
+    s.listen(64)
+    while True:
+        c, _ = s.accept()
+        try:
+            c.sendall(b"hello from a service that must stay private\n")
+        finally:
+            c.close()
+
+
+def probe(a):
+    host, port = a.tcp.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+    except OSError:
+        sys.exit(1)
+
+
+def echo_clients(a):
+    results = [None] * a.count
+    start = threading.Barrier(a.count, timeout=60)
+
+    def one(i):
+        data = hashlib.sha256(b"flow %d" % i).digest() * (a.bytes // 32)
+        try:
+            start.wait()
+            s = socket.create_connection((a.host, a.port), timeout=60)
+            s.settimeout(120)
+            sender = threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)))
+            sender.start()
+            got = bytearray()
+            while True:
+                chunk = s.recv(1 << 16)
+                if not chunk:
+                    break
+                got += chunk
+            sender.join(120)
+            s.close()
+            results[i] = bytes(got) == data or "flow %d: %d bytes back, %d sent, equal=%s" % (
+                i, len(got), len(data), bytes(got) == data)
+        except Exception as e:  # noqa: BLE001 - report every failure
+            results[i] = "flow %d: %r" % (i, e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(a.count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    bad = [r for r in results if r is not True]
+    print("%d/%d byte-exact" % (a.count - len(bad), a.count))
+    for r in bad[:10]:
+        print(r)
+    sys.exit(0 if not bad else 1)
+
+
+def udp_client(a):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.5)
+    want = {b"datagram %d " % i + os.urandom(16).hex().encode() for i in range(a.count)}
+    got = set()
+    deadline = time.time() + 20
+    while got != want and time.time() < deadline:
+        for d in want - got:
+            s.sendto(d, (a.host, a.port))
+        end = time.time() + 1
+        while time.time() < end and got != want:
+            try:
+                data, _ = s.recvfrom(65535)
+            except socket.timeout:
+                continue
+            if data in want:
+                got.add(data)
+    print("%d/%d echoed" % (len(got), len(want)))
+    sys.exit(0 if got == want else 1)
+
+
+def connect(a):
+    t0 = time.monotonic()
+    s = socket.socket()
+    s.settimeout(a.timeout)
+    try:
+        s.connect((a.host, a.port))
+        what = "connected"
+    except ConnectionRefusedError:
+        what = "refused"
+    except socket.timeout:
+        what = "timeout"
+    except OSError as e:
+        what = "unreachable" if e.errno in (113, 101) else "error:%d" % e.errno
+    ms = (time.monotonic() - t0) * 1000
+    print("%s %.0f" % (what, ms))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    h = sub.add_parser("http")
+    h.add_argument("--dir", required=True)
+    h.add_argument("--port", type=int, required=True)
+    h.add_argument("--log", required=True)
+    for name in ("udpecho", "tcpecho"):
+        sub.add_parser(name).add_argument("--port", type=int, required=True)
+    l = sub.add_parser("listen")
+    l.add_argument("--addr", required=True)
+    l.add_argument("--port", type=int, required=True)
+    sub.add_parser("probe").add_argument("--tcp", required=True)
+    e = sub.add_parser("echo-clients")
+    u = sub.add_parser("udp-client")
+    c = sub.add_parser("connect")
+    for q in (e, u, c):
+        q.add_argument("--host", required=True)
+        q.add_argument("--port", type=int, required=True)
+    e.add_argument("--count", type=int, default=200)
+    e.add_argument("--bytes", type=int, default=65536)
+    u.add_argument("--count", type=int, default=20)
+    c.add_argument("--timeout", type=float, default=5.0)
+    a = p.parse_args()
+    {"http": http_server, "udpecho": udpecho, "tcpecho": tcpecho, "listen": listen,
+     "probe": probe, "echo-clients": echo_clients, "udp-client": udp_client,
+     "connect": connect}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()

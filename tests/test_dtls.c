@@ -1,0 +1,229 @@
+/* test_dtls.c: DTLS sessions in memory: cookie exchange before any state,
+ * mutual authentication by pinned fingerprint, records both ways. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dtls.h"
+#include "identity.h"
+
+#define MAXQ 64
+
+struct queue {
+	uint8_t d[MAXQ][2048];
+	size_t len[MAXQ];
+	int n;
+};
+
+static void out_fn(void *arg, const uint8_t *rec, size_t len)
+{
+	struct queue *q = arg;
+
+	ck_assert_int_lt(q->n, MAXQ);
+	ck_assert_uint_le(len, sizeof(q->d[0]));
+	memcpy(q->d[q->n], rec, len);
+	q->len[q->n++] = len;
+}
+
+static const char *pinned_fp;
+
+static int pinned(void *arg, const char *fp)
+{
+	return pinned_fp && strcmp(fp, pinned_fp) == 0;
+}
+
+struct got {
+	uint8_t buf[4096];
+	size_t len;
+	int n;
+};
+
+static void deliver(void *arg, const uint8_t *p, size_t len)
+{
+	struct got *g = arg;
+
+	memcpy(g->buf, p, len);
+	g->len = len;
+	g->n++;
+}
+
+static void make_identity(struct identity *id)
+{
+	char dir[] = "/tmp/omnet-test-dtls-XXXXXX", err[256], path[64];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(identity_load(id, dir, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/identity.pem", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* pump() - move queued datagrams between the two ends until quiet */
+static void pump(struct dtls_conn *cli, struct dtls_conn **srv, struct dtls_ctx *sctx,
+		 struct queue *to_srv, struct queue *to_cli)
+{
+	static const char cookie_in[] = "192.0.2.1:6950/42";
+	struct got g = { 0 };
+	int rounds, i;
+
+	for (rounds = 0; rounds < 20 && (to_srv->n || to_cli->n); rounds++) {
+		struct queue a = *to_srv, b = *to_cli;
+
+		to_srv->n = to_cli->n = 0;
+		for (i = 0; i < a.n; i++) {
+			if (!*srv) {
+				*srv = dtls_listen(sctx, a.d[i], a.len[i], cookie_in, sizeof(cookie_in),
+						   1400, out_fn, to_cli);
+				if (*srv)
+					dtls_continue(*srv);
+			} else
+				dtls_input(*srv, a.d[i], a.len[i], deliver, &g);
+		}
+		for (i = 0; i < b.n; i++)
+			dtls_input(cli, b.d[i], b.len[i], deliver, &g);
+	}
+}
+
+START_TEST(test_handshake_cookie_then_data)
+{
+	struct identity a, b;
+	struct dtls_ctx *ca, *cb;
+	struct dtls_conn *cli, *srv = NULL;
+	static struct queue to_srv, to_cli;
+	struct got g = { 0 };
+	char err[256];
+
+	make_identity(&a);
+	make_identity(&b);
+	pinned_fp = a.fingerprint;
+	ca = dtls_ctx_new(&a, pinned, NULL, err, sizeof(err));
+	cb = dtls_ctx_new(&b, pinned, NULL, err, sizeof(err));
+	ck_assert_ptr_nonnull(ca);
+	ck_assert_ptr_nonnull(cb);
+	memset(&to_srv, 0, sizeof(to_srv));
+	memset(&to_cli, 0, sizeof(to_cli));
+	cli = dtls_client_new(ca, b.fingerprint, 1400, out_fn, &to_srv);
+	ck_assert_int_eq(to_srv.n, 1); /* the ClientHello */
+	/* the first ClientHello has no cookie: HelloVerifyRequest, no session */
+	srv = dtls_listen(cb, to_srv.d[0], to_srv.len[0], "x", 1, 1400, out_fn, &to_cli);
+	ck_assert_ptr_null(srv);
+	ck_assert_int_eq(to_cli.n, 1);
+	to_srv.n = 0;
+	pump(cli, &srv, cb, &to_srv, &to_cli);
+	/* a cookie bound to another client address would not pass */
+	ck_assert_int_eq(dtls_status(cli), DTLS_PENDING);
+	to_srv.n = 0;
+	to_cli.n = 0;
+	dtls_conn_free(cli);
+	cli = dtls_client_new(ca, b.fingerprint, 1400, out_fn, &to_srv);
+	pump(cli, &srv, cb, &to_srv, &to_cli);
+	ck_assert_ptr_nonnull(srv);
+	ck_assert_int_eq(dtls_status(cli), DTLS_ESTABLISHED);
+	ck_assert_int_eq(dtls_status(srv), DTLS_ESTABLISHED);
+	ck_assert_str_eq(dtls_peer_fingerprint(srv), a.fingerprint);
+	ck_assert_str_eq(dtls_peer_fingerprint(cli), b.fingerprint);
+	ck_assert_str_eq(dtls_cipher(cli), "ECDHE-ECDSA-AES128-GCM-SHA256");
+	/* data both ways, one record per datagram */
+	ck_assert_int_eq(dtls_write(cli, (const uint8_t *)"hello", 5), 0);
+	ck_assert_int_eq(to_srv.n, 1);
+	ck_assert_uint_eq(to_srv.len[0], 5 + DTLS_OVERHEAD);
+	dtls_input(srv, to_srv.d[0], to_srv.len[0], deliver, &g);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_mem_eq(g.buf, "hello", 5);
+	/* a tampered record is dropped, the session lives on */
+	to_srv.d[0][to_srv.len[0] - 1] ^= 1;
+	ck_assert_int_eq(dtls_input(srv, to_srv.d[0], to_srv.len[0], deliver, &g), DTLS_ESTABLISHED);
+	ck_assert_int_eq(g.n, 1);
+	dtls_conn_free(cli);
+	dtls_conn_free(srv);
+	dtls_ctx_free(ca);
+	dtls_ctx_free(cb);
+	identity_free(&a);
+	identity_free(&b);
+}
+END_TEST
+
+START_TEST(test_unpinned_key_is_refused)
+{
+	struct identity a, b, other;
+	struct dtls_ctx *ca, *cb;
+	struct dtls_conn *cli, *srv = NULL;
+	static struct queue to_srv, to_cli;
+	char err[256];
+
+	make_identity(&a);
+	make_identity(&b);
+	make_identity(&other);
+	pinned_fp = other.fingerprint; /* the server pins someone else */
+	ca = dtls_ctx_new(&a, pinned, NULL, err, sizeof(err));
+	cb = dtls_ctx_new(&b, pinned, NULL, err, sizeof(err));
+	memset(&to_srv, 0, sizeof(to_srv));
+	memset(&to_cli, 0, sizeof(to_cli));
+	cli = dtls_client_new(ca, b.fingerprint, 1400, out_fn, &to_srv);
+	pump(cli, &srv, cb, &to_srv, &to_cli);
+	ck_assert_ptr_nonnull(srv);
+	ck_assert_int_eq(dtls_status(srv), DTLS_FAILED);
+	ck_assert_ptr_nonnull(strstr(dtls_error(srv), "not pinned"));
+	ck_assert_ptr_nonnull(strstr(dtls_error(srv), a.fingerprint));
+	ck_assert_int_ne(dtls_status(cli), DTLS_ESTABLISHED);
+	dtls_conn_free(cli);
+	dtls_conn_free(srv);
+	/* and a client that expects another key refuses the server */
+	srv = NULL;
+	pinned_fp = a.fingerprint;
+	memset(&to_srv, 0, sizeof(to_srv));
+	memset(&to_cli, 0, sizeof(to_cli));
+	cli = dtls_client_new(ca, other.fingerprint, 1400, out_fn, &to_srv);
+	pump(cli, &srv, cb, &to_srv, &to_cli);
+	ck_assert_int_eq(dtls_status(cli), DTLS_FAILED);
+	ck_assert_ptr_nonnull(strstr(dtls_error(cli), "expected"));
+	dtls_conn_free(cli);
+	dtls_conn_free(srv);
+	dtls_ctx_free(ca);
+	dtls_ctx_free(cb);
+	identity_free(&a);
+	identity_free(&b);
+	identity_free(&other);
+}
+END_TEST
+
+START_TEST(test_identity_persists)
+{
+	char dir[] = "/tmp/omnet-test-id-XXXXXX", err[256], path[64];
+	struct identity a, b;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(identity_load(&a, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(identity_load(&b, dir, err, sizeof(err)), 0);
+	ck_assert_str_eq(a.fingerprint, b.fingerprint);
+	ck_assert(fingerprint_valid(a.fingerprint));
+	ck_assert(!fingerprint_valid("sha256:12"));
+	identity_free(&a);
+	identity_free(&b);
+	snprintf(path, sizeof(path), "%s/identity.pem", dir);
+	ck_assert_int_eq(truncate(path, 10), 0);
+	ck_assert_int_eq(identity_load(&a, dir, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not a valid identity"));
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("dtls");
+	TCase *t = tcase_create("dtls");
+	SRunner *r;
+	int failed;
+
+	tcase_add_test(t, test_handshake_cookie_then_data);
+	tcase_add_test(t, test_unpinned_key_is_refused);
+	tcase_add_test(t, test_identity_persists);
+	suite_add_tcase(s, t);
+	r = srunner_create(s);
+	srunner_run_all(r, CK_NORMAL);
+	failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,742 @@
+/* test_tcpraw.c: SYN parsing, checksum repair, RST and ICMP unreachable
+ * building, against packets whose bytes were computed independently (a
+ * Python reference while writing the test) and an independent checksum
+ * written here. */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "tcpraw.h"
+#include "util.h"
+
+/* 10.0.2.15:40000 -> 198.51.100.7:80, SYN, seq 0x12345678, window 64240,
+ * options MSS 1460, SACK permitted, timestamps, NOP, window scale 7; IP ID
+ * 0x1c46, DF, TTL 64.  Checksums correct. */
+static const uint8_t syn_ref[60] = {
+	0x45, 0x00, 0x00, 0x3c, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x06, 0xe8, 0x2c,
+	0x0a, 0x00, 0x02, 0x0f, 0xc6, 0x33, 0x64, 0x07, 0x9c, 0x40, 0x00, 0x50,
+	0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00, 0xa0, 0x02, 0xfa, 0xf0,
+	0x2f, 0x47, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a,
+	0x00, 0x01, 0xe2, 0x40, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
+};
+/* What checksum offload leaves in syn_ref's TCP checksum field: the folded
+ * pseudo-header sum, not complemented (CHECKSUM_PARTIAL). */
+#define SYN_REF_PARTIAL_SUM 0x3678
+
+/* Same flow, PSH|ACK with "hello": an odd-length segment. */
+static const uint8_t odd_ref[45] = {
+	0x45, 0x00, 0x00, 0x2d, 0x1c, 0x47, 0x40, 0x00, 0x40, 0x06, 0xe8, 0x3a,
+	0x0a, 0x00, 0x02, 0x0f, 0xc6, 0x33, 0x64, 0x07, 0x9c, 0x40, 0x00, 0x50,
+	0x12, 0x34, 0x56, 0x79, 0xab, 0xcd, 0xef, 0x01, 0x50, 0x18, 0x01, 0xf6,
+	0x93, 0xa8, 0x00, 0x00, 0x68, 0x65, 0x6c, 0x6c, 0x6f,
+};
+
+/* The RST|ACK answering syn_ref: 198.51.100.7:80 -> 10.0.2.15:40000,
+ * seq 0, ack 0x12345679, window 0, DF, ID 0, TTL 64. */
+static const uint8_t rst_ref[40] = {
+	0x45, 0x00, 0x00, 0x28, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06, 0x04, 0x87,
+	0xc6, 0x33, 0x64, 0x07, 0x0a, 0x00, 0x02, 0x0f, 0x00, 0x50, 0x9c, 0x40,
+	0x00, 0x00, 0x00, 0x00, 0x12, 0x34, 0x56, 0x79, 0x50, 0x14, 0x00, 0x00,
+	0x74, 0x49, 0x00, 0x00,
+};
+
+/* ICMP administratively prohibited (3/13) for syn_ref from 10.0.2.2:
+ * TOS 0xc0, DF, ID 0, TTL 64, quoting 20 + 8 octets. */
+static const uint8_t icmp_ref[56] = {
+	0x45, 0xc0, 0x00, 0x38, 0x00, 0x00, 0x40, 0x00, 0x40, 0x01, 0x21, 0xf5,
+	0x0a, 0x00, 0x02, 0x02, 0x0a, 0x00, 0x02, 0x0f, 0x03, 0x0d, 0xf7, 0xb5,
+	0x00, 0x00, 0x00, 0x00, 0x45, 0x00, 0x00, 0x3c, 0x1c, 0x46, 0x40, 0x00,
+	0x40, 0x06, 0xe8, 0x2c, 0x0a, 0x00, 0x02, 0x0f, 0xc6, 0x33, 0x64, 0x07,
+	0x9c, 0x40, 0x00, 0x50, 0x12, 0x34, 0x56, 0x78,
+};
+
+static const uint8_t gw[4] = { 10, 0, 2, 2 };
+
+/* --- an independent checksum, to verify what tcpraw writes --- */
+
+/* ref_sum() - the 16-bit ones' complement sum (not complemented) of data
+ * plus start, computed the slow way */
+static uint32_t ref_sum(const uint8_t *data, size_t len, uint32_t start)
+{
+	uint32_t sum = start;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		sum += (i % 2) ? data[i] : (uint32_t)data[i] << 8;
+		if (sum > 0xffff)
+			sum = (sum & 0xffff) + (sum >> 16);
+	}
+	while (sum > 0xffff)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+static size_t ihl_of(const uint8_t *ip)
+{
+	return (size_t)(ip[0] & 0x0f) * 4;
+}
+
+static size_t tot_of(const uint8_t *ip)
+{
+	return (size_t)ip[2] << 8 | ip[3];
+}
+
+/* ip_sum_ok() - a correct header checksum makes the header sum 0xffff */
+static int ip_sum_ok(const uint8_t *ip)
+{
+	return ref_sum(ip, ihl_of(ip), 0) == 0xffff;
+}
+
+/* tcp_sum_ok() - the same over pseudo-header and segment (RFC 9293 3.1) */
+static int tcp_sum_ok(const uint8_t *ip)
+{
+	size_t seg = tot_of(ip) - ihl_of(ip);
+	uint32_t pseudo = ref_sum(ip + 12, 8, 0) + 6 + (uint32_t)seg;
+
+	return ref_sum(ip + ihl_of(ip), seg, pseudo) == 0xffff;
+}
+
+/* ip_resum() - fix only the IP header checksum, for tests that mutate a
+ * header and must get past the checksum check */
+static void ip_resum(uint8_t *ip, size_t ihl)
+{
+	uint16_t c;
+
+	ip[10] = ip[11] = 0;
+	c = (uint16_t)~ref_sum(ip, ihl, 0);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+}
+
+/* parse_exact() - tcpraw_parse_syn() on a heap copy of exactly len octets,
+ * so the sanitizer catches any read past the end */
+static int parse_exact(const uint8_t *pkt, size_t len, struct syn_info *out)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	int r;
+
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, pkt, len);
+	r = tcpraw_parse_syn(copy, len, out);
+	free(copy);
+	return r;
+}
+
+/* --- inet_checksum --- */
+
+START_TEST(test_checksum_known_answers)
+{
+	/* the IPv4 header example often quoted, checksum field zeroed */
+	static const uint8_t hdr[20] = {
+		0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
+		0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+	};
+	/* RFC 1071 3: the example bytes sum to 0xddf2 */
+	static const uint8_t rfc1071[8] = { 0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7 };
+	static const uint8_t one = 0x01;
+
+	ck_assert_uint_eq(inet_checksum(hdr, sizeof(hdr), 0), 0xb861);
+	ck_assert_uint_eq(inet_checksum(rfc1071, sizeof(rfc1071), 0), (uint16_t)~0xddf2);
+	ck_assert_uint_eq(inet_checksum(&one, 1, 0), 0xfeff); /* padded: 0x0100 */
+	ck_assert_uint_eq(inet_checksum(NULL, 0, 0), 0xffff);
+	ck_assert_uint_eq(inet_checksum(NULL, 0, 0x1fffe), 0x0000); /* folds to 0xffff */
+	ck_assert_uint_eq(inet_checksum(rfc1071, 4, 0xf4f5 + 0xf6f7), (uint16_t)~0xddf2);
+	/* over data holding its own correct checksum: 0 */
+	ck_assert_uint_eq(inet_checksum(syn_ref, 20, 0), 0);
+}
+END_TEST
+
+START_TEST(test_checksum_matches_reference_on_random_data)
+{
+	uint8_t buf[1501];
+	uint32_t x = 12345;
+	size_t len, i;
+
+	for (len = 0; len <= sizeof(buf); len += 7) {
+		for (i = 0; i < len; i++) {
+			x = x * 1103515245u + 12345u;
+			buf[i] = (uint8_t)(x >> 16);
+		}
+		ck_assert_uint_eq(inet_checksum(buf, len, len * 977),
+				  (uint16_t)~ref_sum(buf, len, (uint32_t)(len * 977)));
+	}
+}
+END_TEST
+
+/* --- parsing --- */
+
+START_TEST(test_parse_syn_with_options)
+{
+	struct syn_info s;
+	char buf[ADDRSTRLEN];
+
+	ck_assert_int_eq(parse_exact(syn_ref, sizeof(syn_ref), &s), 0);
+	ck_assert_str_eq(ipport_fmt(&s.src, buf), "10.0.2.15:40000");
+	ck_assert_str_eq(ipport_fmt(&s.dst, buf), "198.51.100.7:80");
+	ck_assert_uint_eq(s.src.family, AF_INET);
+	ck_assert_uint_eq(s.dst.port, 80);
+	ck_assert_uint_eq(s.seq, 0x12345678);
+	ck_assert_uint_eq(s.len, sizeof(syn_ref));
+	ck_assert_mem_eq(s.pkt, syn_ref, sizeof(syn_ref));
+}
+END_TEST
+
+START_TEST(test_parse_accepts_offloaded_tcp_checksum)
+{
+	uint8_t p[60];
+	struct syn_info s;
+
+	memcpy(p, syn_ref, sizeof(p));
+	p[36] = SYN_REF_PARTIAL_SUM >> 8;
+	p[37] = SYN_REF_PARTIAL_SUM & 0xff;
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), 0);
+	ck_assert_mem_eq(s.pkt, p, sizeof(p)); /* kept as it came */
+}
+END_TEST
+
+START_TEST(test_parse_ignores_link_padding)
+{
+	uint8_t p[70];
+	struct syn_info s;
+
+	memset(p, 0, sizeof(p));
+	memcpy(p, syn_ref, sizeof(syn_ref));
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), 0);
+	ck_assert_uint_eq(s.len, sizeof(syn_ref));
+}
+END_TEST
+
+START_TEST(test_parse_accepts_ip_options)
+{
+	uint8_t p[64];
+	struct syn_info s;
+
+	/* IHL 6 with a Router Alert option (RFC 2113) before the TCP header */
+	memcpy(p, syn_ref, 20);
+	p[0] = 0x46;
+	p[3] = 64;
+	p[20] = 0x94;
+	p[21] = 0x04;
+	p[22] = p[23] = 0;
+	memcpy(p + 24, syn_ref + 20, 40);
+	ip_resum(p, 24);
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), 0);
+	ck_assert_uint_eq(s.len, 64);
+	ck_assert_uint_eq(s.seq, 0x12345678);
+	ck_assert_uint_eq(s.src.port, 40000);
+	ck_assert_uint_eq(s.dst.port, 80);
+}
+END_TEST
+
+START_TEST(test_parse_rejects_wrong_flags)
+{
+	/* SYN-ACK, RST, SYN|RST, SYN|FIN, ACK, none, FIN, SYN|ACK|PSH */
+	static const uint8_t bad[] = { 0x12, 0x04, 0x06, 0x03, 0x10, 0x00, 0x01, 0x1a };
+	/* flags that do not matter for a SYN: PSH, URG, ECE, CWR (ECN setup) */
+	static const uint8_t good[] = { 0x02, 0x0a, 0x22, 0xc2 };
+	uint8_t p[60];
+	struct syn_info s;
+	size_t i;
+
+	memcpy(p, syn_ref, sizeof(p));
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		p[33] = bad[i];
+		ck_assert_msg(parse_exact(p, sizeof(p), &s) == -1, "flags 0x%02x parsed", bad[i]);
+	}
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		p[33] = good[i];
+		ck_assert_msg(parse_exact(p, sizeof(p), &s) == 0, "flags 0x%02x refused", good[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_parse_rejects_every_truncation)
+{
+	struct syn_info s;
+	size_t len;
+
+	for (len = 0; len < sizeof(syn_ref); len++)
+		ck_assert_msg(parse_exact(syn_ref, len, &s) == -1, "%zu octets parsed", len);
+}
+END_TEST
+
+START_TEST(test_parse_rejects_short_total_length)
+{
+	uint8_t p[60];
+	struct syn_info s;
+	size_t tot;
+
+	/* the buffer is complete but the IP total length claims less */
+	for (tot = 0; tot < sizeof(p); tot++) {
+		memcpy(p, syn_ref, sizeof(p));
+		p[2] = (uint8_t)(tot >> 8);
+		p[3] = (uint8_t)tot;
+		ip_resum(p, 20);
+		ck_assert_msg(parse_exact(p, sizeof(p), &s) == -1, "total length %zu parsed", tot);
+	}
+}
+END_TEST
+
+START_TEST(test_parse_rejects_bad_ihl_and_version)
+{
+	static const uint8_t vhl[] = { 0x40, 0x41, 0x44, 0x4f, 0x4e, 0x65, 0x55, 0x05 };
+	uint8_t p[60];
+	struct syn_info s;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(vhl); i++) {
+		memcpy(p, syn_ref, sizeof(p));
+		p[0] = vhl[i];
+		ip_resum(p, 20);
+		ck_assert_msg(parse_exact(p, sizeof(p), &s) == -1, "vhl 0x%02x parsed", vhl[i]);
+	}
+	/* IHL 4: a 16-octet "header" followed by a plausible TCP SYN, the
+	 * checksum right over those 16 octets; the addresses would overlap TCP */
+	memset(p, 0, sizeof(p));
+	p[0] = 0x44;
+	p[3] = 36;
+	p[8] = 64;
+	p[9] = 6;
+	memcpy(p + 16, syn_ref + 20, 20);
+	p[16 + 12] = 5 << 4;
+	ip_resum(p, 16);
+	ck_assert_int_eq(parse_exact(p, 36, &s), -1);
+}
+END_TEST
+
+START_TEST(test_parse_rejects_bad_data_offset)
+{
+	/* 0-4 below the minimum, 11-15 past the 40-octet segment */
+	static const uint8_t doff[] = { 0, 1, 4, 11, 12, 15 };
+	uint8_t p[60];
+	struct syn_info s;
+	size_t i;
+
+	memcpy(p, syn_ref, sizeof(p));
+	for (i = 0; i < ARRAY_SIZE(doff); i++) {
+		p[32] = (uint8_t)(doff[i] << 4);
+		ck_assert_msg(parse_exact(p, sizeof(p), &s) == -1, "doff %u parsed", doff[i]);
+	}
+	p[32] = 5 << 4; /* options become data: still a SYN (Fast Open carries data) */
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), 0);
+}
+END_TEST
+
+START_TEST(test_parse_rejects_fragments)
+{
+	/* MF; offset 1; offset max; MF|DF; plain DF and nothing are fine */
+	static const uint16_t bad[] = { 0x2000, 0x0001, 0x1fff, 0x6000, 0x4001 };
+	static const uint16_t good[] = { 0x4000, 0x0000 };
+	uint8_t p[60];
+	struct syn_info s;
+	size_t i;
+
+	memcpy(p, syn_ref, sizeof(p));
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		p[6] = (uint8_t)(bad[i] >> 8);
+		p[7] = (uint8_t)bad[i];
+		ip_resum(p, 20);
+		ck_assert_msg(parse_exact(p, sizeof(p), &s) == -1, "frag 0x%04x parsed", bad[i]);
+	}
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		p[6] = (uint8_t)(good[i] >> 8);
+		p[7] = (uint8_t)good[i];
+		ip_resum(p, 20);
+		ck_assert_msg(parse_exact(p, sizeof(p), &s) == 0, "frag 0x%04x refused", good[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_parse_rejects_non_tcp)
+{
+	static const uint8_t protos[] = { 0, 1, 17, 41, 132, 255 };
+	uint8_t p[60];
+	struct syn_info s;
+	size_t i;
+
+	memcpy(p, syn_ref, sizeof(p));
+	for (i = 0; i < ARRAY_SIZE(protos); i++) {
+		p[9] = protos[i];
+		ip_resum(p, 20);
+		ck_assert_msg(parse_exact(p, sizeof(p), &s) == -1, "proto %u parsed", protos[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_parse_rejects_bad_header_checksum)
+{
+	uint8_t p[60];
+	struct syn_info s;
+
+	memcpy(p, syn_ref, sizeof(p));
+	p[11] ^= 1;
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), -1);
+	memcpy(p, syn_ref, sizeof(p));
+	p[8] = 63; /* TTL changed, checksum not */
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), -1);
+}
+END_TEST
+
+START_TEST(test_parse_rejects_zero_ports)
+{
+	uint8_t p[60];
+	struct syn_info s;
+
+	memcpy(p, syn_ref, sizeof(p));
+	p[20] = p[21] = 0;
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), -1);
+	memcpy(p, syn_ref, sizeof(p));
+	p[22] = p[23] = 0;
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), -1);
+}
+END_TEST
+
+/* syn_with_data() - syn_ref with n octets of data appended, checksums fixed */
+static size_t syn_with_data(uint8_t *p, size_t n)
+{
+	size_t tot = sizeof(syn_ref) + n;
+
+	memcpy(p, syn_ref, sizeof(syn_ref));
+	memset(p + sizeof(syn_ref), 'd', n);
+	p[2] = (uint8_t)(tot >> 8);
+	p[3] = (uint8_t)tot;
+	tcpraw_fix_checksums(p, tot);
+	return tot;
+}
+
+START_TEST(test_parse_bounds_held_packet_size)
+{
+	uint8_t p[256];
+	struct syn_info s;
+	size_t tot;
+
+	tot = syn_with_data(p, TCPRAW_SYN_MAX - sizeof(syn_ref));
+	ck_assert_int_eq(parse_exact(p, tot, &s), 0);
+	ck_assert_uint_eq(s.len, TCPRAW_SYN_MAX);
+	tot = syn_with_data(p, TCPRAW_SYN_MAX - sizeof(syn_ref) + 1);
+	ck_assert_int_eq(parse_exact(p, tot, &s), -1);
+}
+END_TEST
+
+START_TEST(test_parse_survives_mutations)
+{
+	uint8_t p[60];
+	struct syn_info s;
+	uint32_t x = 777;
+	int i, j, ok = 0;
+
+	for (i = 0; i < 20000; i++) {
+		memcpy(p, syn_ref, sizeof(p));
+		for (j = 0; j < 1 + i % 4; j++) {
+			x = x * 1103515245u + 12345u;
+			p[(x >> 8) % sizeof(p)] ^= (uint8_t)(1u << ((x >> 20) % 8));
+		}
+		if (i % 3 == 0)
+			ip_resum(p, 20);
+		x = x * 1103515245u + 12345u;
+		if (parse_exact(p, (x >> 8) % (sizeof(p) + 1), &s) == 0) {
+			ok++;
+			ck_assert_uint_le(s.len, TCPRAW_SYN_MAX);
+			ck_assert_uint_eq(s.pkt[0] >> 4, 4);
+			ck_assert_uint_eq(s.pkt[9], 6);
+			ck_assert(ip_sum_ok(s.pkt));
+		}
+	}
+	ck_assert_int_gt(ok, 0);
+}
+END_TEST
+
+/* --- checksum repair --- */
+
+START_TEST(test_fix_checksums_restores_known_good)
+{
+	uint8_t p[60];
+
+	memcpy(p, syn_ref, sizeof(p));
+	p[10] = p[11] = 0;
+	p[36] = SYN_REF_PARTIAL_SUM >> 8;
+	p[37] = SYN_REF_PARTIAL_SUM & 0xff;
+	tcpraw_fix_checksums(p, sizeof(p));
+	ck_assert_mem_eq(p, syn_ref, sizeof(p));
+	ck_assert(ip_sum_ok(p));
+	ck_assert(tcp_sum_ok(p));
+	/* a rewritten header (TTL, addresses) gets sums that verify */
+	p[8] = 63;
+	p[16] = 203;
+	tcpraw_fix_checksums(p, sizeof(p));
+	ck_assert(ip_sum_ok(p));
+	ck_assert(tcp_sum_ok(p));
+	ck_assert_uint_eq(inet_checksum(p, 20, 0), 0);
+}
+END_TEST
+
+START_TEST(test_fix_checksums_odd_length)
+{
+	uint8_t p[46];
+
+	memcpy(p, odd_ref, sizeof(odd_ref));
+	p[10] = 0xde;
+	p[11] = 0xad;
+	p[36] = 0xbe;
+	p[37] = 0xef;
+	p[45] = 0x55; /* past the total length: must not count */
+	tcpraw_fix_checksums(p, sizeof(p));
+	ck_assert_mem_eq(p, odd_ref, sizeof(odd_ref));
+	ck_assert(tcp_sum_ok(p));
+}
+END_TEST
+
+START_TEST(test_fix_checksums_every_segment_length)
+{
+	uint8_t p[20 + 60 + 1500];
+	uint32_t x = 99;
+	size_t data, i;
+
+	for (data = 0; data <= 1500; data += (data < 64 ? 1 : 37)) {
+		size_t tot = 20 + 20 + data;
+
+		for (i = 0; i < tot; i++) {
+			x = x * 1103515245u + 12345u;
+			p[i] = (uint8_t)(x >> 16);
+		}
+		p[0] = 0x45;
+		p[2] = (uint8_t)(tot >> 8);
+		p[3] = (uint8_t)tot;
+		p[6] &= 0x40; /* no fragment bits but maybe DF */
+		p[7] = 0;
+		p[9] = 6;
+		p[32] = 5 << 4;
+		tcpraw_fix_checksums(p, tot);
+		ck_assert_msg(ip_sum_ok(p) && tcp_sum_ok(p), "data length %zu", data);
+	}
+}
+END_TEST
+
+START_TEST(test_fix_checksums_leaves_other_packets_alone)
+{
+	uint8_t p[60], q[60];
+
+	memcpy(p, syn_ref, sizeof(p));
+	p[10] = p[11] = p[36] = p[37] = 0;
+	memcpy(q, p, sizeof(q));
+	tcpraw_fix_checksums(p, 59); /* shorter than its total length */
+	ck_assert_mem_eq(p, q, sizeof(p));
+	p[9] = 17;
+	memcpy(q, p, sizeof(q));
+	tcpraw_fix_checksums(p, sizeof(p)); /* UDP */
+	ck_assert_mem_eq(p, q, sizeof(p));
+	p[9] = 6;
+	p[6] = 0x20; /* a first fragment: its TCP sum covers data we do not have */
+	memcpy(q, p, sizeof(q));
+	tcpraw_fix_checksums(p, sizeof(p));
+	ck_assert_mem_eq(p, q, sizeof(p));
+	tcpraw_fix_checksums(p, 0);
+	tcpraw_fix_checksums(p, 19);
+}
+END_TEST
+
+/* --- RST --- */
+
+START_TEST(test_rst_matches_known_good)
+{
+	struct syn_info s;
+	uint8_t out[64];
+
+	ck_assert_int_eq(parse_exact(syn_ref, sizeof(syn_ref), &s), 0);
+	ck_assert_uint_eq(tcpraw_build_rst(&s, out, sizeof(out)), TCPRAW_RST_LEN);
+	ck_assert_mem_eq(out, rst_ref, sizeof(rst_ref));
+}
+END_TEST
+
+START_TEST(test_rst_fields_and_checksums)
+{
+	struct syn_info s;
+	uint8_t out[TCPRAW_RST_LEN];
+	uint32_t ack;
+
+	ck_assert_int_eq(parse_exact(syn_ref, sizeof(syn_ref), &s), 0);
+	s.seq = 0xffffffff; /* ack wraps */
+	ck_assert_uint_eq(tcpraw_build_rst(&s, out, sizeof(out)), sizeof(out));
+	ck_assert_uint_eq(out[0], 0x45);
+	ck_assert_uint_eq(tot_of(out), 40);
+	ck_assert_uint_eq(out[8], 64);
+	ck_assert_uint_eq(out[9], 6);
+	ck_assert_mem_eq(out + 12, syn_ref + 16, 4); /* from the SYN's destination */
+	ck_assert_mem_eq(out + 16, syn_ref + 12, 4); /* to its source */
+	ck_assert_mem_eq(out + 20, syn_ref + 22, 2); /* ports swapped */
+	ck_assert_mem_eq(out + 22, syn_ref + 20, 2);
+	ck_assert_uint_eq(out[24] | out[25] | out[26] | out[27], 0); /* seq 0 */
+	ack = (uint32_t)out[28] << 24 | (uint32_t)out[29] << 16 | (uint32_t)out[30] << 8 | out[31];
+	ck_assert_uint_eq(ack, 0);
+	ck_assert_uint_eq(out[32], 0x50);
+	ck_assert_uint_eq(out[33], 0x14); /* RST|ACK */
+	ck_assert_uint_eq(out[34] | out[35], 0); /* window 0 */
+	ck_assert(ip_sum_ok(out));
+	ck_assert(tcp_sum_ok(out));
+}
+END_TEST
+
+START_TEST(test_rst_acks_fast_open_data)
+{
+	uint8_t p[128], out[TCPRAW_RST_LEN];
+	struct syn_info s;
+	uint32_t ack;
+	size_t tot = syn_with_data(p, 17);
+
+	ck_assert_int_eq(parse_exact(p, tot, &s), 0);
+	ck_assert_uint_eq(tcpraw_build_rst(&s, out, sizeof(out)), sizeof(out));
+	ack = (uint32_t)out[28] << 24 | (uint32_t)out[29] << 16 | (uint32_t)out[30] << 8 | out[31];
+	ck_assert_uint_eq(ack, 0x12345678u + 1 + 17); /* SEG.SEQ + SEG.LEN */
+	ck_assert(tcp_sum_ok(out));
+}
+END_TEST
+
+START_TEST(test_rst_needs_room)
+{
+	struct syn_info s;
+	uint8_t out[TCPRAW_RST_LEN];
+
+	ck_assert_int_eq(parse_exact(syn_ref, sizeof(syn_ref), &s), 0);
+	ck_assert_uint_eq(tcpraw_build_rst(&s, out, sizeof(out) - 1), 0);
+	ck_assert_uint_eq(tcpraw_build_rst(&s, out, 0), 0);
+}
+END_TEST
+
+/* --- ICMP unreachable --- */
+
+START_TEST(test_icmp_unreach_matches_known_good)
+{
+	struct syn_info s;
+	uint8_t out[TCPRAW_ICMP_MAX];
+
+	ck_assert_int_eq(parse_exact(syn_ref, sizeof(syn_ref), &s), 0);
+	ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, TCPRAW_UNREACH_ADMIN, gw, out, sizeof(out)),
+			  sizeof(icmp_ref));
+	ck_assert_mem_eq(out, icmp_ref, sizeof(icmp_ref));
+}
+END_TEST
+
+START_TEST(test_icmp_unreach_layout_and_checksums)
+{
+	static const uint8_t codes[] = { TCPRAW_UNREACH_NET, TCPRAW_UNREACH_HOST, TCPRAW_UNREACH_PORT,
+					 TCPRAW_UNREACH_ADMIN };
+	struct syn_info s;
+	uint8_t out[TCPRAW_ICMP_MAX];
+	size_t i, n;
+
+	ck_assert_int_eq(parse_exact(syn_ref, sizeof(syn_ref), &s), 0);
+	for (i = 0; i < ARRAY_SIZE(codes); i++) {
+		n = tcpraw_build_icmp_unreach(&s, codes[i], gw, out, sizeof(out));
+		ck_assert_uint_eq(n, 20 + 8 + 20 + 8);
+		ck_assert_uint_eq(tot_of(out), n);
+		ck_assert_uint_eq(out[9], 1);
+		ck_assert_mem_eq(out + 12, gw, 4);
+		ck_assert_mem_eq(out + 16, syn_ref + 12, 4);
+		ck_assert_uint_eq(out[20], 3);
+		ck_assert_uint_eq(out[21], codes[i]);
+		ck_assert_uint_eq(out[24] | out[25] | out[26] | out[27], 0);
+		ck_assert_mem_eq(out + 28, syn_ref, 28); /* IP header + 8 octets of TCP */
+		ck_assert(ip_sum_ok(out));
+		ck_assert_uint_eq(ref_sum(out + 20, n - 20, 0), 0xffff);
+	}
+}
+END_TEST
+
+START_TEST(test_icmp_unreach_quotes_ip_options)
+{
+	uint8_t p[64], out[TCPRAW_ICMP_MAX];
+	struct syn_info s;
+	size_t n;
+
+	memcpy(p, syn_ref, 20);
+	p[0] = 0x46;
+	p[3] = 64;
+	p[20] = 0x94;
+	p[21] = 0x04;
+	p[22] = p[23] = 0;
+	memcpy(p + 24, syn_ref + 20, 40);
+	ip_resum(p, 24);
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), 0);
+	n = tcpraw_build_icmp_unreach(&s, TCPRAW_UNREACH_HOST, gw, out, sizeof(out));
+	ck_assert_uint_eq(n, 20 + 8 + 24 + 8);
+	ck_assert_mem_eq(out + 28, p, 32);
+	ck_assert(ip_sum_ok(out));
+	ck_assert_uint_eq(ref_sum(out + 20, n - 20, 0), 0xffff);
+	ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, 1, gw, out, n - 1), 0);
+}
+END_TEST
+
+START_TEST(test_icmp_unreach_needs_room_and_a_parsed_syn)
+{
+	struct syn_info s;
+	uint8_t out[TCPRAW_ICMP_MAX];
+
+	ck_assert_int_eq(parse_exact(syn_ref, sizeof(syn_ref), &s), 0);
+	ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, 1, gw, out, sizeof(icmp_ref) - 1), 0);
+	s.len = 0;
+	ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, 1, gw, out, sizeof(out)), 0);
+	s.len = 27; /* too short to quote 8 octets past the IP header */
+	s.pkt[2] = 0;
+	s.pkt[3] = 27;
+	ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, 1, gw, out, sizeof(out)), 0);
+	s.len = sizeof(s.pkt) + 1;
+	ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, 1, gw, out, sizeof(out)), 0);
+	memset(&s, 0, sizeof(s));
+	ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, 1, gw, out, sizeof(out)), 0);
+	/* a RST needs only the addresses: still built */
+	ck_assert_uint_eq(tcpraw_build_rst(&s, out, sizeof(out)), TCPRAW_RST_LEN);
+}
+END_TEST
+
+static Suite *tcpraw_suite(void)
+{
+	Suite *s = suite_create("tcpraw");
+	TCase *tc = tcase_create("tcpraw");
+
+	tcase_add_test(tc, test_checksum_known_answers);
+	tcase_add_test(tc, test_checksum_matches_reference_on_random_data);
+	tcase_add_test(tc, test_parse_syn_with_options);
+	tcase_add_test(tc, test_parse_accepts_offloaded_tcp_checksum);
+	tcase_add_test(tc, test_parse_ignores_link_padding);
+	tcase_add_test(tc, test_parse_accepts_ip_options);
+	tcase_add_test(tc, test_parse_rejects_wrong_flags);
+	tcase_add_test(tc, test_parse_rejects_every_truncation);
+	tcase_add_test(tc, test_parse_rejects_short_total_length);
+	tcase_add_test(tc, test_parse_rejects_bad_ihl_and_version);
+	tcase_add_test(tc, test_parse_rejects_bad_data_offset);
+	tcase_add_test(tc, test_parse_rejects_fragments);
+	tcase_add_test(tc, test_parse_rejects_non_tcp);
+	tcase_add_test(tc, test_parse_rejects_bad_header_checksum);
+	tcase_add_test(tc, test_parse_rejects_zero_ports);
+	tcase_add_test(tc, test_parse_bounds_held_packet_size);
+	tcase_add_test(tc, test_parse_survives_mutations);
+	tcase_add_test(tc, test_fix_checksums_restores_known_good);
+	tcase_add_test(tc, test_fix_checksums_odd_length);
+	tcase_add_test(tc, test_fix_checksums_every_segment_length);
+	tcase_add_test(tc, test_fix_checksums_leaves_other_packets_alone);
+	tcase_add_test(tc, test_rst_matches_known_good);
+	tcase_add_test(tc, test_rst_fields_and_checksums);
+	tcase_add_test(tc, test_rst_acks_fast_open_data);
+	tcase_add_test(tc, test_rst_needs_room);
+	tcase_add_test(tc, test_icmp_unreach_matches_known_good);
+	tcase_add_test(tc, test_icmp_unreach_layout_and_checksums);
+	tcase_add_test(tc, test_icmp_unreach_quotes_ip_options);
+	tcase_add_test(tc, test_icmp_unreach_needs_room_and_a_parsed_syn);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	log_init(-1);
+	sr = srunner_create(tcpraw_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
