@@ -60,14 +60,22 @@ struct flow *flow_new(struct network *net, struct session *s, struct link_flow *
 	return f;
 }
 
-/* destroy() - release what this side holds; the link side is detached */
+/* destroy() - release what this side holds; the link side is detached.
+ * The socket is closed here and now, not by libevent: bufferevent_free()
+ * defers its close to the next loop turn, and a RST must leave before a
+ * capture being torn down loses the route to the VM. */
 static void destroy(struct flow *f)
 {
 	if (f->net->cap)
 		capture_flow_destroyed(f->net->cap, f);
 	TAILQ_REMOVE(&f->net->flows, f, entry);
-	if (f->bev)
-		bufferevent_free(f->bev);
+	if (f->bev) {
+		int fd = bufferevent_getfd(f->bev);
+
+		bufferevent_free(f->bev); /* deletes its events at once */
+		if (fd >= 0)
+			close(fd);
+	}
 	if (f->udp_ev)
 		event_free(f->udp_ev);
 	if (f->udp_fd >= 0)
@@ -303,7 +311,7 @@ static void setup_bev(struct flow *f)
  * VM; consumer: connected to the destination) joins the flow */
 int flow_attach_tcp(struct flow *f, int fd)
 {
-	f->bev = bufferevent_socket_new(f->net->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	f->bev = bufferevent_socket_new(f->net->d->base, fd, 0);
 	if (!f->bev) {
 		close(fd);
 		return -1;
@@ -320,7 +328,7 @@ int flow_connect_tcp(struct flow *f, const struct sockaddr *to, socklen_t tolen,
 {
 	struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
 
-	f->bev = bufferevent_socket_new(f->net->d->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	f->bev = bufferevent_socket_new(f->net->d->base, -1, 0);
 	if (!f->bev)
 		return -1;
 	setup_bev(f);
