@@ -210,18 +210,19 @@ static void from_socket(struct flow *f)
 		return;
 	while (evbuffer_get_length(in) > 0) {
 		size_t chunk = 0;
+		int full = 0;
 
-		n = evbuffer_peek(in, -1, NULL, v, ARRAY_SIZE(v));
-		for (i = 0; i < n && i < (int)ARRAY_SIZE(v); i++) {
+		/* peek at most ARRAY_SIZE(v) pieces; the loop comes back for more */
+		n = MIN(evbuffer_peek(in, -1, NULL, v, ARRAY_SIZE(v)), (int)ARRAY_SIZE(v));
+		for (i = 0; i < n && !full; i++) {
 			size_t w = link_flow_write(f->lf, v[i].iov_base, v[i].iov_len);
 
 			chunk += w;
-			if (w < v[i].iov_len)
-				break;
+			full = w < v[i].iov_len;
 		}
 		evbuffer_drain(in, chunk);
 		total += chunk;
-		if (i < n || chunk == 0)
+		if (full || chunk == 0)
 			break; /* the ring is full: flow_writable resumes us */
 	}
 	if (total) {

@@ -53,6 +53,17 @@ static void reserve(struct rangeset *s, size_t n)
 }
 
 /* rangeset_add() - insert [lo, hi), merging with every range it touches */
+/* enforce_max() - beyond the bound, the lowest ranges are forgotten */
+static void enforce_max(struct rangeset *s)
+{
+	if (s->max && s->n > s->max) {
+		size_t drop = s->n - s->max;
+
+		memmove(&s->r[0], &s->r[drop], (s->n - drop) * sizeof(*s->r));
+		s->n -= drop;
+	}
+}
+
 void rangeset_add(struct rangeset *s, uint64_t lo, uint64_t hi)
 {
 	size_t i, j;
@@ -76,10 +87,7 @@ void rangeset_add(struct rangeset *s, uint64_t lo, uint64_t hi)
 	}
 	s->r[i].lo = lo;
 	s->r[i].hi = hi;
-	if (s->max && s->n > s->max) {
-		memmove(&s->r[0], &s->r[1], (s->n - 1) * sizeof(*s->r));
-		s->n--;
-	}
+	enforce_max(s);
 }
 
 /* rangeset_remove() - take [lo, hi) out, splitting a range if needed */
@@ -100,6 +108,7 @@ void rangeset_remove(struct rangeset *s, uint64_t lo, uint64_t hi)
 			s->n++;
 			s->r[i].hi = lo;
 			s->r[i + 1].lo = hi;
+			enforce_max(s);
 			return;
 		}
 		if (r->lo < lo) {
@@ -115,9 +124,15 @@ void rangeset_remove(struct rangeset *s, uint64_t lo, uint64_t hi)
 	}
 }
 
+/* The queries below search for v + 1; UINT64_MAX itself can never be in a
+ * half-open range, so it is answered first. */
 int rangeset_contains(const struct rangeset *s, uint64_t v)
 {
-	size_t i = lower_bound(s, v + 1);
+	size_t i;
+
+	if (v == UINT64_MAX)
+		return 0;
+	i = lower_bound(s, v + 1);
 
 	return i < s->n && s->r[i].lo <= v;
 }
@@ -134,7 +149,11 @@ int rangeset_covers(const struct rangeset *s, uint64_t lo, uint64_t hi)
 
 uint64_t rangeset_first_gap(const struct rangeset *s, uint64_t from)
 {
-	size_t i = lower_bound(s, from + 1);
+	size_t i;
+
+	if (from == UINT64_MAX)
+		return from;
+	i = lower_bound(s, from + 1);
 
 	if (i < s->n && s->r[i].lo <= from)
 		return s->r[i].hi;
@@ -143,7 +162,11 @@ uint64_t rangeset_first_gap(const struct rangeset *s, uint64_t from)
 
 int rangeset_next(const struct rangeset *s, uint64_t from, struct range *out)
 {
-	size_t i = lower_bound(s, from + 1);
+	size_t i;
+
+	if (from == UINT64_MAX)
+		return 0;
+	i = lower_bound(s, from + 1);
 
 	if (i >= s->n)
 		return 0;

@@ -15,10 +15,10 @@
 
 /* REQUIRE() - an assertion for hot loops: a passing ck_assert() reports its
  * location to the parent process, which costs a write per call */
-#define REQUIRE(c, ...)                                                       \
-	do {                                                                  \
-		if (!(c))                                                     \
-			ck_abort_msg("Assertion '" #c "' failed: " __VA_ARGS__); \
+#define REQUIRE(c, fmt, ...)                                                   \
+	do {                                                                   \
+		if (!(c))                                                      \
+			ck_abort_msg("Assertion '%s' failed: " fmt, #c, ##__VA_ARGS__); \
 	} while (0)
 
 /* ---- helpers -------------------------------------------------------- */
@@ -523,12 +523,12 @@ START_TEST(test_varint_boundaries_round_trip_with_right_length)
 }
 END_TEST
 
-/* varint_put_short_room() - varint_bounds[idx] into one byte too few */
+/* varint_put_short_room() - varint_bounds[idx] with one byte of room too few */
 static void varint_put_short_room(int idx)
 {
 	uint64_t v = varint_bounds[idx].v;
 	size_t n = varint_bounds[idx].len;
-	uint8_t *buf = malloc(n); /* one byte short after the prefix byte */
+	uint8_t *buf = malloc(n); /* exactly n bytes: any write past them is caught */
 	struct wbuf b;
 
 	ck_assert_ptr_nonnull(buf);
@@ -935,7 +935,12 @@ START_TEST(test_stream_header_only_leaves_room_for_data)
 	static const struct {
 		uint64_t flow, off;
 		size_t len;
-	} cases[] = { { 0, 0, 0 }, { 1, 100, 1 }, { 64, 16384, 1200 }, { VARINT_MAX, VARINT_MAX - 70000, 70000 } };
+	} cases[] = {
+		{ 0, 0, 0 },
+		{ 1, 100, 1 },
+		{ 64, 16384, 1200 },
+		{ VARINT_MAX, VARINT_MAX - 70000, 70000 }, /* ends exactly at 2^62-1 */
+	};
 	size_t k;
 
 	for (k = 0; k < ARRAY_SIZE(cases); k++) {
@@ -1004,7 +1009,11 @@ START_TEST(test_dgram_header_only_leaves_room_for_data)
 		uint64_t flow, seq;
 		uint32_t total, frag;
 		size_t len;
-	} cases[] = { { 0, 0, 0, 0, 0 }, { 3, 99, 3000, 1400, 1400 }, { 1ULL << 40, VARINT_MAX, 65535, 0, 65535 } };
+	} cases[] = {
+		{ 0, 0, 0, 0, 0 },
+		{ 3, 99, 3000, 1400, 1400 },
+		{ 1ULL << 40, VARINT_MAX, 65535, 0, 65535 },
+	};
 	size_t k;
 
 	for (k = 0; k < ARRAY_SIZE(cases); k++) {
@@ -1499,7 +1508,7 @@ START_TEST(test_fuzz_decoders_stay_in_bounds)
 	uint64_t rng = 0x0123456789abcdefULL;
 	struct wire_frame f;
 	struct wire_outer o;
-	long iter, accepted = 0;
+	long iter, accepted = 0, outer_ok = 0;
 	int k;
 
 	samples_init();
@@ -1518,6 +1527,10 @@ START_TEST(test_fuzz_decoders_stay_in_bounds)
 				tmp[i] = (uint8_t)splitmix64(&rng);
 			if (len && (r & 0x10))
 				tmp[0] = (uint8_t)(tmp[0] % (WF_MAX + 1));
+			if (len > 1 && (r & 0x20)) { /* an outer header, any type */
+				tmp[0] = WIRE_VERSION;
+				tmp[1] = (uint8_t)((r >> 56) % 6);
+			}
 		} else {
 			/* a valid frame, mutated: byte flips, truncation, extension */
 			k = (int)(splitmix64(&rng) % S_MAX);
@@ -1552,13 +1565,17 @@ START_TEST(test_fuzz_decoders_stay_in_bounds)
 		ck_decoded_sane(&f, c, len, n);
 		accepted += n > 0;
 		n = wire_outer_parse(c, len, &o);
-		REQUIRE((n == -1 || n == WIRE_OUTER_DATA_LEN || n == WIRE_OUTER_HS_LEN) &&
-				(n == -1 || (size_t)n <= len),
-			"outer parse returned %d of %zu", n, len);
+		REQUIRE(n == -1 || (size_t)n <= len, "outer parse returned %d of %zu", n, len);
+		REQUIRE(n == -1 || (n == WIRE_OUTER_HS_LEN && o.type == WIRE_HANDSHAKE) ||
+				(n == WIRE_OUTER_DATA_LEN &&
+				 (o.type == WIRE_DATA || o.type == WIRE_RELAY || o.type == WIRE_UNKNOWN)),
+			"outer parse returned %d for type %u", n, n < 0 ? 0 : o.type);
+		outer_ok += n > 0;
 		free(c);
 	}
 	/* the mutations left plenty of valid frames: the checks above ran */
 	ck_assert_int_gt(accepted, 20000);
+	ck_assert_int_gt(outer_ok, 5000);
 }
 END_TEST
 
