@@ -1,8 +1,10 @@
 /* flow.c: flows between local sockets and link flows, for both roles.
  *
- * TCP: the socket is a bufferevent.  Bytes read from it go into the link
- * flow's send ring until the ring is full, then reading stops until the
- * peer acknowledges (flow_writable).  Bytes from the link go into the
+ * TCP: bytes from the socket are read with readv() straight into the link
+ * flow's send ring (libevent 2.1 caps a bufferevent read at 4096 bytes and
+ * adds a copy), until the ring is full; reading then stops until the peer
+ * acknowledges (flow_writable).  The socket's output side and its errors
+ * go through a bufferevent.  Bytes from the link go into the
  * bufferevent's output until it holds SOCK_OUT_HIGH, then the link flow is
  * left unread, so its window closes and the peer stops.  A FIN is carried
  * each way once everything before it was delivered; a reset either way
@@ -15,6 +17,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -31,7 +34,8 @@
 #include "util.h"
 
 #define SOCK_OUT_HIGH (1024 * 1024)
-#define SOCK_READ_MAX (256 * 1024)
+#define SOCK_READ_MAX (256 * 1024)  /* one readv() */
+#define READ_BUDGET (1024 * 1024)   /* per wakeup, then other flows get a turn */
 
 static int from_vm_is_local(const struct flow *f)
 {
@@ -69,6 +73,8 @@ static void destroy(struct flow *f)
 	if (f->net->cap)
 		capture_flow_destroyed(f->net->cap, f);
 	TAILQ_REMOVE(&f->net->flows, f, entry);
+	if (f->rd_ev)
+		event_free(f->rd_ev);
 	if (f->bev) {
 		int fd = bufferevent_getfd(f->bev);
 
@@ -198,65 +204,6 @@ void flow_pump(struct flow *f)
 	to_socket(f);
 }
 
-/* from_socket() - socket -> link, as much as the send ring takes */
-static void from_socket(struct flow *f)
-{
-	struct evbuffer *in = bufferevent_get_input(f->bev);
-	struct evbuffer_iovec v[16];
-	size_t total = 0;
-	int n, i;
-
-	if (!f->lf)
-		return;
-	while (evbuffer_get_length(in) > 0) {
-		size_t chunk = 0;
-		int full = 0;
-
-		/* peek at most ARRAY_SIZE(v) pieces; the loop comes back for more */
-		n = MIN(evbuffer_peek(in, -1, NULL, v, ARRAY_SIZE(v)), (int)ARRAY_SIZE(v));
-		for (i = 0; i < n && !full; i++) {
-			size_t w = link_flow_write(f->lf, v[i].iov_base, v[i].iov_len);
-
-			chunk += w;
-			full = w < v[i].iov_len;
-		}
-		evbuffer_drain(in, chunk);
-		total += chunk;
-		if (full || chunk == 0)
-			break; /* the ring is full: flow_writable resumes us */
-	}
-	if (total) {
-		count_from_socket(f, total);
-		session_wake(f->sess);
-	}
-	if (evbuffer_get_length(in) > 0)
-		bufferevent_disable(f->bev, EV_READ);
-	else if (!f->sock_eof)
-		bufferevent_enable(f->bev, EV_READ);
-	if (f->sock_eof && !f->shut_sent && evbuffer_get_length(in) == 0) {
-		link_flow_shutdown(f->lf);
-		f->shut_sent = 1;
-		session_wake(f->sess);
-	}
-}
-
-static void on_read(struct bufferevent *bev, void *arg)
-{
-	from_socket(arg);
-}
-
-static void on_write(struct bufferevent *bev, void *arg)
-{
-	struct flow *f = arg;
-
-	bufferevent_setwatermark(f->bev, EV_WRITE, SOCK_OUT_HIGH / 2, 0);
-	if (!f->lf) {
-		maybe_finish(f);
-		return;
-	}
-	to_socket(f);
-}
-
 static uint64_t reset_reason_from_errno(int err)
 {
 	switch (err) {
@@ -272,6 +219,81 @@ static uint64_t reset_reason_from_errno(int err)
 	default:
 		return RST_ABORTED;
 	}
+}
+
+/* from_socket() - socket -> link: readv() into the send ring, as much as
+ * it takes and the wakeup's budget allows */
+static void from_socket(struct flow *f)
+{
+	int fd = bufferevent_getfd(f->bev);
+	struct iovec iov[16];
+	size_t total = 0;
+
+	while (f->lf && !f->sock_eof && total < READ_BUDGET) {
+		size_t niov = link_flow_reserve(f->lf, iov, ARRAY_SIZE(iov), SOCK_READ_MAX), want = 0, i;
+		ssize_t n;
+
+		if (niov == 0) {
+			event_del(f->rd_ev); /* the ring is full: flow_writable resumes us */
+			f->read_paused = 1;
+			break;
+		}
+		for (i = 0; i < niov; i++)
+			want += iov[i].iov_len;
+		n = readv(fd, iov, (int)niov);
+		link_flow_commit(f->lf, n > 0 ? (size_t)n : 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n < 0) {
+			flow_abort(f, reset_reason_from_errno(errno));
+			return;
+		}
+		total += (size_t)n;
+		if (n == 0) {
+			f->sock_eof = 1;
+			event_del(f->rd_ev);
+		} else if ((size_t)n < want) {
+			break; /* drained */
+		}
+	}
+	if (total) {
+		count_from_socket(f, total);
+		session_wake(f->sess);
+	}
+	if (f->sock_eof && f->lf && !f->shut_sent) {
+		link_flow_shutdown(f->lf);
+		f->shut_sent = 1;
+		session_wake(f->sess);
+	}
+	if (f->sock_eof && !f->lf)
+		maybe_finish(f);
+}
+
+static void on_sock_readable(evutil_socket_t fd, short what, void *arg)
+{
+	from_socket(arg);
+}
+
+/* resume_reading() - the send ring has room again */
+static void resume_reading(struct flow *f)
+{
+	if (!f->read_paused || f->sock_eof)
+		return;
+	f->read_paused = 0;
+	event_add(f->rd_ev, NULL);
+	from_socket(f);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct flow *f = arg;
+
+	bufferevent_setwatermark(f->bev, EV_WRITE, SOCK_OUT_HIGH / 2, 0);
+	if (!f->lf) {
+		maybe_finish(f);
+		return;
+	}
+	to_socket(f);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -292,18 +314,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 			flow_abort(f, reason);
 		return;
 	}
-	if (what & BEV_EVENT_EOF) {
-		f->sock_eof = 1;
-		from_socket(f);
-		if (!f->lf)
-			maybe_finish(f);
-	}
 }
 
 static void setup_bev(struct flow *f)
 {
-	bufferevent_setcb(f->bev, on_read, on_write, on_event, f);
-	bufferevent_set_max_single_read(f->bev, SOCK_READ_MAX);
+	bufferevent_setcb(f->bev, NULL, on_write, on_event, f);
 	bufferevent_set_max_single_write(f->bev, SOCK_READ_MAX);
 	bufferevent_setwatermark(f->bev, EV_WRITE, SOCK_OUT_HIGH / 2, 0);
 }
@@ -319,7 +334,9 @@ int flow_attach_tcp(struct flow *f, int fd)
 	}
 	setup_bev(f);
 	f->state = FLOW_OPEN;
-	bufferevent_enable(f->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(f->bev, EV_WRITE);
+	f->rd_ev = event_new(f->net->d->base, fd, EV_READ | EV_PERSIST, on_sock_readable, f);
+	event_add(f->rd_ev, NULL);
 	return 0;
 }
 
@@ -343,7 +360,10 @@ void flow_connected(struct flow *f)
 {
 	bufferevent_set_timeouts(f->bev, NULL, NULL);
 	f->state = FLOW_OPEN;
-	bufferevent_enable(f->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(f->bev, EV_WRITE);
+	f->rd_ev = event_new(f->net->d->base, bufferevent_getfd(f->bev), EV_READ | EV_PERSIST,
+			     on_sock_readable, f);
+	event_add(f->rd_ev, NULL);
 	if (f->lf) {
 		link_flow_accept(f->lf);
 		session_wake(f->sess);
@@ -446,8 +466,8 @@ static void cb_flow_writable(void *arg, struct link_flow *lf)
 {
 	struct flow *f = lf->app;
 
-	if (f && f->bev)
-		from_socket(f);
+	if (f && f->bev && f->rd_ev)
+		resume_reading(f);
 }
 
 static void cb_flow_gone(void *arg, struct link_flow *lf, uint64_t reason)

@@ -37,7 +37,9 @@ struct flow {
 	uint64_t created_ms;
 	uint64_t bytes_up, bytes_down; /* VM to remote, remote to VM */
 	/* TCP */
-	struct bufferevent *bev;
+	struct bufferevent *bev;     /* output side and errors */
+	struct event *rd_ev;         /* input side: readv() into the ring */
+	unsigned read_paused : 1;    /* the send ring was full */
 	unsigned sock_eof : 1;       /* the socket reached EOF */
 	unsigned shut_sent : 1;      /* link_flow_shutdown() done */
 	unsigned shut_wr : 1;        /* shutdown(SHUT_WR) done on the socket */

@@ -1718,6 +1718,25 @@ size_t link_flow_write(struct link_flow *f, const void *data, size_t len)
 	return n;
 }
 
+size_t link_flow_reserve(struct link_flow *f, struct iovec *iov, size_t maxiov, size_t max)
+{
+	size_t n = 0;
+
+	if (!f->fin_queued && f->proto == WIRE_PROTO_TCP)
+		n = ring_reserve(&f->snd, iov, maxiov, max, f->snd.base + f->link->cfg.send_buffer, 1);
+	if (n == 0)
+		f->want_write = 1;
+	return n;
+}
+
+void link_flow_commit(struct link_flow *f, size_t n)
+{
+	ring_commit(&f->snd, n);
+	f->tx_bytes += n;
+	if (n)
+		flow_schedule(f->link, f);
+}
+
 void link_flow_shutdown(struct link_flow *f)
 {
 	if (f->fin_queued)

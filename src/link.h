@@ -142,6 +142,12 @@ struct link_flow *link_flow_open(struct link *l, const struct netid *net, uint8_
 				 uint8_t kind, const struct ipport *src, const struct ipport *dst);
 void link_flow_accept(struct link_flow *f);
 size_t link_flow_write(struct link_flow *f, const void *data, size_t len);
+/* link_flow_reserve() - send space as iovecs, for a readv() straight from
+ * a socket into the send ring; 0 iovecs when the ring is full (the flow
+ * then gets flow_writable); link_flow_commit() takes the bytes read */
+struct iovec;
+size_t link_flow_reserve(struct link_flow *f, struct iovec *iov, size_t maxiov, size_t max);
+void link_flow_commit(struct link_flow *f, size_t n);
 size_t link_flow_send_space(const struct link_flow *f);
 void link_flow_shutdown(struct link_flow *f);
 /* link_flow_reset() - abort both directions; the flow is freed at once

@@ -6,6 +6,7 @@
  * span of live chunks outgrows it. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "log.h"
 #include "ring.h"
@@ -80,16 +81,23 @@ static uint64_t last_chunk(const struct ring *r)
 
 void ring_free(struct ring *r)
 {
+	size_t i;
+
 	ring_release(r, r->end);
+	for (i = 0; i < r->cap; i++) { /* reserved and never committed */
+		if (r->slot[i])
+			chunk_put(r->pool, r->slot[i]);
+	}
 	free(r->slot);
 	r->slot = NULL;
 	r->cap = 0;
 }
 
-/* grow() - make the slot array cover chunk numbers [first_chunk, upto) */
+/* grow() - make the slot array cover chunk numbers [first_chunk, upto);
+ * every slot moves, also chunks reserved beyond the end */
 static void grow(struct ring *r, uint64_t upto)
 {
-	uint64_t first = first_chunk(r), last = last_chunk(r), n;
+	uint64_t first = first_chunk(r), n;
 	size_t cap = r->cap ? r->cap : 4;
 	uint8_t **slot;
 
@@ -98,7 +106,7 @@ static void grow(struct ring *r, uint64_t upto)
 	while (cap < upto - first)
 		cap *= 2;
 	slot = xcalloc(cap, sizeof(*slot));
-	for (n = first; n < last && r->cap; n++)
+	for (n = first; n < first + r->cap; n++)
 		slot[n & (cap - 1)] = r->slot[n & (r->cap - 1)];
 	free(r->slot);
 	r->slot = slot;
@@ -135,6 +143,55 @@ size_t ring_append(struct ring *r, const void *data, size_t len, uint64_t limit_
 		done += n;
 	}
 	return done;
+}
+
+size_t ring_reserve(struct ring *r, struct iovec *iov, size_t maxiov, size_t len,
+		    uint64_t limit_end, int soft)
+{
+	uint64_t off = r->end;
+	size_t n = 0;
+
+	if (limit_end <= r->end)
+		return 0;
+	len = (size_t)MIN((uint64_t)len, limit_end - r->end);
+	while (len && n < maxiov) {
+		size_t in_chunk = off % RING_CHUNK;
+		size_t take = MIN(len, (size_t)RING_CHUNK - in_chunk);
+		uint8_t **s;
+
+		grow(r, chunk_no(off) + 1);
+		s = slot_of(r, off);
+		if (!*s) {
+			if (soft && chunk_pool_full(r->pool))
+				break;
+			*s = chunk_get(r->pool);
+		}
+		iov[n].iov_base = *s + in_chunk;
+		iov[n].iov_len = take;
+		n++;
+		off += take;
+		len -= take;
+	}
+	return n;
+}
+
+void ring_commit(struct ring *r, size_t n)
+{
+	uint64_t c, stop;
+
+	r->end += n;
+	/* reserved chunks from the first that holds no live byte on go back
+	 * (an idle flow holds no memory); the bound keeps clear of slots that
+	 * alias live chunks */
+	stop = first_chunk(r) + r->cap;
+	for (c = last_chunk(r); c < stop; c++) {
+		uint8_t **s = &r->slot[c & (r->cap - 1)];
+
+		if (!*s)
+			break;
+		chunk_put(r->pool, *s);
+		*s = NULL;
+	}
 }
 
 void ring_put(struct ring *r, uint64_t off, const void *data, size_t len)

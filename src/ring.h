@@ -49,6 +49,15 @@ void ring_free(struct ring *r);
 /* ring_append() - add up to len bytes at r->end, at most up to limit_end;
  * with soft set, stops when the pool is full.  Returns bytes added. */
 size_t ring_append(struct ring *r, const void *data, size_t len, uint64_t limit_end, int soft);
+/* ring_reserve() - room for up to len bytes at r->end (at most up to
+ * limit_end; with soft set, no more chunks than the pool allows), as
+ * iovecs a readv() can fill directly; returns the number of iovecs.
+ * ring_commit() then takes the n bytes written; chunks left unused go back
+ * to the pool. */
+struct iovec;
+size_t ring_reserve(struct ring *r, struct iovec *iov, size_t maxiov, size_t len,
+		    uint64_t limit_end, int soft);
+void ring_commit(struct ring *r, size_t n);
 /* ring_put() - store bytes at [off, off+len), off >= base; never limited by
  * the pool (receive side: the window was promised).  Bytes below base are
  * skipped. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "ring.h"
 #include "util.h"
@@ -909,6 +910,54 @@ START_TEST(test_copy_from_hole_is_fatal)
 }
 END_TEST
 
+
+/* A reservation spanning many chunks grows the slot array mid-way; the
+ * chunks reserved before the growth must survive it (they lie beyond the
+ * committed end), and unused reserved chunks go back on commit. */
+START_TEST(test_reserve_across_growth_then_commit)
+{
+	struct chunk_pool pool;
+	struct ring r;
+	struct iovec iov[16];
+	size_t n, i, total = 0;
+	uint8_t *buf = malloc(16 * RING_CHUNK), *out = malloc(16 * RING_CHUNK);
+
+	chunk_pool_init(&pool, 64 << 20);
+	ring_init(&r, &pool, 100);
+	n = ring_reserve(&r, iov, 16, 16 * RING_CHUNK, UINT64_MAX, 1);
+	ck_assert_uint_eq(n, 16);
+	for (i = 0; i < n; i++) {
+		memset(iov[i].iov_base, (int)i + 1, iov[i].iov_len);
+		total += iov[i].iov_len;
+	}
+	ck_assert_uint_eq(total, 16 * RING_CHUNK - 100); /* the first chunk starts at 100 */
+	ring_commit(&r, 3 * RING_CHUNK); /* as if readv() filled only part */
+	ck_assert_uint_eq(r.end, 100 + 3 * RING_CHUNK);
+	ck_assert_uint_eq(pool.in_use, 4); /* chunks 0..3 hold bytes 100..3*CHUNK+100 */
+	ring_copy(&r, 100, out, 3 * RING_CHUNK);
+	for (i = 0, total = 0; total < 3 * RING_CHUNK; i++) {
+		size_t len = iov[i].iov_len, k;
+
+		for (k = 0; k < len && total + k < 3 * RING_CHUNK; k++)
+			ck_assert_uint_eq(out[total + k], i + 1);
+		total += len;
+	}
+	ring_commit(&r, 0);
+	ck_assert_uint_eq(pool.in_use, 4);
+	ring_free(&r);
+	ck_assert_uint_eq(pool.in_use, 0);
+	/* an empty reservation on an empty ring keeps nothing */
+	ring_init(&r, &pool, RING_CHUNK + 5);
+	ck_assert_uint_gt(ring_reserve(&r, iov, 4, 1000, UINT64_MAX, 1), 0);
+	ring_commit(&r, 0);
+	ck_assert_uint_eq(pool.in_use, 0);
+	ring_free(&r);
+	chunk_pool_destroy(&pool);
+	free(buf);
+	free(out);
+}
+END_TEST
+
 static Suite *ring_suite(void)
 {
 	Suite *s = suite_create("ring");
@@ -939,6 +988,7 @@ static Suite *ring_suite(void)
 	t = tcase_create("span");
 	tcase_add_test(t, test_slot_array_grows_with_span);
 	tcase_add_test(t, test_offsets_beyond_4g);
+	tcase_add_test(t, test_reserve_across_growth_then_commit);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("random");
