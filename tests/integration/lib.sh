@@ -57,6 +57,8 @@ om_cleanup() {
 		om_wait_gone "$pid" 5 || kill -9 "$pid" 2>/dev/null
 	done
 	for ns in "${OM_NAMESPACES[@]}"; do
+		# anything still running inside is ours: kill it by PID first
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
 	done
 	if [ "$OM_FAILED" != 0 ] && [ -d "$OM_T" ]; then
@@ -147,11 +149,14 @@ om_topology() {
 	return 0
 }
 
-om_bg() {  # NS LOGNAME command... : run in the background, remember the PID
+# om_bg NS LOGNAME command... - run in the background; the PID lands in
+# OM_LASTPID and in OM_PIDS for teardown.  Never call it inside $(...): a
+# subshell would keep the PID to itself and the process would outlive us.
+om_bg() {
 	local ns=$1 name=$2; shift 2
 	ip netns exec "$ns" "$@" >"$OM_T/$name.log" 2>&1 &
-	OM_PIDS+=($!)
-	echo $!
+	OM_LASTPID=$!
+	OM_PIDS+=("$OM_LASTPID")
 }
 
 om_consumer_conf() {  # extra lines on stdin
@@ -172,10 +177,12 @@ om_start_daemons() {
 	pfp=$("$OMNETD" --show-identity -S "$OM_T/p") || return 1
 	cfp=$("$OMNETD" --show-identity -S "$OM_T/c") || return 1
 	PROV_FP=$pfp CONS_FP=$cfp
-	CONS_PID=$(om_bg "$NS_CONS" consumer "$OMNETD" --role consumer -c "$OM_T/consumer.conf" \
-		-S "$OM_T/c" -s "$OM_T/c.sock" -l 0.0.0.0:6950 -v)
-	PROV_PID=$(om_bg "$NS_PROV" provider "$OMNETD" --role provider -S "$OM_T/p" \
-		-s "$OM_T/p.sock" -l 0.0.0.0:6950 -v)
+	om_bg "$NS_CONS" consumer "$OMNETD" --role consumer -c "$OM_T/consumer.conf" \
+		-S "$OM_T/c" -s "$OM_T/c.sock" -l 0.0.0.0:6950 -v
+	CONS_PID=$OM_LASTPID
+	om_bg "$NS_PROV" provider "$OMNETD" --role provider -S "$OM_T/p" \
+		-s "$OM_T/p.sock" -l 0.0.0.0:6950 -v
+	PROV_PID=$OM_LASTPID
 	om_wait 10 test -S "$OM_T/c.sock" || { log "consumer did not start"; return 1; }
 	om_wait 10 test -S "$OM_T/p.sock" || { log "provider did not start"; return 1; }
 	ctl_c peer add provider --fingerprint "$pfp" >/dev/null || return 1
@@ -224,13 +231,13 @@ srv() { ip netns exec "$NS_SRV" "$@"; }
 om_start_servers() {  # HTTP, UDP echo, TCP echo and DNS on the server
 	mkdir -p "$OM_T/www"
 	om_bg "$NS_SRV" httpd $PY "$OM_SRCDIR/tests/integration/servers.py" http \
-		--dir "$OM_T/www" --port 8080 --log "$OM_T/http-clients" >/dev/null
-	om_bg "$NS_SRV" udpecho $PY "$OM_SRCDIR/tests/integration/servers.py" udpecho --port 7 >/dev/null
-	om_bg "$NS_SRV" tcpecho $PY "$OM_SRCDIR/tests/integration/servers.py" tcpecho --port 7 >/dev/null
+		--dir "$OM_T/www" --port 8080 --log "$OM_T/http-clients"
+	om_bg "$NS_SRV" udpecho $PY "$OM_SRCDIR/tests/integration/servers.py" udpecho --port 7
+	om_bg "$NS_SRV" tcpecho $PY "$OM_SRCDIR/tests/integration/servers.py" tcpecho --port 7
 	om_bg "$NS_SRV" dnsmasq dnsmasq --no-daemon --keep-in-foreground --no-resolv --no-hosts \
 		--listen-address=$SRV_ADDR --bind-interfaces --port=53 \
 		--address=/test.omnet/198.51.100.77 --pid-file="$OM_T/dnsmasq.pid" \
-		--user=root --group=root >/dev/null
+		--user=root --group=root
 	om_wait 10 srv $PY "$OM_SRCDIR/tests/integration/servers.py" probe --tcp $SRV_ADDR:8080 &&
 		om_wait 10 srv $PY "$OM_SRCDIR/tests/integration/servers.py" probe --tcp $SRV_ADDR:7 &&
 		om_wait 10 srv dig +short +time=1 +tries=1 @$SRV_ADDR test.omnet

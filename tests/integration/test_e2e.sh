@@ -11,8 +11,8 @@ om_need_root
 om_topology || { fail "topology"; exit 1; }
 om_start_servers || { fail "stand-in servers start"; exit 1; }
 # services that must stay private: on the consumer host and on its LAN router
-om_bg "$NS_CONS" svc-cons $PY "$OM_SRCDIR/tests/integration/servers.py" listen --addr 0.0.0.0 --port 8081 >/dev/null
-om_bg "$NS_RTR" svc-rtr $PY "$OM_SRCDIR/tests/integration/servers.py" listen --addr 0.0.0.0 --port 8081 >/dev/null
+om_bg "$NS_CONS" svc-cons $PY "$OM_SRCDIR/tests/integration/servers.py" listen --addr 0.0.0.0 --port 8081 
+om_bg "$NS_RTR" svc-rtr $PY "$OM_SRCDIR/tests/integration/servers.py" listen --addr 0.0.0.0 --port 8081
 om_start_daemons || { fail "daemons start and link up"; exit 1; }
 
 # --- DHCP

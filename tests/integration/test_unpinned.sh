@@ -9,7 +9,7 @@ om_topology || { fail "topology"; exit 1; }
 om_start_daemons || { fail "daemons start and link up"; exit 1; }
 mkdir -p "$OM_T/x"
 xfp=$("$OMNETD" --show-identity -S "$OM_T/x")
-om_bg "$NS_PROV" intruder "$OMNETD" --role provider -S "$OM_T/x" -s "$OM_T/x.sock" -l 0.0.0.0:6951 -v >/dev/null
+om_bg "$NS_PROV" intruder "$OMNETD" --role provider -S "$OM_T/x" -s "$OM_T/x.sock" -l 0.0.0.0:6951 -v
 om_wait 10 test -S "$OM_T/x.sock" || fail "the second provider starts"
 "$OMNETCTL" -s "$OM_T/x.sock" peer add consumer --fingerprint "$CONS_FP" --endpoint $CONS_ADDR:6950 >/dev/null
 check "the consumer refuses the unpinned key and logs it" \
