@@ -46,9 +46,9 @@ BINS = $(O)/omnetd $(O)/omnetctl
 UNIT_TESTS = test_wire test_rangeset test_ring test_link test_dhcp test_policy \
              test_config test_tcpraw test_dtls
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
-TEST_TOOLS = $(O)/tests/impair
+TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest
 
-.PHONY: all check check-unit check-integration install uninstall clean distclean dist distcheck
+.PHONY: all check check-unit check-integration check-selftests install uninstall clean distclean dist distcheck
 all: $(BINS) $(TEST_TOOLS)
 
 ifeq ($(V),1)
@@ -84,6 +84,8 @@ $(O)/tests/test_dtls: $(O)/tests/test_dtls.o $(O)/src/dtls.o $(O)/src/identity.o
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(OPENSSL_LIBS)
 $(O)/tests/impair: $(O)/tests/impair.o
 	$(CC) $(LDFLAGS_ALL) -o $@ $^
+$(O)/tests/nl_selftest: $(O)/tests/nl_selftest.o $(O)/src/netlink.o $(O)/libcore.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^
 
 check: check-unit check-integration
 
@@ -95,6 +97,13 @@ check-unit: $(UNIT_BINS)
 # Integration tests build network namespaces and need root.
 check-integration: $(BINS) $(TEST_TOOLS)
 	OMNET_BUILD=$(abspath $(O)) tests/integration/run $(TESTS)
+
+# The test tools' own self-tests: rtnetlink helpers, the impairment bridge,
+# omnetctl against a fake daemon.
+check-selftests: $(BINS) $(TEST_TOOLS)
+	NL_SELFTEST=$(abspath $(O))/tests/nl_selftest tests/integration/netlink_selftest.sh
+	IMPAIR=$(abspath $(O))/tests/impair tests/integration/impair_selftest.sh
+	OMNETCTL=$(abspath $(O))/omnetctl tests/integration/omnetctl_selftest.sh
 
 install: $(BINS)
 	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir)

@@ -640,12 +640,15 @@ fail:
 
 void capture_free(struct capture *c)
 {
-	struct event **evs[] = { &c->tcp_ev, &c->udp_ev, &c->dhcp_ev, &c->pkt_ev };
-	int *fds[] = { &c->tcp_fd, &c->udp_fd, &c->dhcp_fd, &c->pkt_fd, &c->inject_fd, &c->reply_fd };
+	struct event **evs[4];
+	int *fds[6];
 	size_t i;
 
 	if (!c)
 		return;
+	evs[0] = &c->tcp_ev, evs[1] = &c->udp_ev, evs[2] = &c->dhcp_ev, evs[3] = &c->pkt_ev;
+	fds[0] = &c->tcp_fd, fds[1] = &c->udp_fd, fds[2] = &c->dhcp_fd, fds[3] = &c->pkt_fd;
+	fds[4] = &c->inject_fd, fds[5] = &c->reply_fd;
 	for (i = 0; i < ARRAY_SIZE(evs); i++) {
 		if (*evs[i])
 			event_free(*evs[i]);

@@ -61,6 +61,11 @@ om_cleanup() {
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
 	done
+	# a sanitizer report in any log fails the test, whatever it checked
+	if grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$OM_T"/*.log >/dev/null 2>&1; then
+		echo "FAIL: sanitizer report in $(grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$OM_T"/*.log | tr '\n' ' ')"
+		OM_FAILED=1
+	fi
 	if [ "$OM_FAILED" != 0 ] && [ -d "$OM_T" ]; then
 		log "logs kept in $OM_T"
 		for f in "$OM_T"/*.log; do
@@ -69,6 +74,7 @@ om_cleanup() {
 	else
 		rm -rf "$OM_T"
 	fi
+	[ "$OM_FAILED" = 0 ] || exit 1
 }
 trap om_cleanup EXIT
 trap 'exit 130' INT TERM
