@@ -39,7 +39,7 @@ def http_server(a):
 
         def do_GET(self):
             self.log_client()
-            path = os.path.join(a.dir, os.path.basename(self.path))
+            path = os.path.join(a.dir, os.path.basename(self.path) or "index.html")
             if not os.path.isfile(path):
                 self.send_error(404)
                 return
