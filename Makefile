@@ -30,7 +30,7 @@ CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) $(CONFIG_CFLAGS) -D_GNU_SOURC
 LDFLAGS_ALL = $(SANFLAGS) $(CONFIG_LDFLAGS)
 
 # Pure cores: no sockets, no event loop, no clock.  Tests link these alone.
-CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c link.c dhcp.c \
+CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c dhcp.c \
             policy.c config.c tcpraw.c resolv.c
 # Glue: sockets, libevent, OpenSSL, namespaces, nftables.
 GLUE_SRCS = identity.c dtls.c mesh.c session.c peer.c flow.c netns.c netlink.c nft.c \

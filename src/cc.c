@@ -42,17 +42,17 @@ uint64_t rtt_pto_us(const struct rtt *r, uint64_t max_ack_delay_us)
 	return r->smoothed_us + MAX(4 * r->var_us, (uint64_t)CC_GRANULARITY_US) + max_ack_delay_us;
 }
 
-uint64_t rtt_loss_delay_us(const struct rtt *r)
+uint64_t rtt_loss_delay_us(const struct rtt *r, unsigned eighths)
 {
 	uint64_t d = MAX(r->latest_us, r->smoothed_us);
 
-	d = d * 9 / 8;
+	d = d * eighths / 8;
 	return MAX(d, (uint64_t)CC_GRANULARITY_US);
 }
 
 const char *cc_algo_name(enum cc_algo a)
 {
-	return a == CC_CUBIC ? "cubic" : "newreno";
+	return a == CC_BBR ? "bbr" : a == CC_CUBIC ? "cubic" : "newreno";
 }
 
 void cc_init(struct cc *c, enum cc_algo algo, size_t mds)
@@ -64,6 +64,8 @@ void cc_init(struct cc *c, enum cc_algo algo, size_t mds)
 	c->cwnd = MIN(10 * (uint64_t)mds, MAX((uint64_t)14720, 2 * (uint64_t)mds));
 	c->min_cwnd = 2 * (uint64_t)mds;
 	c->ssthresh = UINT64_MAX;
+	if (algo == CC_BBR)
+		bbr_init(c);
 }
 
 void cc_on_sent(struct cc *c, size_t bytes, uint64_t now_us)
@@ -112,8 +114,13 @@ void cc_on_acked(struct cc *c, size_t bytes, uint64_t sent_us, uint64_t now_us,
 		 const struct rtt *rtt)
 {
 	c->in_flight -= MIN(c->in_flight, (uint64_t)bytes);
+	if (c->algo == CC_BBR)
+		return; /* the window follows the model, in cc_on_rate_sample() */
 	/* RFC 9002 7.3.2: acks of packets sent before recovery began do not grow cwnd */
 	if (c->in_recovery && sent_us <= c->recovery_start_us)
+		return;
+	/* RFC 9002 7.8: a window the sender does not fill is not grown */
+	if (c->app_limited)
 		return;
 	c->in_recovery = 0;
 	if (c->cwnd < c->ssthresh) {
@@ -142,6 +149,13 @@ void cc_on_congestion(struct cc *c, uint64_t sent_us, uint64_t now_us)
 {
 	if (c->in_recovery && sent_us <= c->recovery_start_us)
 		return;
+	if (c->algo == CC_BBR) {
+		/* loss is not BBR's congestion signal: count it, keep the model */
+		c->congestion_events++;
+		c->in_recovery = 1;
+		c->recovery_start_us = now_us;
+		return;
+	}
 	c->in_recovery = 1;
 	c->recovery_start_us = now_us;
 	c->congestion_events++;
@@ -162,6 +176,10 @@ void cc_on_congestion(struct cc *c, uint64_t sent_us, uint64_t now_us)
 
 void cc_on_persistent_congestion(struct cc *c)
 {
+	if (c->algo == CC_BBR) {
+		bbr_on_persistent_congestion(c);
+		return;
+	}
 	c->cwnd = c->min_cwnd;
 	c->in_recovery = 0;
 	c->epoch_start_us = 0;
@@ -179,6 +197,8 @@ void cc_update_pacing(struct cc *c, const struct rtt *rtt)
 	uint64_t srtt = MAX(rtt->smoothed_us, (uint64_t)1);
 	uint64_t gain = c->cwnd < c->ssthresh ? 200 : 125;
 
+	if (c->algo == CC_BBR)
+		return; /* BBR paces at its bandwidth estimate */
 	if (!rtt->has_sample) {
 		c->pacing_rate = 0;
 		return;
@@ -186,12 +206,31 @@ void cc_update_pacing(struct cc *c, const struct rtt *rtt)
 	c->pacing_rate = c->cwnd * gain / 100 * 1000000 / srtt;
 }
 
-/* cc_pacing_delay_us() - refill the bucket; the burst allowance is ten
- * packets, so a timer wakeup always has a useful amount to send.  Tokens
- * are kept in millionths of a byte so no fraction is lost between calls. */
+void cc_on_rate_sample(struct cc *c, const struct rate_sample *rs, uint64_t now_us,
+		       const struct rtt *rtt)
+{
+	if (c->algo == CC_BBR)
+		bbr_on_rate_sample(c, rs, now_us);
+}
+
+/* pacing_burst() - what may leave back to back: 500 us worth at the
+ * current rate, between 10 and 64 packets, so that a timer wakeup always
+ * has a useful amount to send and a send batch stays one syscall */
+static int64_t pacing_burst(const struct cc *c)
+{
+	uint64_t b = c->pacing_rate / 2000;
+
+	b = MAX(b, 10 * (uint64_t)c->mds);
+	b = MIN(b, 64 * (uint64_t)c->mds);
+	return (int64_t)b * 1000000;
+}
+
+/* cc_pacing_delay_us() - refill the bucket and say how long until bytes
+ * may leave.  Tokens are kept in millionths of a byte so no fraction is
+ * lost between calls. */
 uint64_t cc_pacing_delay_us(struct cc *c, size_t bytes, uint64_t now_us)
 {
-	int64_t burst = (int64_t)(10 * c->mds) * 1000000;
+	int64_t burst = pacing_burst(c);
 	int64_t need = (int64_t)bytes * 1000000;
 
 	if (c->pacing_rate == 0)

@@ -25,10 +25,48 @@ void rtt_update(struct rtt *r, uint64_t sample_us, uint64_t ack_delay_us,
 		uint64_t max_ack_delay_us);
 /* rtt_pto_us() - probe timeout before backoff (RFC 9002 6.2.1) */
 uint64_t rtt_pto_us(const struct rtt *r, uint64_t max_ack_delay_us);
-/* rtt_loss_delay_us() - time threshold: 9/8 of max(smoothed, latest) */
-uint64_t rtt_loss_delay_us(const struct rtt *r);
+/* rtt_loss_delay_us() - time threshold: eighths/8 of max(smoothed,
+ * latest); RFC 9002 6.1.2 recommends 9/8 */
+uint64_t rtt_loss_delay_us(const struct rtt *r, unsigned eighths);
 
-enum cc_algo { CC_NEWRENO, CC_CUBIC };
+enum cc_algo { CC_NEWRENO, CC_CUBIC, CC_BBR };
+
+/* A delivery rate sample, taken once per ACK frame
+ * (draft-cheng-iccrg-delivery-rate-estimation). */
+struct rate_sample {
+	uint64_t delivery_rate;   /* bytes per second; 0: no valid sample */
+	uint64_t delivered;       /* bytes delivered over the interval */
+	uint64_t interval_us;
+	uint64_t prior_delivered; /* delivered count when the newest acked packet left */
+	int is_app_limited;
+	uint64_t rtt_us;          /* the ACK's RTT sample, 0 if none */
+	uint64_t newly_acked;     /* bytes */
+	uint64_t newly_lost;      /* bytes */
+};
+
+#define BBR_BW_ROUNDS 10
+
+/* BBR (draft-cardwell-iccrg-bbr-congestion-control): a model of the path,
+ * bottleneck bandwidth and round-trip propagation time, instead of loss as
+ * the congestion signal; random loss does not shrink the window. */
+struct bbr {
+	int state;                /* STARTUP, DRAIN, PROBE_BW, PROBE_RTT */
+	uint64_t bw_round[BBR_BW_ROUNDS]; /* max delivery rate seen per round */
+	uint64_t bw_last_round;   /* round of the newest sample in bw_round */
+	uint64_t btl_bw;          /* bytes/s: max of the window */
+	uint64_t min_rtt_us, min_rtt_stamp_us;
+	uint64_t round_count, next_round_delivered;
+	int round_start;
+	uint64_t full_bw;
+	int full_bw_count, filled_pipe;
+	unsigned pacing_gain_pct, cwnd_gain_pct;
+	int cycle_index;
+	uint64_t cycle_stamp_us;
+	uint64_t probe_rtt_done_us;
+	int probe_rtt_round_done;
+	uint64_t prior_cwnd;
+	uint64_t delivered;       /* total bytes delivered, mirrored from the link */
+};
 
 struct cc {
 	enum cc_algo algo;
@@ -49,6 +87,8 @@ struct cc {
 	int64_t tokens;          /* millionths of a byte */
 	uint64_t tokens_at_us;
 	uint64_t min_cwnd;
+	int app_limited;         /* the sender had less to send than the window */
+	struct bbr bbr;
 	/* counters */
 	uint64_t congestion_events;
 };
@@ -64,6 +104,14 @@ int cc_can_send(const struct cc *c, size_t bytes);
 /* cc_pacing_delay_us() - how long until a packet of bytes may leave (0: now) */
 uint64_t cc_pacing_delay_us(struct cc *c, size_t bytes, uint64_t now_us);
 void cc_update_pacing(struct cc *c, const struct rtt *rtt);
+/* cc_on_rate_sample() - once per ACK frame, after the per-packet calls */
+void cc_on_rate_sample(struct cc *c, const struct rate_sample *rs, uint64_t now_us,
+		       const struct rtt *rtt);
+/* BBR, in bbr.c */
+void bbr_init(struct cc *c);
+void bbr_on_rate_sample(struct cc *c, const struct rate_sample *rs, uint64_t now_us);
+void bbr_on_persistent_congestion(struct cc *c);
+const char *bbr_state_name(const struct cc *c);
 const char *cc_algo_name(enum cc_algo a);
 
 #endif

@@ -234,15 +234,16 @@ static int set_bool(struct parser *p, const struct keydef *k, void *obj, const c
 	return 0;
 }
 
-/* set_cc() - cubic | newreno */
+/* set_cc() - bbr | cubic | newreno */
 static int set_cc(struct parser *p, const struct keydef *k, void *obj, const char *v)
 {
-	static const char *const words[] = { "cubic", "newreno", NULL };
+	static const char *const words[] = { "cubic", "newreno", "bbr", NULL };
+	static const int values[] = { CONFIG_CC_CUBIC, CONFIG_CC_NEWRENO, CONFIG_CC_BBR };
 	int i = choice(v, words);
 
 	if (i < 0)
-		return fail(p, "%s: '%.64s' is not cubic or newreno", k->name, v);
-	*FIELD(obj, k->off, int) = i == 0 ? CONFIG_CC_CUBIC : CONFIG_CC_NEWRENO;
+		return fail(p, "%s: '%.64s' is not bbr, cubic or newreno", k->name, v);
+	*FIELD(obj, k->off, int) = values[i];
 	return 0;
 }
 
@@ -1153,7 +1154,7 @@ void config_defaults(struct config *c)
 	c->dhcp_lease_ms = 86400000;
 	c->mtu = 1500;
 	c->pmtu_probe = 0;
-	c->cc = CONFIG_CC_CUBIC;
+	c->cc = CONFIG_CC_BBR;
 	c->flow_window_max_bytes = 16777216;
 	c->link_window_max_bytes = 67108864;
 	c->send_buffer_bytes = 4194304;

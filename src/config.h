@@ -24,6 +24,7 @@
 /* congestion-control; not the values of enum cc_algo: the glue maps them */
 #define CONFIG_CC_CUBIC		0
 #define CONFIG_CC_NEWRENO	1
+#define CONFIG_CC_BBR		2
 
 enum config_map {
 	CONFIG_MAP_NONE,
@@ -96,7 +97,7 @@ struct config {
 	uint64_t handshake_timeout_ms, dhcp_lease_ms;
 	unsigned mtu;
 	int pmtu_probe;
-	int cc;				/* CONFIG_CC_CUBIC or CONFIG_CC_NEWRENO */
+	int cc;				/* CONFIG_CC_BBR, _CUBIC or _NEWRENO */
 	uint64_t flow_window_max_bytes, link_window_max_bytes;
 	uint64_t send_buffer_bytes, memory_limit_bytes;
 	unsigned max_flows;

@@ -99,7 +99,7 @@ static json_t *link_json(const struct session *s)
 			 "packets_sent", (json_int_t)st->packets_sent,
 			 "packets_received", (json_int_t)st->packets_received,
 			 "packets_lost", (json_int_t)st->packets_lost,
-			 "packets_retransmitted", (json_int_t)st->pto_count_total,
+			 "packets_retransmitted", (json_int_t)st->packets_retransmitted,
 			 "bytes_sent", (json_int_t)st->bytes_sent,
 			 "bytes_received", (json_int_t)st->bytes_received,
 			 "stream_bytes_retransmitted", (json_int_t)st->stream_bytes_retransmitted,

@@ -107,7 +107,7 @@ static void link_config_from(struct link_config *lc, const struct config *c)
 	lc->link_window_max = c->link_window_max_bytes;
 	lc->send_buffer = c->send_buffer_bytes;
 	lc->dgram_max_age_us = c->datagram_max_age_ms * 1000;
-	lc->cc = c->cc == CONFIG_CC_NEWRENO ? CC_NEWRENO : CC_CUBIC;
+	lc->cc = c->cc == CONFIG_CC_NEWRENO ? CC_NEWRENO : c->cc == CONFIG_CC_CUBIC ? CC_CUBIC : CC_BBR;
 }
 
 static int pinned(void *arg, const char *fp)
@@ -332,13 +332,14 @@ void daemon_free(struct daemon *d)
 		TAILQ_REMOVE(&d->networks, n, entry);
 		free(n);
 	}
-	if (d->mesh)
-		mesh_flush(d->mesh);
 	control_free(d->control);
+	/* closing the sessions sends each peer a close_notify */
 	while ((p = TAILQ_FIRST(&d->peers))) {
 		p->admin_down = 1; /* no reconnecting on the way out */
 		peer_free(p);
 	}
+	if (d->mesh)
+		mesh_flush(d->mesh);
 	mesh_free(d->mesh);
 	dtls_ctx_free(d->dtls);
 	policy_free(d->policy);

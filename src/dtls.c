@@ -375,6 +375,18 @@ int dtls_write(struct dtls_conn *s, const uint8_t *plain, size_t len)
 	return 0;
 }
 
+void dtls_close_notify(struct dtls_conn *s)
+{
+	if (s->status != DTLS_ESTABLISHED)
+		return;
+	/* one attempt: the alert leaves through the BIO now, and a peer that
+	 * misses it notices the silence later */
+	if (SSL_shutdown(s->ssl) < 0)
+		ERR_clear_error();
+	s->status = DTLS_FAILED;
+	snprintf(s->err, sizeof(s->err), "closed");
+}
+
 enum dtls_status dtls_status(const struct dtls_conn *s)
 {
 	return s->status;

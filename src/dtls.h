@@ -51,6 +51,8 @@ enum dtls_status dtls_input(struct dtls_conn *s, const uint8_t *d, size_t n,
 /* dtls_write() - encrypt one record; it leaves through out() */
 int dtls_write(struct dtls_conn *s, const uint8_t *plain, size_t len);
 enum dtls_status dtls_status(const struct dtls_conn *s);
+/* dtls_close_notify() - tell the peer the session ends (an alert record) */
+void dtls_close_notify(struct dtls_conn *s);
 /* handshake retransmission: microseconds until dtls_on_timer() (UINT64_MAX: none) */
 uint64_t dtls_timer_us(struct dtls_conn *s);
 enum dtls_status dtls_on_timer(struct dtls_conn *s);

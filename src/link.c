@@ -31,6 +31,11 @@ struct sent_pkt {
 	uint8_t state;
 	uint8_t ack_eliciting;
 	uint8_t nframes;
+	uint8_t app_limited;
+	uint8_t has_ack;          /* carried an ACK frame ... */
+	uint64_t ack_largest;     /* ... acknowledging up to this packet number */
+	/* delivery rate estimation: the link's delivered count when it left */
+	uint64_t delivered, delivered_us, first_sent_us;
 	struct sent_frame f[LINK_MAX_FRAMES];
 };
 
@@ -93,6 +98,9 @@ struct link {
 	int have_acked;
 	uint64_t last_eliciting_us;
 	uint64_t loss_time_us;
+	uint64_t pkt_threshold;   /* RFC 9002 6.1.1: 3, raised by spurious losses */
+	unsigned time_threshold;  /* in eighths of an RTT: 9, raised likewise */
+	int building_retx;        /* the packet being built resends data */
 	unsigned pto_count;
 	unsigned probes;
 	uint64_t pace_at_us;     /* data waits for the pacer until then */
@@ -109,6 +117,11 @@ struct link {
 
 	struct rtt rtt;
 	struct cc cc;
+	/* delivery rate estimation (draft-cheng-iccrg-delivery-rate-estimation) */
+	uint64_t delivered, delivered_us, first_sent_us;
+	uint64_t app_limited_until;  /* 0, or delivered count that ends the lull */
+	struct rate_sample rs;       /* being built for the current ACK frame */
+	uint64_t rs_send_elapsed, rs_ack_elapsed;
 
 	/* link-level flow control, cumulative stream bytes */
 	uint64_t snd_data, snd_max_data;
@@ -158,7 +171,7 @@ void link_config_default(struct link_config *c)
 	c->dgram_max_age_us = 2000000;
 	c->dgram_queue_max = 256 << 10;
 	c->pto_max_us = 2000000;
-	c->cc = CC_CUBIC;
+	c->cc = CC_BBR;
 	c->opens_even = 1;
 }
 
@@ -173,6 +186,8 @@ struct link *link_new(const struct link_config *cfg, const struct link_cb *cb,
 	l->now_us = now_us;
 	l->sp_cap = 256;
 	l->sp = xcalloc(l->sp_cap, sizeof(*l->sp));
+	l->pkt_threshold = LINK_PKT_THRESHOLD;
+	l->time_threshold = LINK_TIME_THRESHOLD;
 	rangeset_init(&l->rcv_pns, 256);
 	rtt_init(&l->rtt);
 	cc_init(&l->cc, cfg->cc, cfg->max_packet);
@@ -331,10 +346,21 @@ static void sp_grow(struct link *l)
 	l->sp_cap = cap;
 }
 
+/* sp_trim() - forget resolved packets at the front.  A lost one is kept
+ * for three RTTs: if its ACK still comes, the loss was reordering, and the
+ * packet threshold learns how far the path reorders. */
 static void sp_trim(struct link *l)
 {
-	while (l->sp_first < l->next_pn && l->sp[l->sp_first & (l->sp_cap - 1)].state != SP_INFLIGHT)
+	uint64_t keep_us = 3 * MAX(l->rtt.smoothed_us, (uint64_t)CC_GRANULARITY_US);
+
+	while (l->sp_first < l->next_pn) {
+		const struct sent_pkt *p = &l->sp[l->sp_first & (l->sp_cap - 1)];
+
+		if (p->state == SP_INFLIGHT ||
+		    (p->state == SP_LOST && l->now_us - p->sent_us < keep_us))
+			break;
 		l->sp_first++;
+	}
 }
 
 /* ---- flows ------------------------------------------------------------ */
@@ -569,7 +595,7 @@ static int flow_can_send(const struct link *l, const struct link_flow *f)
 /* ---- receiving --------------------------------------------------------- */
 
 static void on_frames_acked(struct link *l, struct sent_pkt *p);
-static void detect_lost(struct link *l);
+static uint64_t detect_lost(struct link *l);
 
 /* stream_acked() - mark bytes acknowledged and drop everything contiguous
  * below the first gap from the send ring */
@@ -711,24 +737,26 @@ static void on_packet_lost(struct link *l, struct sent_pkt *p)
 
 /* detect_lost() - RFC 9002 6.1: a packet is lost when three later packets
  * were acknowledged, or it is older than 9/8 RTT and a later one was */
-static void detect_lost(struct link *l)
+static uint64_t detect_lost(struct link *l)
 {
-	uint64_t delay = rtt_loss_delay_us(&l->rtt);
+	uint64_t delay = rtt_loss_delay_us(&l->rtt, l->time_threshold);
 	uint64_t lost_before = l->now_us > delay ? l->now_us - delay : 0;
-	uint64_t pn, newest_lost_sent = 0;
+	uint64_t pn, newest_lost_sent = 0, oldest_lost_sent = UINT64_MAX, lost_bytes = 0;
 	int any = 0;
 
 	l->loss_time_us = 0;
 	if (!l->have_acked)
-		return;
+		return 0;
 	for (pn = l->sp_first; pn <= l->largest_acked && pn < l->next_pn; pn++) {
 		struct sent_pkt *p = sp_get(l, pn);
 
 		if (p->state != SP_INFLIGHT)
 			continue;
-		if (p->sent_us <= lost_before || l->largest_acked >= pn + 3) {
+		if (p->sent_us <= lost_before || l->largest_acked >= pn + l->pkt_threshold) {
 			on_packet_lost(l, p);
 			newest_lost_sent = MAX(newest_lost_sent, p->sent_us);
+			oldest_lost_sent = MIN(oldest_lost_sent, p->sent_us);
+			lost_bytes += p->size;
 			any = 1;
 		} else if (!l->loss_time_us || p->sent_us + delay < l->loss_time_us) {
 			l->loss_time_us = p->sent_us + delay;
@@ -736,20 +764,95 @@ static void detect_lost(struct link *l)
 	}
 	if (any)
 		cc_on_congestion(&l->cc, newest_lost_sent, l->now_us);
+	/* RFC 9002 7.6: losses spanning three probe timeouts mean the path
+	 * was gone, not congested: start again from the minimal window */
+	if (any && l->rtt.has_sample &&
+	    newest_lost_sent - oldest_lost_sent > 3 * rtt_pto_us(&l->rtt, l->cfg.max_ack_delay_us))
+		cc_on_persistent_congestion(&l->cc);
 	sp_trim(l);
+	return lost_bytes;
+}
+
+/* sample_delivery() - the newest packet acknowledged in an ACK frame
+ * sets the interval of its rate sample */
+static void sample_delivery(struct link *l, const struct sent_pkt *p)
+{
+	struct rate_sample *rs = &l->rs;
+
+	l->delivered += p->size;
+	l->delivered_us = l->now_us;
+	rs->newly_acked += p->size;
+	if (p->delivered < rs->prior_delivered && rs->interval_us)
+		return;
+	rs->prior_delivered = p->delivered;
+	rs->is_app_limited = p->app_limited;
+	rs->interval_us = 1; /* marks "a packet set it" */
+	l->rs_send_elapsed = p->sent_us - p->first_sent_us;
+	l->rs_ack_elapsed = l->delivered_us - p->delivered_us;
+	l->first_sent_us = p->sent_us;
+}
+
+/* spurious_loss() - a packet declared lost arrived after all: the path
+ * reorders that far (in packets and in time), so wait that long before
+ * calling a packet lost (RFC 9002 6.1.1 and 6.1.2 allow both) */
+static void spurious_loss(struct link *l, const struct sent_pkt *p)
+{
+	uint64_t distance = l->largest_acked > p->pn ? l->largest_acked - p->pn + 1 : 0;
+
+	l->st.packets_spuriously_lost++;
+	if (distance > l->pkt_threshold)
+		l->pkt_threshold = MIN(distance, (uint64_t)LINK_PKT_THRESHOLD_MAX);
+	if (l->time_threshold < LINK_TIME_THRESHOLD_MAX)
+		l->time_threshold++;
+}
+
+/* ack_of_ack() - RFC 9000 13.2.4: the peer has our ACK up to this packet
+ * number, so nothing at or below it needs acknowledging again; the range
+ * list stays short however many ACK packets are lost */
+static void ack_of_ack(struct link *l, const struct sent_pkt *p)
+{
+	uint64_t floor = p->ack_largest + 1;
+
+	if (!p->has_ack || floor <= l->rcv_floor)
+		return;
+	l->rcv_floor = floor;
+	rangeset_remove(&l->rcv_pns, 0, floor);
 }
 
 static void on_packet_acked(struct link *l, struct sent_pkt *p)
 {
 	int was_lost = p->state == SP_LOST;
 
+	ack_of_ack(l, p);
+	if (was_lost)
+		spurious_loss(l, p);
 	p->state = SP_ACKED;
+	if (p->ack_eliciting)
+		sample_delivery(l, p);
 	if (!was_lost) {
 		l->st.packets_acked++;
 		if (p->ack_eliciting)
 			cc_on_acked(&l->cc, p->size, p->sent_us, l->now_us, &l->rtt);
 	}
 	on_frames_acked(l, p);
+}
+
+/* finish_rate_sample() - after every packet of an ACK frame was seen: the
+ * rate over the longer of the send and ack intervals (so ACK compression
+ * does not inflate it), discarded below one min RTT */
+static void finish_rate_sample(struct link *l)
+{
+	struct rate_sample *rs = &l->rs;
+	uint64_t interval = MAX(l->rs_send_elapsed, l->rs_ack_elapsed);
+
+	if (l->app_limited_until && l->delivered > l->app_limited_until)
+		l->app_limited_until = 0;
+	rs->delivered = l->delivered - rs->prior_delivered;
+	rs->interval_us = interval;
+	rs->delivery_rate = 0;
+	if (rs->newly_acked && interval && (!l->rtt.has_sample || interval >= l->rtt.min_us))
+		rs->delivery_rate = rs->delivered * 1000000 / interval;
+	cc_on_rate_sample(&l->cc, rs, l->now_us, &l->rtt);
 }
 
 static void handle_ack(struct link *l, const struct wire_frame *fr)
@@ -763,12 +866,20 @@ static void handle_ack(struct link *l, const struct wire_frame *fr)
 		l->st.frames_violating++;
 		return;
 	}
+	memset(&l->rs, 0, sizeof(l->rs));
+	l->rs_send_elapsed = l->rs_ack_elapsed = 0;
 	lp = sp_get(l, largest);
 	if (lp && lp->state == SP_INFLIGHT && lp->ack_eliciting)
 		rtt_sample = 1;
-	if (rtt_sample)
+	if (rtt_sample) {
 		rtt_update(&l->rtt, l->now_us - lp->sent_us, fr->u.ack.delay_us,
 			   l->cfg.max_ack_delay_us);
+		l->rs.rtt_us = l->rtt.latest_us;
+	}
+	if (!l->have_acked || largest > l->largest_acked) {
+		l->largest_acked = largest;
+		l->have_acked = 1;
+	}
 	for (i = 0; i < fr->u.ack.nranges; i++) {
 		uint64_t lo = MAX(fr->u.ack.ranges[i].lo, l->sp_first);
 		uint64_t pn;
@@ -780,12 +891,9 @@ static void handle_ack(struct link *l, const struct wire_frame *fr)
 				on_packet_acked(l, p);
 		}
 	}
-	if (!l->have_acked || largest > l->largest_acked) {
-		l->largest_acked = largest;
-		l->have_acked = 1;
-	}
 	l->pto_count = 0;
-	detect_lost(l);
+	l->rs.newly_lost = detect_lost(l);
+	finish_rate_sample(l);
 	cc_update_pacing(&l->cc, &l->rtt);
 }
 
@@ -1167,23 +1275,25 @@ static int validate(const uint8_t *p, size_t len)
 }
 
 /* record_pn() - note a packet number for the next ACK; RFC 9000 13.2.1:
- * acknowledge at once when packets arrive out of order */
+ * acknowledge at once when an ack-eliciting packet arrives out of order.
+ * A packet that is not ack-eliciting never causes an ACK by itself, or
+ * two peers losing packets would answer each other's ACKs forever. */
 static void record_pn(struct link *l, uint64_t pn, int eliciting)
 {
+	int out_of_order = l->have_rcv && pn != l->rcv_largest + 1;
+
 	rangeset_add(&l->rcv_pns, pn, pn + 1);
 	if (l->rcv_pns.n && l->rcv_pns.r[0].lo > l->rcv_floor && l->rcv_pns.n == l->rcv_pns.max)
 		l->rcv_floor = l->rcv_pns.r[0].lo;
 	if (!l->have_rcv || pn > l->rcv_largest) {
-		if (l->have_rcv && pn != l->rcv_largest + 1)
-			l->ack_now = 1;
 		l->rcv_largest = pn;
 		l->rcv_largest_us = l->now_us;
 		l->have_rcv = 1;
-	} else {
-		l->ack_now = 1;
 	}
 	if (!eliciting)
 		return;
+	if (out_of_order)
+		l->ack_now = 1;
 	if (l->ack_pending++ == 0)
 		l->ack_deadline_us = l->now_us + l->cfg.max_ack_delay_us;
 }
@@ -1205,8 +1315,10 @@ int link_recv(struct link *l, const uint8_t *pkt, size_t len, uint64_t now_us)
 	l->st.packets_received++;
 	l->st.bytes_received += len;
 	if (pn < l->rcv_floor || rangeset_contains(&l->rcv_pns, pn)) {
+		/* the peer may have missed our ACK: tell it again */
 		l->st.packets_duplicate++;
-		l->ack_now = 1;
+		if (eliciting)
+			l->ack_now = 1;
 		leave(l);
 		return 0;
 	}
@@ -1230,14 +1342,18 @@ static int ack_due(const struct link *l)
 	return l->ack_pending >= 2 || l->ack_now || l->now_us >= l->ack_deadline_us;
 }
 
-static int put_ack(struct link *l, struct wbuf *b)
+static int put_ack(struct link *l, struct wbuf *b, struct sent_pkt *p)
 {
 	struct wire_ack_range r[WIRE_MAX_ACK_RANGES];
 	size_t n = 0, i = l->rcv_pns.n;
 	uint64_t delay;
 
-	if (!l->have_rcv || !l->rcv_pns.n)
+	if (!l->have_rcv || !l->rcv_pns.n) {
+		/* all acknowledged already (ack of ack): nothing is owed */
+		l->ack_pending = 0;
+		l->ack_now = 0;
 		return 0;
+	}
 	while (i-- > 0 && n < ARRAY_SIZE(r)) {
 		r[n].lo = l->rcv_pns.r[i].lo;
 		r[n].hi = l->rcv_pns.r[i].hi - 1;
@@ -1252,6 +1368,8 @@ static int put_ack(struct link *l, struct wbuf *b)
 	l->ack_pending = 0;
 	l->ack_now = 0;
 	l->ack_deadline_us = 0;
+	p->has_ack = 1;
+	p->ack_largest = r[0].hi;
 	return 1;
 }
 
@@ -1390,6 +1508,7 @@ static int put_stream_retx(struct link *l, struct link_flow *f, struct wbuf *b,
 			f->fin_retx = 0;
 		record_frame(p, WF_STREAM, f->id, lo, (uint16_t)len, (uint8_t)fin, 0);
 		l->st.stream_bytes_retransmitted += len;
+		l->building_retx = 1;
 		return 1;
 	}
 	if (f->fin_retx) {
@@ -1513,19 +1632,30 @@ static void commit_packet(struct link *l, struct sent_pkt *p, size_t len)
 	p->state = p->ack_eliciting ? SP_INFLIGHT : SP_ACKED;
 	l->st.packets_sent++;
 	l->st.bytes_sent += len;
+	l->st.packets_retransmitted += l->building_retx;
+	l->building_retx = 0;
 	if (!p->ack_eliciting) {
 		l->st.packets_ack_only++;
 		sp_trim(l);
 		return;
 	}
 	l->last_eliciting_us = l->now_us;
+	/* a new flight starts the delivery clock afresh */
+	if (l->cc.in_flight == 0)
+		l->first_sent_us = l->delivered_us = l->now_us;
+	p->delivered = l->delivered;
+	p->delivered_us = l->delivered_us;
+	p->first_sent_us = l->first_sent_us;
+	p->app_limited = l->app_limited_until != 0;
 	cc_on_sent(&l->cc, len, l->now_us);
 	if (l->probes)
 		l->probes--;
 }
 
 /* may_send_data() - congestion window and pacer both allow a full packet;
- * probes go regardless (RFC 9002 6.2.4) */
+ * probes go regardless (RFC 9002 6.2.4).  The pacer spaces data: control
+ * frames alone (window updates, OPENED, resets) are small and must never
+ * wait for it, or a receiver that only acknowledges could starve its peer. */
 static int may_send_data(struct link *l, size_t max)
 {
 	uint64_t wait;
@@ -1535,6 +1665,8 @@ static int may_send_data(struct link *l, size_t max)
 		return 1;
 	if (!cc_can_send(&l->cc, max))
 		return 0;
+	if (!l->sched_head)
+		return 1;
 	wait = cc_pacing_delay_us(&l->cc, max, l->now_us);
 	if (wait == 0)
 		return 1;
@@ -1551,6 +1683,14 @@ size_t link_send(struct link *l, uint8_t *buf, size_t cap, uint64_t now_us)
 
 	enter(l, now_us);
 	may_send = may_send_data(l, max);
+	/* nothing to send though the window allows: samples taken until what
+	 * is in flight now is delivered say little about the path's rate */
+	if (may_send && !l->probes && !l->sched_head && !has_ctl(l)) {
+		l->app_limited_until = MAX(l->delivered + l->cc.in_flight, 1);
+		l->cc.app_limited = 1;
+	} else if (!l->app_limited_until) {
+		l->cc.app_limited = 0;
+	}
 	if (!(may_send && (has_ctl(l) || l->sched_head || l->probes)) && !ack_due(l)) {
 		leave(l);
 		return 0;
@@ -1560,7 +1700,7 @@ size_t link_send(struct link *l, uint8_t *buf, size_t cap, uint64_t now_us)
 	p = &l->sp[l->next_pn & (l->sp_cap - 1)];
 	memset(p, 0, offsetof(struct sent_pkt, f));
 	wire_put_pn(&b, l->next_pn);
-	acked = (l->ack_pending || l->ack_now) ? put_ack(l, &b) : 0;
+	acked = (l->ack_pending || l->ack_now) ? put_ack(l, &b, p) : 0;
 	if (may_send) {
 		put_control(l, &b, p);
 		put_data(l, &b, p);

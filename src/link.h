@@ -24,6 +24,10 @@
 #define LINK_INITIAL_FLOW_WINDOW (256 * 1024)
 #define LINK_INITIAL_LINK_WINDOW (16 * 1024 * 1024)
 #define LINK_MAX_FRAMES 16
+#define LINK_PKT_THRESHOLD 3       /* RFC 9002 kPacketThreshold */
+#define LINK_PKT_THRESHOLD_MAX 1024
+#define LINK_TIME_THRESHOLD 9      /* eighths of an RTT: RFC 9002 kTimeThreshold */
+#define LINK_TIME_THRESHOLD_MAX 16 /* two RTTs */
 #define LINK_MIN_PACKET 1200
 
 struct link_config {
@@ -44,6 +48,8 @@ void link_config_default(struct link_config *c);
 struct link_stats {
 	uint64_t packets_sent, packets_received, packets_lost, packets_acked;
 	uint64_t packets_duplicate, packets_malformed, packets_ack_only;
+	uint64_t packets_spuriously_lost;           /* declared lost, then acknowledged */
+	uint64_t packets_retransmitted;             /* carried resent data */
 	uint64_t bytes_sent, bytes_received;        /* whole packets */
 	uint64_t stream_bytes_sent, stream_bytes_retransmitted;
 	uint64_t stream_bytes_received, stream_bytes_duplicate;

@@ -143,7 +143,10 @@ void session_input(struct session *s, const struct wire_outer *o, const uint8_t 
 		s->remote_id = o->sender_id;
 	st = dtls_input(s->dtls, p, len, deliver, s);
 	if (st == DTLS_FAILED) {
-		handshake_failed(s);
+		if (was == SESS_HANDSHAKE)
+			handshake_failed(s);
+		else
+			session_close(s, dtls_error(s->dtls));
 		return;
 	}
 	s->last_rx_ms = clock_now_ms();
@@ -392,8 +395,10 @@ void session_close(struct session *s, const char *why)
 {
 	struct peer *p = s->peer;
 
-	if (s->state == SESS_ESTABLISHED)
+	if (s->state == SESS_ESTABLISHED) {
 		log_info("peer %s: session %08x closed: %s", p ? p->name : "?", s->local_id, why);
+		dtls_close_notify(s->dtls); /* a no-op if the peer closed it */
+	}
 	detach_flows(s);
 	if (p)
 		peer_session_gone(p, s, why);

@@ -207,7 +207,7 @@ START_TEST(test_defaults_are_complete_and_sane)
 	assert_u64(cfg.dhcp_lease_ms, 86400000, "lease");
 	ck_assert_uint_eq(cfg.mtu, 1500);
 	ck_assert_int_eq(cfg.pmtu_probe, 0);
-	ck_assert_int_eq(cfg.cc, CONFIG_CC_CUBIC);
+	ck_assert_int_eq(cfg.cc, CONFIG_CC_BBR);
 	assert_u64(cfg.flow_window_max_bytes, 16777216, "flow window");
 	assert_u64(cfg.link_window_max_bytes, 67108864, "link window");
 	assert_u64(cfg.send_buffer_bytes, 4194304, "send buffer");
@@ -838,8 +838,8 @@ static const struct bad bad[] = {
 	/* words and addresses */
 	{ "log-level = verbose\n", "t.conf:1: log-level: 'verbose' is not warn, info or debug" },
 	{ "pmtu-probe = true\n", "t.conf:1: pmtu-probe: 'true' is not yes or no" },
-	{ "congestion-control = bbr\n",
-	  "t.conf:1: congestion-control: 'bbr' is not cubic or newreno" },
+	{ "congestion-control = vegas\n",
+	  "t.conf:1: congestion-control: 'vegas' is not bbr, cubic or newreno" },
 	{ "gateway = 10.0.2.256\n", "t.conf:1: gateway: '10.0.2.256' is not an IPv4 address" },
 	{ "dns = 2001:db8::1\n", "t.conf:1: dns: '2001:db8::1' is not an IPv4 address" },
 	{ "listen = 0.0.0.0:99999\n", "t.conf:1: listen: '0.0.0.0:99999' is not a numeric" },

@@ -216,6 +216,8 @@ static int all_done(void *arg)
 	return 1;
 }
 
+static enum cc_algo test_cc = CC_BBR;
+
 static struct tctx *ctx_new(const struct sim_path *ab, const struct sim_path *ba, uint64_t seed)
 {
 	struct tctx *c = calloc(1, sizeof(*c));
@@ -224,6 +226,7 @@ static struct tctx *ctx_new(const struct sim_path *ab, const struct sim_path *ba
 
 	link_config_default(&ca);
 	link_config_default(&cb);
+	ca.cc = cb.cc = test_cc;
 	cb.opens_even = 0;
 	chunk_pool_init(&c->pool_a, 512 << 20);
 	chunk_pool_init(&c->pool_b, 512 << 20);
@@ -591,6 +594,42 @@ START_TEST(test_high_delay_300ms)
 }
 END_TEST
 
+/* Every congestion controller completes a lossy, reordered transfer
+ * byte-exact with retransmission bounded by what was lost. */
+static const enum cc_algo all_cc[] = { CC_NEWRENO, CC_CUBIC, CC_BBR };
+
+START_TEST(test_each_congestion_control_survives_loss)
+{
+	struct sim_path p = { .delay_us = 15000, .jitter_us = 1000, .loss = 0.05, .reorder = 0.02,
+			      .reorder_us = 5000 };
+	struct tctx *c;
+	uint64_t retx;
+
+	test_cc = all_cc[_i];
+	c = ctx_new(&p, &p, 300 + (uint64_t)_i);
+	open_flows(c, 2, 512 << 10, 128 << 10);
+	ck_assert_int_eq(sim_run(&c->sim, 900000000, all_done, tick, c), 0);
+	check_exact(c, 512 << 10, 128 << 10);
+	retx = link_stats(c->a.l)->stream_bytes_retransmitted;
+	printf("%s: 5%% loss, 2 flows of 512 KiB: %.2f s, %llu bytes resent, %llu packets dropped, "
+	       "%llu declared lost (%llu spuriously), %llu probe timeouts\n",
+	       cc_algo_name(all_cc[_i]), (double)c->sim.now_us / 1e6, (unsigned long long)retx,
+	       (unsigned long long)c->sim.ab.dropped,
+	       (unsigned long long)link_stats(c->a.l)->packets_lost,
+	       (unsigned long long)link_stats(c->a.l)->packets_spuriously_lost,
+	       (unsigned long long)link_stats(c->a.l)->pto_count_total);
+	printf("   A sent %llu, chan delivered %llu dropped %llu; B received %llu dup %llu malformed %llu; A acked %llu\n",
+	       (unsigned long long)link_stats(c->a.l)->packets_sent, (unsigned long long)c->sim.ab.delivered,
+	       (unsigned long long)c->sim.ab.dropped, (unsigned long long)link_stats(c->b.l)->packets_received,
+	       (unsigned long long)link_stats(c->b.l)->packets_duplicate, (unsigned long long)link_stats(c->b.l)->packets_malformed,
+	       (unsigned long long)link_stats(c->a.l)->packets_acked);
+	ck_assert_str_eq(cc_algo_name(link_cc(c->a.l)->algo), cc_algo_name(all_cc[_i]));
+	ck_assert_uint_le(retx, 3 * c->sim.ab.dropped * 1400 + 16 * 1400);
+	test_cc = CC_BBR;
+	ctx_free(c);
+}
+END_TEST
+
 static Suite *link_suite(void)
 {
 	Suite *s = suite_create("link");
@@ -612,6 +651,7 @@ static Suite *link_suite(void)
 	tcase_add_test(t, test_acks_are_batched);
 	tcase_add_test(t, test_hostile_packets_rejected);
 	tcase_add_test(t, test_high_delay_300ms);
+	tcase_add_loop_test(t, test_each_congestion_control_survives_loss, 0, 3);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -77,8 +77,34 @@ check "status counts the policy refusals" \
 	test "$(json_eval ctl_c "r['counters']['flows_refused_policy']" status)" -ge 5
 
 # --- what people see
-check "omnetctl flows lists open flows with both sides" \
-	sh -c "ctl() { \"$OMNETCTL\" -s \"$OM_T/p.sock\" \"\$@\"; }; ctl flows --json >/dev/null"
-check "omnetctl status shows the peer connected, direct" \
-	test "$(json_eval ctl_p "[p['state']+'/'+p['method'] for p in r['peers']][0]" status)" = connected/direct
+vm curl -sS -m 60 --limit-rate 5M -o /dev/null http://$SRV_ADDR:8080/big &
+dl=$!
+check "omnetctl flows shows the download: VM side, server side, bytes down" om_wait 10 sh -c \
+	"$OMNETCTL -s $OM_T/p.sock --json flows | $PY -c 'import json,sys; fl=json.load(sys.stdin)[\"result\"]; sys.exit(0 if any(f[\"vm\"].startswith(\"10.0.2.15:\") and f[\"remote\"]==\"$SRV_ADDR:8080\" and f[\"proto\"]==\"tcp\" and f[\"bytes_down\"]>100000 for f in fl) else 1)'"
+check "the consumer lists the same flow" om_wait 5 sh -c \
+	"$OMNETCTL -s $OM_T/c.sock flows | grep -q '$SRV_ADDR:8080'"
+kill $dl 2>/dev/null; wait $dl 2>/dev/null
+check "omnetctl status shows the peer connected, direct, with an RTT" \
+	test "$(json_eval ctl_p "[p['state']+'/'+p['method']+'/'+str(p['rtt_ms'] is not None) for p in r['peers']][0]" status)" = connected/direct/True
+
+# --- the control socket survives malformed lines on the same connection
+reply=$($PY - "$OM_T/c.sock" <<'PYEOF'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
+for line in ["not json", "[1,2]", '{"cmd": 5}', '{"cmd":"nope"}', '{"cmd":"identity"}']:
+    f.write(line + "\n"); f.flush()
+    r = json.loads(f.readline())
+    print(r["ok"], r.get("error", {}).get("code", "-"), end=" ")
+PYEOF
+)
+check "malformed control lines get errors, the connection stays usable ($reply)" \
+	test "$reply" = "False bad_request False bad_request False bad_request False unknown_command True - "
+
+# --- shutdown removes the capture
+kill -TERM "$PROV_PID"
+check "the provider exits cleanly on SIGTERM" om_wait 10 sh -c "! kill -0 $PROV_PID 2>/dev/null"
+check "shutdown removed the nftables rules" sh -c "! ip netns exec $NS_CAP nft list table ip omnetd >/dev/null 2>&1"
+check "shutdown removed the gateway address" sh -c "! ip -n $NS_CAP addr show tap0 | grep -q 10.0.2.2"
+check "the consumer notices the provider is gone" om_wait 10 sh -c \
+	"$OMNETCTL -s $OM_T/c.sock --json status | grep -q '\"reconnecting\"\\|\"connecting\"'"
 exit $OM_FAILED

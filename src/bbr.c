@@ -1,0 +1,256 @@
+/* bbr.c: BBR congestion control (draft-cardwell-iccrg-bbr-congestion-control,
+ * version 1, the algorithm Linux's tcp_bbr implements).
+ *
+ * BBR sends at the rate the path delivers and keeps about one or two
+ * bandwidth-delay products in flight.  The model is two filtered numbers:
+ * the bottleneck bandwidth (the highest delivery rate over the last ten
+ * round trips) and the round-trip propagation time (the lowest RTT over
+ * the last ten seconds).  Random loss, which on the internet is rarely a
+ * sign of congestion, does not shrink the window: that is what lets a
+ * link keep its throughput at a percent of loss where loss-based
+ * controllers collapse.  Pure: time comes in as microseconds. */
+#include <string.h>
+
+#include "cc.h"
+#include "util.h"
+
+enum { BBR_STARTUP, BBR_DRAIN, BBR_PROBE_BW, BBR_PROBE_RTT };
+
+static const char *const state_names[] = { "startup", "drain", "probe-bw", "probe-rtt" };
+
+/* Gains in percent.  2/ln(2) = 2.885 doubles the sending rate per round in
+ * startup; the probe cycle probes 25% above the estimate, drains the queue
+ * that made, then cruises for six phases. */
+#define HIGH_GAIN 289
+#define DRAIN_GAIN 35
+#define CWND_GAIN 200
+static const unsigned cycle_gain[8] = { 125, 75, 100, 100, 100, 100, 100, 100 };
+
+#define FULL_BW_THRESH 125      /* 25% growth means the pipe is not full yet */
+#define FULL_BW_ROUNDS 3
+#define MIN_RTT_WINDOW_US 10000000
+#define PROBE_RTT_TIME_US 200000
+#define MIN_CWND_PACKETS 4
+
+const char *bbr_state_name(const struct cc *c)
+{
+	return state_names[c->bbr.state];
+}
+
+void bbr_init(struct cc *c)
+{
+	struct bbr *b = &c->bbr;
+
+	memset(b, 0, sizeof(*b));
+	b->state = BBR_STARTUP;
+	b->pacing_gain_pct = HIGH_GAIN;
+	b->cwnd_gain_pct = HIGH_GAIN;
+	b->min_rtt_us = UINT64_MAX;
+	c->min_cwnd = MIN_CWND_PACKETS * (uint64_t)c->mds;
+}
+
+/* bdp() - bandwidth-delay product in bytes, scaled by gain percent */
+static uint64_t bdp(const struct cc *c, unsigned gain_pct)
+{
+	const struct bbr *b = &c->bbr;
+
+	if (!b->btl_bw || b->min_rtt_us == UINT64_MAX)
+		return c->cwnd; /* no model yet: keep the initial window */
+	return b->btl_bw * b->min_rtt_us / 1000000 * gain_pct / 100;
+}
+
+/* update_round() - a round trip ends when a packet sent after it began
+ * is acknowledged */
+static void update_round(struct bbr *b, const struct rate_sample *rs)
+{
+	b->round_start = 0;
+	if (rs->prior_delivered >= b->next_round_delivered) {
+		b->next_round_delivered = b->delivered;
+		b->round_count++;
+		b->round_start = 1;
+	}
+}
+
+/* update_bw() - the max filter: per-round maxima over the last ten
+ * rounds.  Old rounds expire only when a new sample is taken, so rounds
+ * without a usable sample (app-limited) keep the estimate instead of
+ * draining it.  An app-limited sample counts only if it raises the
+ * estimate (the path did at least that much). */
+static void update_bw(struct bbr *b, const struct rate_sample *rs)
+{
+	uint64_t r;
+	size_t i;
+
+	if (!rs->delivery_rate || (rs->is_app_limited && rs->delivery_rate < b->btl_bw))
+		return;
+	for (r = b->bw_last_round + 1; r <= b->round_count && r <= b->bw_last_round + BBR_BW_ROUNDS; r++)
+		b->bw_round[r % BBR_BW_ROUNDS] = 0;
+	b->bw_last_round = b->round_count;
+	if (rs->delivery_rate > b->bw_round[b->round_count % BBR_BW_ROUNDS])
+		b->bw_round[b->round_count % BBR_BW_ROUNDS] = rs->delivery_rate;
+	b->btl_bw = 0;
+	for (i = 0; i < BBR_BW_ROUNDS; i++)
+		b->btl_bw = MAX(b->btl_bw, b->bw_round[i]);
+}
+
+static void check_full_pipe(struct bbr *b, const struct rate_sample *rs)
+{
+	if (b->filled_pipe || !b->round_start || rs->is_app_limited)
+		return;
+	if (b->btl_bw * 100 >= b->full_bw * FULL_BW_THRESH) {
+		b->full_bw = b->btl_bw;
+		b->full_bw_count = 0;
+		return;
+	}
+	if (++b->full_bw_count >= FULL_BW_ROUNDS)
+		b->filled_pipe = 1;
+}
+
+static void enter_probe_bw(struct cc *c, uint64_t now_us)
+{
+	struct bbr *b = &c->bbr;
+
+	b->state = BBR_PROBE_BW;
+	b->cwnd_gain_pct = CWND_GAIN;
+	/* start in a random cruise phase so flows sharing a path do not
+	 * probe in step; the phase 1 (drain) start is excluded as Linux does */
+	b->cycle_index = 2 + (int)(now_us % 6);
+	b->pacing_gain_pct = cycle_gain[b->cycle_index];
+	b->cycle_stamp_us = now_us;
+}
+
+static void check_drain(struct cc *c, uint64_t now_us)
+{
+	struct bbr *b = &c->bbr;
+
+	if (b->state == BBR_STARTUP && b->filled_pipe) {
+		b->state = BBR_DRAIN;
+		b->pacing_gain_pct = DRAIN_GAIN;
+		b->cwnd_gain_pct = HIGH_GAIN;
+	}
+	if (b->state == BBR_DRAIN && c->in_flight <= bdp(c, 100))
+		enter_probe_bw(c, now_us);
+}
+
+/* advance_cycle() - each phase lasts about one min RTT; the probe phase
+ * goes on until it put its extra quarter in flight or saw loss, the drain
+ * phase ends early once the queue it drains is gone */
+static void advance_cycle(struct cc *c, const struct rate_sample *rs, uint64_t now_us)
+{
+	struct bbr *b = &c->bbr;
+	int elapsed = now_us - b->cycle_stamp_us > b->min_rtt_us;
+	int next = elapsed;
+
+	if (b->pacing_gain_pct > 100)
+		next = elapsed && (rs->newly_lost || c->in_flight >= bdp(c, b->pacing_gain_pct));
+	else if (b->pacing_gain_pct < 100)
+		next = elapsed || c->in_flight <= bdp(c, 100);
+	if (!next)
+		return;
+	b->cycle_index = (b->cycle_index + 1) % 8;
+	b->pacing_gain_pct = cycle_gain[b->cycle_index];
+	b->cycle_stamp_us = now_us;
+}
+
+/* update_min_rtt() - and PROBE_RTT: when the minimum is ten seconds old,
+ * drain to four packets for 200 ms and a round so a fresh minimum can be
+ * seen without our own queue in it */
+static void update_min_rtt(struct cc *c, const struct rate_sample *rs, uint64_t now_us)
+{
+	struct bbr *b = &c->bbr;
+	int expired = b->min_rtt_us != UINT64_MAX && now_us - b->min_rtt_stamp_us > MIN_RTT_WINDOW_US;
+
+	if (rs->rtt_us && (rs->rtt_us <= b->min_rtt_us || expired)) {
+		b->min_rtt_us = rs->rtt_us;
+		b->min_rtt_stamp_us = now_us;
+	}
+	if (expired && b->state != BBR_PROBE_RTT) {
+		b->state = BBR_PROBE_RTT;
+		b->pacing_gain_pct = 100;
+		b->cwnd_gain_pct = 100;
+		b->prior_cwnd = c->cwnd;
+		b->probe_rtt_done_us = 0;
+	}
+	if (b->state != BBR_PROBE_RTT)
+		return;
+	if (!b->probe_rtt_done_us && c->in_flight <= c->min_cwnd) {
+		b->probe_rtt_done_us = now_us + PROBE_RTT_TIME_US;
+		b->probe_rtt_round_done = 0;
+		b->next_round_delivered = b->delivered;
+	} else if (b->probe_rtt_done_us) {
+		if (b->round_start)
+			b->probe_rtt_round_done = 1;
+		if (b->probe_rtt_round_done && now_us >= b->probe_rtt_done_us) {
+			b->min_rtt_stamp_us = now_us;
+			c->cwnd = MAX(c->cwnd, b->prior_cwnd);
+			if (b->filled_pipe) {
+				enter_probe_bw(c, now_us);
+			} else {
+				b->state = BBR_STARTUP;
+				b->pacing_gain_pct = HIGH_GAIN;
+				b->cwnd_gain_pct = HIGH_GAIN;
+			}
+		}
+	}
+}
+
+/* set_pacing_rate() - gain times the bandwidth estimate.  Before the
+ * first estimate, and as its floor in startup, the initial window spread
+ * over one RTT at the startup gain, as Linux does: one slow early sample
+ * must not throttle startup. */
+static void set_pacing_rate(struct cc *c, const struct rate_sample *rs)
+{
+	struct bbr *b = &c->bbr;
+	uint64_t rate;
+
+	if (!c->pacing_rate && rs->rtt_us)
+		c->pacing_rate = c->cwnd * 1000000 / rs->rtt_us * HIGH_GAIN / 100;
+	if (!b->btl_bw)
+		return;
+	rate = b->btl_bw * b->pacing_gain_pct / 100;
+	/* never below an initial window per round trip: a sender that was
+	 * mostly idle has only seen its own trickle */
+	rate = MAX(rate, 10 * (uint64_t)c->mds * 1000000 / MAX(b->min_rtt_us, (uint64_t)1000));
+	/* in startup the rate only grows: a low early sample must not slow it */
+	if (b->filled_pipe || rate > c->pacing_rate)
+		c->pacing_rate = rate;
+}
+
+static void set_cwnd(struct cc *c, const struct rate_sample *rs)
+{
+	struct bbr *b = &c->bbr;
+	uint64_t target = bdp(c, b->cwnd_gain_pct) + 3 * (uint64_t)c->mds;
+
+	if (b->filled_pipe)
+		c->cwnd = MIN(c->cwnd + rs->newly_acked, target);
+	else if (c->cwnd < target || b->delivered < 10 * (uint64_t)c->mds)
+		c->cwnd += rs->newly_acked;
+	c->cwnd = MAX(c->cwnd, c->min_cwnd);
+	if (b->state == BBR_PROBE_RTT)
+		c->cwnd = MIN(c->cwnd, c->min_cwnd);
+}
+
+void bbr_on_rate_sample(struct cc *c, const struct rate_sample *rs, uint64_t now_us)
+{
+	struct bbr *b = &c->bbr;
+
+	b->delivered += rs->newly_acked;
+	update_round(b, rs);
+	update_bw(b, rs);
+	if (b->state == BBR_PROBE_BW)
+		advance_cycle(c, rs, now_us);
+	check_full_pipe(b, rs);
+	check_drain(c, now_us);
+	update_min_rtt(c, rs, now_us);
+	set_pacing_rate(c, rs);
+	set_cwnd(c, rs);
+}
+
+/* bbr_on_persistent_congestion() - every packet of two probe timeouts was
+ * lost: the model is stale, start again from a minimal window (the
+ * bandwidth filter is kept, as Linux does after an RTO) */
+void bbr_on_persistent_congestion(struct cc *c)
+{
+	c->cwnd = c->min_cwnd;
+	c->bbr.prior_cwnd = MAX(c->bbr.prior_cwnd, c->cwnd);
+}
