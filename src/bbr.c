@@ -31,6 +31,9 @@ static const unsigned cycle_gain[8] = { 125, 75, 100, 100, 100, 100, 100, 100 };
 #define MIN_RTT_WINDOW_US 10000000
 #define PROBE_RTT_TIME_US 200000
 #define MIN_CWND_PACKETS 4
+#define EXTRA_ACKED_ROUNDS 5      /* each of the two slots spans this many */
+#define EXTRA_ACKED_MAX_US 100000 /* allowance: at most 100 ms of bandwidth */
+#define SEND_QUANTUM_MAX (64 * 1024)
 
 const char *bbr_state_name(const struct cc *c)
 {
@@ -216,10 +219,51 @@ static void set_pacing_rate(struct cc *c, const struct rate_sample *rs)
 		c->pacing_rate = rate;
 }
 
+/* update_ack_aggregation() - ACKs often come in bursts (receivers batch
+ * them, so do NICs and our own batched reads); the window must cover what
+ * arrives between bursts or the sender idles while the pipe has room */
+static void update_ack_aggregation(struct cc *c, const struct rate_sample *rs, uint64_t now_us)
+{
+	struct bbr *b = &c->bbr;
+	uint64_t expected, extra;
+
+	if (!b->btl_bw || !rs->newly_acked)
+		return;
+	if (b->round_start && b->round_count - b->extra_acked_round >= EXTRA_ACKED_ROUNDS) {
+		b->extra_acked_round = b->round_count;
+		b->extra_acked_idx ^= 1;
+		b->extra_acked[b->extra_acked_idx] = 0;
+	}
+	expected = b->btl_bw * (now_us - b->ack_epoch_us) / 1000000;
+	if (b->ack_epoch_acked <= expected || b->ack_epoch_acked + rs->newly_acked >= (1u << 30)) {
+		b->ack_epoch_acked = 0;
+		b->ack_epoch_us = now_us;
+		expected = 0;
+	}
+	b->ack_epoch_acked += rs->newly_acked;
+	extra = MIN(b->ack_epoch_acked - expected, c->cwnd);
+	if (extra > b->extra_acked[b->extra_acked_idx])
+		b->extra_acked[b->extra_acked_idx] = extra;
+}
+
+/* send_quantum() - what the sender emits in one go at this rate: a
+ * millisecond's worth between two packets and 64 KiB; the window keeps
+ * room for three of them (Linux's quantization budget) */
+static uint64_t send_quantum(const struct cc *c)
+{
+	uint64_t q = c->pacing_rate / 1000;
+
+	return MAX(MIN(q, (uint64_t)SEND_QUANTUM_MAX), 2 * (uint64_t)c->mds);
+}
+
 static void set_cwnd(struct cc *c, const struct rate_sample *rs)
 {
 	struct bbr *b = &c->bbr;
-	uint64_t target = bdp(c, b->cwnd_gain_pct) + 3 * (uint64_t)c->mds;
+	uint64_t target = bdp(c, b->cwnd_gain_pct) + 3 * send_quantum(c);
+	uint64_t extra = MAX(b->extra_acked[0], b->extra_acked[1]);
+
+	if (b->filled_pipe)
+		target += MIN(extra, b->btl_bw * EXTRA_ACKED_MAX_US / 1000000);
 
 	if (b->filled_pipe)
 		c->cwnd = MIN(c->cwnd + rs->newly_acked, target);
@@ -242,6 +286,7 @@ void bbr_on_rate_sample(struct cc *c, const struct rate_sample *rs, uint64_t now
 	check_full_pipe(b, rs);
 	check_drain(c, now_us);
 	update_min_rtt(c, rs, now_us);
+	update_ack_aggregation(c, rs, now_us);
 	set_pacing_rate(c, rs);
 	set_cwnd(c, rs);
 }

@@ -66,6 +66,12 @@ struct bbr {
 	int probe_rtt_round_done;
 	uint64_t prior_cwnd;
 	uint64_t delivered;       /* total bytes delivered, mirrored from the link */
+	/* ACK aggregation: bytes acknowledged beyond what the bandwidth
+	 * estimate explains, max over the last rounds (Linux bbr_extra_acked) */
+	uint64_t ack_epoch_us, ack_epoch_acked;
+	uint64_t extra_acked[2];
+	uint64_t extra_acked_round;
+	int extra_acked_idx;
 };
 
 struct cc {
