@@ -6,6 +6,7 @@ Servers (run in the server namespace):
   udpecho --port P                echo each datagram back
   tcpecho --port P                echo each connection's bytes, half-close aware
   listen --addr A --port P        accept and greet (a service that must stay unreachable)
+  slowsink --port P --rate B      read each connection at B bytes per second
 Clients (run in the VM namespace):
   probe --tcp HOST:PORT           exit 0 when a TCP connect succeeds
   echo-clients --host H --port P --count N --bytes B
@@ -14,6 +15,12 @@ Clients (run in the VM namespace):
                                   N distinct datagrams, count the exact echoes
   connect --host H --port P       print how a connect ends (connected, refused,
                                   unreachable, timeout) and how long it took in ms
+  rr --host H --port P --count N  N one-byte request/response round trips on one
+                                  TCP connection to an echo server; prints the
+                                  median and 90th percentile in ms
+  blast --host H --port P --seconds S
+                                  send as fast as possible for S seconds; prints
+                                  the bytes sent
 Every operation is bounded by a timeout.
 """
 import argparse
@@ -122,6 +129,55 @@ def listen(a):
             c.close()
 
 
+def slowsink(a):
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.settimeout(300)
+            chunk = max(1, a.rate // 10)
+            while True:
+                data = self.request.recv(chunk)
+                if not data:
+                    break
+                time.sleep(0.1)
+
+    class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    Server(("0.0.0.0", a.port), Handler).serve_forever()
+
+
+def rr(a):
+    s = socket.create_connection((a.host, a.port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(10)
+    times = []
+    for _ in range(a.count):
+        t0 = time.monotonic()
+        s.sendall(b"x")
+        if s.recv(1) != b"x":
+            sys.exit(1)
+        times.append((time.monotonic() - t0) * 1000)
+        time.sleep(a.gap)
+    times.sort()
+    print("%.1f %.1f" % (times[len(times) // 2], times[int(len(times) * 0.9)]))
+
+
+def blast(a):
+    s = socket.create_connection((a.host, a.port), timeout=10)
+    buf = os.urandom(1 << 16)
+    end = time.monotonic() + a.seconds
+    sent = 0
+    s.settimeout(1)
+    while time.monotonic() < end:
+        try:
+            sent += s.send(buf)
+        except socket.timeout:
+            pass
+    print(sent)
+    os._exit(0)
+
+
 def probe(a):
     host, port = a.tcp.rsplit(":", 1)
     try:
@@ -218,20 +274,28 @@ def main():
     l.add_argument("--addr", required=True)
     l.add_argument("--port", type=int, required=True)
     sub.add_parser("probe").add_argument("--tcp", required=True)
+    ss = sub.add_parser("slowsink")
+    ss.add_argument("--port", type=int, required=True)
+    ss.add_argument("--rate", type=int, default=10000)
     e = sub.add_parser("echo-clients")
     u = sub.add_parser("udp-client")
     c = sub.add_parser("connect")
-    for q in (e, u, c):
+    r = sub.add_parser("rr")
+    b = sub.add_parser("blast")
+    for q in (e, u, c, r, b):
         q.add_argument("--host", required=True)
         q.add_argument("--port", type=int, required=True)
     e.add_argument("--count", type=int, default=200)
     e.add_argument("--bytes", type=int, default=65536)
     u.add_argument("--count", type=int, default=20)
     c.add_argument("--timeout", type=float, default=5.0)
+    r.add_argument("--count", type=int, default=50)
+    r.add_argument("--gap", type=float, default=0.05)
+    b.add_argument("--seconds", type=float, default=5.0)
     a = p.parse_args()
     {"http": http_server, "udpecho": udpecho, "tcpecho": tcpecho, "listen": listen,
      "probe": probe, "echo-clients": echo_clients, "udp-client": udp_client,
-     "connect": connect}[a.cmd](a)
+     "connect": connect, "slowsink": slowsink, "rr": rr, "blast": blast}[a.cmd](a)
 
 
 if __name__ == "__main__":
