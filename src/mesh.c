@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 
 #include <event2/event.h>
 
@@ -14,8 +15,11 @@
 #include "session.h"
 #include "util.h"
 
-#define RX_BATCH 64
+#define RX_BATCH 32
+#define RX_BUF (64 * 1024)     /* room for a GRO-coalesced batch */
 #define TX_SLOTS 256
+#define GSO_MAX_SEGS 64
+#define GSO_MAX_BYTES 65000    /* a UDP datagram's payload must stay under 64 KiB */
 #define SOCK_BUF_BYTES (8 << 20)
 #define UNKNOWN_REPLIES_PER_S 20
 
@@ -33,12 +37,14 @@ struct mesh {
 	char local[ADDRSTRLEN];
 	uint16_t port;
 	size_t slot_size;
+	int gso, gro;                 /* the kernel segments / coalesces for us */
 	struct event *rd_ev, *wr_ev, *flush_ev;
 	/* receive batch */
 	uint8_t *rx_buf;
 	struct mmsghdr rx_msg[RX_BATCH];
 	struct iovec rx_iov[RX_BATCH];
 	struct sockaddr_storage rx_from[RX_BATCH];
+	char rx_cmsg[RX_BATCH][CMSG_SPACE(sizeof(int))];
 	/* transmit queue: slots [tx_head, tx_head + tx_n) wait to be sent */
 	struct tx_slot tx[TX_SLOTS];
 	size_t tx_head, tx_n;
@@ -63,44 +69,95 @@ static struct tx_slot *tx_at(struct mesh *m, size_t i)
 	return &m->tx[(m->tx_head + i) % TX_SLOTS];
 }
 
-/* tx_push() - send what is queued with as few syscalls as possible; on a
- * full socket buffer keep the rest and wait until it drains */
+/* gso_run() - how many queued slots from i on can leave as one UDP GSO
+ * send: same destination, same length, only the last may be shorter */
+static size_t gso_run(struct mesh *m, size_t i)
+{
+	struct tx_slot *first = tx_at(m, i);
+	size_t n = 1, bytes = first->len;
+
+	if (!m->gso)
+		return 1;
+	while (i + n < m->tx_n && n < GSO_MAX_SEGS) {
+		struct tx_slot *t = tx_at(m, i + n);
+
+		if (t->len > first->len || bytes + t->len > GSO_MAX_BYTES || t->tolen != first->tolen ||
+		    memcmp(&t->to, &first->to, first->tolen) != 0)
+			break;
+		bytes += t->len;
+		n++;
+		if (t->len < first->len)
+			break;
+	}
+	return n;
+}
+
+/* tx_push() - send what is queued with as few syscalls as possible: runs
+ * of equal datagrams to one peer go as one GSO send each, up to 64 sends
+ * per sendmmsg.  On a full socket buffer the rest waits for it to drain. */
 static void tx_push(struct mesh *m)
 {
 	struct mmsghdr msg[64];
-	struct iovec iov[64];
+	struct iovec iov[TX_SLOTS];
+	char cmsg[64][CMSG_SPACE(sizeof(uint16_t))];
+	size_t segs[64];
 
 	while (m->tx_n) {
-		size_t n = MIN(m->tx_n, ARRAY_SIZE(msg)), i;
-		int sent;
+		size_t nmsg = 0, slot = 0;
+		int sent, k;
 
-		for (i = 0; i < n; i++) {
-			struct tx_slot *t = tx_at(m, i);
+		while (slot < m->tx_n && nmsg < ARRAY_SIZE(msg)) {
+			size_t run = gso_run(m, slot), j;
+			struct tx_slot *t = tx_at(m, slot);
+			struct msghdr *h = &msg[nmsg].msg_hdr;
 
-			iov[i].iov_base = t->buf;
-			iov[i].iov_len = t->len;
-			memset(&msg[i], 0, sizeof(msg[i]));
-			msg[i].msg_hdr.msg_name = &t->to;
-			msg[i].msg_hdr.msg_namelen = t->tolen;
-			msg[i].msg_hdr.msg_iov = &iov[i];
-			msg[i].msg_hdr.msg_iovlen = 1;
+			memset(&msg[nmsg], 0, sizeof(msg[nmsg]));
+			for (j = 0; j < run; j++) {
+				iov[slot + j].iov_base = tx_at(m, slot + j)->buf;
+				iov[slot + j].iov_len = tx_at(m, slot + j)->len;
+			}
+			h->msg_name = &t->to;
+			h->msg_namelen = t->tolen;
+			h->msg_iov = &iov[slot];
+			h->msg_iovlen = run;
+			if (run > 1) {
+				struct cmsghdr *c = (struct cmsghdr *)cmsg[nmsg];
+
+				h->msg_control = c;
+				h->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+				c->cmsg_level = SOL_UDP;
+				c->cmsg_type = UDP_SEGMENT;
+				c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+				*(uint16_t *)CMSG_DATA(c) = (uint16_t)t->len;
+			}
+			segs[nmsg++] = run;
+			slot += run;
 		}
-		sent = sendmmsg(m->fd, msg, (unsigned)n, MSG_DONTWAIT);
+		sent = sendmmsg(m->fd, msg, (unsigned)nmsg, MSG_DONTWAIT);
 		if (sent < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
 			m->tx_blocked = 1;
 			event_add(m->wr_ev, NULL);
 			return;
 		}
+		if (sent < 0 && m->gso && segs[0] > 1 && (errno == EINVAL || errno == EIO)) {
+			/* no GSO on this path or kernel: send one by one from now on */
+			log_info("mesh: UDP segmentation offload refused (%s); sending datagrams singly",
+				 strerror(errno));
+			m->gso = 0;
+			continue;
+		}
 		if (sent < 0) {
-			/* unreachable destination and the like: that datagram is lost
-			 * (the link resends), the others go on */
-			log_debug("mesh: send to %zu datagrams failed: %s", n, strerror(errno));
-			m->d->ctr.datagrams_send_dropped++;
+			/* an unreachable destination and the like: that send is lost
+			 * (the link resends), the rest goes on */
+			log_debug("mesh: send of %zu datagrams failed: %s", segs[0], strerror(errno));
+			m->d->ctr.datagrams_send_dropped += segs[0];
 			sent = 1;
 		}
-		m->d->ctr.datagrams_sent += (uint64_t)sent;
-		m->tx_head = (m->tx_head + (size_t)sent) % TX_SLOTS;
-		m->tx_n -= (size_t)sent;
+		for (k = 0, slot = 0; k < sent; k++)
+			slot += segs[k];
+		m->d->ctr.datagrams_sent += slot;
+		m->tx_head = (m->tx_head + slot) % TX_SLOTS;
+		m->tx_n -= slot;
 	}
 	m->tx_blocked = 0;
 }
@@ -232,6 +289,19 @@ static void on_datagram(struct mesh *m, const uint8_t *p, size_t len, const stru
 	}
 }
 
+/* gro_size() - with UDP_GRO the kernel may hand over several datagrams of
+ * one sender coalesced; this says their size (0: a single datagram) */
+static size_t gro_size(struct msghdr *h)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO)
+			return (size_t)*(int *)CMSG_DATA(c);
+	}
+	return 0;
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct mesh *m = arg;
@@ -240,14 +310,24 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	/* a few batches per wakeup: enough to drain a burst, not so many
 	 * that timers and the other sockets starve */
 	for (rounds = 0; rounds < 8; rounds++) {
-		for (i = 0; i < RX_BATCH; i++)
+		for (i = 0; i < RX_BATCH; i++) {
 			m->rx_msg[i].msg_hdr.msg_namelen = sizeof(m->rx_from[i]);
+			m->rx_msg[i].msg_hdr.msg_control = m->rx_cmsg[i];
+			m->rx_msg[i].msg_hdr.msg_controllen = sizeof(m->rx_cmsg[i]);
+		}
 		n = recvmmsg(m->fd, m->rx_msg, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
-		for (i = 0; i < n; i++)
-			on_datagram(m, m->rx_iov[i].iov_base, m->rx_msg[i].msg_len,
-				    (struct sockaddr *)&m->rx_from[i], m->rx_msg[i].msg_hdr.msg_namelen);
+		for (i = 0; i < n; i++) {
+			const uint8_t *p = m->rx_iov[i].iov_base;
+			size_t len = m->rx_msg[i].msg_len, seg = gro_size(&m->rx_msg[i].msg_hdr), off;
+
+			if (!seg)
+				seg = len;
+			for (off = 0; off < len; off += seg)
+				on_datagram(m, p + off, MIN(seg, len - off),
+					    (struct sockaddr *)&m->rx_from[i], m->rx_msg[i].msg_hdr.msg_namelen);
+		}
 		if (n < RX_BATCH)
 			break;
 	}
@@ -323,6 +403,14 @@ static int open_socket(struct mesh *m, const struct sockaddr *sa, socklen_t len,
 		snprintf(err, errlen, "cannot listen on UDP %s: %s", addr_fmt(sa, a), strerror(errno));
 		return -1;
 	}
+	/* datagrams are sized for the path: never let IP fragment them */
+	if (sa->sa_family == AF_INET)
+		setsockopt(m->fd, IPPROTO_IP, IP_MTU_DISCOVER, &(int){ IP_PMTUDISC_PROBE }, sizeof(int));
+	else
+		setsockopt(m->fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &(int){ IPV6_PMTUDISC_PROBE },
+			   sizeof(int));
+	m->gro = setsockopt(m->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	m->gso = 1;
 	getsockname(m->fd, (struct sockaddr *)&bound, &blen);
 	addr_fmt((struct sockaddr *)&bound, m->local);
 	m->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
@@ -346,10 +434,10 @@ struct mesh *mesh_new(struct daemon *d, const struct sockaddr *listen, socklen_t
 	m->slot_size = MAX((size_t)2048, (size_t)d->cfg.mtu + 64);
 	for (i = 0; i < TX_SLOTS; i++)
 		m->tx[i].buf = xmalloc(m->slot_size);
-	m->rx_buf = xmalloc(RX_BATCH * m->slot_size);
+	m->rx_buf = xmalloc(RX_BATCH * (size_t)RX_BUF);
 	for (i = 0; i < RX_BATCH; i++) {
-		m->rx_iov[i].iov_base = m->rx_buf + i * m->slot_size;
-		m->rx_iov[i].iov_len = m->slot_size;
+		m->rx_iov[i].iov_base = m->rx_buf + i * (size_t)RX_BUF;
+		m->rx_iov[i].iov_len = RX_BUF;
 		m->rx_msg[i].msg_hdr.msg_iov = &m->rx_iov[i];
 		m->rx_msg[i].msg_hdr.msg_iovlen = 1;
 		m->rx_msg[i].msg_hdr.msg_name = &m->rx_from[i];
