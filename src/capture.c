@@ -182,6 +182,11 @@ static void handle_syn(struct capture *c, const struct syn_info *syn)
 		c->ctr.syns_no_link++;
 		return;
 	}
+	if (!link_can_open(s->link)) {
+		c->ctr.syns_refused_limit++;
+		capture_reject_syn(c, syn, RST_RESOURCE);
+		return;
+	}
 	lf = link_flow_open(s->link, &c->net->id, WIRE_PROTO_TCP, dst_kind(c, &syn->dst), &syn->src,
 			    &syn->dst);
 	f = flow_new(c->net, s, lf, WIRE_PROTO_TCP, lf->kind, &syn->src, &syn->dst);
@@ -329,6 +334,8 @@ static void udp_from_vm(struct capture *c, const struct ipport *vm, const struct
 			c->ctr.udp_no_link++;
 			return;
 		}
+		if (!link_can_open(s->link))
+			return; /* UDP may be dropped; max-flows says no more */
 		fd = reply_socket(c, vm, dst);
 		if (fd < 0) {
 			log_warn("network %s: UDP reply socket", c->net->idstr);

@@ -22,7 +22,7 @@ struct link_flow;
 struct syn_info;
 
 struct capture_counters {
-	uint64_t syns, syns_no_link, syn_retransmits, accepted, accept_unmatched;
+	uint64_t syns, syns_no_link, syn_retransmits, syns_refused_limit, accepted, accept_unmatched;
 	uint64_t udp_flows, udp_no_link, dhcp_replies;
 };
 

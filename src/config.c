@@ -619,6 +619,7 @@ static const struct keydef global_keys[] = {
 	GLOBAL("link-window-max-bytes", set_u64, link_window_max_bytes,
 	       16777216, 17179869184ull, "bytes"),
 	GLOBAL("send-buffer-bytes", set_u64, send_buffer_bytes, 65536, 1073741824, "bytes"),
+	GLOBAL("link-buffer-bytes", set_u64, link_buffer_bytes, 1048576, 1099511627776ull, "bytes"),
 	GLOBAL("memory-limit-bytes", set_u64, memory_limit_bytes,
 	       1048576, 1099511627776ull, "bytes"),
 	GLOBAL("max-flows", set_uint, max_flows, 1, 1048576, "flows"),
@@ -1158,6 +1159,7 @@ void config_defaults(struct config *c)
 	c->flow_window_max_bytes = 16777216;
 	c->link_window_max_bytes = 67108864;
 	c->send_buffer_bytes = 4194304;
+	c->link_buffer_bytes = 67108864;
 	c->memory_limit_bytes = 268435456;
 	c->max_flows = 65536;
 	/* slirp's addresses, which VM images and users already know */

@@ -106,6 +106,8 @@ static void link_config_from(struct link_config *lc, const struct config *c)
 	lc->flow_window_max = c->flow_window_max_bytes;
 	lc->link_window_max = c->link_window_max_bytes;
 	lc->send_buffer = c->send_buffer_bytes;
+	lc->link_buffer = c->link_buffer_bytes;
+	lc->max_flows = c->max_flows;
 	lc->dgram_max_age_us = c->datagram_max_age_ms * 1000;
 	lc->cc = c->cc == CONFIG_CC_NEWRENO ? CC_NEWRENO : c->cc == CONFIG_CC_CUBIC ? CC_CUBIC : CC_BBR;
 }

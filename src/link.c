@@ -137,6 +137,9 @@ struct link {
 	struct link_flow *reap;  /* freed at the end of the current entry point */
 	int depth;               /* entry point nesting */
 
+	uint64_t snd_buffered;       /* bytes in all send rings */
+	int buffer_full;             /* a flow was refused for the link's cap */
+
 	struct pending_ctl *pend;
 	size_t npend, pend_cap;
 	int ping_pending;
@@ -168,6 +171,8 @@ void link_config_default(struct link_config *c)
 	c->flow_window_max = 16 << 20;
 	c->link_window_max = 64 << 20;
 	c->send_buffer = 4 << 20;
+	c->link_buffer = 64 << 20;
+	c->max_flows = 65536;
 	c->dgram_max_age_us = 2000000;
 	c->dgram_queue_max = 256 << 10;
 	c->pto_max_us = 2000000;
@@ -443,6 +448,7 @@ static void flow_free(struct link *l, struct link_flow *f)
 	}
 	idmap_del(&l->flows, f->id);
 	l->nflows--;
+	l->snd_buffered -= MIN(l->snd_buffered, ring_used(&f->snd));
 	ring_free(&f->snd);
 	ring_free(&f->rcv);
 	rangeset_free(&f->snd_acked);
@@ -597,6 +603,27 @@ static int flow_can_send(const struct link *l, const struct link_flow *f)
 static void on_frames_acked(struct link *l, struct sent_pkt *p);
 static uint64_t detect_lost(struct link *l);
 
+/* snd_release() - a send ring shrank: account it to the link, and when
+ * the link's cap had refused flows and a quarter of it is free again, let
+ * every waiting flow write */
+static void snd_released(struct link *l, uint64_t bytes)
+{
+	struct link_flow *f;
+	size_t pos = 0;
+
+	l->snd_buffered -= MIN(l->snd_buffered, bytes);
+	if (!l->buffer_full || l->snd_buffered > l->cfg.link_buffer * 3 / 4)
+		return;
+	l->buffer_full = 0;
+	while ((f = idmap_next(&l->flows, &pos))) {
+		if (f->want_write && !IS_TOMBSTONE(f) && link_flow_send_space(f) > 0) {
+			f->want_write = 0;
+			if (l->cb.flow_writable)
+				l->cb.flow_writable(l->cb.arg, f);
+		}
+	}
+}
+
 /* stream_acked() - mark bytes acknowledged and drop everything contiguous
  * below the first gap from the send ring */
 static void stream_acked(struct link *l, struct link_flow *f, const struct sent_frame *sf)
@@ -608,7 +635,10 @@ static void stream_acked(struct link *l, struct link_flow *f, const struct sent_
 		f->fin_acked = 1;
 	base = rangeset_first_gap(&f->snd_acked, f->snd.base);
 	if (base > f->snd.base) {
+		uint64_t before = ring_used(&f->snd);
+
 		ring_release(&f->snd, MIN(base, f->snd.end));
+		snd_released(l, before - ring_used(&f->snd));
 		rangeset_remove(&f->snd_acked, 0, f->snd.base);
 		rangeset_remove(&f->snd_retx, 0, f->snd.base);
 		if (f->want_write && link_flow_send_space(f) >= MIN((uint64_t)l->cfg.send_buffer / 4,
@@ -907,7 +937,7 @@ static struct link_flow *remote_flow(struct link *l, uint64_t id, int create)
 
 	if (f || id == 0 || is_local_id(l, id) || id < l->next_remote_id || !create)
 		return f;
-	if (id - l->next_remote_id > 2 * 65536) {
+	if (id - l->next_remote_id > 2 * (uint64_t)l->cfg.max_flows) {
 		l->st.frames_violating++;
 		return NULL;
 	}
@@ -954,6 +984,14 @@ static void handle_open(struct link *l, const struct wire_frame *fr)
 	f->have_open = 1;
 	f->proto = fr->u.open.proto;
 	f->kind = fr->u.open.kind;
+	if (l->nflows > l->cfg.max_flows) {
+		/* beyond max-flows: refuse it, as a full server would */
+		l->st.flows_refused_limit++;
+		queue_reset(l, f, RST_RESOURCE);
+		credit_unconsumed(l, f, f->rcv.end);
+		flow_free(l, f);
+		return;
+	}
 	f->net = fr->u.open.net;
 	f->src = fr->u.open.src;
 	f->dst = fr->u.open.dst;
@@ -1836,10 +1874,26 @@ void link_flow_accept(struct link_flow *f)
 
 size_t link_flow_send_space(const struct link_flow *f)
 {
-	uint64_t used = ring_used(&f->snd);
-	uint64_t limit = f->link->cfg.send_buffer;
+	const struct link *l = f->link;
+	uint64_t used = ring_used(&f->snd), flow, link;
 
-	return used >= limit ? 0 : (size_t)(limit - used);
+	flow = used >= l->cfg.send_buffer ? 0 : l->cfg.send_buffer - used;
+	link = l->snd_buffered >= l->cfg.link_buffer ? 0 : l->cfg.link_buffer - l->snd_buffered;
+	return (size_t)MIN(flow, link);
+}
+
+/* send_limit() - the ring may grow to here: the flow's own cap, and no
+ * further than the link's cap leaves (marking the link full if it binds) */
+static uint64_t send_limit(struct link_flow *f)
+{
+	struct link *l = f->link;
+	uint64_t used = ring_used(&f->snd);
+	uint64_t flow = l->cfg.send_buffer - MIN(used, l->cfg.send_buffer);
+	uint64_t link = l->cfg.link_buffer - MIN(l->snd_buffered, l->cfg.link_buffer);
+
+	if (link < flow)
+		l->buffer_full = 1;
+	return f->snd.end + MIN(flow, link);
 }
 
 size_t link_flow_write(struct link_flow *f, const void *data, size_t len)
@@ -1849,7 +1903,8 @@ size_t link_flow_write(struct link_flow *f, const void *data, size_t len)
 
 	if (f->fin_queued || f->proto != WIRE_PROTO_TCP)
 		return 0;
-	n = ring_append(&f->snd, data, len, f->snd.base + l->cfg.send_buffer, 1);
+	n = ring_append(&f->snd, data, len, send_limit(f), 1);
+	l->snd_buffered += n;
 	f->tx_bytes += n;
 	if (n < len)
 		f->want_write = 1;
@@ -1863,7 +1918,7 @@ size_t link_flow_reserve(struct link_flow *f, struct iovec *iov, size_t maxiov, 
 	size_t n = 0;
 
 	if (!f->fin_queued && f->proto == WIRE_PROTO_TCP)
-		n = ring_reserve(&f->snd, iov, maxiov, max, f->snd.base + f->link->cfg.send_buffer, 1);
+		n = ring_reserve(&f->snd, iov, maxiov, max, send_limit(f), 1);
 	if (n == 0)
 		f->want_write = 1;
 	return n;
@@ -1872,6 +1927,7 @@ size_t link_flow_reserve(struct link_flow *f, struct iovec *iov, size_t maxiov, 
 void link_flow_commit(struct link_flow *f, size_t n)
 {
 	ring_commit(&f->snd, n);
+	f->link->snd_buffered += n;
 	f->tx_bytes += n;
 	if (n)
 		flow_schedule(f->link, f);
@@ -1902,6 +1958,7 @@ void link_flow_reset(struct link_flow *f, uint64_t reason)
 			list_unlink(&l->ctl_head, &l->ctl_tail, f, 0);
 			f->ctl_queued = 0;
 		}
+		l->snd_buffered -= MIN(l->snd_buffered, ring_used(&f->snd));
 		ring_free(&f->snd);
 		rangeset_free(&f->snd_acked);
 		rangeset_free(&f->snd_retx);
@@ -2114,6 +2171,11 @@ uint64_t link_buffered_bytes(const struct link *l)
 	while ((f = idmap_next(&l->flows, &pos)))
 		total += ring_used(&f->snd) + ring_used(&f->rcv) + (f->dq ? ring_used(&f->dq->data) : 0);
 	return total;
+}
+
+int link_can_open(const struct link *l)
+{
+	return l->nflows < l->cfg.max_flows;
 }
 
 uint64_t link_last_recv_us(const struct link *l)

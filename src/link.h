@@ -36,6 +36,8 @@ struct link_config {
 	uint64_t flow_window_max;   /* receive window autotuning cap, per flow */
 	uint64_t link_window_max;   /* and per link */
 	uint64_t send_buffer;       /* send ring limit per flow, bytes */
+	uint64_t link_buffer;       /* all send rings of the link together */
+	uint32_t max_flows;         /* flows the peer may have open at once */
 	uint64_t dgram_max_age_us;  /* unacknowledged datagrams older than this are dropped */
 	uint64_t dgram_queue_max;   /* bytes of datagrams queued per flow */
 	uint64_t pto_max_us;        /* cap on the backed-off probe timeout */
@@ -56,7 +58,7 @@ struct link_stats {
 	uint64_t dgrams_sent, dgrams_received, dgrams_expired, dgrams_dropped_queue;
 	uint64_t frames_violating;                  /* beyond windows or for wrong flows */
 	uint64_t pto_count_total;
-	uint64_t flows_opened_local, flows_opened_remote;
+	uint64_t flows_opened_local, flows_opened_remote, flows_refused_limit;
 };
 
 struct link;
@@ -195,6 +197,8 @@ const struct rtt *link_rtt(const struct link *l);
 const struct cc *link_cc(const struct link *l);
 uint64_t link_bytes_in_flight(const struct link *l);
 uint64_t link_buffered_bytes(const struct link *l);
+/* link_can_open() - below max-flows: a local flow may be opened */
+int link_can_open(const struct link *l);
 /* link_idle_us() - time since the last packet was received */
 uint64_t link_last_recv_us(const struct link *l);
 /* link_restart_path() - after a path change: reset RTT and congestion state

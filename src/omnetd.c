@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -106,6 +107,18 @@ static int load_config(struct config *cfg, const struct options *o)
 	return 0;
 }
 
+/* raise_fd_limit() - every flow holds a socket: take all the descriptors
+ * the hard limit allows (the soft default of 1024 is far too few) */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int show_identity(const struct config *cfg)
 {
 	struct identity id;
@@ -148,6 +161,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	raise_fd_limit();
 	if (daemon_init(&d, role, o.config, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		daemon_free(&d);

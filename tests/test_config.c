@@ -172,6 +172,7 @@ static void assert_globals_eq(const struct config *a, const struct config *b)
 	assert_u64(a->flow_window_max_bytes, b->flow_window_max_bytes, "flow window");
 	assert_u64(a->link_window_max_bytes, b->link_window_max_bytes, "link window");
 	assert_u64(a->send_buffer_bytes, b->send_buffer_bytes, "send buffer");
+	assert_u64(a->link_buffer_bytes, b->link_buffer_bytes, "link buffer");
 	assert_u64(a->memory_limit_bytes, b->memory_limit_bytes, "memory limit");
 	ck_assert_uint_eq(a->max_flows, b->max_flows);
 	ck_assert_uint_eq(a->gateway.s_addr, b->gateway.s_addr);
@@ -211,6 +212,7 @@ START_TEST(test_defaults_are_complete_and_sane)
 	assert_u64(cfg.flow_window_max_bytes, 16777216, "flow window");
 	assert_u64(cfg.link_window_max_bytes, 67108864, "link window");
 	assert_u64(cfg.send_buffer_bytes, 4194304, "send buffer");
+	assert_u64(cfg.link_buffer_bytes, 67108864, "link buffer");
 	assert_u64(cfg.memory_limit_bytes, 268435456, "memory");
 	ck_assert_uint_eq(cfg.max_flows, 65536);
 	assert_addr4(cfg.gateway, "10.0.2.2", "gateway");
@@ -309,6 +311,7 @@ START_TEST(test_every_global_key_sets_its_field)
 	     "flow-window-max-bytes = 1048576\n"
 	     "link-window-max-bytes = 33554432\n"
 	     "send-buffer-bytes = 262144\n"
+	     "link-buffer-bytes = 8388608\n"
 	     "memory-limit-bytes = 134217728\n"
 	     "max-flows = 1000\n"
 	     "gateway = 192.168.50.1\n"
@@ -339,6 +342,7 @@ START_TEST(test_every_global_key_sets_its_field)
 	assert_u64(cfg.flow_window_max_bytes, 1048576, "flow window");
 	assert_u64(cfg.link_window_max_bytes, 33554432, "link window");
 	assert_u64(cfg.send_buffer_bytes, 262144, "send buffer");
+	assert_u64(cfg.link_buffer_bytes, 8388608, "link buffer");
 	assert_u64(cfg.memory_limit_bytes, 134217728, "memory");
 	ck_assert_uint_eq(cfg.max_flows, 1000);
 	assert_addr4(cfg.gateway, "192.168.50.1", "gateway");

@@ -217,6 +217,7 @@ static int all_done(void *arg)
 }
 
 static enum cc_algo test_cc = CC_BBR;
+static uint64_t test_link_buffer; /* 0: the default */
 
 static struct tctx *ctx_new(const struct sim_path *ab, const struct sim_path *ba, uint64_t seed)
 {
@@ -227,6 +228,8 @@ static struct tctx *ctx_new(const struct sim_path *ab, const struct sim_path *ba
 	link_config_default(&ca);
 	link_config_default(&cb);
 	ca.cc = cb.cc = test_cc;
+	if (test_link_buffer)
+		ca.link_buffer = cb.link_buffer = test_link_buffer;
 	cb.opens_even = 0;
 	chunk_pool_init(&c->pool_a, 512 << 20);
 	chunk_pool_init(&c->pool_b, 512 << 20);
@@ -630,6 +633,35 @@ START_TEST(test_each_congestion_control_survives_loss)
 }
 END_TEST
 
+/* The link's cap on all send rings together: once it is reached every
+ * flow is refused more, and space freed by acknowledgements lets them on. */
+START_TEST(test_link_buffer_cap_applies_backpressure)
+{
+	struct sim_path p = path(20, 0);
+	struct tctx *c;
+	int i;
+
+	test_link_buffer = 1 << 20;
+	c = ctx_new(&p, &p, 21);
+	test_link_buffer = 0;
+	open_flows(c, 3, 3 << 20, 0);
+	/* until B accepted the flows, A wrote nothing; then the writes stop
+	 * at the link's cap, not at three 4 MiB rings */
+	for (i = 0; i < 1000 && !(c->a.f[0].accepted && c->a.f[1].accepted && c->a.f[2].accepted); i++)
+		sim_run(&c->sim, c->sim.now_us + 1000, all_done, NULL, c);
+	tick(c);
+	ck_assert_uint_le(link_buffered_bytes(c->a.l), 1 << 20);
+	ck_assert_uint_ge(link_buffered_bytes(c->a.l), (1 << 20) - 3 * 16384);
+	/* what any flow may still write is what the link's cap leaves */
+	ck_assert_uint_le(link_flow_send_space(c->a.f[2].lf), (1 << 20) - link_buffered_bytes(c->a.l));
+	ck_assert_uint_le(link_flow_send_space(c->a.f[2].lf), 3 * 16384);
+	/* and everything still arrives */
+	ck_assert_int_eq(sim_run(&c->sim, c->sim.now_us + 120000000, all_done, tick, c), 0);
+	check_exact(c, 3 << 20, 0);
+	ctx_free(c);
+}
+END_TEST
+
 static Suite *link_suite(void)
 {
 	Suite *s = suite_create("link");
@@ -652,6 +684,7 @@ static Suite *link_suite(void)
 	tcase_add_test(t, test_hostile_packets_rejected);
 	tcase_add_test(t, test_high_delay_300ms);
 	tcase_add_loop_test(t, test_each_congestion_control_survives_loss, 0, 3);
+	tcase_add_test(t, test_link_buffer_cap_applies_backpressure);
 	suite_add_tcase(s, t);
 	return s;
 }
