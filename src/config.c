@@ -1158,7 +1158,7 @@ void config_defaults(struct config *c)
 	c->cc = CONFIG_CC_BBR;
 	c->flow_window_max_bytes = 16777216;
 	c->link_window_max_bytes = 67108864;
-	c->send_buffer_bytes = 4194304;
+	c->send_buffer_bytes = 16777216;
 	c->link_buffer_bytes = 67108864;
 	c->memory_limit_bytes = 268435456;
 	c->max_flows = 65536;

@@ -158,16 +158,38 @@ static int maybe_finish(struct flow *f)
 	return 1;
 }
 
+/* write_direct() - with nothing queued in the bufferevent, write straight
+ * from the receive ring: no copy, and no extra turn of the event loop
+ * waiting for the socket to be reported writable */
+static size_t write_direct(struct flow *f)
+{
+	struct iovec iov[16];
+	size_t niov;
+	ssize_t n;
+
+	if (!f->lf || evbuffer_get_length(bufferevent_get_output(f->bev)) > 0)
+		return 0;
+	niov = link_flow_peek_iov(f->lf, iov, ARRAY_SIZE(iov));
+	if (!niov)
+		return 0;
+	n = writev(bufferevent_getfd(f->bev), iov, (int)niov);
+	if (n <= 0)
+		return 0; /* full, or an error the bufferevent will report */
+	link_flow_consume(f->lf, (size_t)n);
+	return (size_t)n;
+}
+
 /* to_socket() - link -> socket; returns 1 if the flow was freed */
 static int to_socket(struct flow *f)
 {
 	struct evbuffer *out;
 	const uint8_t *p;
-	size_t n, moved = 0;
+	size_t n, moved;
 
 	if (!f->bev)
 		return 0;
 	out = bufferevent_get_output(f->bev);
+	moved = write_direct(f);
 	while (f->lf && evbuffer_get_length(out) < SOCK_OUT_HIGH &&
 	       (n = link_flow_peek(f->lf, &p)) > 0) {
 		evbuffer_add(out, p, n);

@@ -7,6 +7,7 @@
  * go out again in new packets, as QUIC does (RFC 9000 13.3). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "idmap.h"
 #include "link.h"
@@ -170,7 +171,7 @@ void link_config_default(struct link_config *c)
 	c->max_ack_delay_us = 25000;
 	c->flow_window_max = 16 << 20;
 	c->link_window_max = 64 << 20;
-	c->send_buffer = 4 << 20;
+	c->send_buffer = 16 << 20;
 	c->link_buffer = 64 << 20;
 	c->max_flows = 65536;
 	c->dgram_max_age_us = 2000000;
@@ -641,8 +642,7 @@ static void stream_acked(struct link *l, struct link_flow *f, const struct sent_
 		snd_released(l, before - ring_used(&f->snd));
 		rangeset_remove(&f->snd_acked, 0, f->snd.base);
 		rangeset_remove(&f->snd_retx, 0, f->snd.base);
-		if (f->want_write && link_flow_send_space(f) >= MIN((uint64_t)l->cfg.send_buffer / 4,
-								      (uint64_t)64 << 10)) {
+		if (f->want_write && link_flow_send_space(f) >= (uint64_t)64 << 10) {
 			f->want_write = 0;
 			if (l->cb.flow_writable)
 				l->cb.flow_writable(l->cb.arg, f);
@@ -1876,8 +1876,10 @@ size_t link_flow_send_space(const struct link_flow *f)
 {
 	const struct link *l = f->link;
 	uint64_t used = ring_used(&f->snd), flow, link;
+	uint64_t unsent = f->snd.end - MIN(f->snd_next, f->snd.end);
 
 	flow = used >= l->cfg.send_buffer ? 0 : l->cfg.send_buffer - used;
+	flow = MIN(flow, LINK_UNSENT_MAX - MIN(unsent, (uint64_t)LINK_UNSENT_MAX));
 	link = l->snd_buffered >= l->cfg.link_buffer ? 0 : l->cfg.link_buffer - l->snd_buffered;
 	return (size_t)MIN(flow, link);
 }
@@ -1890,9 +1892,13 @@ static uint64_t send_limit(struct link_flow *f)
 	uint64_t used = ring_used(&f->snd);
 	uint64_t flow = l->cfg.send_buffer - MIN(used, l->cfg.send_buffer);
 	uint64_t link = l->cfg.link_buffer - MIN(l->snd_buffered, l->cfg.link_buffer);
+	uint64_t unsent = f->snd.end - MIN(f->snd_next, f->snd.end);
 
 	if (link < flow)
 		l->buffer_full = 1;
+	/* bytes not yet sent wait better in the socket's kernel buffer: the
+	 * ring holds what is in flight, plus a bounded backlog */
+	flow = MIN(flow, LINK_UNSENT_MAX - MIN(unsent, (uint64_t)LINK_UNSENT_MAX));
 	return f->snd.end + MIN(flow, link);
 }
 
@@ -1989,6 +1995,26 @@ size_t link_flow_peek(struct link_flow *f, const uint8_t **p)
 		return 0;
 	n = ring_peek(&f->rcv, f->rcv.base, p);
 	return (size_t)MIN((uint64_t)n, ready);
+}
+
+size_t link_flow_peek_iov(struct link_flow *f, struct iovec *iov, size_t maxiov)
+{
+	uint64_t off = f->rcv.base, end = rangeset_first_gap(&f->rcv_have, f->rcv.base);
+	size_t n = 0;
+
+	while (off < end && n < maxiov) {
+		const uint8_t *p;
+		size_t len = ring_peek(&f->rcv, off, &p);
+
+		if (!len)
+			break;
+		len = (size_t)MIN((uint64_t)len, end - off);
+		iov[n].iov_base = (void *)p;
+		iov[n].iov_len = len;
+		n++;
+		off += len;
+	}
+	return n;
 }
 
 void link_flow_consume(struct link_flow *f, size_t n)

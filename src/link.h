@@ -29,6 +29,7 @@
 #define LINK_TIME_THRESHOLD 9      /* eighths of an RTT: RFC 9002 kTimeThreshold */
 #define LINK_TIME_THRESHOLD_MAX 16 /* two RTTs */
 #define LINK_MIN_PACKET 1200
+#define LINK_UNSENT_MAX (1 << 20)  /* bytes read but not yet sent, per flow */
 
 struct link_config {
 	size_t max_packet;          /* plaintext bytes per packet */
@@ -164,6 +165,9 @@ void link_flow_reset(struct link_flow *f, uint64_t reason);
 /* Reading: contiguous bytes at the read position, then consume them. */
 size_t link_flow_peek(struct link_flow *f, const uint8_t **p);
 void link_flow_consume(struct link_flow *f, size_t n);
+/* link_flow_peek_iov() - the bytes ready to read, as up to maxiov pieces
+ * (for a writev() straight from the receive ring); returns the count */
+size_t link_flow_peek_iov(struct link_flow *f, struct iovec *iov, size_t maxiov);
 /* link_flow_at_eof() - all bytes consumed and the peer sent FIN */
 int link_flow_at_eof(const struct link_flow *f);
 /* link_flow_eof_seen() - the glue acted on EOF; may complete the flow */

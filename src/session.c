@@ -347,7 +347,9 @@ static void arm_timer(struct session *s)
 		dl = (s->last_tx_ms + s->d->cfg.probe_interval_max_ms) * 1000;
 	}
 	at = MIN(at, dl);
-	if (at == s->timer_at_us)
+	/* a timer armed earlier than needed just fires early and re-arms;
+	 * moving it later on every flush would cost a syscall each time */
+	if (s->timer_at_us && s->timer_at_us <= at)
 		return;
 	s->timer_at_us = at;
 	at = at > now ? at - now : 0;

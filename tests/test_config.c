@@ -211,7 +211,7 @@ START_TEST(test_defaults_are_complete_and_sane)
 	ck_assert_int_eq(cfg.cc, CONFIG_CC_BBR);
 	assert_u64(cfg.flow_window_max_bytes, 16777216, "flow window");
 	assert_u64(cfg.link_window_max_bytes, 67108864, "link window");
-	assert_u64(cfg.send_buffer_bytes, 4194304, "send buffer");
+	assert_u64(cfg.send_buffer_bytes, 16777216, "send buffer");
 	assert_u64(cfg.link_buffer_bytes, 67108864, "link buffer");
 	assert_u64(cfg.memory_limit_bytes, 268435456, "memory");
 	ck_assert_uint_eq(cfg.max_flows, 65536);

@@ -158,6 +158,38 @@ om_topology() {
 # om_bg NS LOGNAME command... - run in the background; the PID lands in
 # OM_LASTPID and in OM_PIDS for teardown.  Never call it inside $(...): a
 # subshell would keep the PID to itself and the process would outlive us.
+# om_plain_path_up - for baselines: route vm -> cap -> prov -> cons -> rtr
+# -> srv with plain kernel forwarding (cap and prov get an extra veth), no
+# omnetd; om_plain_path_down removes it again so only omnetd connects the VM
+om_plain_path_up() {
+	om_veth "$NS_CAP" r0 "$NS_PROV" r0
+	ip -n "$NS_VM" addr add 10.0.2.15/24 dev eth0
+	ip -n "$NS_VM" route add default via 10.0.2.2
+	ip -n "$NS_CAP" addr add 10.0.2.2/24 dev tap0
+	ip -n "$NS_CAP" addr add 192.0.2.253/30 dev r0
+	ip -n "$NS_PROV" addr add 192.0.2.254/30 dev r0
+	ip -n "$NS_CAP" route add default via 192.0.2.254
+	ip -n "$NS_PROV" route add default via $CONS_ADDR
+	ip -n "$NS_PROV" route add 10.0.2.0/24 via 192.0.2.253
+	ip -n "$NS_CONS" route add 10.0.2.0/24 via $PROV_ADDR
+	ip -n "$NS_RTR" route add 10.0.2.0/24 via $CONS_LAN
+	ip -n "$NS_RTR" route add 192.0.2.0/25 via $CONS_LAN
+	local ns
+	for ns in "$NS_CAP" "$NS_PROV" "$NS_CONS"; do
+		ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+	done
+	om_wait 10 vm ping -c1 -W1 $SRV_ADDR
+}
+
+om_plain_path_down() {
+	ip netns exec "$NS_CAP" sysctl -qw net.ipv4.ip_forward=0
+	ip -n "$NS_CAP" link del r0
+	ip -n "$NS_VM" addr flush dev eth0
+	ip -n "$NS_CAP" addr flush dev tap0
+	ip -n "$NS_CONS" route del 10.0.2.0/24
+	ip -n "$NS_RTR" route del 10.0.2.0/24
+}
+
 om_bg() {
 	local ns=$1 name=$2; shift 2
 	ip netns exec "$ns" "$@" >"$OM_T/$name.log" 2>&1 &

@@ -7,6 +7,7 @@ Servers (run in the server namespace):
   tcpecho --port P                echo each connection's bytes, half-close aware
   listen --addr A --port P        accept and greet (a service that must stay unreachable)
   slowsink --port P --rate B      read each connection at B bytes per second
+  hold --port P                   accept connections and keep them open, idle
 Clients (run in the VM namespace):
   probe --tcp HOST:PORT           exit 0 when a TCP connect succeeds
   echo-clients --host H --port P --count N --bytes B
@@ -18,6 +19,9 @@ Clients (run in the VM namespace):
   rr --host H --port P --count N  N one-byte request/response round trips on one
                                   TCP connection to an echo server; prints the
                                   median and 90th percentile in ms
+  hold-clients --host H --port P --count N --ready FILE --seconds S
+                                  open N idle connections, write FILE when all are
+                                  up, keep them for S seconds
   blast --host H --port P --seconds S
                                   send as fast as possible for S seconds; prints
                                   the bytes sent
@@ -160,7 +164,7 @@ def rr(a):
         times.append((time.monotonic() - t0) * 1000)
         time.sleep(a.gap)
     times.sort()
-    print("%.1f %.1f" % (times[len(times) // 2], times[int(len(times) * 0.9)]))
+    print("%.3f %.3f" % (times[len(times) // 2], times[int(len(times) * 0.9)]))
 
 
 def blast(a):
@@ -176,6 +180,43 @@ def blast(a):
             pass
     print(sent)
     os._exit(0)
+
+
+def hold(a):
+    import asyncio
+
+    async def handle(reader, writer):
+        await reader.read()  # until the client closes
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handle, "0.0.0.0", a.port, backlog=4096)
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def hold_clients(a):
+    import asyncio
+
+    async def one(sem):
+        async with sem:
+            for attempt in range(20):
+                try:
+                    return await asyncio.wait_for(asyncio.open_connection(a.host, a.port), 30)
+                except (OSError, asyncio.TimeoutError):
+                    await asyncio.sleep(0.2 * (attempt + 1))
+        return None
+
+    async def main():
+        sem = asyncio.Semaphore(512)  # connections being opened at once
+        conns = await asyncio.gather(*(one(sem) for _ in range(a.count)))
+        up = sum(1 for c in conns if c)
+        with open(a.ready, "w") as f:
+            f.write("%d\n" % up)
+        await asyncio.sleep(a.seconds)
+
+    asyncio.run(main())
 
 
 def probe(a):
@@ -274,6 +315,13 @@ def main():
     l.add_argument("--addr", required=True)
     l.add_argument("--port", type=int, required=True)
     sub.add_parser("probe").add_argument("--tcp", required=True)
+    sub.add_parser("hold").add_argument("--port", type=int, required=True)
+    hc = sub.add_parser("hold-clients")
+    hc.add_argument("--host", required=True)
+    hc.add_argument("--port", type=int, required=True)
+    hc.add_argument("--count", type=int, default=10000)
+    hc.add_argument("--ready", required=True)
+    hc.add_argument("--seconds", type=float, default=60)
     ss = sub.add_parser("slowsink")
     ss.add_argument("--port", type=int, required=True)
     ss.add_argument("--rate", type=int, default=10000)
@@ -295,7 +343,8 @@ def main():
     a = p.parse_args()
     {"http": http_server, "udpecho": udpecho, "tcpecho": tcpecho, "listen": listen,
      "probe": probe, "echo-clients": echo_clients, "udp-client": udp_client,
-     "connect": connect, "slowsink": slowsink, "rr": rr, "blast": blast}[a.cmd](a)
+     "connect": connect, "slowsink": slowsink, "rr": rr, "blast": blast, "hold": hold,
+     "hold-clients": hold_clients}[a.cmd](a)
 
 
 if __name__ == "__main__":
