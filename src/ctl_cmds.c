@@ -95,7 +95,7 @@ static json_t *link_json(const struct session *s)
 	const struct link_stats *st = link_stats(s->link);
 	const struct cc *cc = link_cc(s->link);
 
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I}",
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I}",
 			 "packets_sent", (json_int_t)st->packets_sent,
 			 "packets_received", (json_int_t)st->packets_received,
 			 "packets_lost", (json_int_t)st->packets_lost,
@@ -111,6 +111,19 @@ static json_t *link_json(const struct session *s)
 			 "flows", (json_int_t)link_flow_count(s->link),
 			 "datagrams_expired", (json_int_t)st->dgrams_expired,
 			 "frames_violating", (json_int_t)st->frames_violating);
+
+	json_object_set_new(o, "send_credit_bytes", json_integer((json_int_t)link_send_credit(s->link)));
+	json_object_set_new(o, "packets_spuriously_lost",
+			    json_integer((json_int_t)st->packets_spuriously_lost));
+	json_object_set_new(o, "rtt_min_ms", json_real((double)link_rtt(s->link)->min_us / 1000.0));
+	if (cc->algo == CC_BBR)
+		json_object_set_new(o, "bbr", json_pack("{s:s, s:I, s:f, s:I, s:I}",
+			"state", bbr_state_name(cc),
+			"bandwidth_bps", (json_int_t)(cc->bbr.btl_bw * 8),
+			"min_rtt_ms", cc->bbr.min_rtt_us == UINT64_MAX ? 0.0 : (double)cc->bbr.min_rtt_us / 1000.0,
+			"rounds", (json_int_t)cc->bbr.round_count,
+			"pacing_gain_pct", (json_int_t)cc->bbr.pacing_gain_pct));
+	return o;
 }
 
 static json_t *peer_status(const struct peer *p)

@@ -198,8 +198,12 @@ struct link *link_new(const struct link_config *cfg, const struct link_cb *cb,
 	rtt_init(&l->rtt);
 	cc_init(&l->cc, cfg->cc, cfg->max_packet);
 	l->snd_max_data = LINK_INITIAL_LINK_WINDOW;
-	l->rcv_max_data = LINK_INITIAL_LINK_WINDOW;
-	l->rcv_window = LINK_INITIAL_LINK_WINDOW;
+	/* the link window bounds this side's receive memory, nothing more:
+	 * offer all of it at once (a window grown slowly would let one slow
+	 * reader's parked bytes starve every other flow) */
+	l->rcv_window = MAX((uint64_t)LINK_INITIAL_LINK_WINDOW, cfg->link_window_max);
+	l->rcv_max_data = l->rcv_window;
+	l->need_link_window = l->rcv_window > LINK_INITIAL_LINK_WINDOW;
 	idmap_init(&l->flows);
 	l->next_local_id = cfg->opens_even ? 2 : 1;
 	l->next_remote_id = cfg->opens_even ? 1 : 2;
@@ -2197,6 +2201,11 @@ uint64_t link_buffered_bytes(const struct link *l)
 	while ((f = idmap_next(&l->flows, &pos)))
 		total += ring_used(&f->snd) + ring_used(&f->rcv) + (f->dq ? ring_used(&f->dq->data) : 0);
 	return total;
+}
+
+uint64_t link_send_credit(const struct link *l)
+{
+	return l->snd_max_data - MIN(l->snd_data, l->snd_max_data);
 }
 
 int link_can_open(const struct link *l)

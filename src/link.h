@@ -201,6 +201,8 @@ const struct rtt *link_rtt(const struct link *l);
 const struct cc *link_cc(const struct link *l);
 uint64_t link_bytes_in_flight(const struct link *l);
 uint64_t link_buffered_bytes(const struct link *l);
+/* link_send_credit() - new stream bytes the peer's link window still allows */
+uint64_t link_send_credit(const struct link *l);
 /* link_can_open() - below max-flows: a local flow may be opened */
 int link_can_open(const struct link *l);
 /* link_idle_us() - time since the last packet was received */

@@ -63,12 +63,15 @@ check "interactive RTT under bulk load ($busy_med ms) within path RTT + 50 ms ($
 check "and its 90th percentile too ($busy_p90 ms)" \
 	$PY -c "import sys; sys.exit(0 if $busy_p90 <= $idle_med + 50 else 1)"
 
-# --- a slow reader does not slow another flow from the same VM
-alone=$(mbps "$NS_VM" -c $SRV_ADDR -p 5202 -t $T)
+# --- a slow reader does not slow another flow from the same VM; this box
+# has two cores shared by the bridge, both daemons and both iperf3 ends, so
+# each side of the comparison is the better of two runs
+best() { local a b; a=$("$@"); b=$("$@"); echo $((a > b ? a : b)); }
+alone=$(best mbps "$NS_VM" -c $SRV_ADDR -p 5202 -t $((T / 2)))
 vm $PY "$SERVERS" blast --host $SRV_ADDR --port 9100 --seconds $((T + 4)) >"$OM_T/blast.out" &
 blaster=$!
 sleep 2
-beside=$(mbps "$NS_VM" -c $SRV_ADDR -p 5202 -t $T)
+beside=$(best mbps "$NS_VM" -c $SRV_ADDR -p 5202 -t $((T / 2)))
 # while the slow flow still runs: open, and buffered no further than its windows
 slow=$(ctl_p --json flows | $PY -c 'import json,sys; print(" ".join("%s/%d" % (f["state"], f["bytes_up"]) for f in json.load(sys.stdin)["result"] if f["remote"].endswith(":9100")))')
 buffered=$(json_eval ctl_p "r['peers'][0]['link']['buffered_bytes']" status)
