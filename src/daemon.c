@@ -265,6 +265,7 @@ int daemon_init(struct daemon *d, enum role role, const char *config_path, char 
 	d->started_ms = clock_now_ms();
 	TAILQ_INIT(&d->peers);
 	TAILQ_INIT(&d->networks);
+	TAILQ_INIT(&d->pump);
 	snprintf(d->config_path, sizeof(d->config_path), "%s", config_path ? config_path : "");
 	if (mkdir_p(d->cfg.state_dir, 0700) < 0) {
 		snprintf(err, errlen, "%s: cannot create the state directory: %s", d->cfg.state_dir,

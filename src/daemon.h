@@ -77,6 +77,7 @@ struct daemon {
 	struct link_config link_cfg;
 	struct peer_list peers;
 	struct network_list networks;
+	struct flow_list pump;              /* flows with link bytes to write */
 	struct netid *deleted;              /* networks deleted here: late frames dropped */
 	size_t ndeleted;
 	struct daemon_counters ctr;

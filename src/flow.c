@@ -70,6 +70,8 @@ struct flow *flow_new(struct network *net, struct session *s, struct link_flow *
  * capture being torn down loses the route to the VM. */
 static void destroy(struct flow *f)
 {
+	if (f->pump_queued)
+		TAILQ_REMOVE(&f->net->d->pump, f, pump_entry);
 	if (f->net->cap)
 		capture_flow_destroyed(f->net->cap, f);
 	TAILQ_REMOVE(&f->net->flows, f, entry);
@@ -476,12 +478,27 @@ static void cb_flow_accepted(void *arg, struct link_flow *lf)
 		capture_syn_accepted(f->net->cap, f);
 }
 
+/* cb_flow_readable() - fires per received packet: writing each time would
+ * cost a syscall per packet, so the flow waits for the end of the batch */
 static void cb_flow_readable(void *arg, struct link_flow *lf)
 {
 	struct flow *f = lf->app;
 
-	if (f && f->proto == WIRE_PROTO_TCP && f->state != FLOW_PENDING)
+	if (!f || f->proto != WIRE_PROTO_TCP || f->state == FLOW_PENDING || f->pump_queued)
+		return;
+	f->pump_queued = 1;
+	TAILQ_INSERT_TAIL(&f->net->d->pump, f, pump_entry);
+}
+
+void flow_pump_pending(struct daemon *d)
+{
+	struct flow *f;
+
+	while ((f = TAILQ_FIRST(&d->pump))) {
+		TAILQ_REMOVE(&d->pump, f, pump_entry);
+		f->pump_queued = 0;
 		to_socket(f);
+	}
 }
 
 static void cb_flow_writable(void *arg, struct link_flow *lf)

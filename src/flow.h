@@ -51,6 +51,9 @@ struct flow {
 	uint64_t last_active_ms;
 	/* provider: the VM's SYN, until the peer has connected */
 	struct syn_info *syn;
+	/* link bytes waiting to be written: pumped once per receive batch */
+	TAILQ_ENTRY(flow) pump_entry;
+	unsigned pump_queued : 1;
 	/* capture tables (tuple -> flow) */
 	uint64_t hkey;
 	struct flow *hnext;
@@ -79,5 +82,9 @@ void flow_link_lost(struct flow *f);
 /* flow_check_idle() - UDP idle timeout; returns 1 if the flow was freed */
 int flow_check_idle(struct flow *f, uint64_t now_ms);
 const char *flow_state_name(const struct flow *f);
+/* flow_pump_pending() - write what arrived for every flow marked during
+ * this batch; called before the link sends, once per event-loop turn */
+struct daemon;
+void flow_pump_pending(struct daemon *d);
 
 #endif

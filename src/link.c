@@ -33,6 +33,7 @@ struct sent_pkt {
 	uint8_t ack_eliciting;
 	uint8_t nframes;
 	uint8_t app_limited;
+	uint8_t mtu_probe;        /* a path MTU probe: outside congestion control */
 	uint8_t has_ack;          /* carried an ACK frame ... */
 	uint64_t ack_largest;     /* ... acknowledging up to this packet number */
 	/* delivery rate estimation: the link's delivered count when it left */
@@ -763,6 +764,8 @@ static void requeue_frames(struct link *l, const struct sent_pkt *p)
 static void on_packet_lost(struct link *l, struct sent_pkt *p)
 {
 	p->state = SP_LOST;
+	if (p->mtu_probe)
+		return; /* too big for the path, not congestion; nothing to resend */
 	l->st.packets_lost++;
 	if (p->ack_eliciting)
 		cc_on_lost(&l->cc, p->size);
@@ -788,6 +791,8 @@ static uint64_t detect_lost(struct link *l)
 			continue;
 		if (p->sent_us <= lost_before || l->largest_acked >= pn + l->pkt_threshold) {
 			on_packet_lost(l, p);
+			if (p->mtu_probe)
+				continue;
 			newest_lost_sent = MAX(newest_lost_sent, p->sent_us);
 			oldest_lost_sent = MIN(oldest_lost_sent, p->sent_us);
 			lost_bytes += p->size;
@@ -858,6 +863,12 @@ static void on_packet_acked(struct link *l, struct sent_pkt *p)
 	int was_lost = p->state == SP_LOST;
 
 	ack_of_ack(l, p);
+	if (p->mtu_probe) {
+		p->state = SP_ACKED;
+		if (l->cb.probe_acked)
+			l->cb.probe_acked(l->cb.arg, p->size);
+		return;
+	}
 	if (was_lost)
 		spurious_loss(l, p);
 	p->state = SP_ACKED;
@@ -2150,6 +2161,45 @@ void link_queue_candidates(struct link *l, const uint8_t *method, const struct i
 /* link_build_path_packet() - RFC 9000 8.2: path probes are padded to the
  * minimum size so a path that cannot carry full packets is not chosen.
  * Not tracked for loss: the path logic retries on its own timer. */
+size_t link_build_mtu_probe(struct link *l, size_t size, uint8_t *buf, size_t cap,
+			    uint64_t now_us)
+{
+	struct wbuf b = { buf, 0, size };
+	struct sent_pkt *p;
+
+	if (size > cap || size < 16)
+		return 0;
+	enter(l, now_us);
+	if (l->next_pn - l->sp_first >= l->sp_cap)
+		sp_grow(l);
+	p = &l->sp[l->next_pn & (l->sp_cap - 1)];
+	memset(p, 0, offsetof(struct sent_pkt, f));
+	wire_put_pn(&b, l->next_pn);
+	wire_put_ping(&b);
+	memset(b.p + b.len, 0, size - b.len); /* PADDING frames */
+	p->pn = l->next_pn++;
+	p->sent_us = l->now_us;
+	p->size = (uint32_t)size;
+	p->state = SP_INFLIGHT;
+	p->ack_eliciting = 1;
+	p->mtu_probe = 1;
+	l->st.packets_sent++;
+	l->st.bytes_sent += size;
+	leave(l);
+	return size;
+}
+
+void link_set_max_packet(struct link *l, size_t max)
+{
+	l->cfg.max_packet = max;
+	l->cc.mds = max;
+}
+
+size_t link_max_packet(const struct link *l)
+{
+	return l->cfg.max_packet;
+}
+
 size_t link_build_path_packet(struct link *l, uint8_t type, const uint8_t data[8],
 			      uint8_t *buf, size_t cap, uint64_t now_us)
 {

@@ -89,6 +89,8 @@ struct link_cb {
 	/* PATH_CHALLENGE / PATH_RESPONSE / CANDIDATES seen in a packet: the glue
 	 * knows which address the packet came from */
 	void (*path_frame)(void *arg, const struct wire_frame *f);
+	/* a path MTU probe of this many plaintext bytes was acknowledged */
+	void (*probe_acked)(void *arg, size_t size);
 };
 
 struct link_flow {
@@ -191,6 +193,14 @@ void link_send_ping(struct link *l);
  * PATH_RESPONSE (and padding), for the glue to send on a specific path */
 size_t link_build_path_packet(struct link *l, uint8_t type, const uint8_t data[8],
 			      uint8_t *buf, size_t cap, uint64_t now_us);
+/* link_build_mtu_probe() - a PING padded to size bytes (RFC 8899): not
+ * counted against the congestion window, never resent; probe_acked()
+ * reports it arrived.  Returns its length, 0 if it does not fit cap. */
+size_t link_build_mtu_probe(struct link *l, size_t size, uint8_t *buf, size_t cap,
+			    uint64_t now_us);
+/* link_set_max_packet() - the path carries packets this large */
+void link_set_max_packet(struct link *l, size_t max);
+size_t link_max_packet(const struct link *l);
 /* link_queue_candidates() - queue a CANDIDATES frame (replaces any queued) */
 void link_queue_candidates(struct link *l, const uint8_t *method, const struct ipport *addr,
 			   size_t n);

@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "daemon.h"
+#include "flow.h"
 #include "idmap.h"
 #include "log.h"
 #include "mesh.h"
@@ -208,8 +209,11 @@ void mesh_wake(struct mesh *m, struct session *s)
  * batch out; a session stopped by a full queue stays woken */
 void mesh_flush(struct mesh *m)
 {
-	struct session *list = m->dirty, *s, *again = NULL;
+	struct session *list, *s, *again = NULL;
 
+	/* first the sockets: what they take frees windows the link then sends */
+	flow_pump_pending(m->d);
+	list = m->dirty;
 	m->dirty = NULL;
 	while ((s = list)) {
 		list = s->dirty_next;
@@ -431,7 +435,11 @@ struct mesh *mesh_new(struct daemon *d, const struct sockaddr *listen, socklen_t
 		mesh_free(m);
 		return NULL;
 	}
+	/* a slot holds the largest datagram we may send: MTU probes go up to
+	 * jumbo size */
 	m->slot_size = MAX((size_t)2048, (size_t)d->cfg.mtu + 64);
+	if (d->cfg.pmtu_probe)
+		m->slot_size = MAX(m->slot_size, (size_t)9000 + 64);
 	for (i = 0; i < TX_SLOTS; i++)
 		m->tx[i].buf = xmalloc(m->slot_size);
 	m->rx_buf = xmalloc(RX_BATCH * (size_t)RX_BUF);

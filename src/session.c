@@ -20,6 +20,10 @@
 
 #define MAX_SERVER_HANDSHAKES 64
 #define UNKNOWN_SILENCE_MS 1000
+#define PMTU_MAX 9000              /* jumbo frames: the largest worth probing */
+#define PMTU_STEP 32               /* close enough: stop searching */
+#define PMTU_TRIES 2
+#define PMTU_RAISE_MS 600000       /* RFC 8899: search again every 10 min */
 
 static void arm_timer(struct session *s);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
@@ -87,6 +91,75 @@ struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer
 	return s;
 }
 
+/* plain_for() - plaintext bytes per packet for a datagram size */
+static size_t plain_for(const struct session *s, unsigned dgram)
+{
+	unsigned ip = s->addr.ss_family == AF_INET6 ? 40 : 20;
+
+	return dgram - ip - 8 - WIRE_OUTER_DATA_LEN - DTLS_OVERHEAD;
+}
+
+/* pmtu_send() - (re)send the probe for the size being tried */
+static void pmtu_send(struct session *s)
+{
+	uint8_t buf[PMTU_MAX + 64];
+	size_t n = link_build_mtu_probe(s->link, plain_for(s, s->pmtu.probing), buf, sizeof(buf),
+					clock_now_us());
+
+	if (n)
+		dtls_write(s->dtls, buf, n);
+	s->pmtu.deadline_ms = clock_now_ms() +
+			      MAX((uint64_t)200, 3 * link_rtt(s->link)->smoothed_us / 1000);
+}
+
+/* pmtu_next() - probe the middle of what is left, or stop for a while */
+static void pmtu_next(struct session *s)
+{
+	char a[ADDRSTRLEN];
+
+	s->pmtu.probing = 0;
+	s->pmtu.tries = 0;
+	if (s->pmtu.hi < s->pmtu.lo + PMTU_STEP) {
+		s->pmtu.deadline_ms = clock_now_ms() + PMTU_RAISE_MS;
+		log_info("peer %s: path MTU to %s is %u bytes", s->peer->name,
+			 addr_fmt((struct sockaddr *)&s->addr, a), s->pmtu.lo);
+		return;
+	}
+	s->pmtu.probing = (s->pmtu.lo + s->pmtu.hi + 1) / 2;
+	pmtu_send(s);
+}
+
+static void pmtu_start(struct session *s)
+{
+	s->pmtu.lo = s->d->cfg.mtu;
+	s->pmtu.hi = PMTU_MAX;
+	pmtu_next(s);
+}
+
+/* pmtu_timeout() - no ACK for the probe: try once more, then rule it out */
+static void pmtu_timeout(struct session *s)
+{
+	if (!s->pmtu.probing)
+		pmtu_start(s); /* time for the periodic search */
+	else if (++s->pmtu.tries < PMTU_TRIES)
+		pmtu_send(s);
+	else {
+		s->pmtu.hi = s->pmtu.probing - 1;
+		pmtu_next(s);
+	}
+}
+
+static void probe_acked(void *arg, size_t size)
+{
+	struct session *s = arg;
+
+	if (!s->pmtu.probing || size != plain_for(s, s->pmtu.probing))
+		return;
+	s->pmtu.lo = s->pmtu.probing;
+	link_set_max_packet(s->link, size);
+	pmtu_next(s);
+}
+
 static void established(struct session *s)
 {
 	struct daemon *d = s->d;
@@ -103,11 +176,14 @@ static void established(struct session *s)
 	s->state = SESS_ESTABLISHED;
 	s->established_ms = clock_now_ms();
 	cb.arg = s;
+	cb.probe_acked = probe_acked;
 	d->link_cfg.opens_even = d->role == ROLE_PROVIDER;
 	s->link = link_new(&d->link_cfg, &cb, &d->pool, clock_now_us());
 	log_info("peer %s: session %08x established with %s, %s, %s", s->peer->name, s->local_id,
 		 addr_fmt((struct sockaddr *)&s->addr, a), dtls_cipher(s->dtls),
 		 s->client ? "we dialled" : "it dialled");
+	if (d->cfg.pmtu_probe)
+		pmtu_start(s);
 	peer_session_up(s->peer, s);
 }
 
@@ -323,6 +399,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	link_on_timer(s->link, clock_now_us());
+	if (s->d->cfg.pmtu_probe && s->pmtu.deadline_ms && now_ms >= s->pmtu.deadline_ms)
+		pmtu_timeout(s);
 	/* keep NAT bindings and the peer's view of us alive */
 	if (now_ms - s->last_tx_ms >= s->d->cfg.probe_interval_max_ms)
 		link_send_ping(s->link);
@@ -345,6 +423,8 @@ static void arm_timer(struct session *s)
 	} else {
 		at = link_next_timer_us(s->link, now);
 		dl = (s->last_tx_ms + s->d->cfg.probe_interval_max_ms) * 1000;
+		if (s->pmtu.deadline_ms)
+			dl = MIN(dl, s->pmtu.deadline_ms * 1000);
 	}
 	at = MIN(at, dl);
 	/* a timer armed earlier than needed just fires early and re-arms;

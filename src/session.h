@@ -34,6 +34,13 @@ struct session {
 	uint64_t last_rx_ms, last_tx_ms;
 	int dirty;
 	struct session *dirty_next;
+	/* path MTU search (pmtu-probe = yes), in datagram bytes */
+	struct {
+		unsigned lo, hi;        /* lo works; hi is the highest not yet ruled out */
+		unsigned probing;       /* size in flight, 0: none */
+		unsigned tries;
+		uint64_t deadline_ms;   /* probe timeout, or the next search */
+	} pmtu;
 };
 
 struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer *p,

@@ -218,8 +218,9 @@ om_start_daemons() {
 	om_bg "$NS_CONS" consumer "$OMNETD" --role consumer -c "$OM_T/consumer.conf" \
 		-S "$OM_T/c" -s "$OM_T/c.sock" -l 0.0.0.0:6950 -v
 	CONS_PID=$OM_LASTPID
+	# a test may put a configuration for the provider in $OM_T/provider.conf
 	om_bg "$NS_PROV" provider "$OMNETD" --role provider -S "$OM_T/p" \
-		-s "$OM_T/p.sock" -l 0.0.0.0:6950 -v
+		${OM_PROVIDER_CONF:+-c "$OM_PROVIDER_CONF"} -s "$OM_T/p.sock" -l 0.0.0.0:6950 -v
 	PROV_PID=$OM_LASTPID
 	om_wait 10 test -S "$OM_T/c.sock" || { log "consumer did not start"; return 1; }
 	om_wait 10 test -S "$OM_T/p.sock" || { log "provider did not start"; return 1; }
