@@ -30,11 +30,11 @@ CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) $(CONFIG_CFLAGS) -D_GNU_SOURC
 LDFLAGS_ALL = $(SANFLAGS) $(CONFIG_LDFLAGS)
 
 # Pure cores: no sockets, no event loop, no clock.  Tests link these alone.
-CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c dhcp.c \
+CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c path.c dhcp.c \
             policy.c config.c tcpraw.c resolv.c
 # Glue: sockets, libevent, OpenSSL, namespaces, nftables.
-GLUE_SRCS = identity.c dtls.c mesh.c session.c peer.c flow.c netns.c netlink.c nft.c \
-            capture.c egress.c network.c state.c control.c ctl_cmds.c daemon.c
+GLUE_SRCS = identity.c dtls.c mesh.c session.c peer.c relay.c flow.c netns.c netlink.c nft.c \
+            capture.c egress.c network.c state.c control.c ctl_cmds.c daemon.c privdrop.c
 
 CORE_OBJS = $(CORE_SRCS:%.c=$(O)/src/%.o)
 GLUE_OBJS = $(GLUE_SRCS:%.c=$(O)/src/%.o)
@@ -44,7 +44,7 @@ DAEMON_LIBS = $(LIBEVENT_LIBS) $(OPENSSL_LIBS) $(JANSSON_LIBS) $(NFTABLES_LIBS) 
 BINS = $(O)/omnetd $(O)/omnetctl
 
 UNIT_TESTS = test_wire test_rangeset test_ring test_link test_dhcp test_policy \
-             test_config test_tcpraw test_dtls
+             test_config test_tcpraw test_dtls test_path
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
 TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest
 
@@ -105,13 +105,81 @@ check-selftests: $(BINS) $(TEST_TOOLS)
 	IMPAIR=$(abspath $(O))/tests/impair tests/integration/impair_selftest.sh
 	OMNETCTL=$(abspath $(O))/omnetctl tests/integration/omnetctl_selftest.sh
 
+# --- installation: binaries, manual pages, systemd units, configuration ---
+# DESTDIR and prefix (and each directory) may be given on the command line.
+# The files installed name the installed paths: the sources say /usr/sbin,
+# /etc/omnetd, /var/lib/omnetd and /run/omnetd, as a distribution has them.
+MAN5 = man/omnetd.conf.5
+MAN8 = man/omnetd.8 man/omnetctl.8
+UNITS = contrib/systemd/omnetd-provider.service contrib/systemd/omnetd-consumer.service \
+        contrib/systemd/omnetd-relay.service
+SYSUSERS = contrib/systemd/omnet.sysusers
+man5dir = $(mandir)/man5
+man8dir = $(mandir)/man8
+omnetconfdir = $(sysconfdir)/omnetd
+# a config.mk from before these existed: the usual places
+systemdsystemunitdir ?= $(prefix)/lib/systemd/system
+sysusersdir ?= $(prefix)/lib/sysusers.d
+SUBST_PATHS = sed -e 's|/usr/sbin/omnetd|$(sbindir)/omnetd|g' \
+  -e 's|/usr/bin/omnetctl|$(bindir)/omnetctl|g' -e 's|/etc/omnetd/|$(sysconfdir)/omnetd/|g' \
+  -e 's|/var/lib/omnetd|$(localstatedir)/lib/omnetd|g' -e 's|/run/omnetd|$(runstatedir)/omnetd|g'
+# install_subst SRC DEST: a file with the paths above, mode 0644
+install_subst = $(SUBST_PATHS) $(1) >$(2).tmp && chmod 0644 $(2).tmp && mv -f $(2).tmp $(2)
+
 install: $(BINS)
-	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir)
+	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(man5dir) \
+	  $(DESTDIR)$(man8dir) $(DESTDIR)$(omnetconfdir)
 	$(INSTALL) -m 0755 $(O)/omnetd $(DESTDIR)$(sbindir)/omnetd
 	$(INSTALL) -m 0755 $(O)/omnetctl $(DESTDIR)$(bindir)/omnetctl
+	$(foreach f,$(MAN5),$(call install_subst,$(f),$(DESTDIR)$(man5dir)/$(notdir $(f))) &&) :
+	$(foreach f,$(MAN8),$(call install_subst,$(f),$(DESTDIR)$(man8dir)/$(notdir $(f))) &&) :
+	@# the example configuration is the administrator's once installed
+	if [ -e $(DESTDIR)$(omnetconfdir)/omnetd.conf ]; then \
+	  echo "keeping $(DESTDIR)$(omnetconfdir)/omnetd.conf"; \
+	else $(call install_subst,etc/omnetd.conf,$(DESTDIR)$(omnetconfdir)/omnetd.conf); fi
+ifneq ($(systemdsystemunitdir),)
+	$(INSTALL) -d $(DESTDIR)$(systemdsystemunitdir)
+	$(foreach f,$(UNITS),$(call install_subst,$(f),$(DESTDIR)$(systemdsystemunitdir)/$(notdir $(f))) &&) :
+endif
+ifneq ($(sysusersdir),)
+	$(INSTALL) -d $(DESTDIR)$(sysusersdir)
+	$(INSTALL) -m 0644 $(SYSUSERS) $(DESTDIR)$(sysusersdir)/omnet.conf
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/omnetd $(DESTDIR)$(bindir)/omnetctl
+	rm -f $(addprefix $(DESTDIR)$(man5dir)/,$(notdir $(MAN5))) \
+	  $(addprefix $(DESTDIR)$(man8dir)/,$(notdir $(MAN8)))
+ifneq ($(systemdsystemunitdir),)
+	rm -f $(addprefix $(DESTDIR)$(systemdsystemunitdir)/,$(notdir $(UNITS)))
+endif
+ifneq ($(sysusersdir),)
+	rm -f $(DESTDIR)$(sysusersdir)/omnet.conf
+endif
+	@# the configuration goes only if nobody changed it
+	if $(SUBST_PATHS) etc/omnetd.conf | cmp -s - $(DESTDIR)$(omnetconfdir)/omnetd.conf; then \
+	  rm -f $(DESTDIR)$(omnetconfdir)/omnetd.conf; rmdir $(DESTDIR)$(omnetconfdir) 2>/dev/null || :; \
+	elif [ -e $(DESTDIR)$(omnetconfdir)/omnetd.conf ]; then \
+	  echo "keeping $(DESTDIR)$(omnetconfdir)/omnetd.conf: it was changed"; fi
+
+# --- distribution ---
+# dist: omnet-VERSION.tar.gz of the files git knows (tracked or not yet
+# added, less what .gitignore names), or, outside git, of this unpacked
+# tarball's files; with a generated configure, so that building needs no
+# autoconf.  distcheck: the tarball builds, passes the unit tests, installs
+# and uninstalls cleanly (DESTDIR and prefix), and makes the same tarball.
+DISTNAME = omnet-$(VERSION)
+dist: configure
+	tests/packaging/dist "$(DISTNAME)"
+
+distcheck: dist
+	tests/packaging/distcheck "$(DISTNAME).tar.gz"
+
+# Packages and their contents, systemd units, manual pages, configuration
+# checks, distcheck.  Building and installing the .deb for real needs root.
+.PHONY: check-packaging
+check-packaging:
+	tests/packaging/run
 
 clean:
 	rm -rf $(O)

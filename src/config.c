@@ -622,6 +622,8 @@ static const struct keydef global_keys[] = {
 	GLOBAL("link-buffer-bytes", set_u64, link_buffer_bytes, 1048576, 1099511627776ull, "bytes"),
 	GLOBAL("memory-limit-bytes", set_u64, memory_limit_bytes,
 	       1048576, 1099511627776ull, "bytes"),
+	GLOBAL("relay-bytes-per-second", set_u64, relay_bytes_per_second, 0, 1ull << 40,
+	       "bytes"),
 	GLOBAL("max-flows", set_uint, max_flows, 1, 1048576, "flows"),
 	GLOBAL("gateway", set_in_addr, gateway, 0, 0, ""),
 	GLOBAL("dns", set_in_addr, dns, 0, 0, ""),
@@ -1155,6 +1157,7 @@ void config_defaults(struct config *c)
 	c->dhcp_lease_ms = 86400000;
 	c->mtu = 1500;
 	c->pmtu_probe = 0;
+	c->relay_bytes_per_second = 12500000; /* 100 Mbit/s */
 	c->cc = CONFIG_CC_BBR;
 	c->flow_window_max_bytes = 16777216;
 	c->link_window_max_bytes = 67108864;

@@ -16,6 +16,7 @@
 #include "mesh.h"
 #include "network.h"
 #include "peer.h"
+#include "relay.h"
 #include "session.h"
 #include "util.h"
 
@@ -127,23 +128,65 @@ static json_t *link_json(const struct session *s)
 	return o;
 }
 
+static json_t *cands_json(const struct peer *p, uint64_t now)
+{
+	json_t *a = json_array();
+	char buf[96];
+	size_t i;
+
+	for (i = 0; i < p->cands.n; i++) {
+		const struct path_cand *c = &p->cands.c[i];
+		json_t *o = json_pack("{s:s, s:s}", "method", path_method_name(c->method), "path",
+				      path_addr_fmt(&c->to, buf));
+
+		json_object_set_new(o, "answered_ms_ago", c->validated_ms
+					? json_integer((json_int_t)(now - c->validated_ms)) : json_null());
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 static json_t *peer_status(const struct peer *p)
 {
 	const struct session *s = p->session;
 	uint64_t now = clock_now_ms();
+	char path[96];
 	json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "name", p->name, "fingerprint", p->fingerprint,
 			      "state", peer_state_name(p->state), "state_ms",
 			      (json_int_t)(now - p->state_since_ms));
+	const struct peer *r = NULL;
+	size_t i;
 
-	json_object_set_new(o, "method", p->method ? json_string(p->method) : json_null());
-	json_object_set_new(o, "endpoint", addr_or_null(s ? (struct sockaddr *)&s->addr : NULL));
+	json_object_set_new(o, "method", peer_method(p) ? json_string(peer_method(p)) : json_null());
+	json_object_set_new(o, "endpoint", addr_or_null(s ? (struct sockaddr *)&s->path.sa : NULL));
+	json_object_set_new(o, "path", s ? json_string(path_addr_fmt(&s->path, path)) : json_null());
+	json_object_set_new(o, "path_ms", s ? json_integer((json_int_t)(now - s->path_since_ms))
+					  : json_null());
+	if (s && s->path.channel)
+		for (i = 0; i < p->nrelay && !r; i++) {
+			r = peer_find(p->d, p->relay[i]);
+			if (r && !(r->session && addr_eq((const struct sockaddr *)&r->session->path.sa,
+							 (const struct sockaddr *)&s->path.sa)))
+				r = NULL;
+		}
+	json_object_set_new(o, "relay", r ? json_string(r->name) : json_null());
+	json_object_set_new(o, "is_relay", json_boolean(peer_is_relay(p)));
+	if (p->d->role == ROLE_RELAY)
+		json_object_set_new(o, "relayed_datagrams", json_integer((json_int_t)p->relayed));
 	json_object_set_new(o, "rtt_ms", s && link_rtt(s->link)->has_sample
 				  ? json_real((double)link_rtt(s->link)->smoothed_us / 1000.0)
 				  : json_null());
-	json_object_set_new(o, "next_retry_ms", p->next_retry_ms
-				  ? json_integer((json_int_t)(p->next_retry_ms > now ? p->next_retry_ms - now : 0))
+	json_object_set_new(o, "next_retry_ms", p->next_round_ms
+				  ? json_integer((json_int_t)(p->next_round_ms > now ? p->next_round_ms - now : 0))
 				  : json_null());
+	json_object_set_new(o, "retry_delay_ms", p->next_round_ms
+				  ? json_integer((json_int_t)p->retry_delay_ms) : json_null());
+	json_object_set_new(o, "heard_ms", s && p->state == PEER_CONNECTED
+				  ? json_integer((json_int_t)(now - p->mon.last_rx_ms)) : json_null());
+	json_object_set_new(o, "probe_interval_ms", s && p->state == PEER_CONNECTED
+				  ? json_integer((json_int_t)p->mon.interval_ms) : json_null());
 	json_object_set_new(o, "last_error", p->last_error[0] ? json_string(p->last_error) : json_null());
+	json_object_set_new(o, "candidates", cands_json(p, now));
 	if (s)
 		json_object_set_new(o, "link", link_json(s));
 	return o;
@@ -169,6 +212,18 @@ static json_t *counters_json(const struct daemon *d)
 			 "flows_reset", (json_int_t)c->flows_reset,
 			 "control_requests", (json_int_t)c->control_requests,
 			 "control_errors", (json_int_t)c->control_errors);
+}
+
+/* relay_json() - what a relay and the paths to peers pass on */
+static json_t *relay_json(const struct daemon *d)
+{
+	const struct daemon_counters *c = &d->ctr;
+
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "channels", (json_int_t)relay_channel_count(d),
+			 "datagrams_relayed", (json_int_t)c->datagrams_relayed,
+			 "dropped_rate_limit", (json_int_t)c->relay_dropped_rate,
+			 "dropped_unknown_channel", (json_int_t)c->relay_dropped_unknown,
+			 "datagrams_blocked", (json_int_t)c->datagrams_blocked);
 }
 
 static json_t *network_json(const struct network *n)
@@ -217,12 +272,12 @@ static json_t *cmd_status(struct daemon *d, json_t *req, struct ctl_error *err)
 				tcp++;
 		}
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:{s:I, s:I}, s:o, s:{s:I, s:I, s:I}}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:{s:I, s:I}, s:o, s:o, s:{s:I, s:I, s:I}}",
 			 "role", role_name(d->role), "version", OMNET_VERSION,
 			 "fingerprint", d->id.fingerprint, "listen", mesh_local_addr(d->mesh),
 			 "uptime_ms", (json_int_t)(clock_now_ms() - d->started_ms),
 			 "peers", peers, "networks", nets, "flows", "tcp", tcp, "udp", udp,
-			 "counters", counters_json(d), "memory",
+			 "counters", counters_json(d), "relay", relay_json(d), "memory",
 			 "buffers_bytes", (json_int_t)chunk_pool_bytes(&d->pool),
 			 "buffers_peak_bytes", (json_int_t)(d->pool.peak * RING_CHUNK),
 			 "limit_bytes", (json_int_t)d->cfg.memory_limit_bytes);
@@ -282,17 +337,47 @@ static int parse_endpoints(json_t *req, struct peer *tmp, struct ctl_error *err)
 	return 0;
 }
 
+/* parse_relays() - "relay": NAME and/or "relays": [NAME...] */
+static int parse_relays(json_t *req, struct peer *tmp, struct ctl_error *err)
+{
+	json_t *one = json_object_get(req, "relay"), *many = json_object_get(req, "relays"), *v;
+	const char *name;
+	size_t i, j, n = json_is_array(many) ? json_array_size(many) : 0;
+
+	if ((one && !json_is_string(one)) || (many && !json_is_array(many))) {
+		ctl_fail(err, "bad_request",
+			 "field \"relay\" must be a string, \"relays\" an array of strings");
+		return -1;
+	}
+	for (i = 0; i < n + (one ? 1 : 0); i++) {
+		v = i < n ? json_array_get(many, i) : one;
+		if (!json_is_string(v) || !valid_name(name = json_string_value(v))) {
+			ctl_fail(err, "invalid_argument", "relay name must be a peer name");
+			return -1;
+		}
+		for (j = 0; j < tmp->nrelay; j++)
+			if (strcmp(tmp->relay[j], name) == 0)
+				break;
+		if (j < tmp->nrelay)
+			continue;
+		if (tmp->nrelay == PEER_MAX_RELAYS) {
+			ctl_fail(err, "invalid_argument", "at most %d relays", PEER_MAX_RELAYS);
+			return -1;
+		}
+		snprintf(tmp->relay[tmp->nrelay++], sizeof(tmp->relay[0]), "%s", name);
+	}
+	return 0;
+}
+
 static json_t *cmd_peer_add(struct daemon *d, json_t *req, struct ctl_error *err)
 {
-	const char *name = req_string(req, "name", err), *fp, *relay;
+	const char *name = req_string(req, "name", err), *fp;
 	struct peer tmp, *p;
+	size_t i;
 
 	if (!name)
 		return NULL;
 	if (!(fp = req_string(req, "fingerprint", err)))
-		return NULL;
-	relay = opt_string(req, "relay", err);
-	if (relay && !*relay && err->code)
 		return NULL;
 	if (!valid_name(name))
 		return ctl_fail(err, "invalid_argument", "peer name must be 1-63 of A-Z a-z 0-9 . _ -");
@@ -305,15 +390,16 @@ static json_t *cmd_peer_add(struct daemon *d, json_t *req, struct ctl_error *err
 	if (peer_find_fingerprint(d, fp))
 		return ctl_fail(err, "exists", "a peer with fingerprint %s exists", fp);
 	memset(&tmp, 0, sizeof(tmp));
-	if (parse_endpoints(req, &tmp, err) < 0)
+	if (parse_endpoints(req, &tmp, err) < 0 || parse_relays(req, &tmp, err) < 0)
 		return NULL;
-	if (relay && !valid_name(relay))
-		return ctl_fail(err, "invalid_argument", "relay name must be a peer name");
+	for (i = 0; i < tmp.nrelay; i++)
+		if (strcmp(tmp.relay[i], name) == 0)
+			return ctl_fail(err, "invalid_argument", "a peer cannot be its own relay");
 	p = peer_new(d, name, fp);
 	memcpy(p->endpoint, tmp.endpoint, sizeof(tmp.endpoint));
 	p->nendpoint = tmp.nendpoint;
-	if (relay)
-		snprintf(p->relay[p->nrelay++], sizeof(p->relay[0]), "%s", relay);
+	memcpy(p->relay, tmp.relay, sizeof(tmp.relay));
+	p->nrelay = tmp.nrelay;
 	daemon_save_state(d);
 	peer_start(p);
 	return json_pack("{s:s}", "name", name);

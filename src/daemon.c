@@ -19,6 +19,7 @@
 #include "netns.h"
 #include "network.h"
 #include "peer.h"
+#include "relay.h"
 #include "policy.h"
 #include "session.h"
 #include "state.h"
@@ -228,6 +229,7 @@ static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
 		if (n->cap)
 			capture_housekeeping(n->cap, now);
 	}
+	relay_housekeeping(d, now);
 	if (d->role == ROLE_CONSUMER && now - last_refresh >= LOCAL_ADDR_REFRESH_MS) {
 		egress_refresh_local(d);
 		last_refresh = now;
@@ -294,6 +296,8 @@ int daemon_init(struct daemon *d, enum role role, const char *config_path, char 
 		egress_refresh_local(d);
 		egress_load_resolvers(d);
 	}
+	if (role == ROLE_RELAY)
+		d->relay = relay_new(d);
 	add_config_peers(d);
 	add_config_networks(d);
 	state_load(d);
@@ -343,6 +347,7 @@ void daemon_free(struct daemon *d)
 	}
 	if (d->mesh)
 		mesh_flush(d->mesh);
+	relay_free(d->relay);
 	mesh_free(d->mesh);
 	dtls_ctx_free(d->dtls);
 	policy_free(d->policy);

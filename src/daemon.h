@@ -48,6 +48,8 @@ struct daemon_counters {
 	uint64_t datagrams_malformed;       /* bad outer header or DTLS record */
 	uint64_t datagrams_unknown_session;
 	uint64_t datagrams_send_dropped;    /* socket buffer full even after waiting */
+	uint64_t datagrams_blocked;         /* not sent: the peer is disconnected */
+	uint64_t datagrams_relayed, relay_dropped_rate, relay_dropped_unknown;
 	uint64_t handshakes_refused;        /* unpinned key or failed handshake */
 	uint64_t dropped_deleted_network;   /* frames for a network deleted here */
 	uint64_t flows_unknown_network;
@@ -78,6 +80,8 @@ struct daemon {
 	struct peer_list peers;
 	struct network_list networks;
 	struct flow_list pump;              /* flows with link bytes to write */
+	struct relay *relay;                /* relay role: channels between peers */
+	size_t ndown;                       /* peers an operator disconnected */
 	struct netid *deleted;              /* networks deleted here: late frames dropped */
 	size_t ndeleted;
 	struct daemon_counters ctr;

@@ -24,6 +24,7 @@ struct dtls_ctx {
 	void *arg;
 	SSL *listener;            /* reused for every stateless ClientHello */
 	struct dtls_conn *lconn;  /* its BIO state */
+	uint8_t instance[DTLS_INSTANCE_LEN]; /* this process, in every handshake */
 };
 
 struct dtls_conn {
@@ -37,11 +38,48 @@ struct dtls_conn {
 	size_t cookie_len;
 	char expect_fp[FINGERPRINT_LEN + 1]; /* client: the peer we dialled */
 	char peer_fp[FINGERPRINT_LEN + 1];
+	uint8_t peer_instance[DTLS_INSTANCE_LEN];
+	int have_peer_instance;
 	char err[256];
 	enum dtls_status status;
 };
 
 static int conn_idx = -1;
+
+/* The instance extension: each side's handshake carries 8 random bytes
+ * drawn when the process started.  A peer that restarted shows a new
+ * value; one that dialled again while its old session lives, the same. */
+#define INSTANCE_EXT 0xff6d /* private use (RFC 8446 4.2) */
+
+static int instance_add(SSL *ssl, unsigned int type, unsigned int context,
+			const unsigned char **out, size_t *outlen, X509 *x, size_t chainidx,
+			int *al, void *arg)
+{
+	const struct dtls_ctx *c = arg;
+
+	(void)ssl, (void)type, (void)context, (void)x, (void)chainidx, (void)al;
+	*out = c->instance;
+	*outlen = sizeof(c->instance);
+	return 1;
+}
+
+static int instance_parse(SSL *ssl, unsigned int type, unsigned int context,
+			  const unsigned char *in, size_t inlen, X509 *x, size_t chainidx,
+			  int *al, void *arg)
+{
+	struct dtls_conn *s = SSL_get_ex_data(ssl, conn_idx);
+
+	(void)type, (void)context, (void)x, (void)chainidx, (void)arg;
+	if (inlen != DTLS_INSTANCE_LEN) {
+		*al = SSL_AD_DECODE_ERROR;
+		return 0;
+	}
+	if (s) {
+		memcpy(s->peer_instance, in, inlen);
+		s->have_peer_instance = 1;
+	}
+	return 1;
+}
 
 /* ---- the BIO: input one datagram at a time, output through a callback -- */
 
@@ -226,6 +264,11 @@ struct dtls_ctx *dtls_ctx_new(const struct identity *id, dtls_pinned_fn pinned, 
 	SSL_CTX_set_cookie_generate_cb(c->ctx, gen_cookie);
 	SSL_CTX_set_cookie_verify_cb(c->ctx, verify_cookie);
 	SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_OFF);
+	if (RAND_bytes(c->instance, sizeof(c->instance)) != 1 ||
+	    SSL_CTX_add_custom_ext(c->ctx, INSTANCE_EXT,
+				   SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO,
+				   instance_add, NULL, c, instance_parse, NULL) != 1)
+		goto fail;
 	return c;
 fail:
 	snprintf(err, errlen, "DTLS setup failed: %s", ERR_error_string(ERR_get_error(), NULL));
@@ -420,6 +463,14 @@ const char *dtls_peer_fingerprint(const struct dtls_conn *s)
 const char *dtls_error(const struct dtls_conn *s)
 {
 	return s->err[0] ? s->err : "unknown error";
+}
+
+int dtls_peer_instance(const struct dtls_conn *s, uint8_t out[DTLS_INSTANCE_LEN])
+{
+	if (!s->have_peer_instance)
+		return -1;
+	memcpy(out, s->peer_instance, DTLS_INSTANCE_LEN);
+	return 0;
 }
 
 const char *dtls_cipher(const struct dtls_conn *s)

@@ -58,6 +58,11 @@ uint64_t dtls_timer_us(struct dtls_conn *s);
 enum dtls_status dtls_on_timer(struct dtls_conn *s);
 const char *dtls_peer_fingerprint(const struct dtls_conn *s);
 const char *dtls_error(const struct dtls_conn *s);
+/* dtls_peer_instance() - the random value the peer's process drew at start
+ * (a handshake extension): it changes when the peer restarts.  -1 if the
+ * peer sent none. */
+#define DTLS_INSTANCE_LEN 8
+int dtls_peer_instance(const struct dtls_conn *s, uint8_t out[DTLS_INSTANCE_LEN]);
 const char *dtls_cipher(const struct dtls_conn *s);
 /* DTLS record overhead for AEAD ciphers: header 13, nonce 8, tag 16 */
 #define DTLS_OVERHEAD 37

@@ -145,6 +145,8 @@ struct link {
 	struct pending_ctl *pend;
 	size_t npend, pend_cap;
 	int ping_pending;
+	uint8_t oneshot[1024];       /* encoded frames to send once */
+	size_t noneshot;
 	uint8_t cand_method[WIRE_MAX_CANDIDATES];
 	struct ipport cand_addr[WIRE_MAX_CANDIDATES];
 	size_t ncand;
@@ -1301,6 +1303,10 @@ static void apply_frame(struct link *l, const struct wire_frame *fr)
 	case WF_PATH_CHALLENGE:
 	case WF_PATH_RESPONSE:
 	case WF_CANDIDATES:
+	case WF_RELAY_OBSERVED:
+	case WF_RELAY_CONNECT:
+	case WF_RELAY_INTRO:
+	case WF_PATH_METHOD:
 		if (l->cb.path_frame)
 			l->cb.path_frame(l->cb.arg, fr);
 		break;
@@ -1503,8 +1509,20 @@ static void put_pending(struct link *l, struct wbuf *b, struct sent_pkt *p)
 	l->npend = kept;
 }
 
+/* put_oneshot() - queued frames go whole or wait for the next packet */
+static void put_oneshot(struct link *l, struct wbuf *b, struct sent_pkt *p)
+{
+	if (!l->noneshot || wbuf_room(b) < l->noneshot)
+		return;
+	memcpy(b->p + b->len, l->oneshot, l->noneshot);
+	b->len += l->noneshot;
+	l->noneshot = 0;
+	p->ack_eliciting = 1;
+}
+
 static void put_control(struct link *l, struct wbuf *b, struct sent_pkt *p)
 {
+	put_oneshot(l, b, p);
 	if (l->need_link_window && !frames_full(p) &&
 	    wire_put_window(b, 0, l->rcv_max_data) == 0) {
 		l->need_link_window = 0;
@@ -1669,7 +1687,8 @@ static void put_data(struct link *l, struct wbuf *b, struct sent_pkt *p)
 
 static int has_ctl(const struct link *l)
 {
-	return l->ctl_head || l->npend || l->need_link_window || l->cand_pending || l->ping_pending;
+	return l->ctl_head || l->npend || l->need_link_window || l->cand_pending || l->ping_pending ||
+	       l->noneshot;
 }
 
 int link_wants_send(const struct link *l, uint64_t now_us)
@@ -2146,6 +2165,15 @@ void link_send_network_deleted(struct link *l, const struct netid *net)
 void link_send_ping(struct link *l)
 {
 	l->ping_pending = 1;
+}
+
+int link_queue_frame(struct link *l, const uint8_t *frame, size_t len)
+{
+	if (l->noneshot + len > sizeof(l->oneshot))
+		return -1;
+	memcpy(l->oneshot + l->noneshot, frame, len);
+	l->noneshot += len;
+	return 0;
 }
 
 void link_queue_candidates(struct link *l, const uint8_t *method, const struct ipport *addr,

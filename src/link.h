@@ -86,8 +86,8 @@ struct link_cb {
 	void (*datagram)(void *arg, struct link_flow *f, const uint8_t *d, size_t len);
 	/* the peer no longer processes this network */
 	void (*network_deleted)(void *arg, const struct netid *net);
-	/* PATH_CHALLENGE / PATH_RESPONSE / CANDIDATES seen in a packet: the glue
-	 * knows which address the packet came from */
+	/* PATH_CHALLENGE / PATH_RESPONSE / CANDIDATES / RELAY_* seen in a
+	 * packet: the glue knows which path the packet came on */
 	void (*path_frame)(void *arg, const struct wire_frame *f);
 	/* a path MTU probe of this many plaintext bytes was acknowledged */
 	void (*probe_acked)(void *arg, size_t size);
@@ -201,6 +201,9 @@ size_t link_build_mtu_probe(struct link *l, size_t size, uint8_t *buf, size_t ca
 /* link_set_max_packet() - the path carries packets this large */
 void link_set_max_packet(struct link *l, size_t max);
 size_t link_max_packet(const struct link *l);
+/* link_queue_frame() - an encoded frame for the next packet, sent once
+ * (callers that need it to arrive send it again: soft state) */
+int link_queue_frame(struct link *l, const uint8_t *frame, size_t len);
 /* link_queue_candidates() - queue a CANDIDATES frame (replaces any queued) */
 void link_queue_candidates(struct link *l, const uint8_t *method, const struct ipport *addr,
 			   size_t n);

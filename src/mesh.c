@@ -13,6 +13,8 @@
 #include "idmap.h"
 #include "log.h"
 #include "mesh.h"
+#include "peer.h"
+#include "relay.h"
 #include "session.h"
 #include "util.h"
 
@@ -32,6 +34,7 @@ struct tx_slot {
 };
 
 struct mesh {
+	struct sockaddr_storage bound;
 	struct daemon *d;
 	int fd;
 	int family;
@@ -163,25 +166,55 @@ static void tx_push(struct mesh *m)
 	m->tx_blocked = 0;
 }
 
-void mesh_send(struct mesh *m, const struct sockaddr *to, socklen_t tolen,
-	       const struct wire_outer *o, const uint8_t *rec, size_t len)
+/* mesh_send_raw() - one datagram made of up to three parts; nothing goes
+ * to a peer an operator disconnected */
+void mesh_send_raw(struct mesh *m, const struct sockaddr *to, socklen_t tolen,
+		   const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+		   const uint8_t *c, size_t clen)
 {
 	struct tx_slot *t;
-	size_t hl;
 
 	if (m->tx_n == TX_SLOTS)
 		tx_push(m);
-	if (m->tx_n == TX_SLOTS || len + WIRE_OUTER_HS_LEN > m->slot_size) {
+	if (m->tx_n == TX_SLOTS || alen + blen + clen > m->slot_size) {
 		m->d->ctr.datagrams_send_dropped++;
 		return;
 	}
 	t = tx_at(m, m->tx_n++);
-	hl = wire_outer_put(t->buf, o);
-	if (len)
-		memcpy(t->buf + hl, rec, len);
-	t->len = hl + len;
+	if (alen)
+		memcpy(t->buf, a, alen);
+	if (blen)
+		memcpy(t->buf + alen, b, blen);
+	if (clen)
+		memcpy(t->buf + alen + blen, c, clen);
+	t->len = alen + blen + clen;
 	memcpy(&t->to, to, tolen);
 	t->tolen = tolen;
+}
+
+/* mesh_send_path() - straight to the peer, or wrapped for a relay: the
+ * relay reads only the channel in the outer RELAY header.  Nothing goes to
+ * a peer an operator disconnected. */
+void mesh_send_path(struct mesh *m, const struct path_addr *to, const struct wire_outer *o,
+		    const uint8_t *rec, size_t len)
+{
+	uint8_t relay[WIRE_OUTER_DATA_LEN], hdr[WIRE_OUTER_HS_LEN];
+	struct wire_outer r = { .type = WIRE_RELAY, .receiver_id = to->channel };
+	size_t hl;
+
+	if (m->d->ndown && peer_path_blocked(m->d, to)) {
+		m->d->ctr.datagrams_blocked++;
+		return;
+	}
+	hl = wire_outer_put(hdr, o);
+	if (!to->channel) {
+		mesh_send_raw(m, (const struct sockaddr *)&to->sa, to->len, hdr, hl, rec, len, NULL,
+			      0);
+		return;
+	}
+	wire_outer_put(relay, &r);
+	mesh_send_raw(m, (const struct sockaddr *)&to->sa, to->len, relay, sizeof(relay), hdr, hl,
+		      rec, len);
 }
 
 static void on_writable(evutil_socket_t fd, short what, void *arg)
@@ -245,7 +278,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
 /* reply_unknown() - tell a sender that we hold no session for its id, so
  * a peer that restarted is noticed at once instead of after timeouts */
-static void reply_unknown(struct mesh *m, uint32_t id, const struct sockaddr *to, socklen_t tolen)
+static void reply_unknown(struct mesh *m, uint32_t id, const struct path_addr *to)
 {
 	struct wire_outer o = { .type = WIRE_UNKNOWN, .receiver_id = id };
 	uint64_t now = clock_now_ms();
@@ -256,17 +289,18 @@ static void reply_unknown(struct mesh *m, uint32_t id, const struct sockaddr *to
 	}
 	if (m->unknown_sent++ >= UNKNOWN_REPLIES_PER_S)
 		return;
-	mesh_send(m, to, tolen, &o, NULL, 0);
+	mesh_send_path(m, to, &o, NULL, 0);
 }
 
-static void on_datagram(struct mesh *m, const uint8_t *p, size_t len, const struct sockaddr *from,
-			socklen_t fromlen)
+/* dispatch() - one datagram, which came on the path `from` (a relayed one
+ * is unwrapped once and dispatched again with its relay path) */
+static void dispatch(struct mesh *m, const uint8_t *p, size_t len, const struct path_addr *from)
 {
 	struct wire_outer o;
 	struct session *s;
+	struct path_addr via;
 	int hl = wire_outer_parse(p, len, &o);
 
-	m->d->ctr.datagrams_received++;
 	if (hl < 0) {
 		m->d->ctr.datagrams_malformed++;
 		return;
@@ -276,21 +310,44 @@ static void on_datagram(struct mesh *m, const uint8_t *p, size_t len, const stru
 	case WIRE_HANDSHAKE:
 		s = o.receiver_id ? idmap_get(&m->sessions, o.receiver_id) : NULL;
 		if (s) {
-			session_input(s, &o, p + hl, len - (size_t)hl, from, fromlen);
-		} else if (o.type == WIRE_HANDSHAKE && !o.receiver_id) {
-			session_accept(m->d, m, &o, p + hl, len - (size_t)hl, from, fromlen);
+			session_input(s, &o, p + hl, len - (size_t)hl, from);
+		} else if (o.type == WIRE_HANDSHAKE && !o.receiver_id && m->d->role != ROLE_RELAY) {
+			session_accept(m->d, m, &o, p + hl, len - (size_t)hl, from);
+		} else if (o.type == WIRE_HANDSHAKE && !o.receiver_id && !from->channel) {
+			session_accept(m->d, m, &o, p + hl, len - (size_t)hl, from);
 		} else {
 			m->d->ctr.datagrams_unknown_session++;
 			if (o.type == WIRE_DATA)
-				reply_unknown(m, o.receiver_id, from, fromlen);
+				reply_unknown(m, o.receiver_id, from);
 		}
 		break;
 	case WIRE_UNKNOWN:
-		session_unknown_reply(m->d, m, o.receiver_id, from, fromlen);
+		session_unknown_reply(m->d, m, o.receiver_id, from);
+		break;
+	case WIRE_RELAY:
+		if (m->d->role == ROLE_RELAY) {
+			relay_forward(m->d, o.receiver_id, p + hl, len - (size_t)hl, from);
+		} else if (!from->channel && o.receiver_id) {
+			via = *from;
+			via.channel = o.receiver_id;
+			dispatch(m, p + hl, len - (size_t)hl, &via);
+		} else {
+			m->d->ctr.datagrams_malformed++;
+		}
 		break;
 	default:
 		m->d->ctr.datagrams_malformed++;
 	}
+}
+
+static void on_datagram(struct mesh *m, const uint8_t *p, size_t len, const struct sockaddr *from,
+			socklen_t fromlen)
+{
+	struct path_addr pa;
+
+	m->d->ctr.datagrams_received++;
+	path_addr_direct(&pa, from, fromlen);
+	dispatch(m, p, len, &pa);
 }
 
 /* gro_size() - with UDP_GRO the kernel may hand over several datagrams of
@@ -417,6 +474,7 @@ static int open_socket(struct mesh *m, const struct sockaddr *sa, socklen_t len,
 	m->gso = 1;
 	getsockname(m->fd, (struct sockaddr *)&bound, &blen);
 	addr_fmt((struct sockaddr *)&bound, m->local);
+	m->bound = bound;
 	m->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
 	m->family = sa->sa_family;
 	return 0;
@@ -491,6 +549,11 @@ void mesh_free(struct mesh *m)
 const char *mesh_local_addr(const struct mesh *m)
 {
 	return m->local;
+}
+
+const struct sockaddr *mesh_local_sockaddr(const struct mesh *m)
+{
+	return (const struct sockaddr *)&m->bound;
 }
 
 uint16_t mesh_local_port(const struct mesh *m)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "path.h"
 #include "wire.h"
 
 struct daemon;
@@ -24,6 +25,7 @@ void mesh_free(struct mesh *m);
 /* mesh_local_addr() - the bound address, as "addr:port" */
 const char *mesh_local_addr(const struct mesh *m);
 uint16_t mesh_local_port(const struct mesh *m);
+const struct sockaddr *mesh_local_sockaddr(const struct mesh *m);
 int mesh_family(const struct mesh *m);
 
 /* Sessions. */
@@ -35,8 +37,11 @@ void mesh_each_session(struct mesh *m, void (*fn)(struct session *s, void *arg),
 
 /* Sending: a datagram is an outer header and a DTLS record. */
 int mesh_tx_room(const struct mesh *m);
-void mesh_send(struct mesh *m, const struct sockaddr *to, socklen_t tolen,
-	       const struct wire_outer *o, const uint8_t *rec, size_t len);
+void mesh_send_path(struct mesh *m, const struct path_addr *to, const struct wire_outer *o,
+		    const uint8_t *rec, size_t len);
+void mesh_send_raw(struct mesh *m, const struct sockaddr *to, socklen_t tolen,
+		   const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+		   const uint8_t *c, size_t clen);
 /* mesh_wake() - the session has something to send: flush it this turn */
 void mesh_wake(struct mesh *m, struct session *s);
 void mesh_flush(struct mesh *m);

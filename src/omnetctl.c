@@ -238,6 +238,8 @@ static const char *check_peer_add(json_t *req)
 {
 	if (json_array_size(json_object_get(req, "endpoints")) > CONFIG_ENDPOINTS_MAX)
 		return "at most " STR(CONFIG_ENDPOINTS_MAX) " --endpoint options";
+	if (json_array_size(json_object_get(req, "relays")) > CONFIG_RELAYS_MAX)
+		return "at most " STR(CONFIG_RELAYS_MAX) " --relay options";
 	return NULL;
 }
 
@@ -610,8 +612,9 @@ static void print_peer_errors(json_t *peers)
 
 static void print_status_peers(json_t *peers)
 {
-	static const char *const hdr[] = { "NAME", "STATE", "METHOD", "ENDPOINT",
+	static const char *const hdr[] = { "NAME", "STATE", "METHOD", "PATH",
 					   "RTT", "IN-STATE", "NEXT-RETRY" };
+	char via[CTL_TEXT];
 	struct table *t;
 	size_t i;
 	json_t *p;
@@ -625,7 +628,14 @@ static void print_status_peers(json_t *peers)
 		cell(t, p, "name");
 		cell(t, p, "state");
 		cell(t, p, "method");
-		cell(t, p, "endpoint");
+		/* a relayed path by the relay's name: its channel means nothing here */
+		if (json_is_string(json_object_get(p, "relay"))) {
+			snprintf(via, sizeof(via), "via %s",
+				 json_string_value(json_object_get(p, "relay")));
+			table_add(t, via);
+		} else {
+			cell(t, p, "endpoint");
+		}
 		cell_ms(t, p, "rtt_ms");
 		cell_ms(t, p, "state_ms");
 		cell_ms(t, p, "next_retry_ms");
@@ -915,13 +925,13 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  { { 0 } }, NULL, print_status, NULL },
 	{ { "identity" }, "", "print the daemon's fingerprint",
 	  { { 0 } }, NULL, print_identity, NULL },
-	{ { "peer", "add" }, "NAME --fingerprint FP [--endpoint HOST:PORT]... [--relay NAME]",
+	{ { "peer", "add" }, "NAME --fingerprint FP [--endpoint HOST:PORT]... [--relay NAME]...",
 	  "pin a peer by fingerprint, with zero or more known endpoints",
 	  { ARG_NAME("NAME", "name"),
 	    { "--fingerprint", "FP", "fingerprint", P_LOWER, PF_REQUIRED, NULL,
 	      check_fingerprint },
 	    { "--endpoint", "HOST:PORT", "endpoints", P_LIST, 0, NULL, check_endpoint },
-	    { "--relay", "NAME", "relay", P_STR, 0, NULL, check_name } },
+	    { "--relay", "NAME", "relays", P_LIST, 0, NULL, check_name } },
 	  check_peer_add, NULL, "peer {name} added" },
 	{ { "peer", "list" }, "", "list the pinned peers",
 	  { { 0 } }, NULL, print_peer_list, NULL },

@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "identity.h"
 #include "log.h"
+#include "privdrop.h"
 #include "util.h"
 
 struct options {
@@ -162,7 +163,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	raise_fd_limit();
-	if (daemon_init(&d, role, o.config, err, sizeof(err)) < 0) {
+	if (daemon_init(&d, role, o.config, err, sizeof(err)) < 0 ||
+	    privdrop(&d, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		daemon_free(&d);
 		return 1;

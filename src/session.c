@@ -1,10 +1,13 @@
-/* session.c: DTLS handshakes, the established session, its timer.
+/* session.c: DTLS handshakes, the established session, its path, its timer.
  *
  * While the handshake runs, the client sends HANDSHAKE datagrams with
  * receiver id 0 and its own id as sender; the server finds the session by
- * (address, sender id), so it keeps nothing for a ClientHello that has not
+ * (path, sender id), so it keeps nothing for a ClientHello that has not
  * returned its cookie.  Once established, both sides send DATA datagrams
- * to the other's id. */
+ * to the other's id, on the session's path: straight to the peer, or
+ * wrapped for a relay that forwards them on a channel.  A path changes
+ * only to one that answered a PATH_CHALLENGE (the peer layer decides);
+ * the session, its flows and their unacknowledged bytes go on. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +18,7 @@
 #include "log.h"
 #include "mesh.h"
 #include "peer.h"
+#include "relay.h"
 #include "session.h"
 #include "util.h"
 
@@ -28,18 +32,13 @@
 static void arm_timer(struct session *s);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 
-const char *session_addr(const struct session *s, char buf[64])
+/* link_mtu() - what DTLS may put in one datagram: the path MTU less IP,
+ * UDP and our headers (a relayed datagram carries two) */
+static unsigned link_mtu(const struct daemon *d, const struct path_addr *to)
 {
-	return addr_fmt((const struct sockaddr *)&s->addr, buf);
-}
+	unsigned ip = to->sa.ss_family == AF_INET6 ? 40 : 20;
 
-/* link_mtu() - what DTLS may put in one datagram on this path: the path
- * MTU less IP, UDP and our outer header */
-static unsigned link_mtu(const struct daemon *d, int family)
-{
-	unsigned ip = family == AF_INET6 ? 40 : 20;
-
-	return d->cfg.mtu - ip - 8 - WIRE_OUTER_HS_LEN;
+	return d->cfg.mtu - ip - 8 - WIRE_OUTER_HS_LEN - WIRE_OUTER_DATA_LEN;
 }
 
 static void dtls_out(void *arg, const uint8_t *rec, size_t len)
@@ -48,24 +47,24 @@ static void dtls_out(void *arg, const uint8_t *rec, size_t len)
 	struct wire_outer o = { .receiver_id = s->remote_id, .sender_id = s->local_id };
 
 	/* a client keeps using HANDSHAKE (receiver 0) until it is done, so
-	 * the server can find it by address and sender id */
+	 * the server can find it by path and sender id */
 	o.type = s->state == SESS_ESTABLISHED ? WIRE_DATA : WIRE_HANDSHAKE;
 	if (o.type == WIRE_HANDSHAKE && s->client)
 		o.receiver_id = 0;
-	mesh_send(s->mesh, (struct sockaddr *)&s->addr, s->addrlen, &o, rec, len);
+	mesh_send_path(s->mesh, s->tx_path ? s->tx_path : &s->path, &o, rec, len);
 	s->last_tx_ms = clock_now_ms();
 }
 
-static struct session *session_new(struct daemon *d, struct mesh *m, const struct sockaddr *to,
-				   socklen_t tolen)
+static struct session *session_new(struct daemon *d, struct mesh *m, const struct path_addr *to)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
 	s->d = d;
 	s->mesh = m;
 	s->local_id = mesh_new_session_id(m);
-	memcpy(&s->addr, to, tolen);
-	s->addrlen = tolen;
+	s->path = *to;
+	s->method = to->channel ? PATH_RELAY : PATH_DIRECT;
+	s->path_since_ms = clock_now_ms();
 	s->created_ms = s->last_rx_ms = clock_now_ms();
 	s->timer = evtimer_new(d->base, on_timer, s);
 	mesh_add_session(m, s);
@@ -73,16 +72,17 @@ static struct session *session_new(struct daemon *d, struct mesh *m, const struc
 }
 
 struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer *p,
-				   const struct sockaddr *to, socklen_t tolen)
+				   const struct path_addr *to, enum path_method method)
 {
-	struct session *s = session_new(d, m, to, tolen);
-	char a[ADDRSTRLEN];
+	struct session *s = session_new(d, m, to);
+	char a[96];
 
 	s->client = 1;
 	s->peer = p;
-	log_info("peer %s: handshake with %s (session %08x)", p->name, addr_fmt(to, a),
+	s->method = method;
+	log_info("peer %s: handshake via %s (session %08x)", p->name, path_addr_fmt(to, a),
 		 s->local_id);
-	s->dtls = dtls_client_new(d->dtls, p->fingerprint, link_mtu(d, to->sa_family), dtls_out, s);
+	s->dtls = dtls_client_new(d->dtls, p->fingerprint, link_mtu(d, to), dtls_out, s);
 	if (!s->dtls) {
 		session_free(s);
 		return NULL;
@@ -91,15 +91,16 @@ struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer
 	return s;
 }
 
-/* plain_for() - plaintext bytes per packet for a datagram size */
+/* ---- path MTU search ----------------------------------------------------- */
+
 static size_t plain_for(const struct session *s, unsigned dgram)
 {
-	unsigned ip = s->addr.ss_family == AF_INET6 ? 40 : 20;
+	unsigned ip = s->path.sa.ss_family == AF_INET6 ? 40 : 20;
+	unsigned relay = s->path.channel ? WIRE_OUTER_DATA_LEN : 0;
 
-	return dgram - ip - 8 - WIRE_OUTER_DATA_LEN - DTLS_OVERHEAD;
+	return dgram - ip - 8 - relay - WIRE_OUTER_DATA_LEN - DTLS_OVERHEAD;
 }
 
-/* pmtu_send() - (re)send the probe for the size being tried */
 static void pmtu_send(struct session *s)
 {
 	uint8_t buf[PMTU_MAX + 64];
@@ -112,17 +113,17 @@ static void pmtu_send(struct session *s)
 			      MAX((uint64_t)200, 3 * link_rtt(s->link)->smoothed_us / 1000);
 }
 
-/* pmtu_next() - probe the middle of what is left, or stop for a while */
+/* pmtu_next() - probe the middle of what is left, or rest for a while */
 static void pmtu_next(struct session *s)
 {
-	char a[ADDRSTRLEN];
+	char a[96];
 
 	s->pmtu.probing = 0;
 	s->pmtu.tries = 0;
 	if (s->pmtu.hi < s->pmtu.lo + PMTU_STEP) {
 		s->pmtu.deadline_ms = clock_now_ms() + PMTU_RAISE_MS;
 		log_info("peer %s: path MTU to %s is %u bytes", s->peer->name,
-			 addr_fmt((struct sockaddr *)&s->addr, a), s->pmtu.lo);
+			 path_addr_fmt(&s->path, a), s->pmtu.lo);
 		return;
 	}
 	s->pmtu.probing = (s->pmtu.lo + s->pmtu.hi + 1) / 2;
@@ -136,7 +137,7 @@ static void pmtu_start(struct session *s)
 	pmtu_next(s);
 }
 
-/* pmtu_timeout() - no ACK for the probe: try once more, then rule it out */
+/* pmtu_timeout() - no ACK for the probe: once more, then rule the size out */
 static void pmtu_timeout(struct session *s)
 {
 	if (!s->pmtu.probing)
@@ -160,11 +161,97 @@ static void probe_acked(void *arg, size_t size)
 	pmtu_next(s);
 }
 
+/* ---- path frames ------------------------------------------------------- */
+
+static void path_frame(void *arg, const struct wire_frame *fr)
+{
+	struct session *s = arg;
+	uint8_t pkt[2048];
+	size_t n;
+
+	switch (fr->type) {
+	case WF_PATH_CHALLENGE:
+		s->rx_probing = 1;
+		/* RFC 9000 8.2.2: answer on the path the challenge came on */
+		n = link_build_path_packet(s->link, WF_PATH_RESPONSE, fr->u.path_data, pkt,
+					   sizeof(pkt), clock_now_us());
+		s->tx_path = &s->rx_path;
+		dtls_write(s->dtls, pkt, n);
+		s->tx_path = NULL;
+		break;
+	case WF_PATH_RESPONSE:
+		s->rx_probing = 1;
+		peer_path_response(s->peer, s, fr->u.path_data, &s->rx_path);
+		break;
+	case WF_CANDIDATES:
+		peer_candidates(s->peer, s, fr);
+		break;
+	case WF_PATH_METHOD:
+		peer_path_label(s->peer, s, fr->u.path_method, &s->rx_path);
+		break;
+	case WF_RELAY_OBSERVED:
+		if (s->peer && peer_is_relay(s->peer))
+			peer_relay_observed(s->peer, &fr->u.observed);
+		break;
+	case WF_RELAY_INTRO:
+		peer_relay_intro(s->peer, s, fr);
+		break;
+	case WF_RELAY_CONNECT:
+		if (s->d->role == ROLE_RELAY)
+			relay_connect(s->d, s->peer, fr);
+		break;
+	}
+}
+
+void session_challenge(struct session *s, const struct path_addr *to,
+		       const uint8_t data[PATH_CHALLENGE_LEN])
+{
+	uint8_t pkt[2048];
+	size_t n;
+
+	if (s->state != SESS_ESTABLISHED)
+		return;
+	n = link_build_path_packet(s->link, WF_PATH_CHALLENGE, data, pkt, sizeof(pkt),
+				   clock_now_us());
+	s->tx_path = to;
+	dtls_write(s->dtls, pkt, n);
+	s->tx_path = NULL;
+	mesh_wake(s->mesh, s);
+}
+
+void session_migrate(struct session *s, const struct path_addr *to, enum path_method method,
+		     const char *why)
+{
+	char a[96], b[96];
+
+	log_info("peer %s: path %s (%s) -> %s (%s): %s", s->peer->name,
+		 path_addr_fmt(&s->path, a), path_method_name(s->method), path_addr_fmt(to, b),
+		 path_method_name(method), why);
+	if (!path_addr_eq(to, &s->path))
+		s->path_since_ms = clock_now_ms();
+	s->path = *to;
+	s->method = method;
+	/* the new path may be nothing like the old one: measure it afresh,
+	 * and send again what the old one may have swallowed */
+	link_restart_path(s->link, clock_now_us());
+	mesh_wake(s->mesh, s);
+}
+
+void session_queue_frame(struct session *s, const uint8_t *frame, size_t len)
+{
+	if (s->state != SESS_ESTABLISHED)
+		return;
+	link_queue_frame(s->link, frame, len);
+	mesh_wake(s->mesh, s);
+}
+
+/* ---- handshakes and input ------------------------------------------------ */
+
 static void established(struct session *s)
 {
 	struct daemon *d = s->d;
 	struct link_cb cb = daemon_link_cb;
-	char a[ADDRSTRLEN];
+	char a[96];
 
 	if (!s->peer)
 		s->peer = peer_find_fingerprint(d, dtls_peer_fingerprint(s->dtls));
@@ -177,10 +264,11 @@ static void established(struct session *s)
 	s->established_ms = clock_now_ms();
 	cb.arg = s;
 	cb.probe_acked = probe_acked;
+	cb.path_frame = path_frame;
 	d->link_cfg.opens_even = d->role == ROLE_PROVIDER;
 	s->link = link_new(&d->link_cfg, &cb, &d->pool, clock_now_us());
-	log_info("peer %s: session %08x established with %s, %s, %s", s->peer->name, s->local_id,
-		 addr_fmt((struct sockaddr *)&s->addr, a), dtls_cipher(s->dtls),
+	log_info("peer %s: session %08x established via %s, %s, %s", s->peer->name, s->local_id,
+		 path_addr_fmt(&s->path, a), dtls_cipher(s->dtls),
 		 s->client ? "we dialled" : "it dialled");
 	if (d->cfg.pmtu_probe)
 		pmtu_start(s);
@@ -190,11 +278,11 @@ static void established(struct session *s)
 /* handshake_failed() - log why, count it, and let the peer retry */
 static void handshake_failed(struct session *s)
 {
-	char a[ADDRSTRLEN];
+	char a[96];
 
 	s->d->ctr.handshakes_refused++;
-	log_warnx("%s%s: handshake with %s failed: %s", s->peer ? "peer " : "unauthenticated ",
-		  s->peer ? s->peer->name : "client", addr_fmt((struct sockaddr *)&s->addr, a),
+	log_warnx("%s%s: handshake via %s failed: %s", s->peer ? "peer " : "unauthenticated ",
+		  s->peer ? s->peer->name : "client", path_addr_fmt(&s->path, a),
 		  dtls_error(s->dtls));
 	session_close(s, dtls_error(s->dtls));
 }
@@ -210,13 +298,15 @@ static void deliver(void *arg, const uint8_t *plain, size_t len)
 }
 
 void session_input(struct session *s, const struct wire_outer *o, const uint8_t *p, size_t len,
-		   const struct sockaddr *from, socklen_t fromlen)
+		   const struct path_addr *from)
 {
 	enum session_state was = s->state;
 	enum dtls_status st;
 
 	if (o->type == WIRE_HANDSHAKE && s->client && o->sender_id && !s->remote_id)
 		s->remote_id = o->sender_id;
+	s->rx_path = *from;
+	s->rx_probing = 0;
 	st = dtls_input(s->dtls, p, len, deliver, s);
 	if (st == DTLS_FAILED) {
 		if (was == SESS_HANDSHAKE)
@@ -226,27 +316,24 @@ void session_input(struct session *s, const struct wire_outer *o, const uint8_t 
 		return;
 	}
 	s->last_rx_ms = clock_now_ms();
-	if (was == SESS_ESTABLISHED && !addr_eq(from, (struct sockaddr *)&s->addr)) {
-		char a[ADDRSTRLEN], b[ADDRSTRLEN];
-
-		/* authenticated traffic from a new address: the peer's NAT
-		 * rebound or it moved */
-		log_info("peer %s: now at %s (was %s)", s->peer->name, addr_fmt(from, a),
-			 addr_fmt((struct sockaddr *)&s->addr, b));
-		memcpy(&s->addr, from, fromlen);
-		s->addrlen = fromlen;
-	}
-	if (was == SESS_HANDSHAKE && st == DTLS_ESTABLISHED)
+	if (was == SESS_HANDSHAKE && st == DTLS_ESTABLISHED) {
 		established(s);
-	else
-		mesh_wake(s->mesh, s);
+		return;
+	}
+	/* our handshake heard back: this path works, the other attempts go */
+	if (was == SESS_HANDSHAKE && s->client && !s->answered) {
+		s->answered = 1;
+		peer_attempt_answered(s->peer, s);
+	}
+	/* authenticated traffic: the path it came on is alive (and, if it is
+	 * not ours, worth a challenge) */
+	if (was == SESS_ESTABLISHED && s->peer)
+		peer_path_alive(s->peer, s, from, s->rx_probing);
+	mesh_wake(s->mesh, s);
 }
 
-static int count_server_handshakes(struct mesh *m, const struct sockaddr *from, uint32_t sender,
-				   struct session **found);
-
 struct hs_find {
-	const struct sockaddr *from;
+	const struct path_addr *from;
 	uint32_t sender;
 	struct session *found;
 	int pending;
@@ -258,28 +345,17 @@ static void find_hs(struct session *s, void *arg)
 
 	if (s->client)
 		return;
-	if (s->remote_id == h->sender && addr_eq((struct sockaddr *)&s->addr, h->from))
+	if (s->remote_id == h->sender && path_addr_eq(&s->path, h->from))
 		h->found = s;
 	if (s->state == SESS_HANDSHAKE)
 		h->pending++;
-}
-
-static int count_server_handshakes(struct mesh *m, const struct sockaddr *from, uint32_t sender,
-				   struct session **found)
-{
-	struct hs_find h = { .from = from, .sender = sender };
-
-	mesh_each_session(m, find_hs, &h);
-	*found = h.found;
-	return h.pending;
 }
 
 /* A HelloVerifyRequest leaves from the stateless listener: no session
  * exists, so the reply is addressed from here. */
 struct stateless_out {
 	struct mesh *m;
-	const struct sockaddr *to;
-	socklen_t tolen;
+	const struct path_addr *to;
 	uint32_t receiver;
 };
 
@@ -288,33 +364,36 @@ static void stateless_send(void *arg, const uint8_t *rec, size_t len)
 	struct stateless_out *so = arg;
 	struct wire_outer o = { .type = WIRE_HANDSHAKE, .receiver_id = so->receiver };
 
-	mesh_send(so->m, so->to, so->tolen, &o, rec, len);
+	mesh_send_path(so->m, so->to, &o, rec, len);
 }
 
 void session_accept(struct daemon *d, struct mesh *m, const struct wire_outer *o,
-		    const uint8_t *p, size_t len, const struct sockaddr *from, socklen_t fromlen)
+		    const uint8_t *p, size_t len, const struct path_addr *from)
 {
-	struct stateless_out so = { m, from, fromlen, o->sender_id };
-	uint8_t cookie_in[sizeof(struct sockaddr_storage) + 4];
+	struct stateless_out so = { m, from, o->sender_id };
+	uint8_t cookie_in[sizeof(struct sockaddr_storage) + 8];
+	struct hs_find h = { .from = from, .sender = o->sender_id };
 	struct session *s;
 	struct dtls_conn *c;
 
-	if (d->role == ROLE_RELAY || !o->sender_id)
+	if (!o->sender_id)
 		return;
-	if (count_server_handshakes(m, from, o->sender_id, &s) >= MAX_SERVER_HANDSHAKES && !s)
-		return;
-	if (s) {
-		session_input(s, o, p, len, from, fromlen);
+	mesh_each_session(m, find_hs, &h);
+	if (h.found) {
+		session_input(h.found, o, p, len, from);
 		return;
 	}
-	/* the cookie binds the client's address and session id */
-	memcpy(cookie_in, from, fromlen);
-	memcpy(cookie_in + fromlen, &o->sender_id, 4);
-	c = dtls_listen(d->dtls, p, len, cookie_in, fromlen + 4, link_mtu(d, from->sa_family),
+	if (h.pending >= MAX_SERVER_HANDSHAKES)
+		return;
+	/* the cookie binds the client's path and session id */
+	memcpy(cookie_in, &from->sa, from->len);
+	memcpy(cookie_in + from->len, &from->channel, 4);
+	memcpy(cookie_in + from->len + 4, &o->sender_id, 4);
+	c = dtls_listen(d->dtls, p, len, cookie_in, from->len + 8, link_mtu(d, from),
 			stateless_send, &so);
 	if (!c)
 		return;
-	s = session_new(d, m, from, fromlen);
+	s = session_new(d, m, from);
 	s->remote_id = o->sender_id;
 	s->dtls = c;
 	dtls_conn_set_output(c, dtls_out, s);
@@ -327,7 +406,7 @@ void session_accept(struct daemon *d, struct mesh *m, const struct wire_outer *o
 
 struct unknown_find {
 	uint32_t id;
-	const struct sockaddr *from;
+	const struct path_addr *from;
 	struct session *found;
 };
 
@@ -335,12 +414,12 @@ static void find_remote(struct session *s, void *arg)
 {
 	struct unknown_find *u = arg;
 
-	if (s->remote_id == u->id && addr_eq((struct sockaddr *)&s->addr, u->from))
+	if (s->remote_id == u->id && path_addr_eq(&s->path, u->from))
 		u->found = s;
 }
 
 void session_unknown_reply(struct daemon *d, struct mesh *m, uint32_t id,
-			   const struct sockaddr *from, socklen_t fromlen)
+			   const struct path_addr *from)
 {
 	struct unknown_find u = { id, from, NULL };
 
@@ -354,11 +433,14 @@ void session_unknown_reply(struct daemon *d, struct mesh *m, uint32_t id,
 	session_close(u.found, "the peer no longer knows this session (restarted?)");
 }
 
+/* ---- sending and the timer ----------------------------------------------- */
+
 int session_flush(struct session *s)
 {
 	uint8_t buf[65536];
 	uint64_t now = clock_now_us();
 	size_t n;
+	int sent = 0;
 
 	if (s->state != SESS_ESTABLISHED) {
 		arm_timer(s);
@@ -369,8 +451,11 @@ int session_flush(struct session *s)
 		if (n == 0)
 			break;
 		dtls_write(s->dtls, buf, n);
+		sent = 1;
 	}
 	arm_timer(s);
+	if (sent)
+		peer_kick(s->peer);
 	return mesh_tx_room(s->mesh) == 0 && link_wants_send(s->link, now);
 }
 
@@ -401,32 +486,29 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	link_on_timer(s->link, clock_now_us());
 	if (s->d->cfg.pmtu_probe && s->pmtu.deadline_ms && now_ms >= s->pmtu.deadline_ms)
 		pmtu_timeout(s);
-	/* keep NAT bindings and the peer's view of us alive */
-	if (now_ms - s->last_tx_ms >= s->d->cfg.probe_interval_max_ms)
-		link_send_ping(s->link);
 	mesh_wake(s->mesh, s);
 }
 
 /* arm_timer() - one timer per session: the DTLS retransmission or the
- * handshake deadline while handshaking, the link's own timer and the
- * keepalive once established */
+ * handshake deadline while handshaking, then the link's own timer and the
+ * path MTU search (health probes belong to the peer) */
 static void arm_timer(struct session *s)
 {
-	uint64_t now = clock_now_us(), at, dl;
+	uint64_t now = clock_now_us(), at;
 	struct timeval tv;
 
 	if (s->state == SESS_HANDSHAKE) {
 		uint64_t rel = dtls_timer_us(s->dtls);
 
 		at = rel == UINT64_MAX ? UINT64_MAX : now + rel;
-		dl = (s->created_ms + s->d->cfg.handshake_timeout_ms) * 1000;
+		at = MIN(at, (s->created_ms + s->d->cfg.handshake_timeout_ms) * 1000);
 	} else {
 		at = link_next_timer_us(s->link, now);
-		dl = (s->last_tx_ms + s->d->cfg.probe_interval_max_ms) * 1000;
 		if (s->pmtu.deadline_ms)
-			dl = MIN(dl, s->pmtu.deadline_ms * 1000);
+			at = MIN(at, s->pmtu.deadline_ms * 1000);
 	}
-	at = MIN(at, dl);
+	if (at == UINT64_MAX)
+		return;
 	/* a timer armed earlier than needed just fires early and re-arms;
 	 * moving it later on every flush would cost a syscall each time */
 	if (s->timer_at_us && s->timer_at_us <= at)
@@ -461,6 +543,15 @@ static void detach_flows(struct session *s)
 	for (i = 0; i < (size_t)(p - all); i++)
 		flow_link_lost(all[i]);
 	free(all);
+}
+
+void session_discard(struct session *s, const char *why)
+{
+	if (why)
+		log_info("peer %s: session %08x dropped: %s", s->peer ? s->peer->name : "?",
+			 s->local_id, why);
+	detach_flows(s);
+	session_free(s);
 }
 
 void session_free(struct session *s)

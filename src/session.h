@@ -1,4 +1,5 @@
-/* session.h: one DTLS session with a peer, and the link core riding it. */
+/* session.h: one DTLS session with a peer, the link core riding it, and
+ * the path its datagrams take (direct, or through a relay). */
 #ifndef OMNET_SESSION_H
 #define OMNET_SESSION_H
 
@@ -7,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include "path.h"
 #include "wire.h"
 
 struct daemon;
@@ -26,12 +28,17 @@ struct session {
 	struct peer *peer;           /* client: from the start; server: once authenticated */
 	struct dtls_conn *dtls;
 	struct link *link;           /* once established */
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
+	struct path_addr path;       /* where our datagrams go */
+	enum path_method method;     /* how that path was found */
+	uint64_t path_since_ms;      /* when it became the path */
+	struct path_addr rx_path;    /* the path of the datagram being processed */
+	const struct path_addr *tx_path; /* non-NULL: this datagram goes there (probes) */
 	struct event *timer;
 	uint64_t timer_at_us;
 	uint64_t created_ms, established_ms;
-	uint64_t last_rx_ms, last_tx_ms;
+	uint64_t last_rx_ms, last_tx_ms, last_eliciting_ms;
+	int answered;                /* client: the server replied to our handshake */
+	int rx_probing;              /* the datagram being processed is a path probe */
 	int dirty;
 	struct session *dirty_next;
 	/* path MTU search (pmtu-probe = yes), in datagram bytes */
@@ -44,22 +51,33 @@ struct session {
 };
 
 struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer *p,
-				   const struct sockaddr *to, socklen_t tolen);
+				   const struct path_addr *to, enum path_method method);
 /* session_accept() - a handshake datagram with no receiver id */
 void session_accept(struct daemon *d, struct mesh *m, const struct wire_outer *o,
-		    const uint8_t *p, size_t len, const struct sockaddr *from, socklen_t fromlen);
+		    const uint8_t *p, size_t len, const struct path_addr *from);
 void session_input(struct session *s, const struct wire_outer *o, const uint8_t *p, size_t len,
-		   const struct sockaddr *from, socklen_t fromlen);
+		   const struct path_addr *from);
 /* session_unknown_reply() - the peer says it holds no session with us */
 void session_unknown_reply(struct daemon *d, struct mesh *m, uint32_t id,
-			   const struct sockaddr *from, socklen_t fromlen);
+			   const struct path_addr *from);
 /* session_flush() - send what the link may; >0 if stopped for lack of room */
 int session_flush(struct session *s);
 void session_wake(struct session *s);
+/* session_challenge() - a PATH_CHALLENGE on that path, now */
+void session_challenge(struct session *s, const struct path_addr *to,
+		       const uint8_t data[PATH_CHALLENGE_LEN]);
+/* session_migrate() - send on this path from now on (it may be the same
+ * one, back after an outage); what is in flight is sent again there */
+void session_migrate(struct session *s, const struct path_addr *to, enum path_method method,
+		     const char *why);
+/* session_queue_frame() - an encoded control frame for the next packet */
+void session_queue_frame(struct session *s, const uint8_t *frame, size_t len);
 /* session_close() - end the session: its flows are reset, the peer told */
 void session_close(struct session *s, const char *why);
+/* session_discard() - drop silently (a duplicate, a stale or an unneeded
+ * attempt): flows reset locally, nothing sent, the peer not told */
+void session_discard(struct session *s, const char *why);
 /* session_free() - release without telling anyone (daemon shutdown) */
 void session_free(struct session *s);
-const char *session_addr(const struct session *s, char buf[64]);
 
 #endif

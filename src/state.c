@@ -159,8 +159,10 @@ int state_load(struct daemon *d)
 	json_array_foreach(json_object_get(root, "networks"), i, v)
 		load_network(d, v);
 	json_array_foreach(json_object_get(root, "disconnected"), i, v) {
-		if (json_is_string(v) && (p = peer_find(d, json_string_value(v))))
+		if (json_is_string(v) && (p = peer_find(d, json_string_value(v))) && !p->admin_down) {
 			p->admin_down = 1;
+			d->ndown++;
+		}
 	}
 	json_decref(root);
 	return 0;

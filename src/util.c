@@ -233,6 +233,18 @@ int addr_eq(const struct sockaddr *a, const struct sockaddr *b)
 	return 0;
 }
 
+int addr_is_any(const struct sockaddr *sa)
+{
+	static const uint8_t zero[16];
+
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr == 0;
+	if (sa->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, zero,
+			      16) == 0;
+	return 0;
+}
+
 void ipport_from_sa(struct ipport *ip, const struct sockaddr *sa)
 {
 	memset(ip, 0, sizeof(*ip));

@@ -50,6 +50,8 @@ int addr_parse(const char *s, uint16_t default_port, struct sockaddr_storage *ss
 const char *addr_fmt(const struct sockaddr *sa, char buf[ADDRSTRLEN]);
 socklen_t addr_len(const struct sockaddr *sa);
 int addr_eq(const struct sockaddr *a, const struct sockaddr *b);
+/* addr_is_any() - the wildcard address (0.0.0.0 or ::) */
+int addr_is_any(const struct sockaddr *sa);
 
 void ipport_from_sa(struct ipport *ip, const struct sockaddr *sa);
 socklen_t ipport_to_sa(const struct ipport *ip, struct sockaddr_storage *ss);

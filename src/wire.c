@@ -263,9 +263,14 @@ static int decode_open(const uint8_t **pp, const uint8_t *end, struct wire_frame
 
 static int decode_candidates(const uint8_t **pp, const uint8_t *end, struct wire_frame *f)
 {
-	uint8_t n;
+	uint8_t n, ch[4];
 	size_t i;
 
+	if (f->type == WF_RELAY_CONNECT || f->type == WF_RELAY_INTRO) {
+		if (get_bytes(pp, end, f->u.cand.key, WIRE_KEY_LEN) < 0 || get_bytes(pp, end, ch, 4) < 0)
+			return -1;
+		f->u.cand.channel = get_be32(ch);
+	}
 	if (get_bytes(pp, end, &n, 1) < 0 || n > WIRE_MAX_CANDIDATES)
 		return -1;
 	for (i = 0; i < n; i++) {
@@ -306,7 +311,15 @@ static int decode_body(const uint8_t **pp, const uint8_t *end, struct wire_frame
 	case WF_PATH_RESPONSE:
 		return get_bytes(pp, end, f->u.path_data, WIRE_PATH_DATA_LEN);
 	case WF_CANDIDATES:
+	case WF_RELAY_CONNECT:
+	case WF_RELAY_INTRO:
 		return decode_candidates(pp, end, f);
+	case WF_RELAY_OBSERVED:
+		return get_ipport(pp, end, &f->u.observed);
+	case WF_PATH_METHOD:
+		if (get_bytes(pp, end, &f->u.path_method, 1) < 0 || f->u.path_method > 2)
+			return -1;
+		return 0;
 	case WF_NETWORK_DELETED:
 		return get_bytes(pp, end, f->u.net.b, NETID_LEN);
 	default:
@@ -474,6 +487,42 @@ int wire_put_candidates(struct wbuf *b, const uint8_t *method, const struct ippo
 	size_t i;
 
 	if (n > WIRE_MAX_CANDIDATES || put_u8(&t, WF_CANDIDATES) < 0 || put_u8(&t, (uint8_t)n) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (put_u8(&t, method[i]) < 0 || put_ipport(&t, &addr[i]) < 0)
+			return -1;
+	}
+	return COMMIT(b, t);
+}
+
+int wire_put_relay_observed(struct wbuf *b, const struct ipport *addr)
+{
+	struct wbuf t = *b;
+
+	if (put_u8(&t, WF_RELAY_OBSERVED) < 0 || put_ipport(&t, addr) < 0)
+		return -1;
+	return COMMIT(b, t);
+}
+
+int wire_put_path_method(struct wbuf *b, uint8_t method)
+{
+	struct wbuf t = *b;
+
+	if (method > 2 || put_u8(&t, WF_PATH_METHOD) < 0 || put_u8(&t, method) < 0)
+		return -1;
+	return COMMIT(b, t);
+}
+
+int wire_put_relay_cand(struct wbuf *b, uint8_t type, const uint8_t key[WIRE_KEY_LEN],
+			uint32_t channel, const uint8_t *method, const struct ipport *addr, size_t n)
+{
+	struct wbuf t = *b;
+	uint8_t ch[4];
+	size_t i;
+
+	put_be32(ch, channel);
+	if (n > WIRE_MAX_CANDIDATES || put_u8(&t, type) < 0 || put_bytes(&t, key, WIRE_KEY_LEN) < 0 ||
+	    put_bytes(&t, ch, 4) < 0 || put_u8(&t, (uint8_t)n) < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (put_u8(&t, method[i]) < 0 || put_ipport(&t, &addr[i]) < 0)

@@ -52,6 +52,10 @@ enum wire_frame_type {
 	WF_PATH_RESPONSE = 0x0b,
 	WF_CANDIDATES = 0x0c,
 	WF_NETWORK_DELETED = 0x0d,
+	WF_RELAY_OBSERVED = 0x0e, /* relay -> peer: the address I see you from */
+	WF_RELAY_CONNECT = 0x0f,  /* peer -> relay: introduce me to this key */
+	WF_RELAY_INTRO = 0x10,    /* relay -> peer: that key wants you too */
+	WF_PATH_METHOD = 0x11,    /* how the sender found the path it sends on */
 	WF_MAX
 };
 
@@ -83,8 +87,9 @@ const char *wire_reset_reason_str(uint64_t reason);
 #define WIRE_MAX_ACK_RANGES 64
 #define WIRE_MAX_CANDIDATES 16
 
-/* Candidate address methods (CANDIDATES frame, issue: paths). */
+/* How a candidate address was learned (CANDIDATES, RELAY_* frames). */
 enum { WIRE_CAND_DIRECT = 1, WIRE_CAND_REFLEXIVE = 2 };
+#define WIRE_KEY_LEN 32 /* a fingerprint's SHA-256 */
 
 struct wire_ack_range {
 	uint64_t lo, hi; /* inclusive packet numbers */
@@ -128,7 +133,12 @@ struct wire_frame {
 			size_t n;
 			uint8_t method[WIRE_MAX_CANDIDATES];
 			struct ipport addr[WIRE_MAX_CANDIDATES];
+			/* RELAY_CONNECT / RELAY_INTRO only */
+			uint8_t key[WIRE_KEY_LEN];
+			uint32_t channel;
 		} cand;
+		struct ipport observed;
+		uint8_t path_method;      /* PATH_METHOD: 0 direct, 1 hole-punched, 2 relay */
 		struct netid net;
 	} u;
 };
@@ -179,6 +189,12 @@ int wire_put_path(struct wbuf *b, uint8_t type, const uint8_t data[WIRE_PATH_DAT
 int wire_put_candidates(struct wbuf *b, const uint8_t *method, const struct ipport *addr,
 			size_t n);
 int wire_put_network_deleted(struct wbuf *b, const struct netid *net);
+int wire_put_relay_observed(struct wbuf *b, const struct ipport *addr);
+int wire_put_path_method(struct wbuf *b, uint8_t method);
+/* RELAY_CONNECT (channel ignored) and RELAY_INTRO: a key, a channel and
+ * the candidates of the peer it names */
+int wire_put_relay_cand(struct wbuf *b, uint8_t type, const uint8_t key[WIRE_KEY_LEN],
+			uint32_t channel, const uint8_t *method, const struct ipport *addr, size_t n);
 
 /* The largest STREAM header: type, flow, offset, flags, length. */
 #define WIRE_STREAM_HDR_MAX (1 + 8 + 8 + 1 + 8)

@@ -144,6 +144,59 @@ START_TEST(test_handshake_cookie_then_data)
 }
 END_TEST
 
+/* handshake() - a session from a client of cctx to a server of sctx; the
+ * instance value the server saw in it */
+static void handshake_instance(struct dtls_ctx *cctx, struct dtls_ctx *sctx, const char *server_fp,
+			       uint8_t seen[DTLS_INSTANCE_LEN], uint8_t client_saw[DTLS_INSTANCE_LEN])
+{
+	static struct queue to_srv, to_cli;
+	struct dtls_conn *cli, *srv = NULL;
+
+	memset(&to_srv, 0, sizeof(to_srv));
+	memset(&to_cli, 0, sizeof(to_cli));
+	cli = dtls_client_new(cctx, server_fp, 1400, out_fn, &to_srv);
+	pump(cli, &srv, sctx, &to_srv, &to_cli);
+	ck_assert_ptr_nonnull(srv);
+	ck_assert_int_eq(dtls_status(cli), DTLS_ESTABLISHED);
+	ck_assert_int_eq(dtls_peer_instance(srv, seen), 0);
+	ck_assert_int_eq(dtls_peer_instance(cli, client_saw), 0);
+	dtls_conn_free(cli);
+	dtls_conn_free(srv);
+}
+
+/* The instance value tells a peer that restarted (a new process, the same
+ * key) from one that dialled again. */
+START_TEST(test_instance_changes_with_the_process_not_the_session)
+{
+	uint8_t s1[DTLS_INSTANCE_LEN], s2[DTLS_INSTANCE_LEN], s3[DTLS_INSTANCE_LEN];
+	uint8_t c1[DTLS_INSTANCE_LEN], c2[DTLS_INSTANCE_LEN], c3[DTLS_INSTANCE_LEN];
+	struct identity a, b;
+	struct dtls_ctx *ca, *ca2, *cb;
+	char err[256];
+
+	make_identity(&a);
+	make_identity(&b);
+	pinned_fp = a.fingerprint;
+	ca = dtls_ctx_new(&a, pinned, NULL, err, sizeof(err));
+	ca2 = dtls_ctx_new(&a, pinned, NULL, err, sizeof(err)); /* a restarted */
+	cb = dtls_ctx_new(&b, pinned, NULL, err, sizeof(err));
+	ck_assert_ptr_nonnull(ca2);
+	handshake_instance(ca, cb, b.fingerprint, s1, c1);
+	handshake_instance(ca, cb, b.fingerprint, s2, c2);
+	handshake_instance(ca2, cb, b.fingerprint, s3, c3);
+	ck_assert_mem_eq(s1, s2, DTLS_INSTANCE_LEN);  /* dialled again */
+	ck_assert_mem_ne(s1, s3, DTLS_INSTANCE_LEN);  /* restarted */
+	ck_assert_mem_eq(c1, c2, DTLS_INSTANCE_LEN);  /* the server's, both times */
+	ck_assert_mem_eq(c1, c3, DTLS_INSTANCE_LEN);
+	ck_assert_mem_ne(c1, s1, DTLS_INSTANCE_LEN);
+	dtls_ctx_free(ca);
+	dtls_ctx_free(ca2);
+	dtls_ctx_free(cb);
+	identity_free(&a);
+	identity_free(&b);
+}
+END_TEST
+
 START_TEST(test_unpinned_key_is_refused)
 {
 	struct identity a, b, other;
@@ -218,6 +271,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(t, test_handshake_cookie_then_data);
+	tcase_add_test(t, test_instance_changes_with_the_process_not_the_session);
 	tcase_add_test(t, test_unpinned_key_is_refused);
 	tcase_add_test(t, test_identity_persists);
 	suite_add_tcase(s, t);

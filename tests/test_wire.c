@@ -211,7 +211,16 @@ enum sample {
 	S_CAND1,
 	S_CAND16,
 	S_NETWORK_DELETED,
+	S_RELAY_OBSERVED,
+	S_RELAY_CONNECT,
+	S_RELAY_INTRO,
+	S_PATH_METHOD,
 	S_MAX
+};
+
+static const uint8_t relay_key[WIRE_KEY_LEN] = {
+	0x2c, 0xb1, 0x26, 0xc8, 0x54, 0x61, 0x6c, 0x3b, 0x59, 0x92, 0x71, 0x1e, 0x86, 0x88, 0xdc, 0x38,
+	0x71, 0x34, 0xbf, 0x34, 0xbd, 0xbc, 0x95, 0x63, 0xed, 0x24, 0x98, 0xb6, 0x5b, 0x7e, 0xae, 0xda,
 };
 
 static int put_sample(int k, struct wbuf *b)
@@ -275,6 +284,16 @@ static int put_sample(int k, struct wbuf *b)
 		return wire_put_candidates(b, cand_methods, cand_addrs, WIRE_MAX_CANDIDATES);
 	case S_NETWORK_DELETED:
 		return wire_put_network_deleted(b, &net1);
+	case S_RELAY_OBSERVED:
+		return wire_put_relay_observed(b, &cand_addrs[2]);
+	case S_RELAY_CONNECT:
+		return wire_put_relay_cand(b, WF_RELAY_CONNECT, relay_key, 0, cand_methods,
+					   cand_addrs, 3);
+	case S_PATH_METHOD:
+		return wire_put_path_method(b, 1);
+	case S_RELAY_INTRO:
+		return wire_put_relay_cand(b, WF_RELAY_INTRO, relay_key, 0xdeadbeef, cand_methods,
+					   cand_addrs, WIRE_MAX_CANDIDATES);
 	}
 	ck_abort_msg("no sample %d", k);
 	return -1;
@@ -343,6 +362,20 @@ static void ck_cand(const struct wire_frame *f, const uint8_t *method, const str
 	for (i = 0; i < n; i++) {
 		ck_assert_uint_eq(f->u.cand.method[i], method[i]);
 		ck_ipport(&f->u.cand.addr[i], &addr[i]);
+	}
+}
+
+static void ck_relay_cand(const struct wire_frame *f, uint8_t type, uint32_t channel, size_t n)
+{
+	size_t i;
+
+	ck_assert_uint_eq(f->type, type);
+	ck_assert_mem_eq(f->u.cand.key, relay_key, WIRE_KEY_LEN);
+	ck_assert_uint_eq(f->u.cand.channel, channel);
+	ck_assert_uint_eq(f->u.cand.n, n);
+	for (i = 0; i < n; i++) {
+		ck_assert_uint_eq(f->u.cand.method[i], cand_methods[i]);
+		ck_ipport(&f->u.cand.addr[i], &cand_addrs[i]);
 	}
 }
 
@@ -450,6 +483,21 @@ static void check_sample(int k, const struct wire_frame *f, const uint8_t *frame
 		ck_assert_uint_eq(f->type, WF_NETWORK_DELETED);
 		ck_assert_mem_eq(f->u.net.b, net1.b, NETID_LEN);
 		ck_assert_int_eq(n, 1 + NETID_LEN);
+		return;
+	case S_RELAY_OBSERVED:
+		ck_assert_uint_eq(f->type, WF_RELAY_OBSERVED);
+		ck_ipport(&f->u.observed, &cand_addrs[2]);
+		return;
+	case S_RELAY_CONNECT:
+		ck_relay_cand(f, WF_RELAY_CONNECT, 0, 3);
+		return;
+	case S_RELAY_INTRO:
+		ck_relay_cand(f, WF_RELAY_INTRO, 0xdeadbeef, WIRE_MAX_CANDIDATES);
+		return;
+	case S_PATH_METHOD:
+		ck_assert_uint_eq(f->type, WF_PATH_METHOD);
+		ck_assert_uint_eq(f->u.path_method, 1);
+		ck_assert_int_eq(n, 2);
 		return;
 	}
 	ck_abort_msg("no sample %d", k);
@@ -1438,6 +1486,23 @@ START_TEST(test_candidates_fields_checked)
 }
 END_TEST
 
+START_TEST(test_path_method_values_checked)
+{
+	uint8_t buf[2] = { WF_PATH_METHOD, 0 };
+	struct wbuf b = { buf, 0, sizeof(buf) };
+	struct wire_frame f;
+	unsigned m;
+
+	for (m = 0; m <= 255; m++) {
+		buf[1] = (uint8_t)m;
+		ck_assert_int_eq(decode_exact(buf, 2, &f), m <= 2 ? 2 : -1);
+	}
+	ck_assert_int_eq(decode_exact(buf, 1, &f), -1);
+	ck_assert_int_eq(wire_put_path_method(&b, 3), -1);
+	ck_assert_uint_eq(b.len, 0);
+}
+END_TEST
+
 START_TEST(test_unknown_frame_types_refused)
 {
 	uint8_t buf[64];
@@ -1658,6 +1723,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(t, test_dgram_fragment_fields_checked);
 	tcase_add_test(t, test_open_fields_checked);
 	tcase_add_test(t, test_candidates_fields_checked);
+	tcase_add_test(t, test_path_method_values_checked);
 	tcase_add_test(t, test_unknown_frame_types_refused);
 	tcase_add_test(t, test_fuzz_decoders_stay_in_bounds);
 	suite_add_tcase(s, t);

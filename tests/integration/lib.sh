@@ -31,6 +31,9 @@ OM_NAMESPACES=()
 OM_PIDS=()
 OM_FAILED=0
 OM_T=$(mktemp -d /tmp/omnet-test.XXXXXX)
+# the consumer and relays drop to user omnet: they must reach their own
+# state directories inside (listing the rest stays closed)
+chmod 711 "$OM_T"
 NETID=0123456789abcdef0123456789abcdef
 
 PROV_ADDR=192.0.2.1

@@ -101,7 +101,11 @@ status = {
         {"name": "bob", "fingerprint": fp_b, "state": "reconnecting",
          "method": None, "endpoint": None, "rtt_ms": None,
          "state_ms": 125000, "next_retry_ms": 4000,
-         "last_error": "handshake timed out"}],
+         "last_error": "handshake timed out"},
+        {"name": "carol", "fingerprint": fp_b, "state": "connected",
+         "method": "relay", "endpoint": "198.51.100.11:6950", "relay": "r1",
+         "path": "relay 198.51.100.11:6950 channel 1234abcd", "rtt_ms": 40.0,
+         "state_ms": 61000, "next_retry_ms": 15000}],
     "networks": [{"id": netid, "peer": "alice", "state": "active", "flows": 4}],
     "flows": {"tcp": 3, "udp": 1},
     "counters": {"dropped_deleted_network": 0, "malformed_datagrams": 2},
@@ -350,14 +354,14 @@ echo "== the request of every command"
 req_case "status" '{"cmd":"status"}' status
 req_case "identity" '{"cmd":"identity"}' identity
 req_case "peer add with endpoints and a relay" \
-	"{\"cmd\":\"peer.add\",\"name\":\"alice\",\"fingerprint\":\"$FP_A\",\"endpoints\":[\"192.0.2.1:6950\",\"[2001:db8::1]:6950\"],\"relay\":\"r1\"}" \
+	"{\"cmd\":\"peer.add\",\"name\":\"alice\",\"fingerprint\":\"$FP_A\",\"endpoints\":[\"192.0.2.1:6950\",\"[2001:db8::1]:6950\"],\"relays\":[\"r1\"]}" \
 	peer add alice --fingerprint "$FP_A" --endpoint 192.0.2.1:6950 --endpoint '[2001:db8::1]:6950' --relay r1
 out_is "peer add confirms" "peer alice added"
 req_case "peer add, option first, fingerprint folded, no endpoints, no relay" \
-	"{\"cmd\":\"peer.add\",\"name\":\"bob\",\"fingerprint\":\"$FP_A\",\"endpoints\":[]}" \
+	"{\"cmd\":\"peer.add\",\"name\":\"bob\",\"fingerprint\":\"$FP_A\",\"endpoints\":[],\"relays\":[]}" \
 	peer add --fingerprint "$FP_A_UPPER" bob
 req_case "peer add with --opt=value" \
-	"{\"cmd\":\"peer.add\",\"name\":\"carol.x_1-2\",\"fingerprint\":\"$FP_B\",\"endpoints\":[\"198.51.100.9:1\"]}" \
+	"{\"cmd\":\"peer.add\",\"name\":\"carol.x_1-2\",\"fingerprint\":\"$FP_B\",\"endpoints\":[\"198.51.100.9:1\"],\"relays\":[]}" \
 	peer add carol.x_1-2 --fingerprint="$FP_B" --endpoint=198.51.100.9:1
 req_case "peer list" '{"cmd":"peer.list"}' peer list
 req_case "peer remove" '{"cmd":"peer.remove","name":"alice"}' peer remove alice
@@ -409,9 +413,10 @@ ctl status
 out_has "status: who the daemon is" '^role +consumer$' '^version +0\.1\.0$' \
 	"^fingerprint +$FP_SELF\$" '^listen +0\.0\.0\.0:6950$' '^uptime +2h05m$'
 out_has "status: peers table" \
-	'^NAME +STATE +METHOD +ENDPOINT +RTT +IN-STATE +NEXT-RETRY$' \
+	'^NAME +STATE +METHOD +PATH +RTT +IN-STATE +NEXT-RETRY$' \
 	'^alice +connected +direct +192\.0\.2\.1:6950 +1\.2 ms +3\.4 s +-$' \
-	'^bob +reconnecting +- +- +- +2m05s +4\.0 s$' '^bob: last error: handshake timed out$'
+	'^bob +reconnecting +- +- +- +2m05s +4\.0 s$' '^bob: last error: handshake timed out$' \
+	'^carol +connected +relay +via r1 +40 ms +1m01s +15\.0 s$'
 out_has "status: link counters" '^PEER +PKTS-SENT +PKTS-RECV +LOST +RETRANS' \
 	'^alice +1200 +1100 +3 +2 +1\.5 MiB +2\.0 KiB +64\.0 KiB +12\.5 Mbit/s +1\.0 KiB +0 B$'
 out_has "status: networks table" '^ID +PEER +STATE +FLOWS$' "^$NETID +alice +active +4\$"
@@ -559,7 +564,11 @@ usage_case "name with a blank" peer add 'al ice' --fingerprint "$FP_A"
 usage_case "name with a slash" peer remove a/b
 usage_case "64-character name" connect aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 usage_case "bad relay name" peer add alice --fingerprint "$FP_A" --relay 'r 1'
-usage_case "--relay twice" peer add alice --fingerprint "$FP_A" --relay r1 --relay r2
+req_case "peer add with two relays" \
+	"{\"cmd\":\"peer.add\",\"name\":\"alice\",\"fingerprint\":\"$FP_A\",\"endpoints\":[],\"relays\":[\"r1\",\"r2\"]}" \
+	peer add alice --fingerprint "$FP_A" --relay r1 --relay r2
+usage_case "five relays" peer add alice --fingerprint "$FP_A" --relay r1 --relay r2 \
+	--relay r3 --relay r4 --relay r5
 usage_case "extra argument" peer add alice bob --fingerprint "$FP_A"
 usage_case "empty name" peer remove ''
 usage_case "peer list with an argument" peer list extra

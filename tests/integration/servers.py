@@ -7,7 +7,8 @@ Servers (run in the server namespace):
   tcpecho --port P                echo each connection's bytes, half-close aware
   listen --addr A --port P        accept and greet (a service that must stay unreachable)
   slowsink --port P --rate B      read each connection at B bytes per second
-  hold --port P                   accept connections and keep them open, idle
+  hold --port P [--log F]         accept connections and keep them open, idle;
+                                  log "open ADDR:PORT" and "closed ADDR:PORT"
 Clients (run in the VM namespace):
   probe --tcp HOST:PORT           exit 0 when a TCP connect succeeds
   echo-clients --host H --port P --count N --bytes B
@@ -185,8 +186,19 @@ def blast(a):
 def hold(a):
     import asyncio
 
+    def note(what, writer):
+        if a.log:
+            peer = writer.get_extra_info("peername")
+            with open(a.log, "a") as f:
+                f.write("%s %s:%d\n" % (what, peer[0], peer[1]))
+
     async def handle(reader, writer):
-        await reader.read()  # until the client closes
+        note("open", writer)
+        try:
+            await reader.read()  # until the client closes or resets
+        except OSError:
+            pass
+        note("closed", writer)
         writer.close()
 
     async def main():
@@ -315,7 +327,9 @@ def main():
     l.add_argument("--addr", required=True)
     l.add_argument("--port", type=int, required=True)
     sub.add_parser("probe").add_argument("--tcp", required=True)
-    sub.add_parser("hold").add_argument("--port", type=int, required=True)
+    ho = sub.add_parser("hold")
+    ho.add_argument("--port", type=int, required=True)
+    ho.add_argument("--log")
     hc = sub.add_parser("hold-clients")
     hc.add_argument("--host", required=True)
     hc.add_argument("--port", type=int, required=True)

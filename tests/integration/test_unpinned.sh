@@ -22,5 +22,5 @@ check "the pinned provider stays connected" peer_connected ctl_p consumer
 check "the consumer has only the pinned peer connected" \
 	test "$(json_eval ctl_c "[p['state'] for p in r['peers']]" status)" = "['connected']"
 check "the unpinned provider keeps retrying, it does not give up" \
-	om_wait 10 grep -q "handshake with $CONS_ADDR:6950 (session" "$OM_T/intruder.log"
+	om_wait 10 grep -q "handshake via $CONS_ADDR:6950 (session" "$OM_T/intruder.log"
 exit $OM_FAILED
