@@ -202,6 +202,17 @@ wait_method() {
 	done
 }
 
+# expect_method CTL PEER METHOD TIMEOUT_S WHAT - a check that the peer gets
+# connected by METHOD; MS is set to the time it took (empty if it did not)
+expect_method() {
+	if MS=$(wait_method "$1" "$2" "$3" "$4"); then
+		pass "$5 (after $MS ms)"
+	else
+		MS=
+		fail "$5 (now: $(peer_field "$1" "$2" "p['state'], p['method'], p['path']"))"
+	fi
+}
+
 # field_is CTL PEER EXPR VALUE - a peer's field has that value
 field_is() {
 	[ "$(peer_field "$1" "$2" "$3")" = "$4" ]

@@ -20,11 +20,7 @@ om_bg "$NS_SRV" hold $PY "$OM_SRCDIR/tests/integration/servers.py" hold --port 9
 om_paths_daemons 1 $NATC_WAN:6950 || { fail "daemons start"; exit 1; }
 
 # --- 1. direct
-if ms=$(wait_method ctl_p consumer direct 15); then
-	pass "the provider reaches the consumer directly (after $ms ms)"
-else
-	fail "the provider reaches the consumer directly (now: $(peer_field ctl_p consumer "p['state'], p['method'], p['path']"))"
-fi
+expect_method ctl_p consumer direct 15 "the provider reaches the consumer directly"
 check "the consumer shows the same path as direct" \
 	om_wait 10 peer_is ctl_c provider connected direct
 check "the path is the consumer's public address" \

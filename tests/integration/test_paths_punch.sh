@@ -12,11 +12,7 @@ om_paths_topology eim eim || { fail "topology"; exit 1; }
 om_start_servers || { fail "stand-in servers start"; exit 1; }
 om_paths_daemons 1 "" || { fail "daemons start"; exit 1; }
 
-if ms=$(wait_method ctl_p consumer hole-punched 30); then
-	pass "the provider reaches the consumer hole-punched (after $ms ms)"
-else
-	fail "the provider reaches the consumer hole-punched (now: $(peer_field ctl_p consumer "p['state'], p['method'], p['path']"))"
-fi
+expect_method ctl_p consumer hole-punched 30 "the provider reaches the consumer hole-punched"
 check "the consumer reaches the provider hole-punched" \
 	om_wait 15 peer_is ctl_c provider connected hole-punched
 check "the path is the consumer's NAT, not the relay" \

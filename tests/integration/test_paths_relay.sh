@@ -19,11 +19,7 @@ om_start_servers || { fail "stand-in servers start"; exit 1; }
 om_paths_daemons 2 "" || { fail "daemons start"; exit 1; }
 
 # --- 3. relayed
-if ms=$(wait_method ctl_p consumer relay 30); then
-	pass "the provider reaches the consumer through a relay (after $ms ms)"
-else
-	fail "the provider reaches the consumer through a relay (now: $(peer_field ctl_p consumer "p['state'], p['method'], p['path']"))"
-fi
+expect_method ctl_p consumer relay 30 "the provider reaches the consumer through a relay"
 check "the consumer reaches the provider through a relay" \
 	om_wait 15 peer_is ctl_c provider connected relay
 check "the VM gets an address and reaches the server" vm_up
