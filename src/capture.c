@@ -32,6 +32,7 @@
 #include "capture.h"
 #include "daemon.h"
 #include "dhcp.h"
+#include "egress.h"
 #include "flow.h"
 #include "idmap.h"
 #include "link.h"
@@ -297,27 +298,40 @@ void capture_housekeeping(struct capture *c, uint64_t now_ms)
 
 /* ---- UDP -------------------------------------------------------------- */
 
-/* reply_socket() - in the capture namespace: bound to the destination the
- * VM used (transparently: it is not ours), connected to the VM */
-static int reply_socket(struct capture *c, const struct ipport *vm, const struct ipport *dst)
+/* ns_socket() - a socket in the capture namespace, bound transparently to
+ * an address that is not ours (the VM's destination, a forward's client),
+ * and connected to peer_ if given */
+static int ns_socket(struct capture *c, int type, const struct ipport *local,
+		     const struct ipport *peer_)
 {
 	struct sockaddr_storage a, b;
-	socklen_t al = ipport_to_sa(dst, &a), bl = ipport_to_sa(vm, &b);
+	socklen_t al = ipport_to_sa(local, &a);
 	int one = 1, fd;
 
 	if (netns_enter(c->nsfd) < 0)
 		return -1;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	netns_leave();
 	if (fd < 0)
 		return -1;
 	if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&a, al) < 0 || connect(fd, (struct sockaddr *)&b, bl) < 0) {
+	    bind(fd, (struct sockaddr *)&a, al) < 0 ||
+	    (peer_ && connect(fd, (struct sockaddr *)&b, ipport_to_sa(peer_, &b)) < 0)) {
+		int e = errno;
+
 		close(fd);
+		errno = e;
 		return -1;
 	}
 	return fd;
+}
+
+/* reply_socket() - UDP in the capture namespace: bound to the destination
+ * the VM used, connected to the VM */
+static int reply_socket(struct capture *c, const struct ipport *vm, const struct ipport *dst)
+{
+	return ns_socket(c, SOCK_DGRAM, dst, vm);
 }
 
 static void udp_from_vm(struct capture *c, const struct ipport *vm, const struct ipport *dst,
@@ -684,11 +698,82 @@ const struct capture_counters *capture_counters(const struct capture *c)
 	return &c->ctr;
 }
 
-/* capture_inbound_open() - flows the consumer opens towards the VM are
- * port forwards; they are accepted once port forwarding is configured
- * (not in this build): refuse them plainly */
+/* ---- port forwards: flows the consumer opens towards the VM ------------ */
+
+static void refuse_inbound(struct session *s, struct link_flow *lf, uint64_t reason)
+{
+	link_flow_reset(lf, reason);
+	session_wake(s);
+}
+
+/* inbound_target() - the VM's leased address and the forward's port; -1
+ * (and why) when the flow cannot reach it */
+static int inbound_target(struct network *n, struct link_flow *lf, struct ipport *vm,
+			  const char **why)
+{
+	struct in_addr lease;
+
+	if (lf->kind != WIRE_DST_VM) {
+		*why = "the consumer asked for a destination other than the VM";
+		return -1;
+	}
+	if (!n->cap || capture_lease(n->cap, &lease) < 0) {
+		*why = "the VM has no address leased yet";
+		return -1;
+	}
+	if (lf->src.family != AF_INET) {
+		*why = "the client's address is IPv6 and the VM's network IPv4";
+		return -1;
+	}
+	memset(vm, 0, sizeof(*vm));
+	vm->family = AF_INET;
+	vm->port = lf->dst.port;
+	memcpy(vm->addr, &lease, 4);
+	return 0;
+}
+
+/* capture_inbound_open() - a forward's connection or UDP client: connect
+ * to the VM inside the capture namespace from the client's own address,
+ * so the VM sees who is really talking to it.  The VM's answers to that
+ * address come back to this socket: TPROXY finds it as an established
+ * (or connected) socket before any listener. */
 void capture_inbound_open(struct session *s, struct link_flow *lf)
 {
-	link_flow_reset(lf, RST_REFUSED);
-	session_wake(s);
+	struct network *n = network_for_open(s, lf);
+	struct sockaddr_storage ss;
+	const char *why = NULL;
+	char a[ADDRSTRLEN], b[ADDRSTRLEN];
+	struct ipport vm;
+	struct flow *f;
+	int fd;
+
+	if (!n)
+		return;
+	if (inbound_target(n, lf, &vm, &why) < 0) {
+		log_info("network %s: forward from %s refused: %s", n->idstr, ipport_fmt(&lf->src, a),
+			 why);
+		refuse_inbound(s, lf, lf->kind != WIRE_DST_VM ? RST_REFUSED : RST_UNREACHABLE);
+		return;
+	}
+	fd = lf->proto == WIRE_PROTO_UDP ? ns_socket(n->cap, SOCK_DGRAM, &lf->src, &vm)
+					 : ns_socket(n->cap, SOCK_STREAM, &lf->src, NULL);
+	if (fd < 0) {
+		log_warn("network %s: forward from %s to %s: transparent socket", n->idstr,
+			 ipport_fmt(&lf->src, a), ipport_fmt(&vm, b));
+		refuse_inbound(s, lf, RST_RESOURCE);
+		return;
+	}
+	n->cap->ctr.inbound++;
+	f = flow_new(n, s, lf, lf->proto, WIRE_DST_VM, &vm, &lf->src);
+	log_debug("network %s: forward %s %s -> VM %s", n->idstr,
+		  lf->proto == WIRE_PROTO_UDP ? "udp" : "tcp", ipport_fmt(&lf->src, a),
+		  ipport_fmt(&vm, b));
+	if (lf->proto == WIRE_PROTO_UDP) {
+		flow_attach_udp(f, fd);
+		tab_add(&n->cap->udp_tab, f);
+		return;
+	}
+	if (flow_connect_tcp(f, fd, (struct sockaddr *)&ss, ipport_to_sa(&vm, &ss),
+			     s->d->cfg.connect_timeout_ms) < 0)
+		egress_failed(f, errno == ECONNREFUSED ? RST_REFUSED : RST_UNREACHABLE, errno);
 }

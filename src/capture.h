@@ -24,6 +24,7 @@ struct syn_info;
 struct capture_counters {
 	uint64_t syns, syns_no_link, syn_retransmits, syns_refused_limit, accepted, accept_unmatched;
 	uint64_t udp_flows, udp_no_link, dhcp_replies;
+	uint64_t inbound;            /* port-forward flows from the consumer */
 };
 
 struct capture *capture_new(struct network *n, char *err, size_t errlen);

@@ -625,6 +625,8 @@ static const struct keydef global_keys[] = {
 	GLOBAL("relay-bytes-per-second", set_u64, relay_bytes_per_second, 0, 1ull << 40,
 	       "bytes"),
 	GLOBAL("max-flows", set_uint, max_flows, 1, 1048576, "flows"),
+	/* PCP and NAT-PMP carry lifetimes in 32-bit seconds; a day is plenty */
+	GLOBAL("port-map-lease-ms", set_u64, port_map_lease_ms, 4000, 86400000, "ms"),
 	GLOBAL("gateway", set_in_addr, gateway, 0, 0, ""),
 	GLOBAL("dns", set_in_addr, dns, 0, 0, ""),
 	GLOBAL("dhcp-start", set_in_addr, dhcp_start, 0, 0, ""),
@@ -1158,6 +1160,7 @@ void config_defaults(struct config *c)
 	c->mtu = 1500;
 	c->pmtu_probe = 0;
 	c->relay_bytes_per_second = 12500000; /* 100 Mbit/s */
+	c->port_map_lease_ms = 3600000;
 	c->cc = CONFIG_CC_BBR;
 	c->flow_window_max_bytes = 16777216;
 	c->link_window_max_bytes = 67108864;

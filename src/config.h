@@ -101,6 +101,7 @@ struct config {
 	uint64_t flow_window_max_bytes, link_window_max_bytes;
 	uint64_t send_buffer_bytes, link_buffer_bytes, memory_limit_bytes;
 	uint64_t relay_bytes_per_second;	/* relay role: per peer; 0: no limit */
+	uint64_t port_map_lease_ms;		/* consumer: asked of the router */
 	unsigned max_flows;
 	struct in_addr gateway, dns, dhcp_start;
 	unsigned prefix_len;

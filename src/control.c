@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -20,18 +21,34 @@
 #include "log.h"
 #include "util.h"
 
+struct conn {
+	LIST_ENTRY(conn) entry;
+	struct control *c;
+	struct bufferevent *bev;
+	int discarding;              /* inside an over-long line: skip to its end */
+	struct ctl_pending *pending; /* a reply still to come: later lines wait */
+};
+
 struct control {
 	struct daemon *d;
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct event *ev;
+	LIST_HEAD(, conn) conns;
+	struct conn *current;        /* the connection whose request is running */
 };
 
-struct conn {
-	struct control *c;
-	struct bufferevent *bev;
-	int discarding; /* inside an over-long line: skip to its end */
+/* A reply promised by a handler that returned CTL_DEFERRED.  It outlives
+ * its connection if the client goes away (cn becomes NULL): the handler's
+ * owner still finishes it, and nothing is sent. */
+struct ctl_pending {
+	struct conn *cn;
 };
+
+static json_t deferred_marker;
+json_t *const CTL_DEFERRED = &deferred_marker;
+
+static void on_read(struct bufferevent *bev, void *arg);
 
 json_t *ctl_fail(struct ctl_error *err, const char *code, const char *fmt, ...)
 {
@@ -95,8 +112,12 @@ static void handle_line(struct conn *cn, const char *line, size_t len)
 	} else if (!(cmd = find_command(name))) {
 		snprintf(msg, sizeof(msg), "unknown command \"%.200s\"", name);
 		send_error(cn, "unknown_command", msg);
-	} else if (!(result = cmd->fn(cn->c->d, req, &err))) {
+	} else if (cn->c->current = cn, result = cmd->fn(cn->c->d, req, &err),
+		   cn->c->current = NULL, !result) {
 		send_error(cn, err.code ? err.code : "internal", err.message);
+	} else if (result == CTL_DEFERRED) {
+		/* the reply comes later: keep later requests from overtaking it */
+		bufferevent_disable(cn->bev, EV_READ);
 	} else {
 		send_reply(cn, json_pack("{s:b, s:o}", "ok", 1, "result", result));
 	}
@@ -105,8 +126,42 @@ static void handle_line(struct conn *cn, const char *line, size_t len)
 
 static void conn_free(struct conn *cn)
 {
+	if (cn->pending)
+		cn->pending->cn = NULL;
+	LIST_REMOVE(cn, entry);
 	bufferevent_free(cn->bev);
 	free(cn);
+}
+
+struct ctl_pending *ctl_defer(struct daemon *d)
+{
+	struct conn *cn = d->control ? d->control->current : NULL;
+	struct ctl_pending *p;
+
+	if (!cn || cn->pending)
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
+	p->cn = cn;
+	cn->pending = p;
+	return p;
+}
+
+void ctl_pending_done(struct ctl_pending *p, json_t *result, const struct ctl_error *err)
+{
+	struct conn *cn = p->cn;
+
+	free(p);
+	if (!cn) {
+		json_decref(result);
+		return;
+	}
+	cn->pending = NULL;
+	if (result)
+		send_reply(cn, json_pack("{s:b, s:o}", "ok", 1, "result", result));
+	else
+		send_error(cn, err && err->code ? err->code : "internal", err ? err->message : "");
+	bufferevent_enable(cn->bev, EV_READ);
+	on_read(cn->bev, cn); /* lines that arrived meanwhile */
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -116,14 +171,14 @@ static void on_read(struct bufferevent *bev, void *arg)
 	char *line;
 	size_t len;
 
-	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF))) {
+	while (!cn->pending && (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF))) {
 		if (cn->discarding)
 			cn->discarding = 0;
 		else if (len > 0)
 			handle_line(cn, line, len);
 		free(line);
 	}
-	if (evbuffer_get_length(in) > CONTROL_LINE_MAX) {
+	if (!cn->pending && evbuffer_get_length(in) > CONTROL_LINE_MAX) {
 		if (!cn->discarding)
 			send_error(cn, "bad_request", "line longer than 65536 bytes");
 		cn->discarding = 1;
@@ -167,6 +222,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 	cn = xcalloc(1, sizeof(*cn));
 	cn->c = c;
+	LIST_INSERT_HEAD(&c->conns, cn, entry);
 	cn->bev = bufferevent_socket_new(c->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(cn->bev, on_read, NULL, on_event, cn);
 	bufferevent_enable(cn->bev, EV_READ | EV_WRITE);
@@ -208,6 +264,7 @@ struct control *control_new(struct daemon *d, const char *path, char *err, size_
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
 	c->d = d;
+	LIST_INIT(&c->conns);
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "%s: control socket path too long", path);
 		goto fail;
@@ -237,6 +294,8 @@ void control_free(struct control *c)
 {
 	if (!c)
 		return;
+	while (!LIST_EMPTY(&c->conns))
+		conn_free(LIST_FIRST(&c->conns));
 	event_free(c->ev);
 	close(c->fd);
 	unlink(c->path);

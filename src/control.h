@@ -26,6 +26,15 @@ struct ctl_command {
 };
 
 extern const struct ctl_command ctl_commands[];
+
+/* A handler that cannot answer yet (it waits on the network) takes a
+ * pending reply with ctl_defer() and returns CTL_DEFERRED; later requests
+ * on that connection wait until ctl_pending_done() sends the result (or,
+ * with result NULL, the error) and frees the pending reply. */
+struct ctl_pending;
+extern json_t *const CTL_DEFERRED;
+struct ctl_pending *ctl_defer(struct daemon *d);
+void ctl_pending_done(struct ctl_pending *p, json_t *result, const struct ctl_error *err);
 json_t *ctl_fail(struct ctl_error *err, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

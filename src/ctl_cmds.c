@@ -11,6 +11,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "flow.h"
+#include "forward.h"
 #include "identity.h"
 #include "link.h"
 #include "mesh.h"
@@ -242,13 +243,14 @@ static json_t *network_json(const struct network *n)
 		const struct capture_counters *c = capture_counters(n->cap);
 
 		json_object_set_new(o, "capture",
-				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 					      "syns", (json_int_t)c->syns,
 					      "syns_without_link", (json_int_t)c->syns_no_link,
 					      "accepted", (json_int_t)c->accepted,
 					      "udp_flows", (json_int_t)c->udp_flows,
 					      "udp_without_link", (json_int_t)c->udp_no_link,
-					      "dhcp_replies", (json_int_t)c->dhcp_replies));
+					      "dhcp_replies", (json_int_t)c->dhcp_replies,
+					      "forwarded_in", (json_int_t)c->inbound));
 	}
 	return o;
 }
@@ -513,8 +515,9 @@ static json_t *flow_json(const struct flow *f, uint64_t now)
 {
 	char a[ADDRSTRLEN], b[ADDRSTRLEN];
 
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
 			 "id", (json_int_t)(f->lf ? f->lf->id : 0), "network", f->net->idstr,
+			 "direction", f->kind == WIRE_DST_VM ? "inbound" : "outbound",
 			 "peer", f->net->peer, "proto", f->proto == WIRE_PROTO_UDP ? "udp" : "tcp",
 			 "vm", ipport_fmt(&f->vm, a), "remote", ipport_fmt(&f->remote, b),
 			 "state", flow_state_name(f), "bytes_up", (json_int_t)f->bytes_up,
@@ -550,18 +553,155 @@ static json_t *cmd_flows(struct daemon *d, json_t *req, struct ctl_error *err)
 
 /* ---- port forwards ---------------------------------------------------- */
 
-static json_t *cmd_forward_unsupported(struct daemon *d, json_t *req, struct ctl_error *err)
+static json_t *wrong_role_forward(struct ctl_error *err)
 {
+	return ctl_fail(err, "wrong_role", "port forwards are set up on the consumer");
+}
+
+/* req_port() - a required integer field, 1..65535 */
+static int req_port(json_t *req, const char *key, uint16_t *port, struct ctl_error *err)
+{
+	json_t *v = json_object_get(req, key);
+
+	if (!json_is_integer(v)) {
+		ctl_fail(err, "bad_request", "field \"%s\" must be an integer", key);
+		return -1;
+	}
+	if (json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
+		ctl_fail(err, "invalid_argument", "%s %lld: a port is 1 to 65535", key,
+			 (long long)json_integer_value(v));
+		return -1;
+	}
+	*port = (uint16_t)json_integer_value(v);
+	return 0;
+}
+
+static int req_proto(json_t *req, uint8_t *proto, struct ctl_error *err)
+{
+	const char *s = req_string(req, "proto", err);
+
+	if (!s)
+		return -1;
+	if (strcmp(s, "tcp") != 0 && strcmp(s, "udp") != 0) {
+		ctl_fail(err, "invalid_argument", "proto \"%.32s\": expected tcp or udp", s);
+		return -1;
+	}
+	*proto = s[0] == 't' ? WIRE_PROTO_TCP : WIRE_PROTO_UDP;
+	return 0;
+}
+
+/* forward_network() - the rule's network: the one named, which must exist,
+ * or the only one there is */
+static int forward_network(struct daemon *d, json_t *req, struct netid *id, struct ctl_error *err)
+{
+	const char *s = opt_string(req, "network", err);
+	struct network *n = TAILQ_FIRST(&d->networks);
+
+	if (s && err->code)
+		return -1;
+	if (s) {
+		if (req_netid(req, "network", id, err) < 0)
+			return -1;
+		if (!network_find(d, id)) {
+			ctl_fail(err, "not_found", "no network %s", s);
+			return -1;
+		}
+		return 0;
+	}
+	if (!n) {
+		ctl_fail(err, "not_found", "no network to forward to: add one first (network add)");
+		return -1;
+	}
+	if (TAILQ_NEXT(n, entry)) {
+		ctl_fail(err, "invalid_argument", "there are several networks: say which (network)");
+		return -1;
+	}
+	*id = n->id;
+	return 0;
+}
+
+static json_t *cmd_forward_add(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	const char *map_s, *code = "internal";
+	uint16_t ext, vm;
+	struct forward *fw;
+	struct netid id;
+	char msg[512];
+	uint8_t proto;
+	int map = CONFIG_MAP_NONE;
+
 	if (d->role != ROLE_CONSUMER)
-		return ctl_fail(err, "wrong_role", "port forwards are set up on the consumer");
-	return ctl_fail(err, "unsupported", "port forwarding is not available in this build yet");
+		return wrong_role_forward(err);
+	if (req_proto(req, &proto, err) < 0 || req_port(req, "external_port", &ext, err) < 0 ||
+	    req_port(req, "vm_port", &vm, err) < 0)
+		return NULL;
+	map_s = opt_string(req, "map", err);
+	if (map_s && err->code)
+		return NULL;
+	if (map_s && (map = forward_map_parse(map_s)) < 0)
+		return ctl_fail(err, "invalid_argument",
+				"map \"%.32s\": expected none, upnp, natpmp, pcp or auto", map_s);
+	if (forward_network(d, req, &id, err) < 0)
+		return NULL;
+	fw = forward_add(d, &id, proto, ext, vm, map, 0, 1, &code, msg, sizeof(msg));
+	if (!fw)
+		return ctl_fail(err, code, "%s", msg);
+	if (map == CONFIG_MAP_NONE) {
+		daemon_save_state(d);
+		return json_pack("{s:s, s:s, s:i, s:n}", "network", fw->netstr, "proto",
+				 proto == WIRE_PROTO_TCP ? "tcp" : "udp", "external_port", ext,
+				 "mapping");
+	}
+	/* the answer waits for the router: a mapping that cannot be made
+	 * takes the rule back, and the error says why */
+	fw->pending = fw->pm ? ctl_defer(d) : NULL;
+	if (!fw->pending) {
+		forward_remove(fw);
+		return ctl_fail(err, "internal", "cannot wait for the router's answer");
+	}
+	return CTL_DEFERRED;
+}
+
+static json_t *cmd_forward_remove(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	const char *net_s;
+	struct forward *fw;
+	struct netid id;
+	json_t *res;
+	uint16_t ext;
+	uint8_t proto;
+
+	if (d->role != ROLE_CONSUMER)
+		return wrong_role_forward(err);
+	if (req_proto(req, &proto, err) < 0 || req_port(req, "external_port", &ext, err) < 0)
+		return NULL;
+	net_s = opt_string(req, "network", err);
+	if (net_s && (err->code || req_netid(req, "network", &id, err) < 0))
+		return NULL;
+	fw = forward_find(d, proto, ext);
+	if (!fw || (net_s && !netid_eq(&fw->net, &id)))
+		return ctl_fail(err, "not_found", "no forward of %s port %u%s%s",
+				proto == WIRE_PROTO_TCP ? "tcp" : "udp", ext,
+				net_s ? " to network " : "", net_s ? net_s : "");
+	res = json_pack("{s:s, s:s, s:i}", "network", fw->netstr, "proto",
+			proto == WIRE_PROTO_TCP ? "tcp" : "udp", "external_port", ext);
+	forward_remove(fw);
+	daemon_save_state(d);
+	return res;
 }
 
 static json_t *cmd_forward_list(struct daemon *d, json_t *req, struct ctl_error *err)
 {
-	if (d->role != ROLE_CONSUMER)
-		return ctl_fail(err, "wrong_role", "port forwards are set up on the consumer");
-	return json_array();
+	json_t *a = json_array();
+	struct forward *fw;
+
+	if (d->role != ROLE_CONSUMER) {
+		json_decref(a);
+		return wrong_role_forward(err);
+	}
+	TAILQ_FOREACH(fw, &d->forwards, entry)
+		json_array_append_new(a, forward_json(fw));
+	return a;
 }
 
 const struct ctl_command ctl_commands[] = {
@@ -576,8 +716,8 @@ const struct ctl_command ctl_commands[] = {
 	{ "flows", cmd_flows },
 	{ "connect", cmd_connect },
 	{ "disconnect", cmd_disconnect },
-	{ "forward.add", cmd_forward_unsupported },
-	{ "forward.remove", cmd_forward_unsupported },
+	{ "forward.add", cmd_forward_add },
+	{ "forward.remove", cmd_forward_remove },
 	{ "forward.list", cmd_forward_list },
 	{ NULL, NULL },
 };

@@ -14,6 +14,7 @@
 #include "dtls.h"
 #include "egress.h"
 #include "flow.h"
+#include "forward.h"
 #include "log.h"
 #include "mesh.h"
 #include "netns.h"
@@ -230,6 +231,7 @@ static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
 			capture_housekeeping(n->cap, now);
 	}
 	relay_housekeeping(d, now);
+	forward_housekeeping(d, now);
 	if (d->role == ROLE_CONSUMER && now - last_refresh >= LOCAL_ADDR_REFRESH_MS) {
 		egress_refresh_local(d);
 		last_refresh = now;
@@ -267,6 +269,7 @@ int daemon_init(struct daemon *d, enum role role, const char *config_path, char 
 	d->started_ms = clock_now_ms();
 	TAILQ_INIT(&d->peers);
 	TAILQ_INIT(&d->networks);
+	TAILQ_INIT(&d->forwards);
 	TAILQ_INIT(&d->pump);
 	snprintf(d->config_path, sizeof(d->config_path), "%s", config_path ? config_path : "");
 	if (mkdir_p(d->cfg.state_dir, 0700) < 0) {
@@ -300,6 +303,8 @@ int daemon_init(struct daemon *d, enum role role, const char *config_path, char 
 		d->relay = relay_new(d);
 	add_config_peers(d);
 	add_config_networks(d);
+	if (role == ROLE_CONSUMER)
+		forward_add_config(d);
 	state_load(d);
 	if (!(d->control = control_new(d, d->cfg.control_socket, err, errlen)))
 		return -1;
@@ -328,6 +333,8 @@ void daemon_free(struct daemon *d)
 	struct network *n;
 	struct peer *p;
 
+	/* router mappings are deleted; forwards' clients waiting are reset */
+	forward_free_all(d);
 	/* flows are reset towards both ends; the resets go out before the
 	 * socket closes, so the peer does not wait for timeouts */
 	while ((n = TAILQ_FIRST(&d->networks))) {

@@ -5,6 +5,7 @@
  *      ├── peers (pinned keys, endpoints, connection state) ── session
  *      ├── networks (provider: a capture; consumer: accepted ids)
  *      │      └── flows (a socket on this side, a link flow to the peer)
+ *      ├── forwards (consumer: a listening socket, a router mapping)
  *      └── control (the JSON socket)
  *
  * Ownership: the daemon owns peers, networks and the mesh; the mesh owns
@@ -37,6 +38,7 @@ struct session;
 struct peer;
 struct network;
 struct flow;
+struct forward;
 struct control;
 struct capture;
 struct policy;
@@ -62,6 +64,7 @@ struct daemon_counters {
 TAILQ_HEAD(peer_list, peer);
 TAILQ_HEAD(network_list, network);
 TAILQ_HEAD(flow_list, flow);
+TAILQ_HEAD(forward_list, forward);
 
 struct daemon {
 	enum role role;
@@ -79,6 +82,7 @@ struct daemon {
 	struct link_config link_cfg;
 	struct peer_list peers;
 	struct network_list networks;
+	struct forward_list forwards;       /* consumer: port forwards */
 	struct flow_list pump;              /* flows with link bytes to write */
 	struct relay *relay;                /* relay role: channels between peers */
 	size_t ndown;                       /* peers an operator disconnected */

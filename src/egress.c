@@ -95,29 +95,6 @@ static void refuse(struct session *s, struct link_flow *lf, uint64_t reason)
 	session_wake(s);
 }
 
-/* check_network() - the network a flow belongs to, or NULL when the flow
- * must go: a network deleted here is dropped and counted, never answered;
- * one never configured for this peer is refused */
-static struct network *check_network(struct session *s, struct link_flow *lf)
-{
-	struct daemon *d = s->d;
-	struct network *n = network_for_peer(d, &lf->net, s->peer->name);
-	char id[NETID_HEXLEN + 1];
-
-	if (n)
-		return n;
-	if (daemon_network_is_deleted(d, &lf->net)) {
-		d->ctr.dropped_deleted_network++;
-		link_flow_drop(lf);
-		return NULL;
-	}
-	netid_fmt(&lf->net, id);
-	d->ctr.flows_unknown_network++;
-	log_warnx("peer %s: flow for network %s, which is not configured for it", s->peer->name, id);
-	refuse(s, lf, RST_NETWORK);
-	return NULL;
-}
-
 static int open_udp(struct flow *f, const struct sockaddr *to, socklen_t tolen)
 {
 	int fd = socket(to->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -140,7 +117,7 @@ void egress_open(struct session *s, struct link_flow *lf)
 	struct daemon *d = s->d;
 	char reason[POLICY_REASON_MAX], a[ADDRSTRLEN], b[ADDRSTRLEN];
 	struct sockaddr_storage ss;
-	struct network *n = check_network(s, lf);
+	struct network *n = network_for_open(s, lf);
 	struct ipport dst;
 	struct flow *f;
 	socklen_t len;
@@ -148,6 +125,13 @@ void egress_open(struct session *s, struct link_flow *lf)
 
 	if (!n)
 		return;
+	if (lf->kind == WIRE_DST_VM) {
+		/* only a consumer opens flows towards the VM */
+		log_warnx("peer %s: a flow towards a VM, which only a consumer may open: refused",
+			  s->peer->name);
+		refuse(s, lf, RST_REFUSED);
+		return;
+	}
 	apply = map_destination(d, lf, &dst);
 	if (apply < 0) {
 		log_info("network %s: %s %s -> DNS refused: no nameserver in %s", n->idstr,
@@ -171,7 +155,7 @@ void egress_open(struct session *s, struct link_flow *lf)
 			egress_failed(f, RST_UNREACHABLE, errno);
 		return;
 	}
-	if (flow_connect_tcp(f, (struct sockaddr *)&ss, len, d->cfg.connect_timeout_ms) < 0)
+	if (flow_connect_tcp(f, -1, (struct sockaddr *)&ss, len, d->cfg.connect_timeout_ms) < 0)
 		egress_failed(f, errno == ECONNREFUSED ? RST_REFUSED : RST_UNREACHABLE, errno);
 }
 
@@ -185,7 +169,12 @@ void egress_failed(struct flow *f, uint64_t reason, int err)
 	char a[ADDRSTRLEN], b[ADDRSTRLEN];
 
 	f->net->d->ctr.flows_refused_remote++;
-	log_info("network %s: %s %s -> %s failed: %s", f->net->idstr, proto_name(f->proto),
-		 ipport_fmt(&f->vm, a), ipport_fmt(&f->remote, b), strerror(err));
+	if (f->kind == WIRE_DST_VM)
+		log_info("network %s: forward from %s to the VM's %s %s failed: %s", f->net->idstr,
+			 ipport_fmt(&f->remote, b), proto_name(f->proto), ipport_fmt(&f->vm, a),
+			 strerror(err));
+	else
+		log_info("network %s: %s %s -> %s failed: %s", f->net->idstr, proto_name(f->proto),
+			 ipport_fmt(&f->vm, a), ipport_fmt(&f->remote, b), strerror(err));
 	flow_abort(f, reason);
 }

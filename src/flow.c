@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "egress.h"
 #include "flow.h"
+#include "forward.h"
 #include "link.h"
 #include "log.h"
 #include "network.h"
@@ -56,6 +57,7 @@ struct flow *flow_new(struct network *net, struct session *s, struct link_flow *
 	f->vm = *vm;
 	f->remote = *remote;
 	f->udp_fd = -1;
+	f->held_fd = -1;
 	f->created_ms = f->last_active_ms = clock_now_ms();
 	lf->app = f;
 	TAILQ_INSERT_TAIL(&net->flows, f, entry);
@@ -74,7 +76,11 @@ static void destroy(struct flow *f)
 		TAILQ_REMOVE(&f->net->d->pump, f, pump_entry);
 	if (f->net->cap)
 		capture_flow_destroyed(f->net->cap, f);
+	if (f->fwd)
+		forward_flow_gone(f);
 	TAILQ_REMOVE(&f->net->flows, f, entry);
+	if (f->held_fd >= 0)
+		close(f->held_fd);
 	if (f->rd_ev)
 		event_free(f->rd_ev);
 	if (f->bev) {
@@ -101,10 +107,11 @@ static void reset_socket(struct flow *f, uint64_t reason)
 		capture_reject_syn(f->net->cap, f->syn, reason);
 		return;
 	}
-	if (f->bev) {
+	if (f->bev || f->held_fd >= 0) {
 		struct linger lg = { 1, 0 };
 
-		setsockopt(bufferevent_getfd(f->bev), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		setsockopt(f->bev ? bufferevent_getfd(f->bev) : f->held_fd, SOL_SOCKET, SO_LINGER,
+			   &lg, sizeof(lg));
 	}
 }
 
@@ -364,15 +371,18 @@ int flow_attach_tcp(struct flow *f, int fd)
 	return 0;
 }
 
-/* flow_connect_tcp() - consumer: start a non-blocking connect */
-int flow_connect_tcp(struct flow *f, const struct sockaddr *to, socklen_t tolen,
+/* flow_connect_tcp() - start a non-blocking connect */
+int flow_connect_tcp(struct flow *f, int fd, const struct sockaddr *to, socklen_t tolen,
 		     uint64_t timeout_ms)
 {
 	struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
 
-	f->bev = bufferevent_socket_new(f->net->d->base, -1, 0);
-	if (!f->bev)
+	f->bev = bufferevent_socket_new(f->net->d->base, fd, 0);
+	if (!f->bev) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
+	}
 	setup_bev(f);
 	f->state = FLOW_PENDING;
 	bufferevent_set_timeouts(f->bev, NULL, &tv); /* a connect that hangs */
@@ -392,6 +402,7 @@ void flow_connected(struct flow *f)
 		link_flow_accept(f->lf);
 		session_wake(f->sess);
 	}
+	flow_pump(f); /* a forward's client may have spoken first */
 }
 
 /* ---- UDP ------------------------------------------------------------- */
@@ -476,6 +487,8 @@ static void cb_flow_accepted(void *arg, struct link_flow *lf)
 
 	if (f && f->net->cap)
 		capture_syn_accepted(f->net->cap, f);
+	else if (f && f->held_fd >= 0)
+		forward_flow_accepted(f);
 }
 
 /* cb_flow_readable() - fires per received packet: writing each time would
@@ -537,10 +550,18 @@ static void cb_datagram(void *arg, struct link_flow *lf, const uint8_t *d, size_
 {
 	struct flow *f = lf->app;
 
+	struct sockaddr_storage ss;
+	ssize_t n;
+
 	if (!f || f->udp_fd < 0)
 		return;
 	f->last_active_ms = clock_now_ms();
-	if (send(f->udp_fd, d, len, MSG_DONTWAIT) >= 0)
+	if (f->udp_shared)
+		n = sendto(f->udp_fd, d, len, MSG_DONTWAIT, (struct sockaddr *)&ss,
+			   ipport_to_sa(&f->remote, &ss));
+	else
+		n = send(f->udp_fd, d, len, MSG_DONTWAIT);
+	if (n >= 0)
 		count_from_link(f, len);
 }
 

@@ -57,6 +57,11 @@ struct flow {
 	/* capture tables (tuple -> flow) */
 	uint64_t hkey;
 	struct flow *hnext;
+	/* consumer: a port forward's flow */
+	struct forward *fwd;
+	TAILQ_ENTRY(flow) fwd_entry;
+	int held_fd;                 /* TCP: accepted, not read until OPENED */
+	unsigned udp_shared : 1;     /* UDP: udp_fd is the rule's; replies go by sendto() */
 };
 
 struct flow *flow_new(struct network *net, struct session *s, struct link_flow *lf,
@@ -64,9 +69,11 @@ struct flow *flow_new(struct network *net, struct session *s, struct link_flow *
 		      const struct ipport *remote);
 /* flow_attach_tcp() - the local socket is connected: start pumping */
 int flow_attach_tcp(struct flow *f, int fd);
-/* flow_connect_tcp() - consumer: a non-blocking connect; the flow waits in
- * FLOW_PENDING until egress_connected() or egress_failed() */
-int flow_connect_tcp(struct flow *f, const struct sockaddr *to, socklen_t tolen,
+/* flow_connect_tcp() - a non-blocking connect on fd (-1: a new socket);
+ * the flow waits in FLOW_PENDING until egress_connected() or
+ * egress_failed().  The consumer connects to destinations, the provider to
+ * the VM for a port forward. */
+int flow_connect_tcp(struct flow *f, int fd, const struct sockaddr *to, socklen_t tolen,
 		     uint64_t timeout_ms);
 void flow_connected(struct flow *f);
 /* flow_pump() - move what the link holds to the socket (after attach) */

@@ -29,6 +29,30 @@ struct network *network_for_peer(struct daemon *d, const struct netid *id, const
 	return n && strcmp(n->peer, peer) == 0 ? n : NULL;
 }
 
+/* network_for_open() - the network a flow the peer opened belongs to, or
+ * NULL when the flow must go: a network deleted here is dropped and
+ * counted, never answered; one never configured for this peer is refused */
+struct network *network_for_open(struct session *s, struct link_flow *lf)
+{
+	struct daemon *d = s->d;
+	struct network *n = network_for_peer(d, &lf->net, s->peer->name);
+	char id[NETID_HEXLEN + 1];
+
+	if (n)
+		return n;
+	if (daemon_network_is_deleted(d, &lf->net)) {
+		d->ctr.dropped_deleted_network++;
+		link_flow_drop(lf);
+		return NULL;
+	}
+	netid_fmt(&lf->net, id);
+	d->ctr.flows_unknown_network++;
+	log_warnx("peer %s: flow for network %s, which is not configured for it", s->peer->name, id);
+	link_flow_reset(lf, RST_NETWORK);
+	session_wake(s);
+	return NULL;
+}
+
 size_t network_flow_count(const struct network *n)
 {
 	const struct flow *f;

@@ -47,5 +47,10 @@ void network_peer_deleted(struct daemon *d, struct peer *p, const struct netid *
 size_t network_flow_count(const struct network *n);
 /* network_for_peer() - the network a peer may open flows in, or NULL */
 struct network *network_for_peer(struct daemon *d, const struct netid *id, const char *peer);
+/* network_for_open() - the network of a flow the peer opened; NULL when
+ * it has none here (the flow was dropped or refused, and counted) */
+struct session;
+struct link_flow;
+struct network *network_for_open(struct session *s, struct link_flow *lf);
 
 #endif

@@ -885,6 +885,20 @@ static void print_forward_list(json_t *req, json_t *result)
 	print_forward_errors(list);
 }
 
+/* print_forward_added() - the confirmation, and what the router said */
+static void print_forward_added(json_t *req, json_t *result)
+{
+	json_t *m = json_object_get(result, "mapping");
+	char buf[CTL_TEXT], p[64], l[64];
+
+	print_done("forward {proto} {external_port} -> VM port {vm_port} added (map {map})", req);
+	if (!json_is_object(m))
+		return;
+	printf("router: %s maps %s, lease %s ms\n",
+	       jtext(json_object_get(m, "protocol"), p, sizeof(p)), fmt_public(m, buf, sizeof(buf)),
+	       jtext(json_object_get(m, "lease_remaining_ms"), l, sizeof(l)));
+}
+
 static void print_flows(json_t *req, json_t *result)
 {
 	static const char *const hdr[] = { "PROTO", "VM", "REMOTE", "STATE", "UP", "DOWN",
@@ -957,7 +971,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  { OPT_NETWORK, ARG_PROTO, ARG_PORT("EXTERNAL_PORT", "external_port"),
 	    ARG_PORT("VM_PORT", "vm_port"),
 	    { "--map", "none|upnp|natpmp|pcp|auto", "map", P_LOWER, 0, "none", check_map } },
-	  NULL, NULL, "forward {proto} {external_port} -> VM port {vm_port} added (map {map})" },
+	  NULL, print_forward_added, NULL },
 	{ { "forward", "list" }, "",
 	  "list port forwards, their router mappings and external addresses",
 	  { { 0 } }, NULL, print_forward_list, NULL },

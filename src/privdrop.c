@@ -21,9 +21,11 @@
  * CAP_DAC_OVERRIDE, CAP_SYS_MODULE, CAP_SYS_PTRACE, CAP_SETUID and the
  * others, from every set and from the bounding set.
  *
- * The consumer and relay need nothing: their UDP port (6950) and flow
- * sockets are unprivileged.  Started as root they hand their state
- * directory and control socket to the configured user and become it. */
+ * The relay needs nothing: its UDP port (6950) is unprivileged.  The
+ * consumer keeps CAP_NET_BIND_SERVICE alone, so that a port forward may
+ * listen below 1024 (ssh, http), as its systemd unit grants.  Started as
+ * root both hand their state directory and control socket to the
+ * configured user and become it. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -275,11 +277,14 @@ static int give_control(const char *path, uid_t uid, gid_t gid, char *err, size_
 	return 0;
 }
 
-/* become() - this process's groups, gid and uid become the user's, with no
- * capability left; then make sure root cannot be had back */
-static int become(uid_t uid, gid_t gid, char *err, size_t errlen)
+#define CONSUMER_CAPS CAPBIT(CAP_NET_BIND_SERVICE)
+
+/* become() - this process's groups, gid and uid become the user's, keeping
+ * the permitted capabilities only if asked (keep_only() then trims them);
+ * then make sure root cannot be had back */
+static int become(uid_t uid, gid_t gid, int keepcaps, char *err, size_t errlen)
 {
-	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0 || setgroups(1, &gid) < 0 ||
+	if (prctl(PR_SET_KEEPCAPS, keepcaps, 0, 0, 0) < 0 || setgroups(1, &gid) < 0 ||
 	    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
 		snprintf(err, errlen, "cannot switch to uid %u, gid %u: %s", (unsigned)uid,
 			 (unsigned)gid, strerror(errno));
@@ -314,6 +319,8 @@ static int drop_provider(char *err, size_t errlen)
 static int drop_unprivileged(const struct daemon *d, char *err, size_t errlen)
 {
 	const char *role = role_name(d->role);
+	uint64_t keep = d->role == ROLE_CONSUMER ? CONSUMER_CAPS : 0;
+	char buf[256];
 	uid_t uid;
 	gid_t gid;
 
@@ -323,15 +330,16 @@ static int drop_unprivileged(const struct daemon *d, char *err, size_t errlen)
 			 give_control(d->cfg.control_socket, uid, gid, err, errlen) < 0))
 		return -1;
 	/* the bounding set first: dropping it needs CAP_SETPCAP */
-	if (drop_bounding(0, err, errlen) < 0 || become(uid, gid, err, errlen) < 0 ||
-	    keep_only(0, err, errlen) < 0 || no_new_privs(err, errlen) < 0)
+	if (drop_bounding(keep, err, errlen) < 0 || become(uid, gid, keep != 0, err, errlen) < 0 ||
+	    keep_only(keep, err, errlen) < 0 || no_new_privs(err, errlen) < 0)
 		return -1;
+	caps_str(keep, buf, sizeof(buf));
 	if (uid == 0)
-		log_info("privileges: %s stays root (user = %s) with no capabilities", role,
-			 d->cfg.user);
+		log_info("privileges: %s stays root (user = %s) with capabilities: %s", role,
+			 d->cfg.user, buf);
 	else
-		log_info("privileges: %s runs as user %s (uid %u, gid %u) with no capabilities",
-			 role, d->cfg.user, (unsigned)uid, (unsigned)gid);
+		log_info("privileges: %s runs as user %s (uid %u, gid %u) with capabilities: %s",
+			 role, d->cfg.user, (unsigned)uid, (unsigned)gid, buf);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "daemon.h"
+#include "forward.h"
 #include "log.h"
 #include "network.h"
 #include "peer.h"
@@ -54,6 +55,22 @@ static json_t *networks_json(struct daemon *d)
 	return a;
 }
 
+static json_t *forwards_json(struct daemon *d)
+{
+	json_t *a = json_array();
+	struct forward *fw;
+
+	TAILQ_FOREACH(fw, &d->forwards, entry) {
+		if (fw->from_config || fw->pending)
+			continue; /* a rule still waiting for its router is not made yet */
+		json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:i, s:s}", "network", fw->netstr,
+						   "proto", fw->proto == WIRE_PROTO_UDP ? "udp" : "tcp",
+						   "external_port", fw->external_port, "vm_port",
+						   fw->vm_port, "map", forward_map_name(fw->map)));
+	}
+	return a;
+}
+
 static json_t *disconnected_json(struct daemon *d)
 {
 	json_t *a = json_array();
@@ -73,8 +90,9 @@ int state_save(struct daemon *d)
 
 	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, STATE_FILE);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	root = json_pack("{s:i, s:o, s:o, s:o}", "version", STATE_VERSION, "peers", peers_json(d),
-			 "networks", networks_json(d), "disconnected", disconnected_json(d));
+	root = json_pack("{s:i, s:o, s:o, s:o, s:o}", "version", STATE_VERSION, "peers",
+			 peers_json(d), "networks", networks_json(d), "forwards", forwards_json(d),
+			 "disconnected", disconnected_json(d));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ret = fd >= 0 ? json_dumpfd(root, fd, JSON_INDENT(2)) : -1;
 	if (fd >= 0 && (ret < 0 || fsync(fd) < 0))
@@ -138,6 +156,31 @@ static void load_network(struct daemon *d, json_t *o)
 		log_warnx("state: network %s not restored: %s", id, err);
 }
 
+/* load_forward() - a saved rule comes back even if its network did not
+ * (reported inactive) or its port is taken now (retried) */
+static void load_forward(struct daemon *d, json_t *o)
+{
+	const char *net = json_string_value(json_object_get(o, "network"));
+	const char *proto = json_string_value(json_object_get(o, "proto"));
+	const char *map = json_string_value(json_object_get(o, "map"));
+	json_int_t ext = json_integer_value(json_object_get(o, "external_port"));
+	json_int_t vm = json_integer_value(json_object_get(o, "vm_port"));
+	const char *code;
+	char err[512];
+	struct netid id;
+	int m = map ? forward_map_parse(map) : CONFIG_MAP_NONE;
+
+	if (d->role != ROLE_CONSUMER || !net || netid_parse(net, &id) < 0 || !proto ||
+	    (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0) || ext < 1 || ext > 65535 ||
+	    vm < 1 || vm > 65535 || m < 0) {
+		log_warnx("state: skipping a malformed forward entry");
+		return;
+	}
+	if (!forward_add(d, &id, proto[0] == 't' ? WIRE_PROTO_TCP : WIRE_PROTO_UDP, (uint16_t)ext,
+			 (uint16_t)vm, m, 0, 0, &code, err, sizeof(err)))
+		log_warnx("state: forward %s %lld not restored: %s", proto, (long long)ext, err);
+}
+
 int state_load(struct daemon *d)
 {
 	char path[4200];
@@ -158,6 +201,8 @@ int state_load(struct daemon *d)
 		load_peer(d, v);
 	json_array_foreach(json_object_get(root, "networks"), i, v)
 		load_network(d, v);
+	json_array_foreach(json_object_get(root, "forwards"), i, v)
+		load_forward(d, v);
 	json_array_foreach(json_object_get(root, "disconnected"), i, v) {
 		if (json_is_string(v) && (p = peer_find(d, json_string_value(v))) && !p->admin_down) {
 			p->admin_down = 1;

@@ -64,8 +64,11 @@ enum { WIRE_PROTO_TCP = 6, WIRE_PROTO_UDP = 17 };
 
 /* What an OPEN's destination is: a real address, or one of the services
  * the provider's virtual network pretends to have.  The consumer maps
- * these without knowing the provider's addressing. */
-enum { WIRE_DST_ADDR = 0, WIRE_DST_DNS = 1, WIRE_DST_GATEWAY = 2, WIRE_DST_MAX };
+ * these without knowing the provider's addressing.  WIRE_DST_VM goes the
+ * other way: a port forward, opened by the consumer towards the VM's own
+ * address (which only the provider knows) at the destination's port; the
+ * source is the real client. */
+enum { WIRE_DST_ADDR = 0, WIRE_DST_DNS = 1, WIRE_DST_GATEWAY = 2, WIRE_DST_VM = 3, WIRE_DST_MAX };
 
 /* Why a flow was reset; carried in RESET and shown to operators. */
 enum wire_reset_reason {

@@ -9,6 +9,8 @@ Servers (run in the server namespace):
   slowsink --port P --rate B      read each connection at B bytes per second
   hold --port P [--log F]         accept connections and keep them open, idle;
                                   log "open ADDR:PORT" and "closed ADDR:PORT"
+  whoami --port P                 TCP and UDP on P: answer "you are ADDR:PORT"
+                                  (what the service sees), then echo the data
 Clients (run in the VM namespace):
   probe --tcp HOST:PORT           exit 0 when a TCP connect succeeds
   echo-clients --host H --port P --count N --bytes B
@@ -26,6 +28,9 @@ Clients (run in the VM namespace):
   blast --host H --port P --seconds S
                                   send as fast as possible for S seconds; prints
                                   the bytes sent
+  ask --host H --port P [--udp] [--data D]
+                                  send D to a whoami service, print its answer
+                                  (TCP: or "reset", "refused", "timeout", "closed")
 Every operation is bounded by a timeout.
 """
 import argparse
@@ -314,6 +319,81 @@ def connect(a):
     print("%s %.0f" % (what, ms))
 
 
+def whoami(a):
+    def tcp():
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", a.port))
+        s.listen(64)
+        while True:
+            c, addr = s.accept()
+            threading.Thread(target=tcp_one, args=(c, addr), daemon=True).start()
+
+    def tcp_one(c, addr):
+        try:
+            c.settimeout(30)
+            c.sendall(b"you are %s:%d\n" % (addr[0].encode(), addr[1]))
+            while True:
+                data = c.recv(1 << 16)
+                if not data:
+                    break
+                c.sendall(data)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    threading.Thread(target=tcp, daemon=True).start()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("0.0.0.0", a.port))
+    while True:
+        data, addr = u.recvfrom(65535)
+        u.sendto(b"you are %s:%d " % (addr[0].encode(), addr[1]) + data, addr)
+
+
+def ask(a):
+    data = a.data.encode()
+    if a.udp:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.5)
+        deadline = time.time() + a.timeout
+        while time.time() < deadline:
+            s.sendto(data, (a.host, a.port))
+            try:
+                got, _ = s.recvfrom(65535)
+            except OSError:
+                continue
+            print(got.decode(errors="replace"))
+            return
+        print("timeout")
+        sys.exit(1)
+    s = socket.socket()
+    s.settimeout(a.timeout)
+    got = b""
+    try:
+        s.connect((a.host, a.port))
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            got += chunk
+    except ConnectionRefusedError:
+        print("refused")
+        sys.exit(1)
+    except ConnectionResetError:
+        print("reset")
+        sys.exit(1)
+    except socket.timeout:
+        print("timeout")
+        sys.exit(1)
+    if not got:
+        print("closed")
+        sys.exit(1)
+    print(got.decode(errors="replace").replace("\n", " ").strip())
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -336,6 +416,13 @@ def main():
     hc.add_argument("--count", type=int, default=10000)
     hc.add_argument("--ready", required=True)
     hc.add_argument("--seconds", type=float, default=60)
+    sub.add_parser("whoami").add_argument("--port", type=int, required=True)
+    ak = sub.add_parser("ask")
+    ak.add_argument("--host", required=True)
+    ak.add_argument("--port", type=int, required=True)
+    ak.add_argument("--udp", action="store_true")
+    ak.add_argument("--data", default="ping")
+    ak.add_argument("--timeout", type=float, default=5.0)
     ss = sub.add_parser("slowsink")
     ss.add_argument("--port", type=int, required=True)
     ss.add_argument("--rate", type=int, default=10000)
@@ -358,7 +445,7 @@ def main():
     {"http": http_server, "udpecho": udpecho, "tcpecho": tcpecho, "listen": listen,
      "probe": probe, "echo-clients": echo_clients, "udp-client": udp_client,
      "connect": connect, "slowsink": slowsink, "rr": rr, "blast": blast, "hold": hold,
-     "hold-clients": hold_clients}[a.cmd](a)
+     "hold-clients": hold_clients, "whoami": whoami, "ask": ask}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,450 @@
+/* forward.c: port forwards on the consumer.
+ *
+ * TCP: a listening socket per rule.  An accepted connection is held, not
+ * read, while a flow of kind WIRE_DST_VM is opened towards the provider;
+ * when the provider has connected to the VM (OPENED) the socket joins the
+ * flow and bytes move; when it could not (RESET), the client gets a reset.
+ * The client's own address travels in the OPEN, and the provider connects
+ * from it, so the VM sees who really connected.
+ *
+ * UDP: one socket per rule, shared by the rule's flows: one flow per
+ * client address, replies sent back with sendto().  A client's flow ends
+ * after udp-idle-timeout-ms like any UDP flow.
+ *
+ * A rule outlives its network and its peer's link: while either is missing
+ * the rule still listens, and connections are refused with a reset (UDP
+ * datagrams are dropped), counted in `refused`. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "flow.h"
+#include "forward.h"
+#include "link.h"
+#include "log.h"
+#include "network.h"
+#include "peer.h"
+#include "portmap.h"
+#include "session.h"
+#include "state.h"
+#include "util.h"
+
+#define LISTEN_RETRY_MS 5000         /* a port that could not be opened */
+
+static const char *const map_names[] = {
+	[CONFIG_MAP_NONE] = "none", [CONFIG_MAP_UPNP] = "upnp", [CONFIG_MAP_NATPMP] = "natpmp",
+	[CONFIG_MAP_PCP] = "pcp", [CONFIG_MAP_AUTO] = "auto",
+};
+
+const char *forward_map_name(int map)
+{
+	return map >= 0 && (size_t)map < ARRAY_SIZE(map_names) ? map_names[map] : "?";
+}
+
+int forward_map_parse(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(map_names); i++)
+		if (strcmp(s, map_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static const char *proto_name(uint8_t proto)
+{
+	return proto == WIRE_PROTO_UDP ? "udp" : "tcp";
+}
+
+struct forward *forward_find(struct daemon *d, uint8_t proto, uint16_t external_port)
+{
+	struct forward *fw;
+
+	TAILQ_FOREACH(fw, &d->forwards, entry)
+		if (fw->proto == proto && fw->external_port == external_port)
+			return fw;
+	return NULL;
+}
+
+/* link_for() - the session that can carry a new flow of the rule, or NULL
+ * (its network or the network's peer is gone, or the link is down) */
+static struct session *link_for(const struct forward *fw, struct network **np)
+{
+	struct network *n = network_find(fw->d, &fw->net);
+	struct peer *p = n ? peer_find(fw->d, n->peer) : NULL;
+
+	*np = n;
+	return p && p->session && p->session->link ? p->session : NULL;
+}
+
+/* ---- TCP ------------------------------------------------------------- */
+
+static void reset_close(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+static void tcp_accept_one(struct forward *fw, int fd, const struct sockaddr *from)
+{
+	struct ipport client, vm = { .family = AF_INET, .port = fw->vm_port };
+	struct network *n;
+	struct session *s = link_for(fw, &n);
+	struct link_flow *lf;
+	struct flow *f;
+	char a[ADDRSTRLEN];
+
+	ipport_from_sa(&client, from);
+	if (!s || !link_can_open(s->link)) {
+		fw->refused++;
+		log_info("forward tcp %u: %s refused: %s", fw->external_port,
+			 ipport_fmt(&client, a), !n ? "its network is gone" :
+			 !s ? "the link to the provider is down" : "max-flows reached");
+		reset_close(fd);
+		return;
+	}
+	fw->connections++;
+	lf = link_flow_open(s->link, &fw->net, WIRE_PROTO_TCP, WIRE_DST_VM, &client, &vm);
+	f = flow_new(n, s, lf, WIRE_PROTO_TCP, WIRE_DST_VM, &vm, &client);
+	f->state = FLOW_PENDING;
+	f->held_fd = fd; /* not read until the VM's side is connected */
+	f->fwd = fw;
+	TAILQ_INSERT_TAIL(&fw->flows, f, fwd_entry);
+	log_debug("forward tcp %u: %s -> VM port %u", fw->external_port, ipport_fmt(&client, a),
+		  fw->vm_port);
+	session_wake(s);
+}
+
+static void on_tcp_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct forward *fw = arg;
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			break;
+		tcp_accept_one(fw, fd, (struct sockaddr *)&ss);
+	}
+}
+
+void forward_flow_accepted(struct flow *f)
+{
+	int fd = f->held_fd;
+
+	f->held_fd = -1;
+	if (flow_attach_tcp(f, fd) < 0) {
+		flow_abort(f, RST_RESOURCE);
+		return;
+	}
+	flow_pump(f); /* the VM may have spoken first (a banner) */
+}
+
+/* ---- UDP ------------------------------------------------------------- */
+
+static struct flow *udp_client(struct forward *fw, const struct ipport *client)
+{
+	struct flow *f;
+
+	TAILQ_FOREACH(f, &fw->flows, fwd_entry)
+		if (ipport_eq(&f->remote, client))
+			return f;
+	return NULL;
+}
+
+static struct flow *udp_new_client(struct forward *fw, const struct ipport *client)
+{
+	struct ipport vm = { .family = AF_INET, .port = fw->vm_port };
+	struct network *n;
+	struct session *s = link_for(fw, &n);
+	struct link_flow *lf;
+	struct flow *f;
+
+	if (!s || !link_can_open(s->link)) {
+		fw->refused++;
+		return NULL;
+	}
+	fw->connections++;
+	lf = link_flow_open(s->link, &fw->net, WIRE_PROTO_UDP, WIRE_DST_VM, client, &vm);
+	f = flow_new(n, s, lf, WIRE_PROTO_UDP, WIRE_DST_VM, &vm, client);
+	f->fwd = fw;
+	f->udp_shared = 1;
+	f->udp_fd = fw->fd;
+	f->state = FLOW_OPEN;
+	TAILQ_INSERT_TAIL(&fw->flows, f, fwd_entry);
+	return f;
+}
+
+static void on_udp(evutil_socket_t fd, short what, void *arg)
+{
+	struct forward *fw = arg;
+	uint8_t buf[65536];
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &len);
+		struct ipport client;
+		struct flow *f;
+
+		if (n < 0)
+			break;
+		ipport_from_sa(&client, (struct sockaddr *)&ss);
+		f = udp_client(fw, &client);
+		if (!f && !(f = udp_new_client(fw, &client)))
+			continue;
+		flow_udp_send(f, buf, (size_t)n);
+	}
+}
+
+/* ---- the socket -------------------------------------------------------- */
+
+/* open_socket() - listen (TCP) or bind (UDP) on the external port, on
+ * every IPv4 address: the VM's network is IPv4, and the provider connects
+ * to it from the client's address */
+static int open_socket(struct forward *fw)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(fw->external_port) };
+	int type = fw->proto == WIRE_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	int one = 1, fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 128) < 0)) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		if (e == EADDRINUSE)
+			snprintf(fw->error, sizeof(fw->error), "%s port %u is in use on this host",
+				 proto_name(fw->proto), fw->external_port);
+		else if (e == EACCES)
+			snprintf(fw->error, sizeof(fw->error), "%s port %u: permission denied "
+				 "(a port below 1024 needs CAP_NET_BIND_SERVICE)",
+				 proto_name(fw->proto), fw->external_port);
+		else
+			snprintf(fw->error, sizeof(fw->error), "%s port %u: %s", proto_name(fw->proto),
+				 fw->external_port, strerror(e));
+		errno = e;
+		return -1;
+	}
+	fw->fd = fd;
+	fw->error[0] = '\0';
+	fw->ev = event_new(fw->d->base, fd, EV_READ | EV_PERSIST,
+			   fw->proto == WIRE_PROTO_UDP ? on_udp : on_tcp_accept, fw);
+	event_add(fw->ev, NULL);
+	return 0;
+}
+
+static void close_socket(struct forward *fw)
+{
+	if (fw->ev)
+		event_free(fw->ev);
+	fw->ev = NULL;
+	if (fw->fd >= 0)
+		close(fw->fd);
+	fw->fd = -1;
+}
+
+void forward_housekeeping(struct daemon *d, uint64_t now_ms)
+{
+	struct forward *fw;
+
+	TAILQ_FOREACH(fw, &d->forwards, entry) {
+		if (fw->fd >= 0 || now_ms < fw->retry_at_ms)
+			continue;
+		fw->retry_at_ms = now_ms + LISTEN_RETRY_MS;
+		if (open_socket(fw) == 0)
+			log_info("forward %s %u: listening now", proto_name(fw->proto),
+				 fw->external_port);
+	}
+}
+
+/* ---- the router mapping ------------------------------------------------ */
+
+static json_t *add_result(const struct forward *fw)
+{
+	return json_pack("{s:s, s:s, s:i, s:o}", "network", fw->netstr, "proto",
+			 proto_name(fw->proto), "external_port", fw->external_port, "mapping",
+			 fw->pm ? portmap_json(fw->pm) : json_null());
+}
+
+static void remove_later(evutil_socket_t fd, short what, void *arg)
+{
+	forward_remove(arg);
+}
+
+/* on_mapping() - a mapping attempt ended.  A forward.add waiting for it is
+ * answered now; one the router refused is taken back (removed off this
+ * callback, which belongs to the portmap being freed). */
+static void on_mapping(struct portmap *pm, void *arg)
+{
+	struct forward *fw = arg;
+	struct ctl_error err = { 0 };
+	struct timeval now = { 0, 0 };
+
+	if (!fw->pending)
+		return;
+	if (portmap_mapped(pm)) {
+		ctl_pending_done(fw->pending, add_result(fw), NULL);
+		fw->pending = NULL;
+		daemon_save_state(fw->d);
+		return;
+	}
+	ctl_fail(&err, "mapping_failed", "%s %u: the router mapping failed (%s): %s; the forward "
+		 "was not added", proto_name(fw->proto), fw->external_port, forward_map_name(fw->map),
+		 portmap_last_error(pm) ? portmap_last_error(pm) : "no answer");
+	ctl_pending_done(fw->pending, NULL, &err);
+	fw->pending = NULL;
+	fw->later = evtimer_new(fw->d->base, remove_later, fw);
+	evtimer_add(fw->later, &now);
+}
+
+/* ---- rules ------------------------------------------------------------- */
+
+struct forward *forward_add(struct daemon *d, const struct netid *net, uint8_t proto,
+			    uint16_t external_port, uint16_t vm_port, int map, int from_config,
+			    int must_listen, const char **errcode, char *err, size_t errlen)
+{
+	struct forward *fw = forward_find(d, proto, external_port);
+
+	if (fw) {
+		*errcode = "exists";
+		snprintf(err, errlen, "%s port %u is forwarded already (to port %u of network %s)",
+			 proto_name(proto), external_port, fw->vm_port, fw->netstr);
+		return NULL;
+	}
+	fw = xcalloc(1, sizeof(*fw));
+	fw->d = d;
+	fw->net = *net;
+	netid_fmt(net, fw->netstr);
+	fw->proto = proto;
+	fw->external_port = external_port;
+	fw->vm_port = vm_port;
+	fw->map = map;
+	fw->from_config = from_config;
+	fw->fd = -1;
+	TAILQ_INIT(&fw->flows);
+	if (open_socket(fw) < 0) {
+		if (must_listen) {
+			*errcode = errno == EADDRINUSE ? "in_use" : "internal";
+			snprintf(err, errlen, "%s", fw->error);
+			free(fw);
+			return NULL;
+		}
+		log_warnx("forward %s %u: %s; retrying every %u ms", proto_name(proto), external_port,
+			  fw->error, LISTEN_RETRY_MS);
+		fw->retry_at_ms = clock_now_ms() + LISTEN_RETRY_MS;
+	}
+	TAILQ_INSERT_TAIL(&d->forwards, fw, entry);
+	if (map != CONFIG_MAP_NONE)
+		fw->pm = portmap_new(d->base, map, proto, external_port, d->cfg.port_map_lease_ms, on_mapping,
+				     fw);
+	log_info("forward %s %u -> VM port %u of network %s%s%s", proto_name(proto), external_port,
+		 vm_port, fw->netstr, map != CONFIG_MAP_NONE ? ", router mapping by " : "",
+		 map != CONFIG_MAP_NONE ? forward_map_name(map) : "");
+	return fw;
+}
+
+void forward_add_config(struct daemon *d)
+{
+	const char *code;
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < d->cfg.nforward; i++) {
+		const struct config_forward *cf = &d->cfg.forward[i];
+
+		if (!forward_add(d, &cf->net, cf->proto, cf->external_port, cf->vm_port, cf->map, 1, 0,
+				 &code, err, sizeof(err)))
+			log_warnx("%s:%d: %s", d->cfg.path, cf->line, err);
+	}
+}
+
+/* forward_flow_gone() - from flow.c's destroy(): the flow leaves the rule */
+void forward_flow_gone(struct flow *f)
+{
+	TAILQ_REMOVE(&f->fwd->flows, f, fwd_entry);
+	f->fwd = NULL;
+	if (f->udp_shared)
+		f->udp_fd = -1; /* the rule's socket, not the flow's */
+}
+
+/* forward_remove() - the rule goes: its UDP flows end with its socket; its
+ * TCP connections have sockets of their own and run to their end */
+void forward_remove(struct forward *fw)
+{
+	struct flow *f;
+
+	if (fw->pending) {
+		struct ctl_error err = { "not_found", "the forward was removed meanwhile" };
+
+		ctl_pending_done(fw->pending, NULL, &err);
+	}
+	while ((f = TAILQ_FIRST(&fw->flows))) {
+		if (f->udp_shared || f->state == FLOW_PENDING)
+			flow_abort(f, RST_ABORTED); /* calls forward_flow_gone() */
+		else
+			forward_flow_gone(f);
+	}
+	close_socket(fw);
+	portmap_free(fw->pm); /* deletes the router's mapping */
+	if (fw->later)
+		event_free(fw->later);
+	TAILQ_REMOVE(&fw->d->forwards, fw, entry);
+	log_info("forward %s %u removed", proto_name(fw->proto), fw->external_port);
+	free(fw);
+}
+
+void forward_free_all(struct daemon *d)
+{
+	struct forward *fw;
+
+	while ((fw = TAILQ_FIRST(&d->forwards)))
+		forward_remove(fw);
+}
+
+/* inactive_reason() - why traffic cannot reach the VM now, or NULL */
+static const char *inactive_reason(const struct forward *fw)
+{
+	struct network *n;
+
+	if (fw->fd < 0)
+		return "not listening";
+	if (link_for(fw, &n))
+		return NULL;
+	return n ? "the link to the network's peer is down" : "its network is gone";
+}
+
+json_t *forward_json(const struct forward *fw)
+{
+	const char *why = inactive_reason(fw);
+	const struct flow *f;
+	json_int_t nflows = 0;
+
+	TAILQ_FOREACH(f, &fw->flows, fwd_entry)
+		nflows++;
+	return json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:b, s:s?, s:o, s:b, s:s?, s:I, s:I, s:I}",
+			 "network", fw->netstr, "proto", proto_name(fw->proto), "external_port",
+			 fw->external_port, "vm_port", fw->vm_port, "map", forward_map_name(fw->map),
+			 "source", fw->from_config ? "config" : "runtime", "listening", fw->fd >= 0,
+			 "error", fw->error[0] ? fw->error : NULL, "mapping",
+			 fw->pm ? portmap_json(fw->pm) : json_null(), "active", why == NULL,
+			 "inactive_reason", why, "connections", (json_int_t)fw->connections,
+			 "refused", (json_int_t)fw->refused, "flows", nflows);
+}
