@@ -35,7 +35,7 @@ CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c path
 # Glue: sockets, libevent, OpenSSL, namespaces, nftables.
 GLUE_SRCS = identity.c dtls.c mesh.c session.c peer.c relay.c flow.c netns.c netlink.c nft.c \
             capture.c egress.c network.c state.c control.c ctl_cmds.c daemon.c privdrop.c \
-            portmap.c forward.c
+            portmap.c portmap_pcp.c portmap_natpmp.c portmap_upnp.c forward.c
 
 CORE_OBJS = $(CORE_SRCS:%.c=$(O)/src/%.o)
 GLUE_OBJS = $(GLUE_SRCS:%.c=$(O)/src/%.o)

@@ -4,7 +4,7 @@
  * pcp_map_request_build() writes the datagram the glue sends to the
  * gateway's port 5351; pcp_map_response_parse() checks a reply against the
  * request it answers.  No sockets, no clock: retransmission and the
- * deadline are the caller's (portmap.c). */
+ * deadline are the caller's (portmap_pcp.c). */
 #ifndef OMNET_PCP_H
 #define OMNET_PCP_H
 

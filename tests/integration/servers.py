@@ -352,6 +352,14 @@ def whoami(a):
 
 
 def ask(a):
+    t0 = time.monotonic()
+    try:
+        ask_once(a)
+    finally:
+        sys.stderr.write("elapsed_ms %.0f\n" % ((time.monotonic() - t0) * 1000))
+
+
+def ask_once(a):
     data = a.data.encode()
     if a.udp:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
