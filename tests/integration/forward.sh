@@ -23,12 +23,7 @@ fw_topology() {
 		om_ns "$NS_RTR" && om_ns "$NS_OUT" || return 1
 	om_veth "$NS_VM" eth0 "$NS_CAP" tap0 || return 1
 	om_veth "$NS_PROV" eth0 "$NS_CONS" eth0 || return 1
-	ip -n "$NS_PROV" addr add $PROV_ADDR/25 dev eth0
-	ip -n "$NS_CONS" addr add $CONS_ADDR/25 dev eth0
-	om_veth "$NS_CONS" lan0 "$NS_RTR" lan0 || return 1
-	ip -n "$NS_CONS" addr add $CONS_LAN/25 dev lan0
-	ip -n "$NS_CONS" route add default via $RTR_LAN
-	ip -n "$NS_RTR" addr add $RTR_LAN/25 dev lan0
+	om_link_and_lan || return 1
 	om_veth "$NS_RTR" wan0 "$NS_OUT" eth0 || return 1
 	ip -n "$NS_RTR" addr add $RTR_PUB/24 dev wan0
 	ip -n "$NS_OUT" addr add $OUT_ADDR/24 dev eth0

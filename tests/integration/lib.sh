@@ -142,12 +142,7 @@ om_topology() {
 	else
 		om_veth "$NS_PROV" eth0 "$NS_CONS" eth0 || return 1
 	fi
-	ip -n "$NS_PROV" addr add $PROV_ADDR/25 dev eth0
-	ip -n "$NS_CONS" addr add $CONS_ADDR/25 dev eth0
-	om_veth "$NS_CONS" lan0 "$NS_RTR" lan0 || return 1
-	ip -n "$NS_CONS" addr add $CONS_LAN/25 dev lan0
-	ip -n "$NS_CONS" route add default via $RTR_LAN
-	ip -n "$NS_RTR" addr add $RTR_LAN/25 dev lan0
+	om_link_and_lan || return 1
 	om_veth "$NS_RTR" wan0 "$NS_SRV" eth0 || return 1
 	ip -n "$NS_RTR" addr add $RTR_WAN/24 dev wan0
 	ip netns exec "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1
@@ -158,9 +153,17 @@ om_topology() {
 	return 0
 }
 
-# om_bg NS LOGNAME command... - run in the background; the PID lands in
-# OM_LASTPID and in OM_PIDS for teardown.  Never call it inside $(...): a
-# subshell would keep the PID to itself and the process would outlive us.
+# om_link_and_lan - addresses on the provider-consumer link (its veth made
+# already), and the consumer's LAN: cons lan0 to the router, its default route
+om_link_and_lan() {
+	ip -n "$NS_PROV" addr add $PROV_ADDR/25 dev eth0
+	ip -n "$NS_CONS" addr add $CONS_ADDR/25 dev eth0
+	om_veth "$NS_CONS" lan0 "$NS_RTR" lan0 || return 1
+	ip -n "$NS_CONS" addr add $CONS_LAN/25 dev lan0
+	ip -n "$NS_CONS" route add default via $RTR_LAN
+	ip -n "$NS_RTR" addr add $RTR_LAN/25 dev lan0
+}
+
 # om_plain_path_up - for baselines: route vm -> cap -> prov -> cons -> rtr
 # -> srv with plain kernel forwarding (cap and prov get an extra veth), no
 # omnetd; om_plain_path_down removes it again so only omnetd connects the VM
@@ -193,6 +196,9 @@ om_plain_path_down() {
 	ip -n "$NS_RTR" route del 10.0.2.0/24
 }
 
+# om_bg NS LOGNAME command... - run in the background; the PID lands in
+# OM_LASTPID and in OM_PIDS for teardown.  Never call it inside $(...): a
+# subshell would keep the PID to itself and the process would outlive us.
 om_bg() {
 	local ns=$1 name=$2; shift 2
 	ip netns exec "$ns" "$@" >"$OM_T/$name.log" 2>&1 &
