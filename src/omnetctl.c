@@ -834,6 +834,21 @@ static const char *fmt_public(json_t *m, char *buf, size_t len)
 	return buf;
 }
 
+/* fmt_mapping() - "mapped (pcp)", "pending", or "-" without a mapping */
+static const char *fmt_mapping(json_t *m, char *buf, size_t len)
+{
+	const char *state = json_string_value(json_object_get(m, "state"));
+	const char *proto = json_string_value(json_object_get(m, "protocol"));
+
+	if (!state)
+		return "-";
+	if (proto)
+		snprintf(buf, len, "%s (%s)", state, proto);
+	else
+		snprintf(buf, len, "%s", state);
+	return buf;
+}
+
 /* print_forward_errors() - the last router error of each rule that has one;
  * too long for a column */
 static void print_forward_errors(json_t *list)
@@ -876,7 +891,7 @@ static void print_forward_list(json_t *req, json_t *result)
 		cell(t, f, "vm_port");
 		cell(t, f, "map");
 		cell(t, f, "listening");
-		cell(t, m, "state");
+		table_add(t, fmt_mapping(m, buf, sizeof(buf)));
 		table_add(t, fmt_public(m, buf, sizeof(buf)));
 		cell_ms(t, m, "lease_remaining_ms");
 		cell(t, f, "active");

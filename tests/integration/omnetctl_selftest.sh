@@ -438,7 +438,7 @@ out_has "network list table" '^ID +PEER +NETNS +IFACE +STATE +FLOWS +LEASE +SOUR
 ctl forward list
 out_has "forward list table" \
 	'^NETWORK +PROTO +PORT +VM-PORT +MAP +LISTENING +MAPPING +PUBLIC +LEASE +ACTIVE$' \
-	"^$NETID +tcp +8080 +80 +upnp +yes +mapped +203\\.0\\.113\\.7:8080 +50m00s +yes\$" \
+	"^$NETID +tcp +8080 +80 +upnp +yes +mapped \\(upnp\\) +203\\.0\\.113\\.7:8080 +50m00s +yes\$" \
 	"^$NETID +udp +5353 +53 +none +yes +- +- +- +no\$" \
 	'^tcp 9000: mapping error: router refused: NOT_AUTHORIZED$'
 ctl flows
