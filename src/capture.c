@@ -721,15 +721,25 @@ static int inbound_target(struct network *n, struct link_flow *lf, struct ipport
 		*why = "the VM has no address leased yet";
 		return -1;
 	}
-	if (lf->src.family != AF_INET) {
-		*why = "the client's address is IPv6 and the VM's network IPv4";
-		return -1;
-	}
 	memset(vm, 0, sizeof(*vm));
 	vm->family = AF_INET;
 	vm->port = lf->dst.port;
 	memcpy(vm->addr, &lease, 4);
 	return 0;
+}
+
+/* inbound_source() - the address the VM sees a forward's client come from:
+ * the client's own, or for an IPv6 client (the VM's network is IPv4) the
+ * gateway's, with a port of the kernel's choosing */
+static void inbound_source(const struct network *n, const struct ipport *client,
+			   struct ipport *from)
+{
+	*from = *client;
+	if (client->family == AF_INET)
+		return;
+	memset(from, 0, sizeof(*from));
+	from->family = AF_INET;
+	memcpy(from->addr, &n->gateway, 4);
 }
 
 /* capture_inbound_open() - a forward's connection or UDP client: connect
@@ -743,7 +753,7 @@ void capture_inbound_open(struct session *s, struct link_flow *lf)
 	struct sockaddr_storage ss;
 	const char *why = NULL;
 	char a[ADDRSTRLEN], b[ADDRSTRLEN];
-	struct ipport vm;
+	struct ipport vm, from;
 	struct flow *f;
 	int fd;
 
@@ -755,8 +765,9 @@ void capture_inbound_open(struct session *s, struct link_flow *lf)
 		refuse_inbound(s, lf, lf->kind != WIRE_DST_VM ? RST_REFUSED : RST_UNREACHABLE);
 		return;
 	}
-	fd = lf->proto == WIRE_PROTO_UDP ? ns_socket(n->cap, SOCK_DGRAM, &lf->src, &vm)
-					 : ns_socket(n->cap, SOCK_STREAM, &lf->src, NULL);
+	inbound_source(n, &lf->src, &from);
+	fd = lf->proto == WIRE_PROTO_UDP ? ns_socket(n->cap, SOCK_DGRAM, &from, &vm)
+					 : ns_socket(n->cap, SOCK_STREAM, &from, NULL);
 	if (fd < 0) {
 		log_warn("network %s: forward from %s to %s: transparent socket", n->idstr,
 			 ipport_fmt(&lf->src, a), ipport_fmt(&vm, b));

@@ -88,6 +88,21 @@ static struct session *link_for(const struct forward *fw, struct network **np)
 
 /* ---- TCP ------------------------------------------------------------- */
 
+/* client_addr() - the client as the OPEN carries it: an IPv4 client of the
+ * dual-stack socket arrives as ::ffff:a.b.c.d and is made IPv4 again, so
+ * the provider can connect from it */
+static void client_addr(struct ipport *ip, const struct sockaddr *sa)
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	ipport_from_sa(ip, sa);
+	if (ip->family == AF_INET6 && memcmp(ip->addr, v4mapped, 12) == 0) {
+		ip->family = AF_INET;
+		memmove(ip->addr, ip->addr + 12, 4);
+		memset(ip->addr + 4, 0, 12);
+	}
+}
+
 static void reset_close(int fd)
 {
 	struct linger lg = { 1, 0 };
@@ -105,7 +120,8 @@ static void tcp_accept_one(struct forward *fw, int fd, const struct sockaddr *fr
 	struct flow *f;
 	char a[ADDRSTRLEN];
 
-	ipport_from_sa(&client, from);
+	client_addr(&client, from);
+	vm.family = client.family; /* OPEN wants one family; kind VM ignores the address */
 	if (!s || !link_can_open(s->link)) {
 		fw->refused++;
 		log_info("forward tcp %u: %s refused: %s", fw->external_port,
@@ -168,7 +184,8 @@ static struct flow *udp_client(struct forward *fw, const struct ipport *client)
 
 static struct flow *udp_new_client(struct forward *fw, const struct ipport *client)
 {
-	struct ipport vm = { .family = AF_INET, .port = fw->vm_port };
+	/* OPEN wants one family; kind VM ignores the address */
+	struct ipport vm = { .family = client->family, .port = fw->vm_port };
 	struct network *n;
 	struct session *s = link_for(fw, &n);
 	struct link_flow *lf;
@@ -204,7 +221,7 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 
 		if (n < 0)
 			break;
-		ipport_from_sa(&client, (struct sockaddr *)&ss);
+		client_addr(&client, (struct sockaddr *)&ss);
 		f = udp_client(fw, &client);
 		if (!f && !(f = udp_new_client(fw, &client)))
 			continue;
@@ -214,18 +231,45 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the socket -------------------------------------------------------- */
 
-/* open_socket() - listen (TCP) or bind (UDP) on the external port, on
- * every IPv4 address: the VM's network is IPv4, and the provider connects
- * to it from the client's address */
+/* bind_any() - a socket on the external port of every address: IPv6 and
+ * IPv4 in one (IPV6_V6ONLY off), or IPv4 alone where the host has no IPv6 */
+static int bind_any(int type, uint16_t port)
+{
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				     .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int one = 1, off = 0, fd, e;
+
+	fd = socket(AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == 0 &&
+	    bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0)
+		return fd;
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (fd >= 0 && e != EADDRNOTAVAIL) {
+		errno = e; /* in use, or not permitted: the same for IPv4 */
+		return -1;
+	}
+	fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+			bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* open_socket() - listen (TCP) or bind (UDP) on the external port */
 static int open_socket(struct forward *fw)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(fw->external_port) };
 	int type = fw->proto == WIRE_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
-	int one = 1, fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = bind_any(type, fw->external_port);
 
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    (type == SOCK_STREAM && listen(fd, 128) < 0)) {
+	if (fd < 0 || (type == SOCK_STREAM && listen(fd, 128) < 0)) {
 		int e = errno;
 
 		if (fd >= 0)

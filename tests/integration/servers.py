@@ -361,8 +361,9 @@ def ask(a):
 
 def ask_once(a):
     data = a.data.encode()
+    family = socket.AF_INET6 if ":" in a.host else socket.AF_INET
     if a.udp:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(family, socket.SOCK_DGRAM)
         s.settimeout(0.5)
         deadline = time.time() + a.timeout
         while time.time() < deadline:
@@ -375,7 +376,7 @@ def ask_once(a):
             return
         print("timeout")
         sys.exit(1)
-    s = socket.socket()
+    s = socket.socket(family)
     s.settimeout(a.timeout)
     got = b""
     try:

@@ -24,6 +24,9 @@ check "a LAN client reaches the VM's service through the consumer ($got)" \
 	test "${got%% hello}" != "$got"
 check "the VM sees the LAN client's own address, not the gateway's ($got)" \
 	grep -q "^you are $RTR_LAN:[0-9]* hello\$" <<<"$got"
+got=$(ip netns exec "$NS_CONS" $PY "$SERVERS" ask --host ::1 --port 8080 --data six)
+check "an IPv6 client reaches the VM too, seen as the gateway (the VM's network is IPv4) ($got)" \
+	grep -q "^you are 10.0.2.2:[0-9]* six\$" <<<"$got"
 check "forward list: listening, active, no mapping" \
 	test "$(fw_rule tcp 8080 "(f['listening'], f['active'], f['mapping'])")" = "(True, True, None)"
 check "the provider counts the forwarded flow" \
@@ -61,6 +64,9 @@ check "udp: a datagram reaches the VM and its answer comes back ($got1)" \
 check "udp: a second client, a second answer ($got2)" \
 	grep -q "^you are $OUT_ADDR:[0-9]* second\$" <<<"$got2"
 check "udp: forward list counts two clients" test "$(fw_rule udp 9000 "f['connections']")" = 2
+got=$(ip netns exec "$NS_CONS" $PY "$SERVERS" ask --host ::1 --port 9000 --udp --data six)
+check "udp: an IPv6 client gets its answer, the VM seeing the gateway ($got)" \
+	grep -q "^you are 10.0.2.2:[0-9]* six\$" <<<"$got"
 
 # --- a VM port with nothing listening: the client gets a reset, promptly
 ctl_c forward add tcp 8090 8001 >/dev/null
