@@ -26,6 +26,10 @@ check "the mapping is renewed at half its 6000 ms lease" \
 check "after the renewal the lease runs again (over 4000 ms left)" \
 	fw_rule_is tcp 8081 "f['mapping']['lease_remaining_ms'] > 4000" True
 check "and the router still holds the mapping" rtr_mapping tcp 8081
+check "a UPnP mapping with the same lease" ctl_c forward add tcp 8082 $VM_PORT --map upnp
+check "is renewed too" om_wait 8 grep -q "tcp/8082: UPnP mapping renewed" "$OM_T/consumer.log"
+check "and removed with its rule" ctl_c forward remove tcp 8082
+check "from the router" om_wait 5 no_rtr_mapping tcp 8082
 
 # --- the network goes: the rule stays, inactive, and says why
 check "network delete on the consumer" ctl_c network delete $NETID
