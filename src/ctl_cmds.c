@@ -115,6 +115,9 @@ static json_t *link_json(const struct session *s)
 			 "frames_violating", (json_int_t)st->frames_violating);
 
 	json_object_set_new(o, "send_credit_bytes", json_integer((json_int_t)link_send_credit(s->link)));
+	json_object_set_new(o, "flows_refused_limit", json_integer((json_int_t)st->flows_refused_limit));
+	json_object_set_new(o, "flows_refused_unknown",
+			    json_integer((json_int_t)st->flows_refused_unknown));
 	json_object_set_new(o, "packets_spuriously_lost",
 			    json_integer((json_int_t)st->packets_spuriously_lost));
 	json_object_set_new(o, "rtt_min_ms", json_real((double)link_rtt(s->link)->min_us / 1000.0));

@@ -992,6 +992,15 @@ static void deliver_early(struct link *l, struct link_flow *f)
 	}
 }
 
+/* refuse_open() - reset a flow the peer just opened; its tombstone counts
+ * what the peer sent before it learns */
+static void refuse_open(struct link *l, struct link_flow *f, uint64_t reason)
+{
+	queue_reset(l, f, reason);
+	credit_unconsumed(l, f, f->rcv.end);
+	flow_free(l, f);
+}
+
 static void handle_open(struct link *l, const struct wire_frame *fr)
 {
 	struct link_flow *f = remote_flow(l, fr->flow, 1);
@@ -1001,12 +1010,14 @@ static void handle_open(struct link *l, const struct wire_frame *fr)
 	f->have_open = 1;
 	f->proto = fr->u.open.proto;
 	f->kind = fr->u.open.kind;
+	if (!wire_open_known(f->proto, f->kind)) {
+		l->st.flows_refused_unknown++; /* a newer peer's kind of flow */
+		refuse_open(l, f, RST_REFUSED);
+		return;
+	}
 	if (l->nflows > l->cfg.max_flows) {
-		/* beyond max-flows: refuse it, as a full server would */
-		l->st.flows_refused_limit++;
-		queue_reset(l, f, RST_RESOURCE);
-		credit_unconsumed(l, f, f->rcv.end);
-		flow_free(l, f);
+		l->st.flows_refused_limit++; /* as a full server would */
+		refuse_open(l, f, RST_RESOURCE);
 		return;
 	}
 	f->net = fr->u.open.net;

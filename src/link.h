@@ -60,6 +60,7 @@ struct link_stats {
 	uint64_t frames_violating;                  /* beyond windows or for wrong flows */
 	uint64_t pto_count_total;
 	uint64_t flows_opened_local, flows_opened_remote, flows_refused_limit;
+	uint64_t flows_refused_unknown;             /* OPEN of a proto or kind we lack */
 };
 
 struct link;

@@ -255,9 +255,9 @@ static int decode_open(const uint8_t **pp, const uint8_t *end, struct wire_frame
 	    get_bytes(pp, end, &f->u.open.proto, 1) < 0 || get_bytes(pp, end, &f->u.open.kind, 1) < 0 ||
 	    get_ipport(pp, end, &f->u.open.src) < 0 || get_ipport(pp, end, &f->u.open.dst) < 0)
 		return -1;
-	if ((f->u.open.proto != WIRE_PROTO_TCP && f->u.open.proto != WIRE_PROTO_UDP) ||
-	    f->u.open.kind >= WIRE_DST_MAX)
-		return -1;
+	/* an unknown proto or kind is well formed: the link refuses that flow
+	 * alone (a newer peer), instead of dropping the packet it came in and
+	 * every retransmission of it */
 	return f->u.open.src.family == f->u.open.dst.family ? 0 : -1;
 }
 

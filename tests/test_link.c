@@ -433,6 +433,42 @@ START_TEST(test_slow_reader_does_not_stall_others)
 }
 END_TEST
 
+/* unknown_done() - the two real flows finished both ways, the third gone */
+static int unknown_done(void *arg)
+{
+	struct tctx *c = arg;
+
+	return c->b.n == 2 && c->a.f[0].gone && c->a.f[1].gone && c->a.f[2].gone &&
+	       c->b.f[0].gone && c->b.f[1].gone;
+}
+
+/* A newer peer's kind of flow is refused alone: the packet that carried
+ * it, and the flows beside it, go through. */
+START_TEST(test_unknown_kind_of_flow_refused_alone)
+{
+	struct sim_path p = path(15, 0);
+	struct tctx *c = ctx_new(&p, &p, 17);
+	struct netid net = { { 1 } };
+	struct ipport src = { .family = AF_INET, .port = 9 }, dst = { .family = AF_INET, .port = 80 };
+	struct tflow *t;
+
+	open_flows(c, 2, 100000, 50000);
+	t = &c->a.f[c->a.n++];
+	memset(t, 0, sizeof(*t));
+	t->lf = link_flow_open(c->a.l, &net, WIRE_PROTO_TCP, WIRE_DST_MAX, &src, &dst);
+	t->lf->app = t;
+	t->key = 3;
+	t->send_total = 1000;
+	ck_assert_int_eq(sim_run(&c->sim, 20000000, unknown_done, tick, c), 0);
+	ck_assert_uint_eq(t->gone_reason, RST_REFUSED);
+	ck_assert_uint_eq(link_stats(c->b.l)->flows_refused_unknown, 1);
+	ck_assert_uint_eq(link_stats(c->b.l)->packets_malformed, 0);
+	c->a.n--; /* the refused flow has no counterpart on B */
+	check_exact(c, 100000, 50000);
+	ctx_free(c);
+}
+END_TEST
+
 START_TEST(test_refused_flow_reset_promptly)
 {
 	struct sim_path p = path(15, 0);
@@ -677,6 +713,7 @@ static Suite *link_suite(void)
 	tcase_add_test(t, test_rate_limited_path_throughput);
 	tcase_add_test(t, test_slow_reader_does_not_stall_others);
 	tcase_add_test(t, test_refused_flow_reset_promptly);
+	tcase_add_test(t, test_unknown_kind_of_flow_refused_alone);
 	tcase_add_test(t, test_half_close_carried_through);
 	tcase_add_test(t, test_datagrams_resent_while_young);
 	tcase_add_test(t, test_datagrams_dropped_when_old);
