@@ -39,6 +39,7 @@
 #include "util.h"
 
 #define LISTEN_RETRY_MS 5000         /* a port that could not be opened */
+#define REMOVE_WAIT_MS 500           /* forward remove: the router's answer */
 
 static const char *const map_names[] = {
 	[CONFIG_MAP_NONE] = "none", [CONFIG_MAP_UPNP] = "upnp", [CONFIG_MAP_NATPMP] = "natpmp",
@@ -447,7 +448,13 @@ void forward_remove(struct forward *fw)
 			forward_flow_gone(f);
 	}
 	close_socket(fw);
-	portmap_free(fw->pm); /* deletes the router's mapping */
+	/* deletes the router's mapping; a running daemon waits for the
+	 * answer only briefly (a LAN router answers in milliseconds), the
+	 * event loop being blocked meanwhile */
+	if (fw->d->quitting)
+		portmap_free(fw->pm);
+	else
+		portmap_free_within(fw->pm, REMOVE_WAIT_MS);
 	if (fw->later)
 		event_free(fw->later);
 	TAILQ_REMOVE(&fw->d->forwards, fw, entry);

@@ -268,12 +268,17 @@ struct portmap *portmap_new(struct event_base *base, int method, int proto, uint
 
 void portmap_free(struct portmap *pm)
 {
+	portmap_free_within(pm, PM_ATTEMPT_MS);
+}
+
+void portmap_free_within(struct portmap *pm, uint64_t budget_ms)
+{
 	uint64_t deadline;
 	int pcp_inflight, np_inflight;
 
 	if (!pm)
 		return;
-	deadline = clock_now_ms() + PM_ATTEMPT_MS;
+	deadline = clock_now_ms() + budget_ms;
 	event_free(pm->timer);
 	pcp_inflight = pm->pcp != NULL;
 	np_inflight = pm->np != NULL;

@@ -34,6 +34,10 @@ struct portmap *portmap_new(struct event_base *base, int method, int proto, uint
  * (bounded: blocks at most 2000 ms in total), then free.  A UPnP operation
  * still running then finishes in its thread, which deletes what it made. */
 void portmap_free(struct portmap *pm);
+/* portmap_free_within() - the same, waiting for the router at most
+ * budget_ms: a daemon that keeps running must not stall on a router that
+ * went silent (the delete request is still sent) */
+void portmap_free_within(struct portmap *pm, uint64_t budget_ms);
 
 /* portmap_mapped() - 1 if a mapping is in place now (granted, lease not
  * yet run out) */

@@ -68,6 +68,24 @@ got=$(ip netns exec "$NS_CONS" $PY "$SERVERS" ask --host ::1 --port 9000 --udp -
 check "udp: an IPv6 client gets its answer, the VM seeing the gateway ($got)" \
 	grep -q "^you are 10.0.2.2:[0-9]* six\$" <<<"$got"
 
+# --- a router gone silent does not stall the daemon on forward remove
+check "forward add tcp 8095 --map natpmp" ctl_c forward add tcp 8095 $VM_PORT --map natpmp
+ip netns exec "$NS_RTR" nft -f - <<-'EOF'
+	table inet filter {
+		chain input {
+			type filter hook input priority 0; policy accept;
+			udp dport 5351 drop
+		}
+	}
+	EOF
+t0=$(date +%s%N)
+ctl_c forward remove tcp 8095 >/dev/null
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "forward remove with the router silent returns in under a second ($ms ms)" test "$ms" -lt 1000
+check "and says the mapping was not deleted" \
+	grep -q "tcp/8095: NAT-PMP mapping .* not deleted" "$OM_T/consumer.log"
+ip netns exec "$NS_RTR" nft delete chain inet filter input
+
 # --- a VM port with nothing listening: the client gets a reset, promptly
 ctl_c forward add tcp 8090 8001 >/dev/null
 got=$(lan_ask 8090 2>"$OM_T/ask.err")
