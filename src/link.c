@@ -359,6 +359,19 @@ static void sp_grow(struct link *l)
 	l->sp_cap = cap;
 }
 
+/* sp_next() - the cleared record of the packet about to be numbered
+ * next_pn, the history grown if it is full */
+static struct sent_pkt *sp_next(struct link *l)
+{
+	struct sent_pkt *p;
+
+	if (l->next_pn - l->sp_first >= l->sp_cap)
+		sp_grow(l);
+	p = &l->sp[l->next_pn & (l->sp_cap - 1)];
+	memset(p, 0, offsetof(struct sent_pkt, f));
+	return p;
+}
+
 /* sp_trim() - forget resolved packets at the front.  A lost one is kept
  * for three RTTs: if its ACK still comes, the loss was reordering, and the
  * packet threshold learns how far the path reorders. */
@@ -1778,10 +1791,7 @@ size_t link_send(struct link *l, uint8_t *buf, size_t cap, uint64_t now_us)
 		leave(l);
 		return 0;
 	}
-	if (l->next_pn - l->sp_first >= l->sp_cap)
-		sp_grow(l);
-	p = &l->sp[l->next_pn & (l->sp_cap - 1)];
-	memset(p, 0, offsetof(struct sent_pkt, f));
+	p = sp_next(l);
 	wire_put_pn(&b, l->next_pn);
 	acked = (l->ack_pending || l->ack_now) ? put_ack(l, &b, p) : 0;
 	if (may_send) {
@@ -2209,10 +2219,7 @@ size_t link_build_mtu_probe(struct link *l, size_t size, uint8_t *buf, size_t ca
 	if (size > cap || size < 16)
 		return 0;
 	enter(l, now_us);
-	if (l->next_pn - l->sp_first >= l->sp_cap)
-		sp_grow(l);
-	p = &l->sp[l->next_pn & (l->sp_cap - 1)];
-	memset(p, 0, offsetof(struct sent_pkt, f));
+	p = sp_next(l);
 	wire_put_pn(&b, l->next_pn);
 	wire_put_ping(&b);
 	memset(b.p + b.len, 0, size - b.len); /* PADDING frames */
@@ -2246,10 +2253,7 @@ size_t link_build_path_packet(struct link *l, uint8_t type, const uint8_t data[8
 	struct sent_pkt *p;
 
 	enter(l, now_us);
-	if (l->next_pn - l->sp_first >= l->sp_cap)
-		sp_grow(l);
-	p = &l->sp[l->next_pn & (l->sp_cap - 1)];
-	memset(p, 0, offsetof(struct sent_pkt, f));
+	p = sp_next(l);
 	wire_put_pn(&b, l->next_pn);
 	wire_put_path(&b, type, data);
 	if (b.len < LINK_MIN_PACKET && b.cap >= LINK_MIN_PACKET) {
