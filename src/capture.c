@@ -257,10 +257,8 @@ static void accept_one(struct capture *c, int fd)
 	ipport_from_sa(&rem, (struct sockaddr *)&local);
 	f = tab_find(&c->tcp_tab, &vm, &rem);
 	if (!f || !f->syn || !f->lf) {
-		struct linger lg = { 1, 0 };
-
 		c->ctr.accept_unmatched++;
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		sock_rst_on_close(fd);
 		close(fd);
 		return;
 	}
@@ -777,7 +775,7 @@ void capture_inbound_open(struct session *s, struct link_flow *lf)
 	n->cap->ctr.inbound++;
 	f = flow_new(n, s, lf, lf->proto, WIRE_DST_VM, &vm, &lf->src);
 	log_debug("network %s: forward %s %s -> VM %s", n->idstr,
-		  lf->proto == WIRE_PROTO_UDP ? "udp" : "tcp", ipport_fmt(&lf->src, a),
+		  wire_proto_name(lf->proto), ipport_fmt(&lf->src, a),
 		  ipport_fmt(&vm, b));
 	if (lf->proto == WIRE_PROTO_UDP) {
 		flow_attach_udp(f, fd);

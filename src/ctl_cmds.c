@@ -521,7 +521,7 @@ static json_t *flow_json(const struct flow *f, uint64_t now)
 	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
 			 "id", (json_int_t)(f->lf ? f->lf->id : 0), "network", f->net->idstr,
 			 "direction", f->kind == WIRE_DST_VM ? "inbound" : "outbound",
-			 "peer", f->net->peer, "proto", f->proto == WIRE_PROTO_UDP ? "udp" : "tcp",
+			 "peer", f->net->peer, "proto", wire_proto_name(f->proto),
 			 "vm", ipport_fmt(&f->vm, a), "remote", ipport_fmt(&f->remote, b),
 			 "state", flow_state_name(f), "bytes_up", (json_int_t)f->bytes_up,
 			 "bytes_down", (json_int_t)f->bytes_down, "age_ms",
@@ -652,7 +652,7 @@ static json_t *cmd_forward_add(struct daemon *d, json_t *req, struct ctl_error *
 	if (map == CONFIG_MAP_NONE) {
 		daemon_save_state(d);
 		return json_pack("{s:s, s:s, s:i, s:n}", "network", fw->netstr, "proto",
-				 proto == WIRE_PROTO_TCP ? "tcp" : "udp", "external_port", ext,
+				 wire_proto_name(proto), "external_port", ext,
 				 "mapping");
 	}
 	/* the answer waits for the router: a mapping that cannot be made
@@ -684,10 +684,10 @@ static json_t *cmd_forward_remove(struct daemon *d, json_t *req, struct ctl_erro
 	fw = forward_find(d, proto, ext);
 	if (!fw || (net_s && !netid_eq(&fw->net, &id)))
 		return ctl_fail(err, "not_found", "no forward of %s port %u%s%s",
-				proto == WIRE_PROTO_TCP ? "tcp" : "udp", ext,
+				wire_proto_name(proto), ext,
 				net_s ? " to network " : "", net_s ? net_s : "");
 	res = json_pack("{s:s, s:s, s:i}", "network", fw->netstr, "proto",
-			proto == WIRE_PROTO_TCP ? "tcp" : "udp", "external_port", ext);
+			wire_proto_name(proto), "external_port", ext);
 	forward_remove(fw);
 	daemon_save_state(d);
 	return res;

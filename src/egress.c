@@ -84,11 +84,6 @@ static int map_destination(struct daemon *d, const struct link_flow *lf, struct 
 	}
 }
 
-static const char *proto_name(uint8_t proto)
-{
-	return proto == WIRE_PROTO_UDP ? "udp" : "tcp";
-}
-
 static void refuse(struct session *s, struct link_flow *lf, uint64_t reason)
 {
 	link_flow_reset(lf, reason);
@@ -135,20 +130,20 @@ void egress_open(struct session *s, struct link_flow *lf)
 	apply = map_destination(d, lf, &dst);
 	if (apply < 0) {
 		log_info("network %s: %s %s -> DNS refused: no nameserver in %s", n->idstr,
-			 proto_name(lf->proto), ipport_fmt(&lf->src, a), d->cfg.resolv_conf);
+			 wire_proto_name(lf->proto), ipport_fmt(&lf->src, a), d->cfg.resolv_conf);
 		refuse(s, lf, RST_UNREACHABLE);
 		return;
 	}
 	if (apply && !policy_check(d->policy, lf->proto, &dst, reason, sizeof(reason))) {
 		d->ctr.flows_refused_policy++;
 		log_info("network %s: %s %s -> %s refused by policy: %s", n->idstr,
-			 proto_name(lf->proto), ipport_fmt(&lf->src, a), ipport_fmt(&lf->dst, b), reason);
+			 wire_proto_name(lf->proto), ipport_fmt(&lf->src, a), ipport_fmt(&lf->dst, b), reason);
 		refuse(s, lf, RST_POLICY);
 		return;
 	}
 	f = flow_new(n, s, lf, lf->proto, lf->kind, &lf->src, &dst);
 	len = ipport_to_sa(&dst, &ss);
-	log_debug("network %s: %s %s -> %s", n->idstr, proto_name(lf->proto),
+	log_debug("network %s: %s %s -> %s", n->idstr, wire_proto_name(lf->proto),
 		  ipport_fmt(&lf->src, a), ipport_fmt(&dst, b));
 	if (lf->proto == WIRE_PROTO_UDP) {
 		if (open_udp(f, (struct sockaddr *)&ss, len) < 0)
@@ -171,10 +166,10 @@ void egress_failed(struct flow *f, uint64_t reason, int err)
 	f->net->d->ctr.flows_refused_remote++;
 	if (f->kind == WIRE_DST_VM)
 		log_info("network %s: forward from %s to the VM's %s %s failed: %s", f->net->idstr,
-			 ipport_fmt(&f->remote, b), proto_name(f->proto), ipport_fmt(&f->vm, a),
+			 ipport_fmt(&f->remote, b), wire_proto_name(f->proto), ipport_fmt(&f->vm, a),
 			 strerror(err));
 	else
-		log_info("network %s: %s %s -> %s failed: %s", f->net->idstr, proto_name(f->proto),
+		log_info("network %s: %s %s -> %s failed: %s", f->net->idstr, wire_proto_name(f->proto),
 			 ipport_fmt(&f->vm, a), ipport_fmt(&f->remote, b), strerror(err));
 	flow_abort(f, reason);
 }

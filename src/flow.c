@@ -107,12 +107,10 @@ static void reset_socket(struct flow *f, uint64_t reason)
 		capture_reject_syn(f->net->cap, f->syn, reason);
 		return;
 	}
-	if (f->bev || f->held_fd >= 0) {
-		struct linger lg = { 1, 0 };
-
-		setsockopt(f->bev ? bufferevent_getfd(f->bev) : f->held_fd, SOL_SOCKET, SO_LINGER,
-			   &lg, sizeof(lg));
-	}
+	if (f->bev)
+		sock_rst_on_close(bufferevent_getfd(f->bev));
+	else if (f->held_fd >= 0)
+		sock_rst_on_close(f->held_fd);
 }
 
 void flow_abort(struct flow *f, uint64_t reason)

@@ -61,11 +61,6 @@ int forward_map_parse(const char *s)
 	return -1;
 }
 
-static const char *proto_name(uint8_t proto)
-{
-	return proto == WIRE_PROTO_UDP ? "udp" : "tcp";
-}
-
 struct forward *forward_find(struct daemon *d, uint8_t proto, uint16_t external_port)
 {
 	struct forward *fw;
@@ -104,14 +99,6 @@ static void client_addr(struct ipport *ip, const struct sockaddr *sa)
 	}
 }
 
-static void reset_close(int fd)
-{
-	struct linger lg = { 1, 0 };
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(fd);
-}
-
 static void tcp_accept_one(struct forward *fw, int fd, const struct sockaddr *from)
 {
 	struct ipport client, vm = { .family = AF_INET, .port = fw->vm_port };
@@ -128,7 +115,8 @@ static void tcp_accept_one(struct forward *fw, int fd, const struct sockaddr *fr
 		log_info("forward tcp %u: %s refused: %s", fw->external_port,
 			 ipport_fmt(&client, a), !n ? "its network is gone" :
 			 !s ? "the link to the provider is down" : "max-flows reached");
-		reset_close(fd);
+		sock_rst_on_close(fd);
+		close(fd);
 		return;
 	}
 	fw->connections++;
@@ -277,13 +265,13 @@ static int open_socket(struct forward *fw)
 			close(fd);
 		if (e == EADDRINUSE)
 			snprintf(fw->error, sizeof(fw->error), "%s port %u is in use on this host",
-				 proto_name(fw->proto), fw->external_port);
+				 wire_proto_name(fw->proto), fw->external_port);
 		else if (e == EACCES)
 			snprintf(fw->error, sizeof(fw->error), "%s port %u: permission denied "
 				 "(a port below 1024 needs CAP_NET_BIND_SERVICE)",
-				 proto_name(fw->proto), fw->external_port);
+				 wire_proto_name(fw->proto), fw->external_port);
 		else
-			snprintf(fw->error, sizeof(fw->error), "%s port %u: %s", proto_name(fw->proto),
+			snprintf(fw->error, sizeof(fw->error), "%s port %u: %s", wire_proto_name(fw->proto),
 				 fw->external_port, strerror(e));
 		errno = e;
 		return -1;
@@ -315,7 +303,7 @@ void forward_housekeeping(struct daemon *d, uint64_t now_ms)
 			continue;
 		fw->retry_at_ms = now_ms + LISTEN_RETRY_MS;
 		if (open_socket(fw) == 0)
-			log_info("forward %s %u: listening now", proto_name(fw->proto),
+			log_info("forward %s %u: listening now", wire_proto_name(fw->proto),
 				 fw->external_port);
 	}
 }
@@ -325,7 +313,7 @@ void forward_housekeeping(struct daemon *d, uint64_t now_ms)
 static json_t *add_result(const struct forward *fw)
 {
 	return json_pack("{s:s, s:s, s:i, s:o}", "network", fw->netstr, "proto",
-			 proto_name(fw->proto), "external_port", fw->external_port, "mapping",
+			 wire_proto_name(fw->proto), "external_port", fw->external_port, "mapping",
 			 fw->pm ? portmap_json(fw->pm) : json_null());
 }
 
@@ -352,7 +340,7 @@ static void on_mapping(struct portmap *pm, void *arg)
 		return;
 	}
 	ctl_fail(&err, "mapping_failed", "%s %u: the router mapping failed (%s): %s; the forward "
-		 "was not added", proto_name(fw->proto), fw->external_port, forward_map_name(fw->map),
+		 "was not added", wire_proto_name(fw->proto), fw->external_port, forward_map_name(fw->map),
 		 portmap_last_error(pm) ? portmap_last_error(pm) : "no answer");
 	ctl_pending_done(fw->pending, NULL, &err);
 	fw->pending = NULL;
@@ -371,7 +359,7 @@ struct forward *forward_add(struct daemon *d, const struct netid *net, uint8_t p
 	if (fw) {
 		*errcode = "exists";
 		snprintf(err, errlen, "%s port %u is forwarded already (to port %u of network %s)",
-			 proto_name(proto), external_port, fw->vm_port, fw->netstr);
+			 wire_proto_name(proto), external_port, fw->vm_port, fw->netstr);
 		return NULL;
 	}
 	fw = xcalloc(1, sizeof(*fw));
@@ -392,7 +380,7 @@ struct forward *forward_add(struct daemon *d, const struct netid *net, uint8_t p
 			free(fw);
 			return NULL;
 		}
-		log_warnx("forward %s %u: %s; retrying every %u ms", proto_name(proto), external_port,
+		log_warnx("forward %s %u: %s; retrying every %u ms", wire_proto_name(proto), external_port,
 			  fw->error, LISTEN_RETRY_MS);
 		fw->retry_at_ms = clock_now_ms() + LISTEN_RETRY_MS;
 	}
@@ -400,7 +388,7 @@ struct forward *forward_add(struct daemon *d, const struct netid *net, uint8_t p
 	if (map != CONFIG_MAP_NONE)
 		fw->pm = portmap_new(d->base, map, proto, external_port, d->cfg.port_map_lease_ms, on_mapping,
 				     fw);
-	log_info("forward %s %u -> VM port %u of network %s%s%s", proto_name(proto), external_port,
+	log_info("forward %s %u -> VM port %u of network %s%s%s", wire_proto_name(proto), external_port,
 		 vm_port, fw->netstr, map != CONFIG_MAP_NONE ? ", router mapping by " : "",
 		 map != CONFIG_MAP_NONE ? forward_map_name(map) : "");
 	return fw;
@@ -458,7 +446,7 @@ void forward_remove(struct forward *fw)
 	if (fw->later)
 		event_free(fw->later);
 	TAILQ_REMOVE(&fw->d->forwards, fw, entry);
-	log_info("forward %s %u removed", proto_name(fw->proto), fw->external_port);
+	log_info("forward %s %u removed", wire_proto_name(fw->proto), fw->external_port);
 	free(fw);
 }
 
@@ -491,7 +479,7 @@ json_t *forward_json(const struct forward *fw)
 	TAILQ_FOREACH(f, &fw->flows, fwd_entry)
 		nflows++;
 	return json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:b, s:s?, s:o, s:b, s:s?, s:I, s:I, s:I}",
-			 "network", fw->netstr, "proto", proto_name(fw->proto), "external_port",
+			 "network", fw->netstr, "proto", wire_proto_name(fw->proto), "external_port",
 			 fw->external_port, "vm_port", fw->vm_port, "map", forward_map_name(fw->map),
 			 "source", fw->from_config ? "config" : "runtime", "listening", fw->fd >= 0,
 			 "error", fw->error[0] ? fw->error : NULL, "mapping",

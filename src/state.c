@@ -64,7 +64,7 @@ static json_t *forwards_json(struct daemon *d)
 		if (fw->from_config || fw->pending)
 			continue; /* a rule still waiting for its router is not made yet */
 		json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:i, s:s}", "network", fw->netstr,
-						   "proto", fw->proto == WIRE_PROTO_UDP ? "udp" : "tcp",
+						   "proto", wire_proto_name(fw->proto),
 						   "external_port", fw->external_port, "vm_port",
 						   fw->vm_port, "map", forward_map_name(fw->map)));
 	}

@@ -70,6 +70,12 @@ enum { WIRE_PROTO_TCP = 6, WIRE_PROTO_UDP = 17 };
  * source is the real client. */
 enum { WIRE_DST_ADDR = 0, WIRE_DST_DNS = 1, WIRE_DST_GATEWAY = 2, WIRE_DST_VM = 3, WIRE_DST_MAX };
 
+/* wire_proto_name() - "tcp" or "udp", for people */
+static inline const char *wire_proto_name(uint8_t proto)
+{
+	return proto == WIRE_PROTO_UDP ? "udp" : "tcp";
+}
+
 /* wire_open_known() - an OPEN this version can carry out */
 static inline int wire_open_known(uint8_t proto, uint8_t kind)
 {
