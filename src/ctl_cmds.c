@@ -651,9 +651,7 @@ static json_t *cmd_forward_add(struct daemon *d, json_t *req, struct ctl_error *
 		return ctl_fail(err, code, "%s", msg);
 	if (map == CONFIG_MAP_NONE) {
 		daemon_save_state(d);
-		return json_pack("{s:s, s:s, s:i, s:n}", "network", fw->netstr, "proto",
-				 wire_proto_name(proto), "external_port", ext,
-				 "mapping");
+		return forward_added_json(fw);
 	}
 	/* the answer waits for the router: a mapping that cannot be made
 	 * takes the rule back, and the error says why */

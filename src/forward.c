@@ -310,7 +310,7 @@ void forward_housekeeping(struct daemon *d, uint64_t now_ms)
 
 /* ---- the router mapping ------------------------------------------------ */
 
-static json_t *add_result(const struct forward *fw)
+json_t *forward_added_json(const struct forward *fw)
 {
 	return json_pack("{s:s, s:s, s:i, s:o}", "network", fw->netstr, "proto",
 			 wire_proto_name(fw->proto), "external_port", fw->external_port, "mapping",
@@ -334,7 +334,7 @@ static void on_mapping(struct portmap *pm, void *arg)
 	if (!fw->pending)
 		return;
 	if (portmap_mapped(pm)) {
-		ctl_pending_done(fw->pending, add_result(fw), NULL);
+		ctl_pending_done(fw->pending, forward_added_json(fw), NULL);
 		fw->pending = NULL;
 		daemon_save_state(fw->d);
 		return;

@@ -66,6 +66,8 @@ void forward_flow_accepted(struct flow *f);
 /* forward_remove() - close, drop its router mapping and its flows' sockets */
 void forward_remove(struct forward *fw);
 json_t *forward_json(const struct forward *fw);
+/* forward_added_json() - forward.add's result: the rule and its mapping */
+json_t *forward_added_json(const struct forward *fw);
 /* forward_flow_gone() - a flow of the rule ends (flow.c) */
 void forward_flow_gone(struct flow *f);
 const char *forward_map_name(int map);
