@@ -183,7 +183,7 @@ static void handle_syn(struct capture *c, const struct syn_info *syn)
 		c->ctr.syns_no_link++;
 		return;
 	}
-	if (!link_can_open(s->link)) {
+	if (!link_can_open(s->link, &c->net->id)) {
 		c->ctr.syns_refused_limit++;
 		capture_reject_syn(c, syn, RST_RESOURCE);
 		return;
@@ -346,7 +346,7 @@ static void udp_from_vm(struct capture *c, const struct ipport *vm, const struct
 			c->ctr.udp_no_link++;
 			return;
 		}
-		if (!link_can_open(s->link))
+		if (!link_can_open(s->link, &c->net->id))
 			return; /* UDP may be dropped; max-flows says no more */
 		fd = reply_socket(c, vm, dst);
 		if (fd < 0) {

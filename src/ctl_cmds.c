@@ -2,6 +2,7 @@
  *
  * Adding a command: one function here and one line in ctl_commands[].
  * Every field and error code is documented in docs/CONTROL.md. */
+#include <stddef.h>
 #include <string.h>
 #include <arpa/inet.h>
 
@@ -92,34 +93,46 @@ static json_t *cmd_identity(struct daemon *d, json_t *req, struct ctl_error *err
 	return json_pack("{s:s}", "fingerprint", d->id.fingerprint);
 }
 
+/* The link core's counters as `status` shows them (docs/CONTROL.md):
+ * a new one is a field in struct link_stats and a line here. */
+#define LINK_STAT(name, field) { name, offsetof(struct link_stats, field) }
+static const struct {
+	const char *name;
+	size_t off;
+} link_stat_names[] = {
+	LINK_STAT("packets_sent", packets_sent),
+	LINK_STAT("packets_received", packets_received),
+	LINK_STAT("packets_lost", packets_lost),
+	LINK_STAT("packets_retransmitted", packets_retransmitted),
+	LINK_STAT("packets_spuriously_lost", packets_spuriously_lost),
+	LINK_STAT("bytes_sent", bytes_sent),
+	LINK_STAT("bytes_received", bytes_received),
+	LINK_STAT("stream_bytes_retransmitted", stream_bytes_retransmitted),
+	LINK_STAT("datagrams_expired", dgrams_expired),
+	LINK_STAT("frames_violating", frames_violating),
+	LINK_STAT("flows_refused_limit", flows_refused_limit),
+	LINK_STAT("flows_refused_unknown", flows_refused_unknown),
+};
+
 static json_t *link_json(const struct session *s)
 {
 	const struct link_stats *st = link_stats(s->link);
 	const struct cc *cc = link_cc(s->link);
+	json_t *o = json_object();
+	size_t i;
 
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I}",
-			 "packets_sent", (json_int_t)st->packets_sent,
-			 "packets_received", (json_int_t)st->packets_received,
-			 "packets_lost", (json_int_t)st->packets_lost,
-			 "packets_retransmitted", (json_int_t)st->packets_retransmitted,
-			 "bytes_sent", (json_int_t)st->bytes_sent,
-			 "bytes_received", (json_int_t)st->bytes_received,
-			 "stream_bytes_retransmitted", (json_int_t)st->stream_bytes_retransmitted,
-			 "cwnd_bytes", (json_int_t)cc->cwnd,
-			 "pacing_rate_bps", (json_int_t)(cc->pacing_rate * 8),
-			 "in_flight_bytes", (json_int_t)link_bytes_in_flight(s->link),
-			 "buffered_bytes", (json_int_t)link_buffered_bytes(s->link),
-			 "congestion_control", cc_algo_name(cc->algo),
-			 "flows", (json_int_t)link_flow_count(s->link),
-			 "datagrams_expired", (json_int_t)st->dgrams_expired,
-			 "frames_violating", (json_int_t)st->frames_violating);
+	for (i = 0; i < ARRAY_SIZE(link_stat_names); i++) {
+		const uint64_t *v = (const uint64_t *)((const char *)st + link_stat_names[i].off);
 
+		json_object_set_new(o, link_stat_names[i].name, json_integer((json_int_t)*v));
+	}
+	json_object_set_new(o, "cwnd_bytes", json_integer((json_int_t)cc->cwnd));
+	json_object_set_new(o, "pacing_rate_bps", json_integer((json_int_t)(cc->pacing_rate * 8)));
+	json_object_set_new(o, "in_flight_bytes", json_integer((json_int_t)link_bytes_in_flight(s->link)));
+	json_object_set_new(o, "buffered_bytes", json_integer((json_int_t)link_buffered_bytes(s->link)));
+	json_object_set_new(o, "congestion_control", json_string(cc_algo_name(cc->algo)));
+	json_object_set_new(o, "flows", json_integer((json_int_t)link_flow_count(s->link)));
 	json_object_set_new(o, "send_credit_bytes", json_integer((json_int_t)link_send_credit(s->link)));
-	json_object_set_new(o, "flows_refused_limit", json_integer((json_int_t)st->flows_refused_limit));
-	json_object_set_new(o, "flows_refused_unknown",
-			    json_integer((json_int_t)st->flows_refused_unknown));
-	json_object_set_new(o, "packets_spuriously_lost",
-			    json_integer((json_int_t)st->packets_spuriously_lost));
 	json_object_set_new(o, "rtt_min_ms", json_real((double)link_rtt(s->link)->min_us / 1000.0));
 	json_object_set_new(o, "max_packet_bytes", json_integer((json_int_t)link_max_packet(s->link)));
 	if (cc->algo == CC_BBR)
@@ -196,26 +209,41 @@ static json_t *peer_status(const struct peer *p)
 	return o;
 }
 
+/* The daemon's counters as `status` shows them: one line per counter, so
+ * a new one is a field in struct daemon_counters and a line here. */
+#define COUNTER(name, field) { name, offsetof(struct daemon_counters, field) }
+static const struct {
+	const char *name;
+	size_t off;
+} counter_names[] = {
+	COUNTER("datagrams_received", datagrams_received),
+	COUNTER("datagrams_sent", datagrams_sent),
+	COUNTER("malformed_datagrams", datagrams_malformed),
+	COUNTER("unknown_session_datagrams", datagrams_unknown_session),
+	COUNTER("send_dropped_datagrams", datagrams_send_dropped),
+	COUNTER("handshakes_refused", handshakes_refused),
+	COUNTER("dropped_deleted_network", dropped_deleted_network),
+	COUNTER("flows_unknown_network", flows_unknown_network),
+	COUNTER("flows_refused_policy", flows_refused_policy),
+	COUNTER("flows_refused_remote", flows_refused_remote),
+	COUNTER("flows_opened", flows_opened),
+	COUNTER("flows_closed", flows_closed),
+	COUNTER("flows_reset", flows_reset),
+	COUNTER("control_requests", control_requests),
+	COUNTER("control_errors", control_errors),
+};
+
 static json_t *counters_json(const struct daemon *d)
 {
-	const struct daemon_counters *c = &d->ctr;
+	json_t *o = json_object();
+	size_t i;
 
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "datagrams_received", (json_int_t)c->datagrams_received,
-			 "datagrams_sent", (json_int_t)c->datagrams_sent,
-			 "malformed_datagrams", (json_int_t)c->datagrams_malformed,
-			 "unknown_session_datagrams", (json_int_t)c->datagrams_unknown_session,
-			 "send_dropped_datagrams", (json_int_t)c->datagrams_send_dropped,
-			 "handshakes_refused", (json_int_t)c->handshakes_refused,
-			 "dropped_deleted_network", (json_int_t)c->dropped_deleted_network,
-			 "flows_unknown_network", (json_int_t)c->flows_unknown_network,
-			 "flows_refused_policy", (json_int_t)c->flows_refused_policy,
-			 "flows_refused_remote", (json_int_t)c->flows_refused_remote,
-			 "flows_opened", (json_int_t)c->flows_opened,
-			 "flows_closed", (json_int_t)c->flows_closed,
-			 "flows_reset", (json_int_t)c->flows_reset,
-			 "control_requests", (json_int_t)c->control_requests,
-			 "control_errors", (json_int_t)c->control_errors);
+	for (i = 0; i < ARRAY_SIZE(counter_names); i++) {
+		const uint64_t *v = (const uint64_t *)((const char *)&d->ctr + counter_names[i].off);
+
+		json_object_set_new(o, counter_names[i].name, json_integer((json_int_t)*v));
+	}
+	return o;
 }
 
 /* relay_json() - what a relay and the paths to peers pass on */

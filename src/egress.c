@@ -173,3 +173,8 @@ void egress_failed(struct flow *f, uint64_t reason, int err)
 			 ipport_fmt(&f->vm, a), ipport_fmt(&f->remote, b), strerror(err));
 	flow_abort(f, reason);
 }
+
+void egress_note_public(struct daemon *d, const struct ipport *addr, const char *source)
+{
+	(void)d, (void)addr, (void)source; /* not kept yet */
+}

@@ -19,4 +19,12 @@ void egress_refresh_local(struct daemon *d);
 /* egress_load_resolvers() - re-read resolv-conf */
 void egress_load_resolvers(struct daemon *d);
 
+/* egress_note_public() - an address the consumer is seen from on the
+ * internet (a relay's RELAY_OBSERVED, the router's external address):
+ * the policy denies it, so the VM cannot come back in through it.
+ * source names who told us, for the policy's reasons and logs.  Any role
+ * may call it; only a consumer keeps it. */
+struct ipport;
+void egress_note_public(struct daemon *d, const struct ipport *addr, const char *source);
+
 #endif

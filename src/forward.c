@@ -110,7 +110,7 @@ static void tcp_accept_one(struct forward *fw, int fd, const struct sockaddr *fr
 
 	client_addr(&client, from);
 	vm.family = client.family; /* OPEN wants one family; kind VM ignores the address */
-	if (!s || !link_can_open(s->link)) {
+	if (!s || !link_can_open(s->link, &fw->net)) {
 		fw->refused++;
 		log_info("forward tcp %u: %s refused: %s", fw->external_port,
 			 ipport_fmt(&client, a), !n ? "its network is gone" :
@@ -180,7 +180,7 @@ static struct flow *udp_new_client(struct forward *fw, const struct ipport *clie
 	struct link_flow *lf;
 	struct flow *f;
 
-	if (!s || !link_can_open(s->link)) {
+	if (!s || !link_can_open(s->link, &fw->net)) {
 		fw->refused++;
 		return NULL;
 	}

@@ -2301,8 +2301,9 @@ uint64_t link_send_credit(const struct link *l)
 	return l->snd_max_data - MIN(l->snd_data, l->snd_max_data);
 }
 
-int link_can_open(const struct link *l)
+int link_can_open(const struct link *l, const struct netid *net)
 {
+	(void)net;
 	return l->nflows < l->cfg.max_flows;
 }
 

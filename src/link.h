@@ -217,8 +217,9 @@ uint64_t link_bytes_in_flight(const struct link *l);
 uint64_t link_buffered_bytes(const struct link *l);
 /* link_send_credit() - new stream bytes the peer's link window still allows */
 uint64_t link_send_credit(const struct link *l);
-/* link_can_open() - below max-flows: a local flow may be opened */
-int link_can_open(const struct link *l);
+/* link_can_open() - a local flow of network net may be opened: the link
+ * and the network are both below their flow limits */
+int link_can_open(const struct link *l, const struct netid *net);
 /* link_idle_us() - time since the last packet was received */
 uint64_t link_last_recv_us(const struct link *l);
 /* link_restart_path() - after a path change: reset RTT and congestion state
