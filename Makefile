@@ -30,7 +30,8 @@ CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) $(CONFIG_CFLAGS) -D_GNU_SOURC
 LDFLAGS_ALL = $(SANFLAGS) $(CONFIG_LDFLAGS)
 
 # Pure cores: no sockets, no event loop, no clock.  Tests link these alone.
-CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c path.c dhcp.c \
+CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c link_dgram.c link_sched.c \
+            path.c dhcp.c \
             policy.c config.c tcpraw.c resolv.c pcp.c
 # Glue: sockets, libevent, OpenSSL, namespaces, nftables.
 GLUE_SRCS = identity.c dtls.c mesh.c session.c peer.c relay.c flow.c netns.c netlink.c nft.c \
@@ -44,7 +45,7 @@ DAEMON_LIBS = $(LIBEVENT_LIBS) $(OPENSSL_LIBS) $(JANSSON_LIBS) $(NFTABLES_LIBS) 
 
 BINS = $(O)/omnetd $(O)/omnetctl
 
-UNIT_TESTS = test_wire test_rangeset test_ring test_link test_dhcp test_policy \
+UNIT_TESTS = test_wire test_rangeset test_ring test_link test_link_limits test_dhcp test_policy \
              test_config test_tcpraw test_dtls test_path test_pcp
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
 TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest

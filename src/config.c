@@ -625,6 +625,7 @@ static const struct keydef global_keys[] = {
 	GLOBAL("relay-bytes-per-second", set_u64, relay_bytes_per_second, 0, 1ull << 40,
 	       "bytes"),
 	GLOBAL("max-flows", set_uint, max_flows, 1, 1048576, "flows"),
+	GLOBAL("network-max-flows", set_uint, network_max_flows, 1, 1048576, "flows"),
 	/* PCP and NAT-PMP carry lifetimes in 32-bit seconds; a day is plenty */
 	GLOBAL("port-map-lease-ms", set_u64, port_map_lease_ms, 4000, 86400000, "ms"),
 	GLOBAL("gateway", set_in_addr, gateway, 0, 0, ""),
@@ -1168,6 +1169,7 @@ void config_defaults(struct config *c)
 	c->link_buffer_bytes = 67108864;
 	c->memory_limit_bytes = 268435456;
 	c->max_flows = 65536;
+	c->network_max_flows = 16384;
 	/* slirp's addresses, which VM images and users already know */
 	inet_pton(AF_INET, "10.0.2.2", &c->gateway);
 	inet_pton(AF_INET, "10.0.2.3", &c->dns);

@@ -102,7 +102,7 @@ struct config {
 	uint64_t send_buffer_bytes, link_buffer_bytes, memory_limit_bytes;
 	uint64_t relay_bytes_per_second;	/* relay role: per peer; 0: no limit */
 	uint64_t port_map_lease_ms;		/* consumer: asked of the router */
-	unsigned max_flows;
+	unsigned max_flows, network_max_flows;
 	struct in_addr gateway, dns, dhcp_start;
 	unsigned prefix_len;
 

@@ -112,6 +112,19 @@ static const struct {
 	LINK_STAT("frames_violating", frames_violating),
 	LINK_STAT("flows_refused_limit", flows_refused_limit),
 	LINK_STAT("flows_refused_unknown", flows_refused_unknown),
+	LINK_STAT("flows_refused_network", flows_refused_network),
+	LINK_STAT("flows_refused_memory", flows_refused_memory),
+	LINK_STAT("flows_refused_early", flows_refused_early),
+	LINK_STAT("flows_refused_mismatch", flows_refused_mismatch),
+	LINK_STAT("flow_ids_refused", flow_ids_refused),
+	LINK_STAT("packets_malformed", packets_malformed),
+	LINK_STAT("packets_duplicate", packets_duplicate),
+	LINK_STAT("packets_forgotten", packets_forgotten),
+	LINK_STAT("ack_frames_ignored", ack_frames_ignored),
+	LINK_STAT("datagrams_dropped_queue", dgrams_dropped_queue),
+	LINK_STAT("datagrams_dropped_reassembly", dgrams_dropped_reasm),
+	LINK_STAT("control_frames_dropped", control_dropped),
+	LINK_STAT("internal_errors", internal_errors),
 };
 
 static json_t *link_json(const struct session *s)
@@ -132,6 +145,7 @@ static json_t *link_json(const struct session *s)
 	json_object_set_new(o, "buffered_bytes", json_integer((json_int_t)link_buffered_bytes(s->link)));
 	json_object_set_new(o, "congestion_control", json_string(cc_algo_name(cc->algo)));
 	json_object_set_new(o, "flows", json_integer((json_int_t)link_flow_count(s->link)));
+	json_object_set_new(o, "memory_bytes", json_integer((json_int_t)link_usage(s->link)));
 	json_object_set_new(o, "send_credit_bytes", json_integer((json_int_t)link_send_credit(s->link)));
 	json_object_set_new(o, "rtt_min_ms", json_real((double)link_rtt(s->link)->min_us / 1000.0));
 	json_object_set_new(o, "max_packet_bytes", json_integer((json_int_t)link_max_packet(s->link)));
@@ -258,6 +272,22 @@ static json_t *relay_json(const struct daemon *d)
 			 "datagrams_blocked", (json_int_t)c->datagrams_blocked);
 }
 
+/* network_link_json() - what the network holds on its peer's link, or
+ * null while there is no session */
+static json_t *network_link_json(const struct network *n)
+{
+	const struct peer *p = peer_find(n->d, n->peer);
+	struct link_net_stats st;
+
+	if (!p || !p->session || !p->session->link)
+		return json_null();
+	link_network_stats(p->session->link, &n->id, &st);
+	return json_pack("{s:I, s:I, s:I, s:I}", "flows", (json_int_t)st.flows,
+			 "send_buffered_bytes", (json_int_t)st.send_buffered_bytes,
+			 "receive_held_bytes", (json_int_t)st.receive_held_bytes,
+			 "flows_refused", (json_int_t)st.flows_refused);
+}
+
 static json_t *network_json(const struct network *n)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "id", n->idstr, "peer", n->peer,
@@ -270,13 +300,15 @@ static json_t *network_json(const struct network *n)
 	json_object_set_new(o, "iface", n->iface[0] ? json_string(n->iface) : json_null());
 	json_object_set_new(o, "lease", n->cap && capture_lease(n->cap, &lease) == 0
 				 ? json_string(inet_ntoa(lease)) : json_null());
+	json_object_set_new(o, "link", network_link_json(n));
 	if (n->cap) {
 		const struct capture_counters *c = capture_counters(n->cap);
 
 		json_object_set_new(o, "capture",
-				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 					      "syns", (json_int_t)c->syns,
 					      "syns_without_link", (json_int_t)c->syns_no_link,
+					      "syns_refused_limit", (json_int_t)c->syns_refused_limit,
 					      "accepted", (json_int_t)c->accepted,
 					      "udp_flows", (json_int_t)c->udp_flows,
 					      "udp_without_link", (json_int_t)c->udp_no_link,

@@ -110,6 +110,7 @@ static void link_config_from(struct link_config *lc, const struct config *c)
 	lc->send_buffer = c->send_buffer_bytes;
 	lc->link_buffer = c->link_buffer_bytes;
 	lc->max_flows = c->max_flows;
+	lc->net_max_flows = c->network_max_flows;
 	lc->dgram_max_age_us = c->datagram_max_age_ms * 1000;
 	lc->cc = c->cc == CONFIG_CC_NEWRENO ? CC_NEWRENO : c->cc == CONFIG_CC_CUBIC ? CC_CUBIC : CC_BBR;
 }

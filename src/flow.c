@@ -257,6 +257,7 @@ static void from_socket(struct flow *f)
 	int fd = bufferevent_getfd(f->bev);
 	struct iovec iov[16];
 	size_t total = 0;
+	int err;
 
 	while (f->lf && !f->sock_eof && total < READ_BUDGET) {
 		size_t niov = link_flow_reserve(f->lf, iov, ARRAY_SIZE(iov), SOCK_READ_MAX), want = 0, i;
@@ -270,11 +271,12 @@ static void from_socket(struct flow *f)
 		for (i = 0; i < niov; i++)
 			want += iov[i].iov_len;
 		n = readv(fd, iov, (int)niov);
+		err = errno; /* before the commit: returning chunks may free() */
 		link_flow_commit(f->lf, n > 0 ? (size_t)n : 0);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		if (n < 0 && (err == EAGAIN || err == EINTR))
 			break;
 		if (n < 0) {
-			flow_abort(f, reset_reason_from_errno(errno));
+			flow_abort(f, reset_reason_from_errno(err));
 			return;
 		}
 		total += (size_t)n;

@@ -10,156 +10,10 @@
 #include <sys/uio.h>
 
 #include "idmap.h"
-#include "link.h"
+#include "link_int.h"
 #include "log.h"
 
-/* What a sent packet carried, enough to act on its ack or its loss. */
-struct sent_frame {
-	uint8_t type;
-	uint8_t fin;
-	uint16_t len;  /* STREAM/DATAGRAM bytes */
-	uint32_t aux;  /* RESET reason */
-	uint64_t flow;
-	uint64_t off;  /* STREAM offset, DATAGRAM record id, WINDOW value, RESET final */
-};
-
-enum { SP_FREE, SP_INFLIGHT, SP_ACKED, SP_LOST };
-
-struct sent_pkt {
-	uint64_t pn;
-	uint64_t sent_us;
-	uint32_t size;
-	uint8_t state;
-	uint8_t ack_eliciting;
-	uint8_t nframes;
-	uint8_t app_limited;
-	uint8_t mtu_probe;        /* a path MTU probe: outside congestion control */
-	uint8_t has_ack;          /* carried an ACK frame ... */
-	uint64_t ack_largest;     /* ... acknowledging up to this packet number */
-	/* delivery rate estimation: the link's delivered count when it left */
-	uint64_t delivered, delivered_us, first_sent_us;
-	struct sent_frame f[LINK_MAX_FRAMES];
-};
-
-/* A link-level control frame waiting to be (re)sent. */
-struct pending_ctl {
-	uint8_t type; /* WF_RESET, WF_CLOSE, WF_NETWORK_DELETED */
-	uint64_t flow;
-	uint64_t reason, final;
-	struct netid net;
-};
-
-/* UDP: datagram fragments waiting for an ack, in order of queueing. */
-enum { DG_QUEUED, DG_SENT, DG_ACKED, DG_LOST, DG_DROPPED };
-
-struct dgram_rec {
-	uint64_t seq;
-	uint64_t off;     /* in the queue's ring */
-	uint32_t len, total, frag;
-	uint8_t state;
-	uint64_t queued_us;
-};
-
-struct dgram_queue {
-	struct ring data;
-	struct dgram_rec *r;
-	size_t cap, n;    /* circular, cap a power of 2 */
-	uint64_t head_rid; /* record id of r[head] */
-	size_t head;
-	uint64_t next_seq;
-	size_t sendable;  /* records QUEUED or LOST */
-};
-
-/* UDP receive side: duplicate filter and reassembly of fragments. */
-#define DGRAM_REASM_SLOTS 32 /* datagrams being reassembled at once */
-#define DGRAM_SEEN_WINDOW 1024 /* datagrams: resends can lag this far behind */
-struct dgram_reasm {
-	uint64_t max_seq;
-	uint64_t seen[DGRAM_SEEN_WINDOW / 64]; /* bit seq % window: delivered */
-	int have_seq;
-	struct {
-		int used;
-		uint64_t seq;
-		uint32_t total, got;
-		struct rangeset have;
-		uint8_t *buf;
-	} slot[DGRAM_REASM_SLOTS];
-};
-
-struct link {
-	struct link_config cfg;
-	struct link_cb cb;
-	struct chunk_pool *pool;
-	uint64_t now_us;
-
-	/* sent packets, indexed by packet number */
-	struct sent_pkt *sp;
-	size_t sp_cap;
-	uint64_t sp_first, next_pn;
-	uint64_t largest_acked;
-	int have_acked;
-	uint64_t last_eliciting_us;
-	uint64_t loss_time_us;
-	uint64_t pkt_threshold;   /* RFC 9002 6.1.1: 3, raised by spurious losses */
-	unsigned time_threshold;  /* in eighths of an RTT: 9, raised likewise */
-	int building_retx;        /* the packet being built resends data */
-	unsigned pto_count;
-	unsigned probes;
-	uint64_t pace_at_us;     /* data waits for the pacer until then */
-
-	/* received packets */
-	struct rangeset rcv_pns;
-	uint64_t rcv_floor;      /* below this: treated as duplicates */
-	uint64_t rcv_largest, rcv_largest_us;
-	int have_rcv;
-	unsigned ack_pending;    /* ack-eliciting packets not yet acknowledged */
-	uint64_t ack_deadline_us;
-	int ack_now;
-	uint64_t last_recv_us;
-
-	struct rtt rtt;
-	struct cc cc;
-	/* delivery rate estimation (draft-cheng-iccrg-delivery-rate-estimation) */
-	uint64_t delivered, delivered_us, first_sent_us;
-	uint64_t app_limited_until;  /* 0, or delivered count that ends the lull */
-	struct rate_sample rs;       /* being built for the current ACK frame */
-	uint64_t rs_send_elapsed, rs_ack_elapsed;
-
-	/* link-level flow control, cumulative stream bytes */
-	uint64_t snd_data, snd_max_data;
-	uint64_t rcv_data, rcv_consumed, rcv_max_data, rcv_window, rcv_window_at_us;
-	int need_link_window;
-
-	/* flows */
-	struct idmap flows;
-	size_t nflows;
-	uint64_t next_local_id, next_remote_id;
-	struct link_flow *sched_head, *sched_tail;
-	struct link_flow *ctl_head, *ctl_tail;
-	struct link_flow *reap;  /* freed at the end of the current entry point */
-	int depth;               /* entry point nesting */
-
-	uint64_t snd_buffered;       /* bytes in all send rings */
-	int buffer_full;             /* a flow was refused for the link's cap */
-
-	struct pending_ctl *pend;
-	size_t npend, pend_cap;
-	int ping_pending;
-	uint8_t oneshot[1024];       /* encoded frames to send once */
-	size_t noneshot;
-	uint8_t cand_method[WIRE_MAX_CANDIDATES];
-	struct ipport cand_addr[WIRE_MAX_CANDIDATES];
-	size_t ncand;
-	int cand_pending;
-
-	struct link_stats st;
-};
-
-/* Flows the glue reset wait here, buffers freed, until the peer's RESET
- * tells how far it had sent: only then do both ends agree on link-level
- * flow control.  Marked by this sentinel in ->app. */
-static char tombstone_mark;
-#define IS_TOMBSTONE(f) ((f)->app == &tombstone_mark)
+char link_tombstone_mark;
 
 static void flow_free(struct link *l, struct link_flow *f);
 static void flow_schedule(struct link *l, struct link_flow *f);
@@ -177,6 +31,7 @@ void link_config_default(struct link_config *c)
 	c->send_buffer = 16 << 20;
 	c->link_buffer = 64 << 20;
 	c->max_flows = 65536;
+	c->net_max_flows = 16384;
 	c->dgram_max_age_us = 2000000;
 	c->dgram_queue_max = 256 << 10;
 	c->pto_max_us = 2000000;
@@ -208,6 +63,11 @@ struct link *link_new(const struct link_config *cfg, const struct link_cb *cb,
 	l->rcv_max_data = l->rcv_window;
 	l->need_link_window = l->rcv_window > LINK_INITIAL_LINK_WINDOW;
 	idmap_init(&l->flows);
+	/* a hostile peer could split the implied ids into many ranges: past
+	 * this many the oldest are forgotten (their flows count as closed) */
+	rangeset_init(&l->remote_pending, 64);
+	if (pool)
+		pool->links++;
 	l->next_local_id = cfg->opens_even ? 2 : 1;
 	l->next_remote_id = cfg->opens_even ? 1 : 2;
 	l->last_recv_us = now_us;
@@ -241,7 +101,11 @@ void link_free(struct link *l)
 	free(all);
 	reap(l);
 	idmap_free(&l->flows);
+	groups_free(l);
+	rangeset_free(&l->remote_pending);
 	rangeset_free(&l->rcv_pns);
+	if (l->pool && l->pool->links)
+		l->pool->links--;
 	free(l->sp);
 	free(l->pend);
 	free(l);
@@ -261,80 +125,17 @@ static void leave(struct link *l)
 		reap(l);
 }
 
+/* link_max_structs() - flow structs a link keeps at most: its open flows,
+ * plus room for the peer's flows seen before their OPEN and for
+ * tombstones waiting for the peer's RESET */
+static size_t link_max_structs(const struct link *l)
+{
+	return (size_t)l->cfg.max_flows + MAX((size_t)l->cfg.max_flows / 2, (size_t)LINK_UNOPENED_MAX);
+}
+
 static int is_local_id(const struct link *l, uint64_t id)
 {
 	return ((id & 1) == 0) == (l->cfg.opens_even != 0);
-}
-
-/* ---- datagram queue (UDP flows, send side) ---------------------------- */
-
-static struct dgram_rec *dq_at(struct dgram_queue *q, size_t i)
-{
-	return &q->r[(q->head + i) & (q->cap - 1)];
-}
-
-static struct dgram_queue *dq_new(struct chunk_pool *pool)
-{
-	struct dgram_queue *q = xcalloc(1, sizeof(*q));
-
-	ring_init(&q->data, pool, 0);
-	q->cap = 16;
-	q->r = xcalloc(q->cap, sizeof(*q->r));
-	q->head_rid = 1;
-	return q;
-}
-
-static void dq_free(struct dgram_queue *q)
-{
-	if (!q)
-		return;
-	ring_free(&q->data);
-	free(q->r);
-	free(q);
-}
-
-static void dq_grow(struct dgram_queue *q)
-{
-	struct dgram_rec *r = xcalloc(q->cap * 2, sizeof(*r));
-	size_t i;
-
-	for (i = 0; i < q->n; i++)
-		r[i] = *dq_at(q, i);
-	free(q->r);
-	q->r = r;
-	q->head = 0;
-	q->cap *= 2;
-}
-
-/* dq_pop_done() - drop acknowledged and dropped records from the head */
-static void dq_pop_done(struct dgram_queue *q)
-{
-	while (q->n) {
-		struct dgram_rec *d = dq_at(q, 0);
-
-		if (d->state != DG_ACKED && d->state != DG_DROPPED)
-			break;
-		q->head = (q->head + 1) & (q->cap - 1);
-		q->head_rid++;
-		q->n--;
-		ring_release(&q->data, q->n ? dq_at(q, 0)->off : q->data.end);
-	}
-}
-
-static struct dgram_rec *dq_find(struct dgram_queue *q, uint64_t rid)
-{
-	if (!q || rid < q->head_rid || rid - q->head_rid >= q->n)
-		return NULL;
-	return dq_at(q, (size_t)(rid - q->head_rid));
-}
-
-static void dq_set_state(struct dgram_queue *q, struct dgram_rec *d, uint8_t state)
-{
-	int was = d->state == DG_QUEUED || d->state == DG_LOST;
-	int is = state == DG_QUEUED || state == DG_LOST;
-
-	d->state = state;
-	q->sendable += (size_t)is - (size_t)was;
 }
 
 /* ---- sent packet store ----------------------------------------------- */
@@ -359,12 +160,29 @@ static void sp_grow(struct link *l)
 	l->sp_cap = cap;
 }
 
+static void on_packet_lost(struct link *l, struct sent_pkt *p);
+
+/* sp_forget_oldest() - the history is at its cap, which only a peer that
+ * stops acknowledging brings about: its oldest packet counts as lost (what
+ * it carried goes again) and is forgotten */
+static void sp_forget_oldest(struct link *l)
+{
+	struct sent_pkt *p = &l->sp[l->sp_first & (l->sp_cap - 1)];
+
+	if (p->state == SP_INFLIGHT)
+		on_packet_lost(l, p);
+	l->sp_first++;
+	l->st.packets_forgotten++;
+}
+
 /* sp_next() - the cleared record of the packet about to be numbered
- * next_pn, the history grown if it is full */
+ * next_pn, the history grown if it is full (up to LINK_SENT_MAX) */
 static struct sent_pkt *sp_next(struct link *l)
 {
 	struct sent_pkt *p;
 
+	while (l->next_pn - l->sp_first >= LINK_SENT_MAX)
+		sp_forget_oldest(l);
 	if (l->next_pn - l->sp_first >= l->sp_cap)
 		sp_grow(l);
 	p = &l->sp[l->next_pn & (l->sp_cap - 1)];
@@ -411,64 +229,39 @@ static struct link_flow *flow_new(struct link *l, uint64_t id)
 	return f;
 }
 
-static void list_unlink(struct link_flow **head, struct link_flow **tail,
-			struct link_flow *f, int sched)
+static void ctl_unlink(struct link *l, struct link_flow *f)
 {
-	struct link_flow *prev = sched ? f->sched_prev : NULL;
-	struct link_flow *next = sched ? f->sched_next : f->ctl_next;
-
-	if (sched) {
-		if (prev)
-			prev->sched_next = next;
-		else
-			*head = next;
-		if (next)
-			next->sched_prev = prev;
-		else
-			*tail = prev;
-		f->sched_prev = f->sched_next = NULL;
+	if (!f->ctl_queued)
 		return;
-	}
-	/* the control queue is short and singly linked: find the predecessor */
-	for (prev = NULL, next = *head; next && next != f; prev = next, next = next->ctl_next)
-		;
-	if (!next)
-		return;
-	if (prev)
-		prev->ctl_next = f->ctl_next;
+	if (f->ctl_prev)
+		f->ctl_prev->ctl_next = f->ctl_next;
 	else
-		*head = f->ctl_next;
-	if (*tail == f)
-		*tail = prev;
-	f->ctl_next = NULL;
+		l->ctl_head = f->ctl_next;
+	if (f->ctl_next)
+		f->ctl_next->ctl_prev = f->ctl_prev;
+	else
+		l->ctl_tail = f->ctl_prev;
+	f->ctl_prev = f->ctl_next = NULL;
+	f->ctl_queued = 0;
 }
 
-static void dr_free(struct dgram_reasm *r)
+/* unopened_done() - a peer's flow seen before its OPEN stops counting as
+ * such: the OPEN came, or the flow went */
+static void unopened_done(struct link *l, struct link_flow *f)
 {
-	int i;
-
-	if (!r)
+	if (!f->unopened)
 		return;
-	for (i = 0; i < DGRAM_REASM_SLOTS; i++) {
-		free(r->slot[i].buf);
-		rangeset_free(&r->slot[i].have);
-	}
-	free(r);
+	f->unopened = 0;
+	l->nunopened -= MIN(l->nunopened, (size_t)1);
 }
 
-/* flow_free() - unlink and release buffers now, the struct at reap time */
-static void flow_free(struct link *l, struct link_flow *f)
+/* flow_release() - what a flow holds goes: it leaves its network, its
+ * queues and its buffers (the struct stays, as a tombstone or to reap) */
+static void flow_release(struct link *l, struct link_flow *f)
 {
-	if (f->scheduled) {
-		list_unlink(&l->sched_head, &l->sched_tail, f, 1);
-		f->scheduled = 0;
-	}
-	if (f->ctl_queued) {
-		list_unlink(&l->ctl_head, &l->ctl_tail, f, 0);
-		f->ctl_queued = 0;
-	}
-	idmap_del(&l->flows, f->id);
-	l->nflows--;
+	group_leave(l, f);
+	ctl_unlink(l, f);
+	unopened_done(l, f);
 	l->snd_buffered -= MIN(l->snd_buffered, ring_used(&f->snd));
 	ring_free(&f->snd);
 	ring_free(&f->rcv);
@@ -476,9 +269,17 @@ static void flow_free(struct link *l, struct link_flow *f)
 	rangeset_free(&f->snd_retx);
 	rangeset_free(&f->rcv_have);
 	dq_free(f->dq);
-	dr_free(f->dr);
+	dr_free(l, f->dr);
 	f->dq = NULL;
 	f->dr = NULL;
+}
+
+/* flow_free() - release buffers now, the struct at reap time */
+static void flow_free(struct link *l, struct link_flow *f)
+{
+	flow_release(l, f);
+	idmap_del(&l->flows, f->id);
+	l->nflows--;
 	f->ctl_next = l->reap;
 	l->reap = f;
 	if (l->depth == 0)
@@ -487,11 +288,29 @@ static void flow_free(struct link *l, struct link_flow *f)
 
 static void pend_push(struct link *l, const struct pending_ctl *p)
 {
+	if (l->npend == l->pend_cap && l->pend_head > 0) {
+		/* the front was sent: reuse its room */
+		memmove(l->pend, l->pend + l->pend_head, (l->npend - l->pend_head) * sizeof(*l->pend));
+		l->npend -= l->pend_head;
+		l->pend_head = 0;
+	}
 	if (l->npend == l->pend_cap) {
 		l->pend_cap = l->pend_cap ? l->pend_cap * 2 : 8;
 		l->pend = xrealloc(l->pend, l->pend_cap * sizeof(*l->pend));
 	}
 	l->pend[l->npend++] = *p;
+}
+
+/* pend_push_answer() - a control frame the peer's input called for (a
+ * refusal): bounded, so a peer cannot make the queue grow without end;
+ * one dropped is sent again when the peer repeats itself */
+static void pend_push_answer(struct link *l, const struct pending_ctl *p)
+{
+	if (l->npend - l->pend_head >= LINK_PENDING_MAX) {
+		l->st.control_dropped++;
+		return;
+	}
+	pend_push(l, p);
 }
 
 /* credit_unconsumed() - bytes of a flow that end without being read still
@@ -504,6 +323,7 @@ static void credit_unconsumed(struct link *l, struct link_flow *f, uint64_t fina
 		l->rcv_data += highest - f->rcv.end;
 	if (highest > f->rcv.base)
 		l->rcv_consumed += highest - f->rcv.base;
+	rcv_account(l, f, 0, ring_used(&f->rcv));
 	ring_release(&f->rcv, f->rcv.end);
 	f->rcv.base = f->rcv.end = highest;
 	link_update_window(l);
@@ -515,6 +335,34 @@ static void queue_reset(struct link *l, struct link_flow *f, uint64_t reason)
 				 .final = f->snd_next };
 
 	pend_push(l, &p);
+}
+
+/* make_tombstone() - a flow reset here: its buffers go at once, its id
+ * stays until the peer's RESET tells how far it had sent (docs/DESIGN.md
+ * 11.5).  Tombstones count towards the link's flow structs; when those
+ * are spent, the flow is freed instead and the link window may drift by
+ * what the peer still sends on it, which costs only this peer. */
+static void make_tombstone(struct link *l, struct link_flow *f)
+{
+	credit_unconsumed(l, f, f->rcv.end);
+	flow_release(l, f);
+	if (f->proto == WIRE_PROTO_UDP || l->nflows > link_max_structs(l)) {
+		flow_free(l, f);
+		return;
+	}
+	f->app = &link_tombstone_mark;
+}
+
+/* refuse_flow() - reset a flow the peer opened (or named); the tombstone
+ * counts what the peer sent before it learns */
+static void refuse_flow(struct link *l, struct link_flow *f, uint64_t reason, uint64_t *counter)
+{
+	struct pending_ctl p = { .type = WF_RESET, .flow = f->id, .reason = reason,
+				 .final = f->snd_next };
+
+	(*counter)++;
+	pend_push_answer(l, &p);
+	make_tombstone(l, f);
 }
 
 /* flow_done() - finished both ways: every byte and the FIN acknowledged
@@ -555,37 +403,57 @@ static void flow_update_window(struct link *l, struct link_flow *f)
 {
 	if (f->rcv_fin || f->rcv_max - f->rcv.base > f->rcv_window / 2)
 		return;
-	f->rcv_window = maybe_grow_window(l, f->rcv_window, &f->rcv_window_at_us,
-					  l->cfg.flow_window_max);
+	/* the window slides as bytes are read; it grows only while the
+	 * flow's network holds less than its share of the link (link_sched.c) */
+	if (group_may_grow(l, f))
+		f->rcv_window = maybe_grow_window(l, f->rcv_window, &f->rcv_window_at_us,
+						  l->cfg.flow_window_max);
 	f->rcv_max = f->rcv.base + f->rcv_window;
 	f->need_window = 1;
 	ctl_queue(l, f);
 }
 
+/* link_update_window() - offer more link credit when half the window is
+ * used.  What networks hold beyond their share is added, so one network
+ * that does not read cannot close the link for the others. */
 static void link_update_window(struct link *l)
 {
-	if (l->rcv_max_data - MIN(l->rcv_max_data, l->rcv_consumed) > l->rcv_window / 2)
-		return;
+	uint64_t target;
+
 	l->rcv_window = maybe_grow_window(l, l->rcv_window, &l->rcv_window_at_us,
 					  l->cfg.link_window_max);
-	l->rcv_max_data = l->rcv_consumed + l->rcv_window;
+	target = l->rcv_consumed + l->rcv_window + groups_rcv_excess(l);
+	if (target <= l->rcv_max_data || target - l->rcv_max_data < l->rcv_window / 2)
+		return;
+	l->rcv_max_data = target;
 	l->need_link_window = 1;
 }
 
 /* ---- scheduling -------------------------------------------------------- */
 
+/* blocked_on_credit() - bytes within the flow's window wait for link
+ * credit only: a link WINDOW must wake it */
+static int blocked_on_credit(const struct link *l, const struct link_flow *f)
+{
+	return !f->dq && f->snd_next < f->snd.end && f->snd_next < f->snd_max &&
+	       l->snd_data >= l->snd_max_data;
+}
+
 static void flow_schedule(struct link *l, struct link_flow *f)
 {
-	if (f->scheduled || IS_TOMBSTONE(f) || !flow_can_send(l, f))
+	if (f->scheduled || IS_TOMBSTONE(f))
 		return;
-	f->scheduled = 1;
-	f->sched_prev = l->sched_tail;
-	f->sched_next = NULL;
-	if (l->sched_tail)
-		l->sched_tail->sched_next = f;
-	else
-		l->sched_head = f;
-	l->sched_tail = f;
+	if (!flow_can_send(l, f)) {
+		if (blocked_on_credit(l, f))
+			l->credit_blocked = 1;
+		return;
+	}
+	sched_add(l, f);
+}
+
+void link_flow_schedule(struct link *l, struct link_flow *f)
+{
+	flow_schedule(l, f);
 }
 
 static void ctl_queue(struct link *l, struct link_flow *f)
@@ -594,11 +462,18 @@ static void ctl_queue(struct link *l, struct link_flow *f)
 		return;
 	f->ctl_queued = 1;
 	f->ctl_next = NULL;
+	f->ctl_prev = l->ctl_tail;
 	if (l->ctl_tail)
 		l->ctl_tail->ctl_next = f;
 	else
 		l->ctl_head = f;
 	l->ctl_tail = f;
+}
+
+/* ctl_pop() - the first flow of the control queue leaves it */
+static void ctl_pop(struct link *l)
+{
+	ctl_unlink(l, l->ctl_head);
 }
 
 static int flow_has_new_data(const struct link *l, const struct link_flow *f)
@@ -611,7 +486,7 @@ static int flow_can_send(const struct link *l, const struct link_flow *f)
 	if (f->local && !f->have_open)
 		return 0;
 	if (f->dq)
-		return f->dq->sendable > 0;
+		return dgram_sendable(f);
 	if (!rangeset_empty(&f->snd_retx) || f->fin_retx)
 		return 1;
 	if (f->fin_queued && !f->fin_sent && f->snd_next == f->snd.end)
@@ -624,18 +499,26 @@ static int flow_can_send(const struct link *l, const struct link_flow *f)
 static void on_frames_acked(struct link *l, struct sent_pkt *p);
 static uint64_t detect_lost(struct link *l);
 
-/* snd_release() - a send ring shrank: account it to the link, and when
- * the link's cap had refused flows and a quarter of it is free again, let
- * every waiting flow write */
-static void snd_released(struct link *l, uint64_t bytes)
+/* snd_released() - a send ring shrank: account it to the link and the
+ * flow's network; when the link's cap (or a network's share) had refused
+ * flows and a quarter of it is free again, let every waiting flow write */
+static void snd_released(struct link *l, struct link_flow *acked, uint64_t bytes)
 {
 	struct link_flow *f;
 	size_t pos = 0;
+	int wake = 0;
 
-	l->snd_buffered -= MIN(l->snd_buffered, bytes);
-	if (!l->buffer_full || l->snd_buffered > l->cfg.link_buffer * 3 / 4)
+	snd_account(l, acked, 0, bytes);
+	if (l->buffer_full && l->snd_buffered <= l->cfg.link_buffer * 3 / 4) {
+		l->buffer_full = 0;
+		wake = 1;
+	}
+	if (acked->group && acked->group->buffer_full && group_snd_room(l, acked) > 0) {
+		acked->group->buffer_full = 0;
+		wake = 1;
+	}
+	if (!wake)
 		return;
-	l->buffer_full = 0;
 	while ((f = idmap_next(&l->flows, &pos))) {
 		if (f->want_write && !IS_TOMBSTONE(f) && link_flow_send_space(f) > 0) {
 			f->want_write = 0;
@@ -659,7 +542,7 @@ static void stream_acked(struct link *l, struct link_flow *f, const struct sent_
 		uint64_t before = ring_used(&f->snd);
 
 		ring_release(&f->snd, MIN(base, f->snd.end));
-		snd_released(l, before - ring_used(&f->snd));
+		snd_released(l, f, before - ring_used(&f->snd));
 		rangeset_remove(&f->snd_acked, 0, f->snd.base);
 		rangeset_remove(&f->snd_retx, 0, f->snd.base);
 		if (f->want_write && link_flow_send_space(f) >= (uint64_t)64 << 10) {
@@ -678,7 +561,6 @@ static void on_frames_acked(struct link *l, struct sent_pkt *p)
 	for (i = 0; i < p->nframes; i++) {
 		const struct sent_frame *sf = &p->f[i];
 		struct link_flow *f = idmap_get(&l->flows, sf->flow);
-		struct dgram_rec *d;
 
 		if (!f || IS_TOMBSTONE(f))
 			continue;
@@ -690,11 +572,8 @@ static void on_frames_acked(struct link *l, struct sent_pkt *p)
 			stream_acked(l, f, sf);
 			break;
 		case WF_DATAGRAM:
-			d = dq_find(f->dq, sf->off);
-			if (d && d->state != DG_DROPPED) {
-				dq_set_state(f->dq, d, DG_ACKED);
-				dq_pop_done(f->dq);
-			}
+			if (f->dq)
+				dgram_acked(l, f, sf->off);
 			break;
 		}
 	}
@@ -710,7 +589,6 @@ static void requeue_frames(struct link *l, const struct sent_pkt *p)
 		const struct sent_frame *sf = &p->f[i];
 		struct link_flow *f = sf->flow ? idmap_get(&l->flows, sf->flow) : NULL;
 		struct pending_ctl pc;
-		struct dgram_rec *d;
 
 		if (f && IS_TOMBSTONE(f))
 			f = NULL;
@@ -726,17 +604,8 @@ static void requeue_frames(struct link *l, const struct sent_pkt *p)
 			flow_schedule(l, f);
 			break;
 		case WF_DATAGRAM:
-			d = f ? dq_find(f->dq, sf->off) : NULL;
-			if (!d || d->state != DG_SENT)
-				break;
-			if (l->now_us - d->queued_us > l->cfg.dgram_max_age_us) {
-				dq_set_state(f->dq, d, DG_DROPPED);
-				l->st.dgrams_expired++;
-				dq_pop_done(f->dq);
-			} else {
-				dq_set_state(f->dq, d, DG_LOST);
-				flow_schedule(l, f);
-			}
+			if (f && f->dq)
+				dgram_lost(l, f, sf->off);
 			break;
 		case WF_OPEN:
 			if (f && !f->open_acked) {
@@ -957,24 +826,73 @@ static void handle_ack(struct link *l, const struct wire_frame *fr)
 	cc_update_pacing(&l->cc, &l->rtt);
 }
 
+enum { FIND, CREATE, CREATE_OPEN };
+
+/* refuse_id() - a flow the peer named that we keep no state for: it is
+ * told with a RESET all the same, so an honest peer's flow ends */
+static void refuse_id(struct link *l, uint64_t id, uint64_t *counter)
+{
+	struct pending_ctl p = { .type = WF_RESET, .flow = id, .reason = RST_RESOURCE };
+
+	(*counter)++;
+	pend_push_answer(l, &p);
+}
+
+/* materialize() - the struct of a peer's flow, as a frame names it.  A
+ * frame other than OPEN leaves it not yet open: those are bounded in
+ * number, and the structs of the link in all. */
+static struct link_flow *materialize(struct link *l, uint64_t id, int create)
+{
+	struct link_flow *f;
+
+	if (l->nflows >= link_max_structs(l) ||
+	    (create != CREATE_OPEN && l->nunopened >= LINK_UNOPENED_MAX)) {
+		refuse_id(l, id, &l->st.flow_ids_refused);
+		return NULL;
+	}
+	f = flow_new(l, id);
+	f->unopened = 1;
+	l->nunopened++;
+	return f;
+}
+
 /* remote_flow() - the flow a peer's frame is about.  Ids the peer opens
  * grow by two; a frame for a new id implicitly opens every lower id too
- * (its OPEN may be late), as QUIC streams do.  NULL: closed or invalid. */
+ * (its OPEN may be late), as QUIC streams do.  The lower ids are only
+ * remembered, as ranges, until a frame names them: no state is made for
+ * a flow before a frame about it arrives.  An id further ahead than twice
+ * the flows the link may hold is a peer's lie and is ignored.
+ * NULL: closed, invalid, or over a limit. */
 static struct link_flow *remote_flow(struct link *l, uint64_t id, int create)
 {
 	struct link_flow *f = idmap_get(&l->flows, id);
-	uint64_t i;
+	uint64_t k = id >> 1, next = l->next_remote_id >> 1; /* dense numbers */
 
-	if (f || id == 0 || is_local_id(l, id) || id < l->next_remote_id || !create)
+	if (f || id == 0 || is_local_id(l, id) || create == FIND)
 		return f;
-	if (id - l->next_remote_id > 2 * (uint64_t)l->cfg.max_flows) {
+	if (id < l->next_remote_id) {
+		if (!rangeset_contains(&l->remote_pending, k))
+			return NULL; /* closed */
+		rangeset_remove(&l->remote_pending, k, k + 1);
+		l->npending = rangeset_total(&l->remote_pending);
+		return materialize(l, id, create);
+	}
+	if (k - next + l->npending > 2 * (uint64_t)l->cfg.max_flows) {
+		l->st.flow_ids_refused++;
 		l->st.frames_violating++;
 		return NULL;
 	}
-	for (i = l->next_remote_id; i <= id; i += 2)
-		f = flow_new(l, i);
+	if (k > next) {
+		rangeset_add(&l->remote_pending, next, k);
+		l->npending = rangeset_total(&l->remote_pending);
+	}
 	l->next_remote_id = id + 2;
-	return f;
+	return materialize(l, id, create);
+}
+
+struct link_flow *link_remote_or_local_flow(struct link *l, uint64_t id)
+{
+	return is_local_id(l, id) ? idmap_get(&l->flows, id) : remote_flow(l, id, CREATE);
 }
 
 static void notify_readable(struct link *l, struct link_flow *f)
@@ -985,57 +903,41 @@ static void notify_readable(struct link *l, struct link_flow *f)
 		l->cb.flow_readable(l->cb.arg, f);
 }
 
-static void deliver_early(struct link *l, struct link_flow *f)
-{
-	uint8_t buf[65536 + 2];
-
-	while (ring_used(&f->rcv) >= 2) {
-		size_t len;
-
-		ring_copy(&f->rcv, f->rcv.base, buf, 2);
-		len = (size_t)buf[0] << 8 | buf[1];
-		ring_copy(&f->rcv, f->rcv.base + 2, buf, len);
-		ring_release(&f->rcv, f->rcv.base + 2 + len);
-		l->st.dgrams_received++;
-		f->rx_bytes += len;
-		if (l->cb.datagram)
-			l->cb.datagram(l->cb.arg, f, buf, len);
-		if (link_flow_find(l, f->id) != f)
-			return; /* the glue closed it */
-	}
-}
-
-/* refuse_open() - reset a flow the peer just opened; its tombstone counts
- * what the peer sent before it learns */
-static void refuse_open(struct link *l, struct link_flow *f, uint64_t reason)
-{
-	queue_reset(l, f, reason);
-	credit_unconsumed(l, f, f->rcv.end);
-	flow_free(l, f);
-}
-
 static void handle_open(struct link *l, const struct wire_frame *fr)
 {
-	struct link_flow *f = remote_flow(l, fr->flow, 1);
+	struct link_flow *f = remote_flow(l, fr->flow, CREATE_OPEN);
+	struct link_group *g;
+	uint64_t *refused;
 
-	if (!f || f->have_open)
+	if (!f || f->have_open || IS_TOMBSTONE(f))
 		return;
+	unopened_done(l, f);
 	f->have_open = 1;
 	f->proto = fr->u.open.proto;
 	f->kind = fr->u.open.kind;
 	if (!wire_open_known(f->proto, f->kind)) {
-		l->st.flows_refused_unknown++; /* a newer peer's kind of flow */
-		refuse_open(l, f, RST_REFUSED);
+		/* a newer peer's kind of flow: that flow alone is refused */
+		refuse_flow(l, f, RST_REFUSED, &l->st.flows_refused_unknown);
 		return;
 	}
-	if (l->nflows > l->cfg.max_flows) {
-		l->st.flows_refused_limit++; /* as a full server would */
-		refuse_open(l, f, RST_RESOURCE);
+	/* what came before the OPEN must be what it opens: stream bytes for
+	 * TCP, datagrams for UDP */
+	if ((f->proto == WIRE_PROTO_UDP && f->early_stream) ||
+	    (f->proto == WIRE_PROTO_TCP && f->early_dgram)) {
+		l->st.frames_violating++;
+		refuse_flow(l, f, RST_REFUSED, &l->st.flows_refused_mismatch);
+		return;
+	}
+	g = group_get(l, &fr->u.open.net);
+	if ((refused = flow_admission(l, g))) {
+		refuse_flow(l, f, RST_RESOURCE, refused);
+		group_drop_if_empty(l, g);
 		return;
 	}
 	f->net = fr->u.open.net;
 	f->src = fr->u.open.src;
 	f->dst = fr->u.open.dst;
+	group_join(l, f, g);
 	if (f->proto == WIRE_PROTO_UDP) {
 		f->accepted = 1; /* datagrams need no connection */
 		f->dq = dq_new(l->pool);
@@ -1044,32 +946,69 @@ static void handle_open(struct link *l, const struct wire_frame *fr)
 	if (l->cb.flow_open)
 		l->cb.flow_open(l->cb.arg, f);
 	if (f->proto == WIRE_PROTO_UDP && (f = idmap_get(&l->flows, fr->flow)) && !IS_TOMBSTONE(f))
-		deliver_early(l, f);
+		dgram_deliver_early(l, f);
 }
 
 /* tombstone_data() - a flow we reset still counts what the peer sends */
 static void tombstone_data(struct link *l, struct link_flow *f, uint64_t end)
 {
+	if (end > f->rcv_max) {
+		l->st.frames_violating++;
+		end = f->rcv_max;
+	}
 	if (end > f->rcv.end)
 		credit_unconsumed(l, f, end);
 }
 
+/* stream_violates() - a STREAM frame the flow's state forbids: for a UDP
+ * flow (or one that got datagrams before its OPEN), beyond the windows we
+ * offered, or past or moving the end of the stream */
+static int stream_violates(const struct link *l, const struct link_flow *f, uint64_t end, int fin)
+{
+	if (f->proto == WIRE_PROTO_UDP || (!f->have_open && f->early_dgram))
+		return 1;
+	if (end > f->rcv_max)
+		return 1;
+	if (f->rcv_fin && (end > f->rcv_fin_off || (fin && end != f->rcv_fin_off)))
+		return 1;
+	return end > f->rcv.end && l->rcv_data + (end - f->rcv.end) > l->rcv_max_data;
+}
+
+/* early_refused() - stream bytes for a flow not open yet are held within
+ * a budget of the link's; a flow that would pass it is refused, and its
+ * tombstone still counts the frame for link-level flow control */
+static int early_refused(struct link *l, struct link_flow *f, uint64_t end)
+{
+	uint64_t id = f->id;
+
+	if (f->have_open || end <= f->rcv.end ||
+	    l->early_stream_bytes + (end - f->rcv.end) <= LINK_EARLY_STREAM_MAX)
+		return 0;
+	refuse_flow(l, f, RST_RESOURCE, &l->st.flows_refused_early);
+	if (idmap_get(&l->flows, id) == f && IS_TOMBSTONE(f))
+		tombstone_data(l, f, end);
+	return 1;
+}
+
 static void handle_stream(struct link *l, const struct wire_frame *fr)
 {
-	struct link_flow *f = remote_flow(l, fr->flow, 1);
+	struct link_flow *f = remote_flow(l, fr->flow, CREATE);
 	uint64_t off = fr->u.stream.offset, end = off + fr->u.stream.len;
+
 	if (!f)
 		return;
 	if (IS_TOMBSTONE(f)) {
 		tombstone_data(l, f, end);
 		return;
 	}
-	if (f->proto == WIRE_PROTO_UDP || end > f->rcv_max ||
-	    (f->rcv_fin && (end > f->rcv_fin_off || (fr->u.stream.fin && end != f->rcv_fin_off))) ||
-	    (end > f->rcv.end && l->rcv_data + (end - f->rcv.end) > l->rcv_max_data)) {
+	if (stream_violates(l, f, end, fr->u.stream.fin)) {
 		l->st.frames_violating++;
 		return;
 	}
+	if (early_refused(l, f, end))
+		return;
+	if (!f->have_open)
+		f->early_stream = 1;
 	l->st.stream_bytes_received += fr->u.stream.len;
 	if (fr->u.stream.fin && !f->rcv_fin) {
 		f->rcv_fin = 1;
@@ -1080,149 +1019,14 @@ static void handle_stream(struct link *l, const struct wire_frame *fr)
 		if (!fr->u.stream.fin)
 			return;
 	}
-	if (end > f->rcv.end)
+	if (end > f->rcv.end) {
 		l->rcv_data += end - f->rcv.end;
+		rcv_account(l, f, end - f->rcv.end, 0);
+	}
 	ring_put(&f->rcv, off, fr->u.stream.data, fr->u.stream.len);
 	rangeset_add(&f->rcv_have, MAX(off, f->rcv.base), end);
 	if (rangeset_first_gap(&f->rcv_have, f->rcv.base) > f->rcv.base || link_flow_at_eof(f))
 		notify_readable(l, f);
-}
-
-/* ---- datagrams, receive side ---------------------------------------- */
-
-static int seen_bit(const struct dgram_reasm *r, uint64_t seq)
-{
-	uint64_t i = seq % DGRAM_SEEN_WINDOW;
-
-	return (r->seen[i / 64] >> (i % 64)) & 1;
-}
-
-static void seen_set(struct dgram_reasm *r, uint64_t seq, int v)
-{
-	uint64_t i = seq % DGRAM_SEEN_WINDOW;
-
-	if (v)
-		r->seen[i / 64] |= 1ULL << (i % 64);
-	else
-		r->seen[i / 64] &= ~(1ULL << (i % 64));
-}
-
-/* dr_is_seen() - delivered already, or too old to tell (then dropped, as
- * UDP may drop it) */
-static int dr_is_seen(const struct dgram_reasm *r, uint64_t seq)
-{
-	if (!r->have_seq || seq > r->max_seq)
-		return 0;
-	return r->max_seq - seq >= DGRAM_SEEN_WINDOW || seen_bit(r, seq);
-}
-
-/* dr_seen() - mark seq delivered; 1 if it already was (or is too old) */
-static int dr_seen(struct dgram_reasm *r, uint64_t seq)
-{
-	uint64_t s;
-
-	if (dr_is_seen(r, seq))
-		return 1;
-	if (!r->have_seq || seq > r->max_seq) {
-		/* slide the window: forget the bits of the sequence numbers
-		 * that now map onto reused positions */
-		uint64_t from = r->have_seq ? r->max_seq + 1 : 0;
-
-		if (seq - from >= DGRAM_SEEN_WINDOW)
-			memset(r->seen, 0, sizeof(r->seen));
-		else
-			for (s = from; s <= seq; s++)
-				seen_set(r, s, 0);
-		r->max_seq = seq;
-		r->have_seq = 1;
-	}
-	seen_set(r, seq, 1);
-	return 0;
-}
-
-#define DGRAM_EARLY_MAX (64 * 1024)
-
-/* stash_early() - a datagram that overtook its flow's OPEN waits in the
- * (otherwise unused) receive ring as [len:2][data] until the OPEN comes */
-static void stash_early(struct link *l, struct link_flow *f, const uint8_t *d, size_t len)
-{
-	uint8_t hdr[2] = { (uint8_t)(len >> 8), (uint8_t)len };
-
-	if (ring_used(&f->rcv) + 2 + len > DGRAM_EARLY_MAX) {
-		l->st.dgrams_dropped_queue++;
-		return;
-	}
-	ring_put(&f->rcv, f->rcv.end, hdr, 2);
-	ring_put(&f->rcv, f->rcv.end, d, len);
-}
-
-static void deliver_dgram(struct link *l, struct link_flow *f, uint64_t seq, const uint8_t *d,
-			  size_t len)
-{
-	if (dr_seen(f->dr, seq))
-		return;
-	if (!f->have_open) {
-		stash_early(l, f, d, len);
-		return;
-	}
-	l->st.dgrams_received++;
-	f->rx_bytes += len;
-	if (l->cb.datagram)
-		l->cb.datagram(l->cb.arg, f, d, len);
-}
-
-/* reasm_slot() - the slot collecting seq, evicting the oldest if needed */
-static int reasm_slot(struct dgram_reasm *r, uint64_t seq, uint32_t total)
-{
-	int i, victim = 0;
-
-	for (i = 0; i < DGRAM_REASM_SLOTS; i++) {
-		if (r->slot[i].used && r->slot[i].seq == seq)
-			return r->slot[i].total == total ? i : -1;
-	}
-	for (i = 0; i < DGRAM_REASM_SLOTS; i++) {
-		if (!r->slot[i].used) {
-			victim = i;
-			break;
-		}
-		if (r->slot[i].seq < r->slot[victim].seq)
-			victim = i;
-	}
-	free(r->slot[victim].buf);
-	rangeset_clear(&r->slot[victim].have);
-	r->slot[victim].used = 1;
-	r->slot[victim].seq = seq;
-	r->slot[victim].total = total;
-	r->slot[victim].got = 0;
-	r->slot[victim].buf = xmalloc(total);
-	return victim;
-}
-
-static void handle_dgram(struct link *l, const struct wire_frame *fr)
-{
-	struct link_flow *f = is_local_id(l, fr->flow) ? idmap_get(&l->flows, fr->flow)
-						       : remote_flow(l, fr->flow, 1);
-	const struct wire_frame_dgram *g = &fr->u.dgram;
-	int i;
-
-	if (!f || IS_TOMBSTONE(f) || (f->have_open && f->proto != WIRE_PROTO_UDP))
-		return;
-	if (!f->dr)
-		f->dr = xcalloc(1, sizeof(*f->dr));
-	if (g->frag == 0 && g->len == g->total) {
-		deliver_dgram(l, f, g->seq, g->data, g->len);
-		return;
-	}
-	if (dr_is_seen(f->dr, g->seq) || (i = reasm_slot(f->dr, g->seq, g->total)) < 0)
-		return;
-	if (!rangeset_covers(&f->dr->slot[i].have, g->frag, g->frag + g->len)) {
-		memcpy(f->dr->slot[i].buf + g->frag, g->data, g->len);
-		rangeset_add(&f->dr->slot[i].have, g->frag, g->frag + g->len);
-	}
-	if (rangeset_covers(&f->dr->slot[i].have, 0, g->total)) {
-		f->dr->slot[i].used = 0;
-		deliver_dgram(l, f, g->seq, f->dr->slot[i].buf, g->total);
-	}
 }
 
 static void handle_window(struct link *l, const struct wire_frame *fr)
@@ -1234,33 +1038,43 @@ static void handle_window(struct link *l, const struct wire_frame *fr)
 		if (fr->u.window_max <= l->snd_max_data)
 			return;
 		l->snd_max_data = fr->u.window_max;
-		/* flows held back by link credit may go again */
+		/* flows held back by link credit may go again (only when some
+		 * were: a peer repeating WINDOW frames costs no scan) */
+		if (!l->credit_blocked)
+			return;
+		l->credit_blocked = 0;
 		while ((f = idmap_next(&l->flows, &pos)))
 			flow_schedule(l, f);
 		return;
 	}
 	f = is_local_id(l, fr->flow) ? idmap_get(&l->flows, fr->flow)
-				     : remote_flow(l, fr->flow, 0);
+				     : remote_flow(l, fr->flow, FIND);
 	if (!f || IS_TOMBSTONE(f) || fr->u.window_max <= f->snd_max)
 		return;
 	f->snd_max = fr->u.window_max;
 	flow_schedule(l, f);
 }
 
-/* handle_reset() - the peer aborted the flow (or answered our RESET) */
+/* handle_reset() - the peer aborted the flow (or answered our RESET).  Its
+ * final offset counts for link-level flow control, but never beyond the
+ * window we offered: the peer cannot have sent more. */
 static void handle_reset(struct link *l, const struct wire_frame *fr)
 {
 	struct link_flow *f = is_local_id(l, fr->flow) ? idmap_get(&l->flows, fr->flow)
-						       : remote_flow(l, fr->flow, 1);
+						       : remote_flow(l, fr->flow, CREATE);
+	struct pending_ctl answer = { .type = WF_RESET, .flow = fr->flow, .reason = RST_ABORTED };
 
 	if (!f)
 		return;
-	credit_unconsumed(l, f, fr->u.reset.final);
+	if (fr->u.reset.final > f->rcv_max)
+		l->st.frames_violating++;
+	credit_unconsumed(l, f, MIN(fr->u.reset.final, f->rcv_max));
 	if (IS_TOMBSTONE(f)) {
 		flow_free(l, f);
 		return;
 	}
-	queue_reset(l, f, RST_ABORTED);
+	answer.final = f->snd_next;
+	pend_push_answer(l, &answer);
 	if (l->cb.flow_gone && f->have_open)
 		l->cb.flow_gone(l->cb.arg, f, fr->u.reset.reason ? fr->u.reset.reason : RST_ABORTED);
 	flow_free(l, f);
@@ -1269,7 +1083,7 @@ static void handle_reset(struct link *l, const struct wire_frame *fr)
 static void handle_close(struct link *l, const struct wire_frame *fr)
 {
 	struct link_flow *f = is_local_id(l, fr->flow) ? idmap_get(&l->flows, fr->flow)
-						       : remote_flow(l, fr->flow, 0);
+						       : remote_flow(l, fr->flow, FIND);
 
 	if (!f || f->proto != WIRE_PROTO_UDP)
 		return;
@@ -1309,7 +1123,7 @@ static void apply_frame(struct link *l, const struct wire_frame *fr)
 		handle_stream(l, fr);
 		break;
 	case WF_DATAGRAM:
-		handle_dgram(l, fr);
+		dgram_recv(l, fr);
 		break;
 	case WF_WINDOW:
 		handle_window(l, fr);
@@ -1386,7 +1200,7 @@ int link_recv(struct link *l, const uint8_t *pkt, size_t len, uint64_t now_us)
 	const uint8_t *p = pkt, *end = pkt + len;
 	struct wire_frame fr;
 	uint64_t pn;
-	int eliciting;
+	int eliciting, acks = 0;
 
 	enter(l, now_us);
 	if (wire_get_pn(&p, end, &pn) < 0 || (eliciting = validate(p, (size_t)(end - p))) < 0) {
@@ -1410,8 +1224,17 @@ int link_recv(struct link *l, const uint8_t *pkt, size_t len, uint64_t now_us)
 		int n = wire_frame_decode(p, (size_t)(end - p), &fr);
 
 		p += n;
+		/* we send one ACK frame per packet; more would only make us walk
+		 * the sent history again and again */
+		if (fr.type == WF_ACK && acks++) {
+			l->st.ack_frames_ignored++;
+			continue;
+		}
 		apply_frame(l, &fr);
 	}
+	/* a network over its share may have grown its hold: the others keep
+	 * their credit (link_update_window) */
+	link_update_window(l);
 	leave(l);
 	return 0;
 }
@@ -1456,8 +1279,8 @@ static int put_ack(struct link *l, struct wbuf *b, struct sent_pkt *p)
 	return 1;
 }
 
-static int record_frame(struct sent_pkt *p, uint8_t type, uint64_t flow, uint64_t off,
-			uint16_t len, uint8_t fin, uint32_t aux)
+int link_record_frame(struct sent_pkt *p, uint8_t type, uint64_t flow, uint64_t off,
+		      uint16_t len, uint8_t fin, uint32_t aux)
 {
 	struct sent_frame *sf;
 
@@ -1486,51 +1309,49 @@ static int put_flow_ctl(struct link *l, struct link_flow *f, struct wbuf *b, str
 		if (wire_put_open(b, f->id, &f->net, f->proto, f->kind, &f->src, &f->dst) < 0)
 			return -1;
 		f->need_open = 0;
-		record_frame(p, WF_OPEN, f->id, 0, 0, 0, 0);
+		link_record_frame(p, WF_OPEN, f->id, 0, 0, 0, 0);
 	}
 	if (f->need_opened && !frames_full(p)) {
 		if (wire_put_opened(b, f->id) < 0)
 			return -1;
 		f->need_opened = 0;
-		record_frame(p, WF_OPENED, f->id, 0, 0, 0, 0);
+		link_record_frame(p, WF_OPENED, f->id, 0, 0, 0, 0);
 	}
 	if (f->need_window && !frames_full(p)) {
 		if (wire_put_window(b, f->id, f->rcv_max) < 0)
 			return -1;
 		f->need_window = 0;
-		record_frame(p, WF_WINDOW, f->id, f->rcv_max, 0, 0, 0);
+		link_record_frame(p, WF_WINDOW, f->id, f->rcv_max, 0, 0, 0);
 	}
 	return f->need_open || f->need_opened || f->need_window ? -1 : 0;
 }
 
+/* put_pending() - link-level control frames, oldest first, as many as
+ * fit; the rest waits for the next packet */
 static void put_pending(struct link *l, struct wbuf *b, struct sent_pkt *p)
 {
-	size_t i = 0, kept = 0;
-
-	for (i = 0; i < l->npend; i++) {
-		struct pending_ctl *c = &l->pend[i];
+	while (l->pend_head < l->npend && !frames_full(p)) {
+		const struct pending_ctl *c = &l->pend[l->pend_head];
 		int r = -1;
 
-		if (!frames_full(p)) {
-			if (c->type == WF_RESET)
-				r = wire_put_reset(b, c->flow, c->reason, c->final);
-			else if (c->type == WF_CLOSE)
-				r = wire_put_close(b, c->flow);
-			else if (c->type == WF_NETWORK_DELETED)
-				r = wire_put_network_deleted(b, &c->net);
-		}
-		if (r < 0) {
-			l->pend[kept++] = *c;
-			continue;
-		}
+		if (c->type == WF_RESET)
+			r = wire_put_reset(b, c->flow, c->reason, c->final);
+		else if (c->type == WF_CLOSE)
+			r = wire_put_close(b, c->flow);
+		else if (c->type == WF_NETWORK_DELETED)
+			r = wire_put_network_deleted(b, &c->net);
+		if (r < 0)
+			break;
 		/* NETWORK_DELETED is not retransmitted: the peer learns it again
 		 * from the frames it is dropped for */
 		if (c->type != WF_NETWORK_DELETED)
-			record_frame(p, c->type, c->flow, c->final, 0, 0, (uint32_t)c->reason);
+			link_record_frame(p, c->type, c->flow, c->final, 0, 0, (uint32_t)c->reason);
 		else
 			p->ack_eliciting = 1;
+		l->pend_head++;
 	}
-	l->npend = kept;
+	if (l->pend_head == l->npend)
+		l->pend_head = l->npend = 0;
 }
 
 /* put_oneshot() - queued frames go whole or wait for the next packet */
@@ -1550,12 +1371,12 @@ static void put_control(struct link *l, struct wbuf *b, struct sent_pkt *p)
 	if (l->need_link_window && !frames_full(p) &&
 	    wire_put_window(b, 0, l->rcv_max_data) == 0) {
 		l->need_link_window = 0;
-		record_frame(p, WF_WINDOW, 0, l->rcv_max_data, 0, 0, 0);
+		link_record_frame(p, WF_WINDOW, 0, l->rcv_max_data, 0, 0, 0);
 	}
 	if (l->cand_pending && !frames_full(p) &&
 	    wire_put_candidates(b, l->cand_method, l->cand_addr, l->ncand) == 0) {
 		l->cand_pending = 0;
-		record_frame(p, WF_CANDIDATES, 0, 0, 0, 0, 0);
+		link_record_frame(p, WF_CANDIDATES, 0, 0, 0, 0, 0);
 	}
 	put_pending(l, b, p);
 	while (l->ctl_head && !frames_full(p)) {
@@ -1563,13 +1384,23 @@ static void put_control(struct link *l, struct wbuf *b, struct sent_pkt *p)
 
 		if (put_flow_ctl(l, f, b, p) < 0)
 			break;
-		l->ctl_head = f->ctl_next;
-		if (!l->ctl_head)
-			l->ctl_tail = NULL;
-		f->ctl_next = NULL;
-		f->ctl_queued = 0;
+		ctl_pop(l);
 		flow_schedule(l, f); /* an OPEN may have unblocked its data */
 	}
+}
+
+/* send_ring_broken() - a send ring lacks bytes it should hold (a bug of
+ * ours): that flow is reset both ways, the link and the daemon go on */
+static void send_ring_broken(struct link *l, struct link_flow *f, struct wbuf *b, size_t mark)
+{
+	b->len = mark;
+	l->st.internal_errors++;
+	log_warnx("link: flow %llu: send ring lost bytes it held; flow reset",
+		  (unsigned long long)f->id);
+	if (l->cb.flow_gone && f->have_open)
+		l->cb.flow_gone(l->cb.arg, f, RST_RESOURCE);
+	queue_reset(l, f, RST_RESOURCE);
+	make_tombstone(l, f);
 }
 
 /* put_stream_retx() - resend lost bytes, skipping any acknowledged since */
@@ -1580,7 +1411,7 @@ static int put_stream_retx(struct link *l, struct link_flow *f, struct wbuf *b,
 
 	while (rangeset_next(&f->snd_retx, f->snd.base, &r)) {
 		uint64_t lo = r.lo, hi = r.hi;
-		size_t room, len;
+		size_t room, len, mark;
 		int fin;
 
 		if (rangeset_next(&f->snd_acked, lo, &a) && a.lo <= lo) {
@@ -1594,14 +1425,18 @@ static int put_stream_retx(struct link *l, struct link_flow *f, struct wbuf *b,
 			return 0;
 		len = (size_t)MIN(hi - lo, (uint64_t)(room - wire_stream_hdr_len(f->id, lo, room)));
 		fin = f->fin_retx && lo + len == f->snd.end;
+		mark = b->len;
 		if (wire_put_stream(b, f->id, lo, fin, NULL, len) < 0)
 			return 0;
-		ring_copy(&f->snd, lo, b->p + b->len, len);
+		if (ring_copy(&f->snd, lo, b->p + b->len, len) < 0) {
+			send_ring_broken(l, f, b, mark);
+			return 0;
+		}
 		b->len += len;
 		rangeset_remove(&f->snd_retx, lo, lo + len);
 		if (fin)
 			f->fin_retx = 0;
-		record_frame(p, WF_STREAM, f->id, lo, (uint16_t)len, (uint8_t)fin, 0);
+		link_record_frame(p, WF_STREAM, f->id, lo, (uint16_t)len, (uint8_t)fin, 0);
 		l->st.stream_bytes_retransmitted += len;
 		l->building_retx = 1;
 		return 1;
@@ -1610,7 +1445,7 @@ static int put_stream_retx(struct link *l, struct link_flow *f, struct wbuf *b,
 		if (wire_put_stream(b, f->id, f->snd.end, 1, NULL, 0) < 0)
 			return 0;
 		f->fin_retx = 0;
-		record_frame(p, WF_STREAM, f->id, f->snd.end, 0, 1, 0);
+		link_record_frame(p, WF_STREAM, f->id, f->snd.end, 0, 1, 0);
 		return 1;
 	}
 	return -1; /* nothing to resend */
@@ -1621,7 +1456,7 @@ static int put_stream_new(struct link *l, struct link_flow *f, struct wbuf *b, s
 	uint64_t lim = MIN(f->snd.end, f->snd_max);
 	uint64_t avail = lim > f->snd_next ? lim - f->snd_next : 0;
 	uint64_t credit = l->snd_max_data - MIN(l->snd_data, l->snd_max_data);
-	size_t room = wbuf_room(b), len;
+	size_t room = wbuf_room(b), len, mark = b->len;
 	int fin;
 
 	if (room <= WIRE_STREAM_HDR_MAX)
@@ -1633,9 +1468,12 @@ static int put_stream_new(struct link *l, struct link_flow *f, struct wbuf *b, s
 		return 0;
 	if (wire_put_stream(b, f->id, f->snd_next, fin, NULL, len) < 0)
 		return 0;
-	ring_copy(&f->snd, f->snd_next, b->p + b->len, len);
+	if (ring_copy(&f->snd, f->snd_next, b->p + b->len, len) < 0) {
+		send_ring_broken(l, f, b, mark);
+		return 0;
+	}
 	b->len += len;
-	record_frame(p, WF_STREAM, f->id, f->snd_next, (uint16_t)len, (uint8_t)fin, 0);
+	link_record_frame(p, WF_STREAM, f->id, f->snd_next, (uint16_t)len, (uint8_t)fin, 0);
 	f->snd_next += len;
 	l->snd_data += len;
 	l->st.stream_bytes_sent += len;
@@ -1644,59 +1482,29 @@ static int put_stream_new(struct link *l, struct link_flow *f, struct wbuf *b, s
 	return 1;
 }
 
-/* put_dgram() - the oldest datagram fragment due, dropping expired ones */
-static int put_dgram(struct link *l, struct link_flow *f, struct wbuf *b, struct sent_pkt *p)
-{
-	struct dgram_queue *q = f->dq;
-	size_t i;
-
-	for (i = 0; i < q->n; i++) {
-		struct dgram_rec *d = dq_at(q, i);
-		if (d->state != DG_QUEUED && d->state != DG_LOST)
-			continue;
-		if (l->now_us - d->queued_us > l->cfg.dgram_max_age_us) {
-			dq_set_state(q, d, DG_DROPPED);
-			l->st.dgrams_expired++;
-			continue;
-		}
-		if (wire_put_dgram(b, f->id, d->seq, d->total, d->frag, NULL, d->len) < 0)
-			break;
-		ring_copy(&q->data, d->off, b->p + b->len, d->len);
-		b->len += d->len;
-		record_frame(p, WF_DATAGRAM, f->id, q->head_rid + i, (uint16_t)d->len, 0, 0);
-		dq_set_state(q, d, DG_SENT);
-		l->st.dgrams_sent += d->frag == 0;
-		dq_pop_done(q);
-		return 1;
-	}
-	dq_pop_done(q);
-	return 0;
-}
-
 static int put_flow_data(struct link *l, struct link_flow *f, struct wbuf *b, struct sent_pkt *p)
 {
 	int r;
 
 	if (f->dq)
-		return put_dgram(l, f, b, p);
+		return dgram_put(l, f, b, p);
 	r = put_stream_retx(l, f, b, p);
 	if (r >= 0)
 		return r;
 	return put_stream_new(l, f, b, p);
 }
 
-/* put_data() - round robin over flows with something to send, one frame
- * per flow per turn, so a bulk flow cannot hold back small ones */
+/* put_data() - round robin over networks, and within each over its flows
+ * with something to send, one frame per turn (link_sched.c), so a bulk
+ * flow cannot hold back small ones nor a busy network the others */
 static void put_data(struct link *l, struct wbuf *b, struct sent_pkt *p)
 {
 	struct link_flow *stop = NULL;
 
-	while (l->sched_head && !frames_full(p) && wbuf_room(b) > WIRE_STREAM_HDR_MAX + 8) {
-		struct link_flow *f = l->sched_head;
+	while (!sched_empty(l) && !frames_full(p) && wbuf_room(b) > WIRE_STREAM_HDR_MAX + 8) {
+		struct link_flow *f = sched_pop(l);
 		int sent;
 
-		list_unlink(&l->sched_head, &l->sched_tail, f, 1);
-		f->scheduled = 0;
 		sent = put_flow_data(l, f, b, p);
 		flow_schedule(l, f);
 		if (!sent) {
@@ -1711,13 +1519,13 @@ static void put_data(struct link *l, struct wbuf *b, struct sent_pkt *p)
 
 static int has_ctl(const struct link *l)
 {
-	return l->ctl_head || l->npend || l->need_link_window || l->cand_pending || l->ping_pending ||
+	return l->ctl_head || l->npend > l->pend_head || l->need_link_window || l->cand_pending || l->ping_pending ||
 	       l->noneshot;
 }
 
 int link_wants_send(const struct link *l, uint64_t now_us)
 {
-	return has_ctl(l) || l->sched_head || l->probes || l->ack_pending || l->ack_now;
+	return has_ctl(l) || !sched_empty(l) || l->probes || l->ack_pending || l->ack_now;
 }
 
 static void commit_packet(struct link *l, struct sent_pkt *p, size_t len)
@@ -1761,7 +1569,7 @@ static int may_send_data(struct link *l, size_t max)
 		return 1;
 	if (!cc_can_send(&l->cc, max))
 		return 0;
-	if (!l->sched_head)
+	if (sched_empty(l))
 		return 1;
 	wait = cc_pacing_delay_us(&l->cc, max, l->now_us);
 	if (wait == 0)
@@ -1781,13 +1589,13 @@ size_t link_send(struct link *l, uint8_t *buf, size_t cap, uint64_t now_us)
 	may_send = may_send_data(l, max);
 	/* nothing to send though the window allows: samples taken until what
 	 * is in flight now is delivered say little about the path's rate */
-	if (may_send && !l->probes && !l->sched_head && !has_ctl(l)) {
+	if (may_send && !l->probes && sched_empty(l) && !has_ctl(l)) {
 		l->app_limited_until = MAX(l->delivered + l->cc.in_flight, 1);
 		l->cc.app_limited = 1;
 	} else if (!l->app_limited_until) {
 		l->cc.app_limited = 0;
 	}
-	if (!(may_send && (has_ctl(l) || l->sched_head || l->probes)) && !ack_due(l)) {
+	if (!(may_send && (has_ctl(l) || !sched_empty(l) || l->probes)) && !ack_due(l)) {
 		leave(l);
 		return 0;
 	}
@@ -1831,7 +1639,7 @@ uint64_t link_next_timer_us(const struct link *l, uint64_t now_us)
 		t = pto_deadline(l);
 	if (l->ack_pending && l->ack_deadline_us < t)
 		t = l->ack_deadline_us;
-	if (l->pace_at_us && (l->sched_head || has_ctl(l)) && l->pace_at_us < t)
+	if (l->pace_at_us && (!sched_empty(l) || has_ctl(l)) && l->pace_at_us < t)
 		t = l->pace_at_us;
 	return t;
 }
@@ -1891,6 +1699,7 @@ struct link_flow *link_flow_open(struct link *l, const struct netid *net, uint8_
 				 uint8_t kind, const struct ipport *src, const struct ipport *dst)
 {
 	struct link_flow *f = flow_new(l, l->next_local_id);
+	struct link_group *g;
 
 	l->next_local_id += 2;
 	f->local = 1;
@@ -1901,6 +1710,12 @@ struct link_flow *link_flow_open(struct link *l, const struct netid *net, uint8_
 	f->net = *net;
 	f->src = *src;
 	f->dst = *dst;
+	/* the glue asked link_can_open(): the group exists or may be made */
+	g = group_get(l, net);
+	if (g)
+		group_join(l, f, g);
+	else
+		l->st.internal_errors++;
 	if (proto == WIRE_PROTO_UDP) {
 		f->accepted = 1;
 		f->dq = dq_new(l->pool);
@@ -1936,21 +1751,27 @@ size_t link_flow_send_space(const struct link_flow *f)
 	flow = used >= l->cfg.send_buffer ? 0 : l->cfg.send_buffer - used;
 	flow = MIN(flow, LINK_UNSENT_MAX - MIN(unsent, (uint64_t)LINK_UNSENT_MAX));
 	link = l->snd_buffered >= l->cfg.link_buffer ? 0 : l->cfg.link_buffer - l->snd_buffered;
-	return (size_t)MIN(flow, link);
+	return (size_t)MIN(MIN(flow, link), group_snd_room(l, f));
 }
 
 /* send_limit() - the ring may grow to here: the flow's own cap, and no
- * further than the link's cap leaves (marking the link full if it binds) */
+ * further than the link's cap and its network's share leave (marking the
+ * one that binds full) */
 static uint64_t send_limit(struct link_flow *f)
 {
 	struct link *l = f->link;
 	uint64_t used = ring_used(&f->snd);
 	uint64_t flow = l->cfg.send_buffer - MIN(used, l->cfg.send_buffer);
 	uint64_t link = l->cfg.link_buffer - MIN(l->snd_buffered, l->cfg.link_buffer);
+	uint64_t group = group_snd_room(l, f);
 	uint64_t unsent = f->snd.end - MIN(f->snd_next, f->snd.end);
 
 	if (link < flow)
 		l->buffer_full = 1;
+	if (group < MIN(flow, link)) {
+		f->group->buffer_full = 1;
+		link = group;
+	}
 	/* bytes not yet sent wait better in the socket's kernel buffer: the
 	 * ring holds what is in flight, plus a bounded backlog */
 	flow = MIN(flow, LINK_UNSENT_MAX - MIN(unsent, (uint64_t)LINK_UNSENT_MAX));
@@ -1965,7 +1786,7 @@ size_t link_flow_write(struct link_flow *f, const void *data, size_t len)
 	if (f->fin_queued || f->proto != WIRE_PROTO_TCP)
 		return 0;
 	n = ring_append(&f->snd, data, len, send_limit(f), 1);
-	l->snd_buffered += n;
+	snd_account(l, f, n, 0);
 	f->tx_bytes += n;
 	if (n < len)
 		f->want_write = 1;
@@ -1988,7 +1809,7 @@ size_t link_flow_reserve(struct link_flow *f, struct iovec *iov, size_t maxiov, 
 void link_flow_commit(struct link_flow *f, size_t n)
 {
 	ring_commit(&f->snd, n);
-	f->link->snd_buffered += n;
+	snd_account(f->link, f, n, 0);
 	f->tx_bytes += n;
 	if (n)
 		flow_schedule(f->link, f);
@@ -2008,26 +1829,9 @@ void link_flow_reset(struct link_flow *f, uint64_t reason)
 
 	enter(l, 0);
 	queue_reset(l, f, reason);
-	if (f->proto == WIRE_PROTO_TCP) {
-		/* wait for the peer's RESET to settle link flow control */
-		credit_unconsumed(l, f, f->rcv.end);
-		if (f->scheduled) {
-			list_unlink(&l->sched_head, &l->sched_tail, f, 1);
-			f->scheduled = 0;
-		}
-		if (f->ctl_queued) {
-			list_unlink(&l->ctl_head, &l->ctl_tail, f, 0);
-			f->ctl_queued = 0;
-		}
-		l->snd_buffered -= MIN(l->snd_buffered, ring_used(&f->snd));
-		ring_free(&f->snd);
-		rangeset_free(&f->snd_acked);
-		rangeset_free(&f->snd_retx);
-		rangeset_free(&f->rcv_have);
-		f->app = &tombstone_mark;
-	} else {
-		flow_free(l, f);
-	}
+	/* TCP: a tombstone waits for the peer's RESET to settle link flow
+	 * control; UDP flows carry no stream bytes and go at once */
+	make_tombstone(l, f);
 	leave(l);
 }
 
@@ -2078,6 +1882,7 @@ void link_flow_consume(struct link_flow *f, size_t n)
 
 	if (!n)
 		return;
+	rcv_account(l, f, 0, n);
 	ring_release(&f->rcv, f->rcv.base + n);
 	rangeset_remove(&f->rcv_have, 0, f->rcv.base);
 	f->rx_bytes += n;
@@ -2099,44 +1904,6 @@ void link_flow_eof_seen(struct link_flow *f)
 	f->fin_read = 1;
 	flow_maybe_finish(l, f);
 	leave(l);
-}
-
-int link_flow_send_dgram(struct link_flow *f, const void *data, size_t len, uint64_t now_us)
-{
-	struct link *l = f->link;
-	struct dgram_queue *q = f->dq;
-	size_t frag_max = l->cfg.max_packet - 48, nfrag, i;
-	uint64_t start;
-
-	if (!q || len > 65535)
-		return -1;
-	if (ring_used(&q->data) + len > l->cfg.dgram_queue_max) {
-		l->st.dgrams_dropped_queue++;
-		return -1;
-	}
-	start = q->data.end;
-	ring_append(&q->data, data, len, UINT64_MAX, 0);
-	/* fragments, each fitting a packet; an empty datagram is one fragment */
-	nfrag = len ? (len + frag_max - 1) / frag_max : 1;
-	for (i = 0; i < nfrag; i++) {
-		struct dgram_rec *d;
-
-		if (q->n == q->cap)
-			dq_grow(q);
-		d = dq_at(q, q->n++);
-		d->seq = q->next_seq;
-		d->off = start + i * frag_max;
-		d->len = (uint32_t)MIN(frag_max, len - i * frag_max);
-		d->total = (uint32_t)len;
-		d->frag = (uint32_t)(i * frag_max);
-		d->state = DG_DROPPED;
-		d->queued_us = now_us;
-		dq_set_state(q, d, DG_QUEUED);
-	}
-	q->next_seq++;
-	f->tx_bytes += len;
-	flow_schedule(l, f);
-	return 0;
 }
 
 void link_flow_close(struct link_flow *f)
@@ -2292,19 +2059,13 @@ uint64_t link_buffered_bytes(const struct link *l)
 	size_t pos = 0;
 
 	while ((f = idmap_next(&l->flows, &pos)))
-		total += ring_used(&f->snd) + ring_used(&f->rcv) + (f->dq ? ring_used(&f->dq->data) : 0);
+		total += ring_used(&f->snd) + ring_used(&f->rcv) + (f->dq ? dgram_buffered(f) : 0);
 	return total;
 }
 
 uint64_t link_send_credit(const struct link *l)
 {
 	return l->snd_max_data - MIN(l->snd_data, l->snd_max_data);
-}
-
-int link_can_open(const struct link *l, const struct netid *net)
-{
-	(void)net;
-	return l->nflows < l->cfg.max_flows;
 }
 
 uint64_t link_last_recv_us(const struct link *l)

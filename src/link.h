@@ -31,6 +31,19 @@
 #define LINK_MIN_PACKET 1200
 #define LINK_UNSENT_MAX (1 << 20)  /* bytes read but not yet sent, per flow */
 
+/* What a peer can make a link hold beyond its windows, whatever it sends
+ * (omnetd.conf(5), LIMITS).  Past a limit the frame is dropped (UDP) or
+ * its flow refused with RESET (RST_RESOURCE), and counted. */
+#define LINK_MAX_GROUPS 256                 /* networks on one link */
+#define LINK_UNOPENED_MAX 4096              /* the peer's flows seen before their OPEN */
+#define LINK_EARLY_STREAM_MAX (8u << 20)    /* their stream bytes, all together */
+#define LINK_EARLY_DGRAM_MAX (256u << 10)   /* datagrams waiting for their OPEN */
+#define DGRAM_EARLY_FLOW_MAX (64u << 10)    /* ... for one flow */
+#define LINK_REASM_BYTES_MAX (1u << 20)     /* datagrams being reassembled */
+#define LINK_PENDING_MAX 16384              /* control frames queued (RESET, CLOSE) */
+#define LINK_GROUP_BUFFER_MIN (1u << 20)    /* a network's send share, at least */
+#define LINK_SENT_MAX 32768                 /* packets in flight remembered */
+
 struct link_config {
 	size_t max_packet;          /* plaintext bytes per packet */
 	uint64_t max_ack_delay_us;  /* RFC 9000 max_ack_delay: 25 ms */
@@ -38,7 +51,8 @@ struct link_config {
 	uint64_t link_window_max;   /* and per link */
 	uint64_t send_buffer;       /* send ring limit per flow, bytes */
 	uint64_t link_buffer;       /* all send rings of the link together */
-	uint32_t max_flows;         /* flows the peer may have open at once */
+	uint32_t max_flows;         /* flows open at once on the link, both sides' */
+	uint32_t net_max_flows;     /* ... of one network */
 	uint64_t dgram_max_age_us;  /* unacknowledged datagrams older than this are dropped */
 	uint64_t dgram_queue_max;   /* bytes of datagrams queued per flow */
 	uint64_t pto_max_us;        /* cap on the backed-off probe timeout */
@@ -61,6 +75,16 @@ struct link_stats {
 	uint64_t pto_count_total;
 	uint64_t flows_opened_local, flows_opened_remote, flows_refused_limit;
 	uint64_t flows_refused_unknown;             /* OPEN of a proto or kind we lack */
+	uint64_t flows_refused_network;             /* the network's flow limit */
+	uint64_t flows_refused_memory;              /* over its share of a spent pool */
+	uint64_t flows_refused_early;               /* too much sent before the OPEN */
+	uint64_t flows_refused_mismatch;            /* stream bytes, then an OPEN for UDP... */
+	uint64_t flow_ids_refused;                  /* ids beyond what may be open */
+	uint64_t dgrams_dropped_reasm;              /* reassembly memory spent */
+	uint64_t control_dropped;                   /* control frames over LINK_PENDING_MAX */
+	uint64_t ack_frames_ignored;                /* more than one ACK in a packet */
+	uint64_t internal_errors;                   /* a should-not-happen, survived */
+	uint64_t packets_forgotten;                 /* unacknowledged past LINK_SENT_MAX */
 };
 
 struct link;
@@ -112,6 +136,10 @@ struct link_flow {
 	unsigned rcv_fin : 1;     /* FIN offset known */
 	unsigned fin_read : 1;    /* the glue has seen the end of the stream */
 	unsigned scheduled : 1, ctl_queued : 1;
+	unsigned early_stream : 1; /* stream bytes came before the OPEN */
+	unsigned early_dgram : 1;  /* datagrams came before the OPEN */
+	unsigned unopened : 1;     /* the peer's, named before its OPEN (counted) */
+	struct link_group *group; /* its network on this link, once open */
 	/* send side */
 	struct ring snd;          /* bytes from the lowest unacknowledged to the last written */
 	uint64_t snd_next;        /* first byte never sent */
@@ -129,7 +157,7 @@ struct link_flow {
 	struct dgram_reasm *dr;
 	/* scheduling lists */
 	struct link_flow *sched_prev, *sched_next;
-	struct link_flow *ctl_next;
+	struct link_flow *ctl_prev, *ctl_next;
 	/* accounting for people */
 	uint64_t tx_bytes, rx_bytes;
 };
@@ -217,6 +245,14 @@ uint64_t link_bytes_in_flight(const struct link *l);
 uint64_t link_buffered_bytes(const struct link *l);
 /* link_send_credit() - new stream bytes the peer's link window still allows */
 uint64_t link_send_credit(const struct link *l);
+/* What one network holds on the link (for status). */
+struct link_net_stats {
+	uint64_t flows, send_buffered_bytes, receive_held_bytes, flows_refused;
+};
+/* link_network_stats() - 0 and *out, or -1 if the link carries no flow of net */
+int link_network_stats(const struct link *l, const struct netid *net, struct link_net_stats *out);
+/* link_usage() - bytes of the daemon's memory the link holds */
+uint64_t link_usage(const struct link *l);
 /* link_can_open() - a local flow of network net may be opened: the link
  * and the network are both below their flow limits */
 int link_can_open(const struct link *l, const struct netid *net);

@@ -238,7 +238,7 @@ size_t ring_peek(const struct ring *r, uint64_t off, const uint8_t **p)
 	return (size_t)MIN((uint64_t)RING_CHUNK - in_chunk, r->end - off);
 }
 
-void ring_copy(const struct ring *r, uint64_t off, void *out, size_t len)
+int ring_copy(const struct ring *r, uint64_t off, void *out, size_t len)
 {
 	uint8_t *o = out;
 
@@ -247,13 +247,14 @@ void ring_copy(const struct ring *r, uint64_t off, void *out, size_t len)
 		size_t n = ring_peek(r, off, &p);
 
 		if (n == 0)
-			fatalx("ring_copy: offset %llu not held", (unsigned long long)off);
+			return -1;
 		n = MIN(n, len);
 		memcpy(o, p, n);
 		o += n;
 		off += n;
 		len -= n;
 	}
+	return 0;
 }
 
 void ring_release(struct ring *r, uint64_t off)

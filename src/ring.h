@@ -23,6 +23,7 @@ struct chunk_pool {
 	size_t in_use;      /* chunks handed out */
 	size_t limit;       /* soft cap, in chunks */
 	size_t peak;
+	size_t links;       /* links sharing it: each has a fair share */
 };
 
 void chunk_pool_init(struct chunk_pool *p, size_t limit_bytes);
@@ -62,8 +63,10 @@ void ring_commit(struct ring *r, size_t n);
  * the pool (receive side: the window was promised).  Bytes below base are
  * skipped. */
 void ring_put(struct ring *r, uint64_t off, const void *data, size_t len);
-/* ring_copy() - copy [off, off+len) out; the bytes must have been written */
-void ring_copy(const struct ring *r, uint64_t off, void *out, size_t len);
+/* ring_copy() - copy [off, off+len) out; 0, or -1 if any of it is not
+ * held (a caller's bug, never a reason to exit: the caller drops what it
+ * was building) */
+int ring_copy(const struct ring *r, uint64_t off, void *out, size_t len);
 /* ring_peek() - pointer to contiguous bytes at off, up to the chunk end;
  * returns how many (bounded by end - off) */
 size_t ring_peek(const struct ring *r, uint64_t off, const uint8_t **p);

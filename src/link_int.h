@@ -1,0 +1,225 @@
+/* link_int.h: the link core's own structures, shared by its files and
+ * nobody else: link.c (packets, acknowledgements, loss, streams),
+ * link_dgram.c (UDP datagrams) and link_sched.c (networks: limits,
+ * shares and round-robin scheduling).  The glue sees only link.h. */
+#ifndef OMNET_LINK_INT_H
+#define OMNET_LINK_INT_H
+
+#include "idmap.h"
+#include "link.h"
+
+/* What a sent packet carried, enough to act on its ack or its loss. */
+struct sent_frame {
+	uint8_t type;
+	uint8_t fin;
+	uint16_t len;  /* STREAM/DATAGRAM bytes */
+	uint32_t aux;  /* RESET reason */
+	uint64_t flow;
+	uint64_t off;  /* STREAM offset, DATAGRAM record id, WINDOW value, RESET final */
+};
+
+enum { SP_FREE, SP_INFLIGHT, SP_ACKED, SP_LOST };
+
+struct sent_pkt {
+	uint64_t pn;
+	uint64_t sent_us;
+	uint32_t size;
+	uint8_t state;
+	uint8_t ack_eliciting;
+	uint8_t nframes;
+	uint8_t app_limited;
+	uint8_t mtu_probe;        /* a path MTU probe: outside congestion control */
+	uint8_t has_ack;          /* carried an ACK frame ... */
+	uint64_t ack_largest;     /* ... acknowledging up to this packet number */
+	/* delivery rate estimation: the link's delivered count when it left */
+	uint64_t delivered, delivered_us, first_sent_us;
+	struct sent_frame f[LINK_MAX_FRAMES];
+};
+
+/* A link-level control frame waiting to be (re)sent. */
+struct pending_ctl {
+	uint8_t type; /* WF_RESET, WF_CLOSE, WF_NETWORK_DELETED */
+	uint64_t flow;
+	uint64_t reason, final;
+	struct netid net;
+};
+
+/* UDP: datagram fragments waiting for an ack, in order of queueing. */
+enum { DG_QUEUED, DG_SENT, DG_ACKED, DG_LOST, DG_DROPPED };
+
+struct dgram_rec {
+	uint64_t seq;
+	uint64_t off;     /* in the queue's ring */
+	uint32_t len, total, frag;
+	uint8_t state;
+	uint64_t queued_us;
+};
+
+struct dgram_queue {
+	struct ring data;
+	struct dgram_rec *r;
+	size_t cap, n;    /* circular, cap a power of 2 */
+	uint64_t head_rid; /* record id of r[head] */
+	size_t head;
+	uint64_t next_seq;
+	size_t sendable;  /* records QUEUED or LOST */
+};
+
+/* UDP receive side: duplicate filter and reassembly of fragments. */
+#define DGRAM_REASM_SLOTS 32 /* datagrams being reassembled at once */
+#define DGRAM_SEEN_WINDOW 1024 /* datagrams: resends can lag this far behind */
+struct dgram_reasm {
+	uint64_t max_seq;
+	uint64_t seen[DGRAM_SEEN_WINDOW / 64]; /* bit seq % window: delivered */
+	int have_seq;
+	struct ring early;       /* datagrams that overtook the OPEN: [len:2][data] */
+	struct {
+		int used;
+		uint64_t seq;
+		uint32_t total, got;
+		struct rangeset have;
+		uint8_t *buf;
+	} slot[DGRAM_REASM_SLOTS];
+};
+
+/* A network on the link (link_sched.c). */
+struct link_group {
+	struct netid net;
+	struct link_flow *head, *tail; /* its flows with something to send */
+	struct link_group *next;       /* in the round */
+	int in_round;
+	int buffer_full;               /* a flow was refused for its share */
+	uint32_t nflows;               /* open flows */
+	uint64_t snd_buffered;         /* bytes in its flows' send rings */
+	uint64_t rcv_held;             /* received, not consumed yet */
+	uint64_t refused;              /* flows refused at its limit */
+};
+
+struct link {
+	struct link_config cfg;
+	struct link_cb cb;
+	struct chunk_pool *pool;
+	uint64_t now_us;
+
+	/* sent packets, indexed by packet number */
+	struct sent_pkt *sp;
+	size_t sp_cap;
+	uint64_t sp_first, next_pn;
+	uint64_t largest_acked;
+	int have_acked;
+	uint64_t last_eliciting_us;
+	uint64_t loss_time_us;
+	uint64_t pkt_threshold;   /* RFC 9002 6.1.1: 3, raised by spurious losses */
+	unsigned time_threshold;  /* in eighths of an RTT: 9, raised likewise */
+	int building_retx;        /* the packet being built resends data */
+	unsigned pto_count;
+	unsigned probes;
+	uint64_t pace_at_us;     /* data waits for the pacer until then */
+
+	/* received packets */
+	struct rangeset rcv_pns;
+	uint64_t rcv_floor;      /* below this: treated as duplicates */
+	uint64_t rcv_largest, rcv_largest_us;
+	int have_rcv;
+	unsigned ack_pending;    /* ack-eliciting packets not yet acknowledged */
+	uint64_t ack_deadline_us;
+	int ack_now;
+	uint64_t last_recv_us;
+
+	struct rtt rtt;
+	struct cc cc;
+	/* delivery rate estimation (draft-cheng-iccrg-delivery-rate-estimation) */
+	uint64_t delivered, delivered_us, first_sent_us;
+	uint64_t app_limited_until;  /* 0, or delivered count that ends the lull */
+	struct rate_sample rs;       /* being built for the current ACK frame */
+	uint64_t rs_send_elapsed, rs_ack_elapsed;
+
+	/* link-level flow control, cumulative stream bytes */
+	uint64_t snd_data, snd_max_data;
+	uint64_t rcv_data, rcv_consumed, rcv_max_data, rcv_window, rcv_window_at_us;
+	int need_link_window;
+
+	/* flows */
+	struct idmap flows;
+	size_t nflows;               /* every flow struct: open, not yet open, tombstones */
+	size_t nlive;                /* open flows (in a group) */
+	size_t nunopened;            /* the peer's flows seen before their OPEN */
+	uint64_t next_local_id, next_remote_id;
+	struct rangeset remote_pending; /* ids (>> 1) implied by a higher one, never seen */
+	uint64_t npending;           /* how many */
+	struct link_group **groups;  /* the networks it carries (link_sched.c) */
+	size_t ngroups, groups_cap;
+	struct link_group *round_head, *round_tail; /* groups with flows to send */
+	struct link_group nogroup;   /* flows sending before they have a network */
+	struct link_flow *ctl_head, *ctl_tail;
+	struct link_flow *reap;  /* freed at the end of the current entry point */
+	int depth;               /* entry point nesting */
+
+	uint64_t snd_buffered;       /* bytes in all send rings */
+	int buffer_full;             /* a flow was refused for the link's cap */
+	int credit_blocked;          /* a flow waits for link-level credit */
+	/* what the peer makes us hold outside the windows' accounting */
+	uint64_t early_stream_bytes; /* stream bytes of flows not open yet */
+	uint64_t early_dgram_bytes;  /* datagrams waiting for their OPEN */
+	uint64_t reasm_bytes;        /* datagrams being reassembled */
+
+	struct pending_ctl *pend;
+	size_t pend_head, npend, pend_cap; /* [pend_head, npend) wait to be sent */
+	int ping_pending;
+	uint8_t oneshot[1024];       /* encoded frames to send once */
+	size_t noneshot;
+	uint8_t cand_method[WIRE_MAX_CANDIDATES];
+	struct ipport cand_addr[WIRE_MAX_CANDIDATES];
+	size_t ncand;
+	int cand_pending;
+
+	struct link_stats st;
+};
+
+/* Flows the glue reset wait here, buffers freed, until the peer's RESET
+ * tells how far it had sent: only then do both ends agree on link-level
+ * flow control.  Marked by this sentinel in ->app. */
+extern char link_tombstone_mark;
+#define IS_TOMBSTONE(f) ((f)->app == &link_tombstone_mark)
+
+
+/* link.c */
+int link_record_frame(struct sent_pkt *p, uint8_t type, uint64_t flow, uint64_t off,
+		      uint16_t len, uint8_t fin, uint32_t aux);
+void link_flow_schedule(struct link *l, struct link_flow *f);
+/* link_remote_or_local_flow() - the flow a frame names: ours as we have
+ * it, the peer's made if the id is new (NULL: closed, or over a limit) */
+struct link_flow *link_remote_or_local_flow(struct link *l, uint64_t id);
+
+/* link_dgram.c */
+struct dgram_queue *dq_new(struct chunk_pool *pool);
+void dq_free(struct dgram_queue *q);
+void dr_free(struct link *l, struct dgram_reasm *r);
+int dgram_sendable(const struct link_flow *f);
+uint64_t dgram_buffered(const struct link_flow *f);
+void dgram_acked(struct link *l, struct link_flow *f, uint64_t rid);
+void dgram_lost(struct link *l, struct link_flow *f, uint64_t rid);
+int dgram_put(struct link *l, struct link_flow *f, struct wbuf *b, struct sent_pkt *p);
+void dgram_recv(struct link *l, const struct wire_frame *fr);
+void dgram_deliver_early(struct link *l, struct link_flow *f);
+
+/* link_sched.c */
+struct link_group *group_find(const struct link *l, const struct netid *net);
+struct link_group *group_get(struct link *l, const struct netid *net);
+void group_drop_if_empty(struct link *l, struct link_group *g);
+void groups_free(struct link *l);
+void group_join(struct link *l, struct link_flow *f, struct link_group *g);
+void group_leave(struct link *l, struct link_flow *f);
+void rcv_account(struct link *l, struct link_flow *f, uint64_t more, uint64_t less);
+void snd_account(struct link *l, struct link_flow *f, uint64_t more, uint64_t less);
+uint64_t link_usage(const struct link *l);
+uint64_t *flow_admission(struct link *l, struct link_group *g);
+uint64_t group_snd_room(const struct link *l, const struct link_flow *f);
+int group_may_grow(const struct link *l, const struct link_flow *f);
+uint64_t groups_rcv_excess(const struct link *l);
+void sched_add(struct link *l, struct link_flow *f);
+void sched_remove(struct link *l, struct link_flow *f);
+struct link_flow *sched_pop(struct link *l);
+int sched_empty(const struct link *l);
+
+#endif
