@@ -253,24 +253,26 @@ peer_connected() {  # ctl_fn peername
 	[ "$(json_eval "$1" "[p['state'] for p in r['peers'] if p['name']=='$2'][0]" status)" = connected ]
 }
 
-# om_vm_dhcp - the VM takes its address with busybox udhcpc
+# om_vm_dhcp [NS [TAG]] - the VM (default $NS_VM) takes its address with
+# busybox udhcpc; what it got lands in $OM_T/TAG.lease (default vm.lease)
 om_vm_dhcp() {
-	cat >"$OM_T/udhcpc.script" <<EOF
+	local ns=${1:-$NS_VM} tag=${2:-vm}
+	cat >"$OM_T/udhcpc-$tag.script" <<EOF
 #!/bin/sh
 case "\$1" in
 bound|renew)
 	ip addr flush dev "\$interface"
 	ip addr add "\$ip/\$mask" dev "\$interface"
 	for r in \$router; do ip route replace default via "\$r" dev "\$interface"; done
-	echo "\$dns" >"$OM_T/vm.dns"
-	echo "\$ip \$mask \$router \$lease" >"$OM_T/vm.lease"
+	echo "\$dns" >"$OM_T/$tag.dns"
+	echo "\$ip \$mask \$router \$lease" >"$OM_T/$tag.lease"
 	;;
 esac
 exit 0
 EOF
-	chmod +x "$OM_T/udhcpc.script"
-	ip netns exec "$NS_VM" busybox udhcpc -i eth0 -n -q -t 10 -T 1 -s "$OM_T/udhcpc.script" \
-		>"$OM_T/udhcpc.log" 2>&1
+	chmod +x "$OM_T/udhcpc-$tag.script"
+	ip netns exec "$ns" busybox udhcpc -i eth0 -n -q -t 10 -T 1 -s "$OM_T/udhcpc-$tag.script" \
+		>"$OM_T/udhcpc-$tag.log" 2>&1
 }
 
 vm() { ip netns exec "$NS_VM" "$@"; }

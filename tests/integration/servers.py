@@ -25,6 +25,10 @@ Clients (run in the VM namespace):
   hold-clients --host H --port P --count N --ready FILE --seconds S
                                   open N idle connections, write FILE when all are
                                   up, keep them for S seconds
+  flood-clients --host H --port P --stats FILE --seconds S [--max N]
+                                  open connections without end (at most N
+                                  attempts, S seconds), keep those that get
+                                  up; FILE says "up U refused R failed F"
   blast --host H --port P --seconds S
                                   send as fast as possible for S seconds; prints
                                   the bytes sent
@@ -236,6 +240,56 @@ def hold_clients(a):
     asyncio.run(main())
 
 
+def flood_clients(a):
+    """a VM that opens connections without end: what it got stays open, a
+    refusal is retried after a breath; stats written every 200 ms"""
+    import asyncio
+
+    counts = {"up": 0, "refused": 0, "failed": 0}
+    kept = []
+
+    def write_stats():
+        with open(a.stats + ".tmp", "w") as f:
+            f.write("up %(up)d refused %(refused)d failed %(failed)d\n" % counts)
+        os.replace(a.stats + ".tmp", a.stats)
+
+    async def one(deadline):
+        if time.monotonic() >= deadline:
+            return
+        try:
+            conn = await asyncio.wait_for(asyncio.open_connection(a.host, a.port), 5)
+            kept.append(conn)
+            counts["up"] += 1
+        except ConnectionRefusedError:
+            counts["refused"] += 1
+            await asyncio.sleep(0.01)
+        except (OSError, asyncio.TimeoutError):
+            counts["failed"] += 1
+            await asyncio.sleep(0.01)
+
+    async def reporter(deadline):
+        while time.monotonic() < deadline:
+            write_stats()
+            await asyncio.sleep(0.2)
+
+    async def main():
+        deadline = time.monotonic() + a.seconds
+        rep = asyncio.ensure_future(reporter(deadline))
+        pending = set()
+        for _ in range(a.max):
+            if time.monotonic() >= deadline:
+                break
+            if len(pending) >= 128:
+                _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            pending.add(asyncio.ensure_future(one(deadline)))
+        if pending:
+            await asyncio.wait(pending)
+        write_stats()
+        await rep
+
+    asyncio.run(main())
+
+
 def probe(a):
     host, port = a.tcp.rsplit(":", 1)
     try:
@@ -440,7 +494,11 @@ def main():
     c = sub.add_parser("connect")
     r = sub.add_parser("rr")
     b = sub.add_parser("blast")
-    for q in (e, u, c, r, b):
+    fc = sub.add_parser("flood-clients")
+    fc.add_argument("--stats", required=True)
+    fc.add_argument("--seconds", type=float, default=60)
+    fc.add_argument("--max", type=int, default=100000)
+    for q in (e, u, c, r, b, fc):
         q.add_argument("--host", required=True)
         q.add_argument("--port", type=int, required=True)
     e.add_argument("--count", type=int, default=200)
@@ -454,7 +512,8 @@ def main():
     {"http": http_server, "udpecho": udpecho, "tcpecho": tcpecho, "listen": listen,
      "probe": probe, "echo-clients": echo_clients, "udp-client": udp_client,
      "connect": connect, "slowsink": slowsink, "rr": rr, "blast": blast, "hold": hold,
-     "hold-clients": hold_clients, "whoami": whoami, "ask": ask}[a.cmd](a)
+     "hold-clients": hold_clients, "whoami": whoami, "ask": ask,
+     "flood-clients": flood_clients}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ if om_vm_dhcp; then
 	check "DHCP: the address is on the VM's interface" \
 		sh -c "ip -n $NS_VM addr show eth0 | grep -q 'inet 10.0.2.15/24'"
 else
-	fail "DHCP: udhcpc got no lease"; cat "$OM_T/udhcpc.log" >&2; exit 1
+	fail "DHCP: udhcpc got no lease"; cat "$OM_T/udhcpc-vm.log" >&2; exit 1
 fi
 check "the provider cannot route to the server itself" \
 	sh -c "! ip netns exec $NS_PROV ping -c1 -W1 $SRV_ADDR >/dev/null 2>&1"
