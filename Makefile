@@ -35,8 +35,8 @@ CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c link
             policy.c config.c tcpraw.c resolv.c pcp.c
 # Glue: sockets, libevent, OpenSSL, namespaces, nftables.
 GLUE_SRCS = identity.c dtls.c mesh.c session.c peer.c relay.c flow.c netns.c netlink.c nft.c \
-            capture.c egress.c network.c state.c control.c ctl_cmds.c daemon.c privdrop.c \
-            portmap.c portmap_pcp.c portmap_natpmp.c portmap_upnp.c forward.c
+            capns.c capture.c egress.c network.c state.c control.c ctl_cmds.c daemon.c privdrop.c \
+            privsep.c portmap.c portmap_pcp.c portmap_natpmp.c portmap_upnp.c forward.c
 
 CORE_OBJS = $(CORE_SRCS:%.c=$(O)/src/%.o)
 GLUE_OBJS = $(GLUE_SRCS:%.c=$(O)/src/%.o)
@@ -48,7 +48,7 @@ BINS = $(O)/omnetd $(O)/omnetctl
 UNIT_TESTS = test_wire test_rangeset test_ring test_link test_link_limits test_dhcp test_policy \
              test_config test_tcpraw test_dtls test_path test_pcp
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
-TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest
+TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest $(O)/tests/privsep_rtt
 
 .PHONY: all check check-unit check-integration check-selftests install uninstall clean distclean dist distcheck
 all: $(BINS) $(TEST_TOOLS)
@@ -88,6 +88,8 @@ $(O)/tests/impair: $(O)/tests/impair.o
 	$(CC) $(LDFLAGS_ALL) -o $@ $^
 $(O)/tests/nl_selftest: $(O)/tests/nl_selftest.o $(O)/src/netlink.o $(O)/libcore.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^
+$(O)/tests/privsep_rtt: $(O)/tests/privsep_rtt.o $(O)/libglue.a $(O)/libcore.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DAEMON_LIBS) -lm
 
 check: check-unit check-integration
 

@@ -12,17 +12,18 @@
  *
  * UDP from the VM goes to a transparent listener (IP_RECVORIGDSTADDR gives
  * the destination); each conversation gets a socket bound to the original
- * destination and connected to the VM, to reply from the right address. */
+ * destination and connected to the VM, to reply from the right address.
+ *
+ * Nothing here needs a privilege.  The namespace's set-up, and every socket
+ * that needs one when it is made, come from capns.c: through the provider's
+ * privileged helper when it has one (privsep.h). */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <linux/filter.h>
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <sys/socket.h>
@@ -37,34 +38,25 @@
 #include "idmap.h"
 #include "link.h"
 #include "log.h"
-#include "netlink.h"
-#include "netns.h"
 #include "network.h"
-#include "nft.h"
 #include "peer.h"
+#include "privsep.h"
 #include "session.h"
 #include "tcpraw.h"
 #include "util.h"
 
-/* One capture per namespace, so fixed values do: "om" in ASCII. */
-#define CAPTURE_MARK 0x6f6d
-#define CAPTURE_TABLE 28525
-#define CAPTURE_RULE_PRIO 100
-#define NFT_TABLE "omnetd"
 #define SYN_HOLD_MS(d) ((d)->cfg.connect_timeout_ms + 5000)
 
 struct capture {
 	struct network *net;
 	struct daemon *d;
-	int nsfd;
-	int ifindex;
+	struct privcap *pc;     /* the namespace's set-up, here or in the helper */
 	uint16_t tcp_port, udp_port;
 	int tcp_fd, udp_fd, dhcp_fd, pkt_fd, inject_fd, reply_fd;
 	struct event *tcp_ev, *udp_ev, *dhcp_ev, *pkt_ev;
 	struct dhcp_server *dhcp;
 	struct idmap tcp_tab;   /* tuple hash -> flow chain: SYNs held and accepted */
 	struct idmap udp_tab;
-	int setup_done;
 	struct capture_counters ctr;
 };
 
@@ -298,31 +290,29 @@ void capture_housekeeping(struct capture *c, uint64_t now_ms)
 
 /* ns_socket() - a socket in the capture namespace, bound transparently to
  * an address that is not ours (the VM's destination, a forward's client),
- * and connected to peer_ if given */
+ * and connected to peer_ if given: made where the privileges are */
 static int ns_socket(struct capture *c, int type, const struct ipport *local,
 		     const struct ipport *peer_)
 {
-	struct sockaddr_storage a, b;
-	socklen_t al = ipport_to_sa(local, &a);
-	int one = 1, fd;
+	return privcap_socket(c->pc, type, local, peer_);
+}
 
-	if (netns_enter(c->nsfd) < 0)
-		return -1;
-	fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	netns_leave();
-	if (fd < 0)
-		return -1;
-	if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&a, al) < 0 ||
-	    (peer_ && connect(fd, (struct sockaddr *)&b, ipport_to_sa(peer_, &b)) < 0)) {
-		int e = errno;
+/* ns_socket_failed() - log a per-flow socket that could not be made; a
+ * helper that is gone was reported once already */
+static void ns_socket_failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void ns_socket_failed(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int e = errno;
 
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (e == EPIPE)
+		log_debug("%s: %s", line, strerror(e));
+	else
+		log_warnx("%s: %s", line, strerror(e));
 }
 
 /* reply_socket() - UDP in the capture namespace: bound to the destination
@@ -350,7 +340,7 @@ static void udp_from_vm(struct capture *c, const struct ipport *vm, const struct
 			return; /* UDP may be dropped; max-flows says no more */
 		fd = reply_socket(c, vm, dst);
 		if (fd < 0) {
-			log_warn("network %s: UDP reply socket", c->net->idstr);
+			ns_socket_failed("network %s: UDP reply socket", c->net->idstr);
 			return;
 		}
 		lf = link_flow_open(s->link, &c->net->id, WIRE_PROTO_UDP, dst_kind(c, dst), vm, dst);
@@ -415,187 +405,6 @@ static void on_dhcp(evutil_socket_t fd, short what, void *arg)
 
 /* ---- setup and teardown ----------------------------------------------- */
 
-/* syn_filter() - classic BPF on the packet socket: keep IPv4 TCP first
- * fragments with SYN set and ACK clear, so only new connections wake us */
-static int attach_syn_filter(int fd)
-{
-	static struct sock_filter code[] = {
-		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),              /* protocol */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 6),
-		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6),              /* fragment offset */
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 4, 0),
-		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),             /* x = IP header length */
-		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13),             /* TCP flags */
-		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, 0xffff),
-		BPF_STMT(BPF_RET | BPF_K, 0),
-	};
-	struct sock_fprog prog = { ARRAY_SIZE(code), code };
-
-	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
-}
-
-static int open_listeners(struct capture *c, char *err, size_t errlen)
-{
-	struct sockaddr_in any = { .sin_family = AF_INET };
-	struct sockaddr_in dhcp = { .sin_family = AF_INET, .sin_port = htons(67) };
-	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP) };
-	socklen_t len = sizeof(any);
-	int one = 1, mark = CAPTURE_MARK;
-
-	c->tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	c->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	c->dhcp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	c->pkt_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
-	c->inject_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	c->reply_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	if (c->tcp_fd < 0 || c->udp_fd < 0 || c->dhcp_fd < 0 || c->pkt_fd < 0 || c->inject_fd < 0 ||
-	    c->reply_fd < 0)
-		goto fail;
-	if (setsockopt(c->tcp_fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
-	    setsockopt(c->tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(c->tcp_fd, (struct sockaddr *)&any, sizeof(any)) < 0 || listen(c->tcp_fd, 4096) < 0 ||
-	    getsockname(c->tcp_fd, (struct sockaddr *)&any, &len) < 0)
-		goto fail;
-	c->tcp_port = ntohs(any.sin_port);
-	any.sin_port = 0;
-	len = sizeof(any);
-	if (setsockopt(c->udp_fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
-	    setsockopt(c->udp_fd, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof(one)) < 0 ||
-	    bind(c->udp_fd, (struct sockaddr *)&any, sizeof(any)) < 0 ||
-	    getsockname(c->udp_fd, (struct sockaddr *)&any, &len) < 0)
-		goto fail;
-	c->udp_port = ntohs(any.sin_port);
-	if (setsockopt(c->dhcp_fd, SOL_SOCKET, SO_BINDTODEVICE, c->net->iface,
-		       (socklen_t)strlen(c->net->iface)) < 0 ||
-	    setsockopt(c->dhcp_fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0 ||
-	    setsockopt(c->dhcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(c->dhcp_fd, (struct sockaddr *)&dhcp, sizeof(dhcp)) < 0)
-		goto fail;
-	ll.sll_ifindex = c->ifindex;
-	if (attach_syn_filter(c->pkt_fd) < 0 ||
-	    bind(c->pkt_fd, (struct sockaddr *)&ll, sizeof(ll)) < 0)
-		goto fail;
-	/* the mark routes re-injected SYNs to loopback (policy route) */
-	if (setsockopt(c->inject_fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
-		goto fail;
-	return 0;
-fail:
-	snprintf(err, errlen, "network %s: capture sockets in namespace %s: %s", c->net->idstr,
-		 c->net->netns, strerror(errno));
-	return -1;
-}
-
-static int configure_addresses(struct capture *c, char *err, size_t errlen)
-{
-	const char *e = NULL;
-	static const char *const rp[] = { "all", "default", "lo" };
-	char path[128];
-	size_t i;
-
-	if (nl_link_set_up("lo") < 0)
-		e = "bring up lo";
-	else if (nl_link_set_up(c->net->iface) < 0)
-		e = "bring up the interface";
-	else if (nl_addr_add(c->net->iface, AF_INET, &c->net->gateway, c->net->prefix_len) < 0)
-		e = "add the gateway address";
-	else if (nl_addr_add(c->net->iface, AF_INET, &c->net->dns, 32) < 0)
-		e = "add the DNS address";
-	else if (nl_rule_fwmark(AF_INET, CAPTURE_MARK, 0xffffffff, CAPTURE_TABLE, CAPTURE_RULE_PRIO,
-				1) < 0)
-		e = "add the fwmark rule";
-	else if (nl_route_local_default(AF_INET, CAPTURE_TABLE, 1) < 0)
-		e = "add the local route";
-	if (e) {
-		snprintf(err, errlen, "network %s: cannot %s in namespace %s: %s", c->net->idstr, e,
-			 c->net->netns, strerror(errno));
-		return -1;
-	}
-	/* re-injected SYNs arrive on lo with the VM's source address: reverse
-	 * path filtering would drop them; and nothing is ever forwarded */
-	for (i = 0; i < ARRAY_SIZE(rp); i++) {
-		snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", rp[i]);
-		netns_sysctl(path, "0");
-	}
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", c->net->iface);
-	netns_sysctl(path, "0");
-	netns_sysctl("/proc/sys/net/ipv4/ip_forward", "0");
-	return 0;
-}
-
-static int install_rules(struct capture *c, char *err, size_t errlen)
-{
-	char rules[4096], gw[INET_ADDRSTRLEN], dns[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN];
-	struct in_addr subnet = c->net->gateway;
-	uint32_t mask = c->net->prefix_len ? htonl(~0u << (32 - c->net->prefix_len)) : 0;
-
-	subnet.s_addr &= mask;
-	inet_ntop(AF_INET, &c->net->gateway, gw, sizeof(gw));
-	inet_ntop(AF_INET, &c->net->dns, dns, sizeof(dns));
-	inet_ntop(AF_INET, &subnet, net, sizeof(net));
-	snprintf(rules, sizeof(rules),
-		 "table ip " NFT_TABLE "\n"
-		 "delete table ip " NFT_TABLE "\n"
-		 "table ip " NFT_TABLE " {\n"
-		 "  chain gate {\n"
-		 "    type filter hook prerouting priority raw; policy accept;\n"
-		 "    iifname \"%1$s\" tcp flags & (syn | ack) == syn drop\n"
-		 "  }\n"
-		 "  chain capture {\n"
-		 "    type filter hook prerouting priority mangle; policy accept;\n"
-		 "    iifname \"%1$s\" udp dport 67 accept\n"
-		 "    iifname \"%1$s\" fib daddr type { broadcast, multicast } drop\n"
-		 "    iifname \"%1$s\" ip daddr { %2$s, %3$s } icmp type echo-request accept\n"
-		 "    iifname \"%1$s\" meta l4proto tcp tproxy to :%4$u meta mark set %6$u accept\n"
-		 "    iifname \"%1$s\" meta l4proto udp tproxy to :%5$u meta mark set %6$u accept\n"
-		 "    iifname \"lo\" meta mark %6$u ip saddr %7$s/%8$u meta l4proto tcp tproxy to :%4$u accept\n"
-		 "    iifname \"%1$s\" drop\n"
-		 "  }\n"
-		 "  chain forward {\n"
-		 "    type filter hook forward priority filter; policy drop;\n"
-		 "  }\n"
-		 "}\n",
-		 c->net->iface, gw, dns, c->tcp_port, c->udp_port, CAPTURE_MARK, net,
-		 c->net->prefix_len);
-	return nft_run(rules, err, errlen);
-}
-
-static void remove_setup(struct capture *c)
-{
-	char err[512];
-
-	if (nft_run("table ip " NFT_TABLE "\ndelete table ip " NFT_TABLE "\n", err, sizeof(err)) < 0)
-		log_warnx("network %s: %s", c->net->idstr, err);
-	nl_route_local_default(AF_INET, CAPTURE_TABLE, 0);
-	nl_rule_fwmark(AF_INET, CAPTURE_MARK, 0xffffffff, CAPTURE_TABLE, CAPTURE_RULE_PRIO, 0);
-	nl_addr_del(c->net->iface, AF_INET, &c->net->dns, 32);
-	nl_addr_del(c->net->iface, AF_INET, &c->net->gateway, c->net->prefix_len);
-}
-
-static int setup_in_namespace(struct capture *c, char *err, size_t errlen)
-{
-	int ret = -1;
-
-	if (netns_enter(c->nsfd) < 0) {
-		snprintf(err, errlen, "network %s: cannot enter namespace %s: %s", c->net->idstr,
-			 c->net->netns, strerror(errno));
-		return -1;
-	}
-	c->ifindex = nl_link_index(c->net->iface);
-	if (c->ifindex < 0)
-		snprintf(err, errlen, "network %s: no interface %s in namespace %s", c->net->idstr,
-			 c->net->iface, c->net->netns);
-	else if (configure_addresses(c, err, errlen) == 0 && open_listeners(c, err, errlen) == 0 &&
-		 install_rules(c, err, errlen) == 0)
-		ret = 0;
-	c->setup_done = 1;
-	if (ret < 0)
-		remove_setup(c);
-	netns_leave();
-	return ret;
-}
-
 static struct dhcp_server *make_dhcp(const struct network *n, const struct daemon *d)
 {
 	struct dhcp_config dc;
@@ -624,27 +433,51 @@ static struct event *watch(struct capture *c, int fd, event_callback_fn cb)
 	return ev;
 }
 
+/* capns_params_of() - what the namespace's set-up needs of the network */
+static void capns_params_of(const struct network *n, struct capns_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->idstr, sizeof(p->idstr), "%s", n->idstr);
+	snprintf(p->netns, sizeof(p->netns), "%s", n->netns);
+	snprintf(p->iface, sizeof(p->iface), "%s", n->iface);
+	p->gateway = n->gateway;
+	p->dns = n->dns;
+	p->prefix_len = n->prefix_len;
+}
+
+static void take_sockets(struct capture *c, const struct capns_socks *s)
+{
+	c->tcp_fd = s->fd[CAPNS_TCP];
+	c->udp_fd = s->fd[CAPNS_UDP];
+	c->dhcp_fd = s->fd[CAPNS_DHCP];
+	c->pkt_fd = s->fd[CAPNS_PKT];
+	c->inject_fd = s->fd[CAPNS_INJECT];
+	c->reply_fd = s->fd[CAPNS_REPLY];
+	c->tcp_port = s->tcp_port;
+	c->udp_port = s->udp_port;
+}
+
 struct capture *capture_new(struct network *n, char *err, size_t errlen)
 {
 	struct capture *c = xcalloc(1, sizeof(*c));
+	struct capns_params p;
+	struct capns_socks s;
 
 	c->net = n;
 	c->d = n->d;
 	c->tcp_fd = c->udp_fd = c->dhcp_fd = c->pkt_fd = c->inject_fd = c->reply_fd = -1;
 	idmap_init(&c->tcp_tab);
 	idmap_init(&c->udp_tab);
-	c->nsfd = netns_open(n->netns, err, errlen);
-	if (c->nsfd < 0)
-		goto fail;
 	c->dhcp = make_dhcp(n, c->d);
 	if (!c->dhcp) {
 		snprintf(err, errlen, "network %s: invalid DHCP settings", n->idstr);
 		goto fail;
 	}
-	if (setup_in_namespace(c, err, errlen) < 0) {
-		c->setup_done = 0;
+	capns_params_of(n, &p);
+	c->pc = privcap_open(c->d->privsep, &p, &s, err, errlen);
+	if (!c->pc)
 		goto fail;
-	}
+	take_sockets(c, &s);
 	c->tcp_ev = watch(c, c->tcp_fd, on_accept);
 	c->udp_ev = watch(c, c->udp_fd, on_udp);
 	c->dhcp_ev = watch(c, c->dhcp_fd, on_dhcp);
@@ -674,12 +507,7 @@ void capture_free(struct capture *c)
 	}
 	for (i = 0; i < ARRAY_SIZE(fds); i++)
 		close_fd(fds[i]);
-	if (c->setup_done && c->nsfd >= 0 && netns_enter(c->nsfd) == 0) {
-		remove_setup(c);
-		netns_leave();
-		log_info("network %s: capture removed from namespace %s", c->net->idstr, c->net->netns);
-	}
-	close_fd(&c->nsfd);
+	privcap_close(c->pc);
 	dhcp_free(c->dhcp);
 	idmap_free(&c->tcp_tab);
 	idmap_free(&c->udp_tab);
@@ -767,8 +595,8 @@ void capture_inbound_open(struct session *s, struct link_flow *lf)
 	fd = lf->proto == WIRE_PROTO_UDP ? ns_socket(n->cap, SOCK_DGRAM, &from, &vm)
 					 : ns_socket(n->cap, SOCK_STREAM, &from, NULL);
 	if (fd < 0) {
-		log_warn("network %s: forward from %s to %s: transparent socket", n->idstr,
-			 ipport_fmt(&lf->src, a), ipport_fmt(&vm, b));
+		ns_socket_failed("network %s: forward from %s to %s: transparent socket", n->idstr,
+				 ipport_fmt(&lf->src, a), ipport_fmt(&vm, b));
 		refuse_inbound(s, lf, RST_RESOURCE);
 		return;
 	}

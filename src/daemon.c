@@ -22,6 +22,8 @@
 #include "peer.h"
 #include "relay.h"
 #include "policy.h"
+#include "privdrop.h"
+#include "privsep.h"
 #include "session.h"
 #include "state.h"
 #include "util.h"
@@ -273,6 +275,11 @@ int daemon_init(struct daemon *d, enum role role, const char *config_path, char 
 	TAILQ_INIT(&d->forwards);
 	TAILQ_INIT(&d->pump);
 	snprintf(d->config_path, sizeof(d->config_path), "%s", config_path ? config_path : "");
+	/* first of all: the helper must not inherit the identity's key, the
+	 * mesh socket or anything else the daemon opens from here on */
+	if (role == ROLE_PROVIDER && privdrop_capture_caps() &&
+	    !(d->privsep = privsep_start(err, errlen)))
+		return -1;
 	if (mkdir_p(d->cfg.state_dir, 0700) < 0) {
 		snprintf(err, errlen, "%s: cannot create the state directory: %s", d->cfg.state_dir,
 			 strerror(errno));
@@ -284,7 +291,7 @@ int daemon_init(struct daemon *d, enum role role, const char *config_path, char 
 		snprintf(err, errlen, "cannot set up the event loop");
 		return -1;
 	}
-	if (role == ROLE_PROVIDER && netns_init() < 0) {
+	if (role == ROLE_PROVIDER && !d->privsep && netns_init() < 0) {
 		snprintf(err, errlen, "cannot open this process's network namespace: %s", strerror(errno));
 		return -1;
 	}
@@ -366,6 +373,8 @@ void daemon_free(struct daemon *d)
 	if (d->base)
 		event_base_free(d->base);
 	chunk_pool_destroy(&d->pool);
+	/* last: every capture was torn down through it above */
+	privsep_stop(d->privsep);
 	identity_free(&d->id);
 	free(d->deleted);
 	config_free(&d->cfg);

@@ -43,6 +43,7 @@ struct control;
 struct capture;
 struct policy;
 struct dtls_ctx;
+struct privsep;
 
 /* Counters an operator reads in `omnetctl status`. */
 struct daemon_counters {
@@ -85,6 +86,7 @@ struct daemon {
 	struct forward_list forwards;       /* consumer: port forwards */
 	struct flow_list pump;              /* flows with link bytes to write */
 	struct relay *relay;                /* relay role: channels between peers */
+	struct privsep *privsep;            /* provider: the helper that sets captures up */
 	size_t ndown;                       /* peers an operator disconnected */
 	struct netid *deleted;              /* networks deleted here: late frames dropped */
 	size_t ndeleted;

@@ -3,28 +3,28 @@
  * No libcap: capget()/capset() and prctl() are a few lines, and the
  * daemon should not grow a dependency for them.
  *
- * Why the provider keeps what it keeps: `omnetctl network add` may come at
- * any time, and each one builds a capture in the VM's namespace
- * (capture.c):
+ * The provider is two processes (privsep.c).  Its privileged helper keeps
+ * what building a capture in a VM's namespace needs (capns.c), and
+ * nothing else:
  *   CAP_SYS_ADMIN         setns() into the capture namespace and back;
  *   CAP_NET_ADMIN         nftables rules (the SYN gate and TPROXY),
  *                         addresses, the fwmark rule and local route,
- *                         IP_TRANSPARENT listeners, SO_MARK on the
- *                         re-injection socket, the namespace's rp_filter;
+ *                         IP_TRANSPARENT, SO_MARK on the re-injection
+ *                         socket, the namespace's rp_filter;
  *   CAP_NET_RAW           the SYN gate: a packet socket on the VM's
  *                         interface, raw IPv4 sockets that re-inject SYNs
  *                         and answer refused ones;
- *   CAP_NET_BIND_SERVICE  the DHCP server's socket on UDP port 67 inside
- *                         the capture namespace.
- * CAP_SYS_ADMIN alone is close to root, so the provider keeps uid 0 rather
- * than pretend a uid change would contain it; what it loses is the rest:
- * CAP_DAC_OVERRIDE, CAP_SYS_MODULE, CAP_SYS_PTRACE, CAP_SETUID and the
- * others, from every set and from the bounding set.
+ *   CAP_NET_BIND_SERVICE  the DHCP server's socket on UDP port 67, and
+ *                         transparent sockets bound below port 1024 (a
+ *                         VM's conversation with a DNS server).
+ * The provider itself, which reads the wire, keeps no capability at all:
+ * the sockets it is handed need none to be used.  Started as root it
+ * becomes the configured user, as the consumer and relay do.
  *
  * The relay needs nothing: its UDP port (6950) is unprivileged.  The
  * consumer keeps CAP_NET_BIND_SERVICE alone, so that a port forward may
  * listen below 1024 (ssh, http), as its systemd unit grants.  Started as
- * root both hand their state directory and control socket to the
+ * root all three hand their state directory and control socket to the
  * configured user and become it. */
 #include <dirent.h>
 #include <errno.h>
@@ -44,6 +44,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "privdrop.h"
+#include "privsep.h"
 #include "util.h"
 
 #define CAPBIT(c) (UINT64_C(1) << (c))
@@ -117,9 +118,16 @@ static const char *caps_str(uint64_t mask, char *buf, size_t len)
  * back.  Needs CAP_SETPCAP, so it runs before capset() gives that up. */
 static int drop_bounding(uint64_t keep, char *err, size_t errlen)
 {
+	struct caps c;
 	int cap, r;
 
-	for (cap = 0; cap < 64; cap++) {
+	/* without CAP_SETPCAP (not root) the bounding set stays as it is:
+	 * no_new_privs, set next, keeps execve() from using it anyway */
+	if (caps_get(&c) < 0 || !(c.effective & CAPBIT(CAP_SETPCAP)))
+		cap = 64;
+	else
+		cap = 0;
+	for (; cap < 64; cap++) {
 		r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
 		if (r < 0)
 			break; /* EINVAL: past the running kernel's last capability */
@@ -297,25 +305,6 @@ static int become(uid_t uid, gid_t gid, int keepcaps, char *err, size_t errlen)
 	return 0;
 }
 
-static int drop_provider(char *err, size_t errlen)
-{
-	struct caps c;
-	uint64_t keep;
-	char buf[256];
-
-	if (caps_get(&c) < 0) {
-		snprintf(err, errlen, "cannot read capabilities: %s", strerror(errno));
-		return -1;
-	}
-	keep = c.permitted & PROVIDER_CAPS;
-	if (keep_only(keep, err, errlen) < 0 || no_new_privs(err, errlen) < 0)
-		return -1;
-	log_info("privileges: provider keeps %s as root; every other capability dropped",
-		 caps_str(keep, buf, sizeof(buf)));
-	warn_missing(keep);
-	return 0;
-}
-
 static int drop_unprivileged(const struct daemon *d, char *err, size_t errlen)
 {
 	const char *role = role_name(d->role);
@@ -333,13 +322,57 @@ static int drop_unprivileged(const struct daemon *d, char *err, size_t errlen)
 	if (drop_bounding(keep, err, errlen) < 0 || become(uid, gid, keep != 0, err, errlen) < 0 ||
 	    keep_only(keep, err, errlen) < 0 || no_new_privs(err, errlen) < 0)
 		return -1;
-	caps_str(keep, buf, sizeof(buf));
 	if (uid == 0)
 		log_info("privileges: %s stays root (user = %s) with capabilities: %s", role,
-			 d->cfg.user, buf);
+			 d->cfg.user, caps_str(keep, buf, sizeof(buf)));
 	else
 		log_info("privileges: %s runs as user %s (uid %u, gid %u) with capabilities: %s",
-			 role, d->cfg.user, (unsigned)uid, (unsigned)gid, buf);
+			 role, d->cfg.user, (unsigned)uid, (unsigned)gid,
+			 caps_str(keep, buf, sizeof(buf)));
+	return 0;
+}
+
+/* drop_provider() - the provider with its helper: no capability left
+ * here; started as root, the configured user as well */
+static int drop_provider(const struct daemon *d, char *err, size_t errlen)
+{
+	if (geteuid() == 0) {
+		if (drop_unprivileged(d, err, errlen) < 0)
+			return -1;
+	} else {
+		if (keep_only(0, err, errlen) < 0 || no_new_privs(err, errlen) < 0)
+			return -1;
+		log_info("privileges: provider runs as uid %u with capabilities: none",
+			 (unsigned)geteuid());
+	}
+	log_info("privileges: captures are set up by the helper, pid %d",
+		 (int)privsep_pid(d->privsep));
+	return 0;
+}
+
+int privdrop_capture_caps(void)
+{
+	struct caps c;
+
+	return caps_get(&c) == 0 && (c.permitted & PROVIDER_CAPS) != 0;
+}
+
+int privdrop_helper(char *err, size_t errlen)
+{
+	struct caps c;
+	uint64_t keep;
+	char buf[256];
+
+	if (caps_get(&c) < 0) {
+		snprintf(err, errlen, "cannot read capabilities: %s", strerror(errno));
+		return -1;
+	}
+	keep = c.permitted & PROVIDER_CAPS;
+	if (keep_only(keep, err, errlen) < 0 || no_new_privs(err, errlen) < 0)
+		return -1;
+	log_info("privileges: capture helper (pid %d, uid %u) keeps %s; every other capability "
+		 "dropped", (int)getpid(), (unsigned)geteuid(), caps_str(keep, buf, sizeof(buf)));
+	warn_missing(keep);
 	return 0;
 }
 
@@ -348,6 +381,8 @@ int privdrop(const struct daemon *d, char *err, size_t errlen)
 	struct caps c;
 	char buf[256];
 
+	if (d->role == ROLE_PROVIDER && d->privsep)
+		return drop_provider(d, err, errlen);
 	if (geteuid() != 0) {
 		/* whoever started us chose the privileges (systemd: User=,
 		 * AmbientCapabilities=); only report them */
@@ -359,7 +394,5 @@ int privdrop(const struct daemon *d, char *err, size_t errlen)
 			warn_missing(c.effective);
 		return 0;
 	}
-	if (d->role == ROLE_PROVIDER)
-		return drop_provider(err, errlen);
 	return drop_unprivileged(d, err, errlen);
 }
