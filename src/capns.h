@@ -5,7 +5,7 @@
  * nftables rules, and the sockets that need a capability when they are
  * made (transparent, raw, packet, SO_MARK, UDP port 67, binding a port
  * below 1024).  What comes out is open sockets; using them needs nothing
- * (checked on Linux 6.18, see DESIGN.md 11.25).
+ * (checked on Linux 6.18, see DESIGN.md 11.27).
  *
  * Run as root, the provider calls these in its privileged helper
  * (privsep.c), which the process that reads the wire asks for sockets;

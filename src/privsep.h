@@ -14,7 +14,7 @@
  * only in namespaces it set up itself.
  *
  * Calls are synchronous, one request and one answer: set-up and teardown
- * are rare, and a socket costs one round trip (DESIGN.md 11.25).  A
+ * are rare, and a socket costs one round trip (DESIGN.md 11.27).  A
  * helper that dies or hangs leaves the daemon running: what exists keeps
  * working, and new captures, forward flows and UDP conversations fail with
  * one log line saying why.  The helper dies with the daemon: it reads end
