@@ -175,7 +175,7 @@ static void handle_syn(struct capture *c, const struct syn_info *syn)
 		c->ctr.syns_no_link++;
 		return;
 	}
-	if (!link_can_open(s->link, &c->net->id)) {
+	if (!link_can_open(s->link, &c->net->id) || !daemon_flow_room(c->d)) {
 		c->ctr.syns_refused_limit++;
 		capture_reject_syn(c, syn, RST_RESOURCE);
 		return;
@@ -266,13 +266,16 @@ static void accept_one(struct capture *c, int fd)
 
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
+	struct capture *c = arg;
 	int i, s;
 
 	for (i = 0; i < 128; i++) {
 		s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s < 0 && (errno == EMFILE || errno == ENFILE))
+			daemon_pause_event(c->d, c->tcp_ev, 100);
 		if (s < 0)
 			break;
-		accept_one(arg, s);
+		accept_one(c, s);
 	}
 }
 
@@ -336,8 +339,8 @@ static void udp_from_vm(struct capture *c, const struct ipport *vm, const struct
 			c->ctr.udp_no_link++;
 			return;
 		}
-		if (!link_can_open(s->link, &c->net->id))
-			return; /* UDP may be dropped; max-flows says no more */
+		if (!link_can_open(s->link, &c->net->id) || !daemon_flow_room(c->d))
+			return; /* UDP may be dropped; a flow limit says no more */
 		fd = reply_socket(c, vm, dst);
 		if (fd < 0) {
 			ns_socket_failed("network %s: UDP reply socket", c->net->idstr);
@@ -589,6 +592,10 @@ void capture_inbound_open(struct session *s, struct link_flow *lf)
 		log_info("network %s: forward from %s refused: %s", n->idstr, ipport_fmt(&lf->src, a),
 			 why);
 		refuse_inbound(s, lf, lf->kind != WIRE_DST_VM ? RST_REFUSED : RST_UNREACHABLE);
+		return;
+	}
+	if (!daemon_flow_room(s->d)) {
+		refuse_inbound(s, lf, RST_RESOURCE);
 		return;
 	}
 	inbound_source(n, &lf->src, &from);

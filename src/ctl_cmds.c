@@ -243,6 +243,8 @@ static const struct {
 	COUNTER("flows_opened", flows_opened),
 	COUNTER("flows_closed", flows_closed),
 	COUNTER("flows_reset", flows_reset),
+	COUNTER("flows_refused_fds", flows_refused_fds),
+	COUNTER("accepts_paused", accepts_paused),
 	COUNTER("control_requests", control_requests),
 	COUNTER("control_errors", control_errors),
 };

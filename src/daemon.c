@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <event2/event.h>
@@ -29,6 +30,7 @@
 #include "util.h"
 
 #define HOUSEKEEPING_MS 1000
+#define FD_RESERVE 256 /* descriptors kept for the mesh, control, captures, logs */
 #define LOCAL_ADDR_REFRESH_MS 5000
 
 static const char *const role_names[] = {
@@ -75,6 +77,43 @@ void daemon_network_forget_deleted(struct daemon *d, const struct netid *id)
 			return;
 		}
 	}
+}
+
+int daemon_flow_room(struct daemon *d)
+{
+	if (d->flows_open + FD_RESERVE < d->fd_limit)
+		return 1;
+	d->ctr.flows_refused_fds++;
+	return 0;
+}
+
+static void resume_event(evutil_socket_t fd, short what, void *arg)
+{
+	event_add(arg, NULL);
+}
+
+void daemon_pause_event(struct daemon *d, struct event *ev, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	d->ctr.accepts_paused++;
+	event_del(ev);
+	if (event_base_once(d->base, -1, EV_TIMEOUT, resume_event, ev, &tv) < 0)
+		event_add(ev, NULL);
+}
+
+/* fd_budget() - every flow holds a socket: say at start when the
+ * descriptors cannot carry max-flows */
+static void fd_budget(struct daemon *d)
+{
+	struct rlimit rl;
+
+	d->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+		      ? (uint64_t)rl.rlim_cur : UINT64_MAX;
+	if (d->fd_limit < (uint64_t)d->cfg.max_flows + FD_RESERVE)
+		log_warnx("file descriptors: the limit is %llu, fewer than max-flows (%u) needs; "
+			  "past it new flows are refused (raise LimitNOFILE or ulimit -n)",
+			  (unsigned long long)d->fd_limit, d->cfg.max_flows);
 }
 
 void daemon_save_state(struct daemon *d)
@@ -270,6 +309,7 @@ int daemon_init(struct daemon *d, enum role role, const char *config_path, char 
 {
 	d->role = role;
 	d->started_ms = clock_now_ms();
+	fd_budget(d);
 	TAILQ_INIT(&d->peers);
 	TAILQ_INIT(&d->networks);
 	TAILQ_INIT(&d->forwards);

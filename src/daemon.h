@@ -59,6 +59,8 @@ struct daemon_counters {
 	uint64_t flows_refused_policy;
 	uint64_t flows_refused_remote;      /* connect refused / unreachable */
 	uint64_t flows_opened, flows_closed, flows_reset;
+	uint64_t flows_refused_fds;         /* no file descriptors left for its socket */
+	uint64_t accepts_paused;            /* a listener paused: descriptors ran out */
 	uint64_t control_requests, control_errors;
 };
 
@@ -91,6 +93,8 @@ struct daemon {
 	struct netid *deleted;              /* networks deleted here: late frames dropped */
 	size_t ndeleted;
 	struct daemon_counters ctr;
+	size_t flows_open;                  /* flows holding a socket, all networks */
+	uint64_t fd_limit;                  /* RLIMIT_NOFILE */
 	uint64_t started_ms;
 	int quitting;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
@@ -108,6 +112,12 @@ void daemon_free(struct daemon *d);
 /* daemon_save_state() - persist runtime peers, networks, forwards */
 void daemon_save_state(struct daemon *d);
 int daemon_network_is_deleted(const struct daemon *d, const struct netid *id);
+/* daemon_flow_room() - a new flow may take a descriptor: below the
+ * process's limit less a reserve; counts a refusal */
+int daemon_flow_room(struct daemon *d);
+/* daemon_pause_event() - a listener that ran out of descriptors rests for
+ * ms instead of waking the loop at once, again and again */
+void daemon_pause_event(struct daemon *d, struct event *ev, uint64_t ms);
 void daemon_network_forget_deleted(struct daemon *d, const struct netid *id);
 
 /* The link's callbacks meet the daemon here (flow.c): every flow the

@@ -120,6 +120,12 @@ void egress_open(struct session *s, struct link_flow *lf)
 
 	if (!n)
 		return;
+	if (!daemon_flow_room(d)) {
+		log_info("network %s: %s %s -> %s refused: no file descriptor left", n->idstr,
+			 wire_proto_name(lf->proto), ipport_fmt(&lf->src, a), ipport_fmt(&lf->dst, b));
+		refuse(s, lf, RST_RESOURCE);
+		return;
+	}
 	if (lf->kind == WIRE_DST_VM) {
 		/* only a consumer opens flows towards the VM */
 		log_warnx("peer %s: a flow towards a VM, which only a consumer may open: refused",

@@ -62,6 +62,7 @@ struct flow *flow_new(struct network *net, struct session *s, struct link_flow *
 	lf->app = f;
 	TAILQ_INSERT_TAIL(&net->flows, f, entry);
 	net->flows_total++;
+	net->d->flows_open++;
 	net->d->ctr.flows_opened++;
 	return f;
 }
@@ -79,6 +80,7 @@ static void destroy(struct flow *f)
 	if (f->fwd)
 		forward_flow_gone(f);
 	TAILQ_REMOVE(&f->net->flows, f, entry);
+	f->net->d->flows_open--;
 	if (f->held_fd >= 0)
 		close(f->held_fd);
 	if (f->rd_ev)

@@ -110,11 +110,11 @@ static void tcp_accept_one(struct forward *fw, int fd, const struct sockaddr *fr
 
 	client_addr(&client, from);
 	vm.family = client.family; /* OPEN wants one family; kind VM ignores the address */
-	if (!s || !link_can_open(s->link, &fw->net)) {
+	if (!s || !link_can_open(s->link, &fw->net) || !daemon_flow_room(fw->d)) {
 		fw->refused++;
 		log_info("forward tcp %u: %s refused: %s", fw->external_port,
 			 ipport_fmt(&client, a), !n ? "its network is gone" :
-			 !s ? "the link to the provider is down" : "max-flows reached");
+			 !s ? "the link to the provider is down" : "a flow limit (or the descriptors) reached");
 		sock_rst_on_close(fd);
 		close(fd);
 		return;
@@ -141,6 +141,8 @@ static void on_tcp_accept(evutil_socket_t lfd, short what, void *arg)
 		socklen_t len = sizeof(ss);
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+			daemon_pause_event(fw->d, fw->ev, 100);
 		if (fd < 0)
 			break;
 		tcp_accept_one(fw, fd, (struct sockaddr *)&ss);
@@ -180,7 +182,7 @@ static struct flow *udp_new_client(struct forward *fw, const struct ipport *clie
 	struct link_flow *lf;
 	struct flow *f;
 
-	if (!s || !link_can_open(s->link, &fw->net)) {
+	if (!s || !link_can_open(s->link, &fw->net) || !daemon_flow_room(fw->d)) {
 		fw->refused++;
 		return NULL;
 	}

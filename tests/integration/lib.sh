@@ -227,8 +227,10 @@ om_start_daemons() {
 	om_bg "$NS_CONS" consumer "$OMNETD" --role consumer -c "$OM_T/consumer.conf" \
 		-S "$OM_T/c" -s "$OM_T/c.sock" -l 0.0.0.0:6950 -v
 	CONS_PID=$OM_LASTPID
-	# a test may put a configuration for the provider in $OM_T/provider.conf
-	om_bg "$NS_PROV" provider "$OMNETD" --role provider -S "$OM_T/p" \
+	# a test may put a configuration for the provider in $OM_T/provider.conf,
+	# and run it under a wrapper (OM_PROVIDER_WRAP, e.g. "prlimit --nofile=700")
+	# shellcheck disable=SC2086 # the wrapper is words
+	om_bg "$NS_PROV" provider ${OM_PROVIDER_WRAP:-} "$OMNETD" --role provider -S "$OM_T/p" \
 		${OM_PROVIDER_CONF:+-c "$OM_PROVIDER_CONF"} -s "$OM_T/p.sock" -l 0.0.0.0:6950 -v
 	PROV_PID=$OM_LASTPID
 	om_wait 10 test -S "$OM_T/c.sock" || { log "consumer did not start"; return 1; }

@@ -25,10 +25,11 @@ Clients (run in the VM namespace):
   hold-clients --host H --port P --count N --ready FILE --seconds S
                                   open N idle connections, write FILE when all are
                                   up, keep them for S seconds
-  flood-clients --host H --port P --stats FILE --seconds S [--max N]
+  flood-clients --host H --port P --stats FILE --seconds S [--max N] [--hold H]
                                   open connections without end (at most N
                                   attempts, S seconds), keep those that get
-                                  up; FILE says "up U refused R failed F"
+                                  up (H more seconds once done); FILE says
+                                  "up U refused R failed F", and "done" last
   blast --host H --port P --seconds S
                                   send as fast as possible for S seconds; prints
                                   the bytes sent
@@ -248,9 +249,10 @@ def flood_clients(a):
     counts = {"up": 0, "refused": 0, "failed": 0}
     kept = []
 
-    def write_stats():
+    def write_stats(done=False):
         with open(a.stats + ".tmp", "w") as f:
-            f.write("up %(up)d refused %(refused)d failed %(failed)d\n" % counts)
+            f.write("up %(up)d refused %(refused)d failed %(failed)d" % counts)
+            f.write(" done\n" if done else "\n")
         os.replace(a.stats + ".tmp", a.stats)
 
     async def one(deadline):
@@ -284,8 +286,9 @@ def flood_clients(a):
             pending.add(asyncio.ensure_future(one(deadline)))
         if pending:
             await asyncio.wait(pending)
-        write_stats()
         await rep
+        write_stats(done=True)
+        await asyncio.sleep(a.hold)
 
     asyncio.run(main())
 
@@ -498,6 +501,7 @@ def main():
     fc.add_argument("--stats", required=True)
     fc.add_argument("--seconds", type=float, default=60)
     fc.add_argument("--max", type=int, default=100000)
+    fc.add_argument("--hold", type=float, default=0)
     for q in (e, u, c, r, b, fc):
         q.add_argument("--host", required=True)
         q.add_argument("--port", type=int, required=True)
