@@ -27,7 +27,6 @@
 #include "util.h"
 
 #define HOUSEKEEPING_MS 1000
-#define LOCAL_ADDR_REFRESH_MS 5000
 
 static const char *const role_names[] = {
 	[ROLE_PROVIDER] = "provider",
@@ -204,9 +203,11 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 			config_free(&c);
 			return;
 		}
+		/* the host's addresses, routes and public addresses stay:
+		 * netlink keeps them current, the file does not say them */
+		policy_adopt_host(p, d->policy);
 		policy_free(d->policy);
 		d->policy = p;
-		egress_refresh_local(d);
 	}
 	log_init(c.log_level - LOG_LVL_INFO);
 	snprintf(d->cfg.resolv_conf, sizeof(d->cfg.resolv_conf), "%s", c.resolv_conf);
@@ -220,7 +221,6 @@ static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	uint64_t now = clock_now_ms();
-	static uint64_t last_refresh;
 	struct network *n;
 	struct flow *f, *next;
 
@@ -232,10 +232,6 @@ static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
 	}
 	relay_housekeeping(d, now);
 	forward_housekeeping(d, now);
-	if (d->role == ROLE_CONSUMER && now - last_refresh >= LOCAL_ADDR_REFRESH_MS) {
-		egress_refresh_local(d);
-		last_refresh = now;
-	}
 	mesh_flush(d->mesh);
 }
 
@@ -296,7 +292,7 @@ int daemon_init(struct daemon *d, enum role role, const char *config_path, char 
 	if (role == ROLE_CONSUMER) {
 		if (!(d->policy = load_policy(&d->cfg, err, errlen)))
 			return -1;
-		egress_refresh_local(d);
+		egress_watch_start(d);
 		egress_load_resolvers(d);
 	}
 	if (role == ROLE_RELAY)
@@ -357,6 +353,7 @@ void daemon_free(struct daemon *d)
 	relay_free(d->relay);
 	mesh_free(d->mesh);
 	dtls_ctx_free(d->dtls);
+	egress_watch_stop(d);
 	policy_free(d->policy);
 	free_event(d->sig_term);
 	free_event(d->sig_int);
