@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -787,7 +788,7 @@ static void nexthop_set(struct route_vec *rv, struct nl_nexthop *nh, int family,
 			rv->name[0] = '\0';
 	}
 	if (ifindex > 0 && ifindex == rv->name_index)
-		memcpy(nh->ifname, rv->name, sizeof(nh->ifname));
+		snprintf(nh->ifname, sizeof(nh->ifname), "%s", rv->name);
 	if (gw && RTA_PAYLOAD(gw) >= alen) {
 		nh->gw_family = family;
 		memcpy(nh->gw, RTA_DATA(gw), alen);

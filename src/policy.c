@@ -597,8 +597,8 @@ static int is_nat64_route(const struct cidr *dst)
 	       !memcmp(dst->addr, nat64_prefix, sizeof(nat64_prefix));
 }
 
-/* classify_group() - mark the default routes of one group [lo, hi): a
- * route to prefix 0; and, when the group's outermost routes (those no
+/* classify_group() - mark the default routes of one group [lo, hi) of
+ * unicast routes: a route to prefix 0; and, when the group's outermost routes (those no
  * other route of the group contains, the prefix-0 route left aside) cover
  * half of the address space or more, each of those: the pieces of a split
  * default route.  A route inside one of them is more specific. */
@@ -608,6 +608,8 @@ static void classify_group(struct route_ent *e, size_t lo, size_t hi)
 	double covered = 0;
 	size_t i;
 
+	if (e[lo].r.type != POLICY_ROUTE_UNICAST)
+		return;
 	for (i = lo; i < hi; i++) {
 		const struct cidr *dst = &e[i].r.dst;
 
@@ -622,7 +624,7 @@ static void classify_group(struct route_ent *e, size_t lo, size_t hi)
 		e[i].maximal = 1;
 		covered += coverage(dst);
 	}
-	if (e[lo].r.type != POLICY_ROUTE_UNICAST || covered < 0.5)
+	if (covered < 0.5)
 		return;
 	for (i = lo; i < hi; i++)
 		e[i].is_default |= e[i].maximal;
@@ -641,10 +643,12 @@ static int route_normalize(struct policy_route *r)
 		struct policy_nexthop *nh = &r->nh[i];
 
 		nh->ifname[sizeof(nh->ifname) - 1] = '\0';
-		if (nh->gw_family == AF_INET)
+		if (nh->gw_family == AF_INET) {
 			memset(nh->gw + 4, 0, sizeof(nh->gw) - 4);
-		else if (nh->gw_family != AF_INET6)
-			memset(nh->gw, 0, sizeof(nh->gw)), nh->gw_family = 0;
+		} else if (nh->gw_family != AF_INET6) {
+			memset(nh->gw, 0, sizeof(nh->gw));
+			nh->gw_family = 0;
+		}
 	}
 	for (; i < POLICY_NEXTHOPS_MAX; i++)
 		memset(&r->nh[i], 0, sizeof(r->nh[i]));
@@ -665,7 +669,8 @@ void policy_set_routes(struct policy *p, const struct policy_route *routes, size
 		if (route_normalize(&e->r) == 0)
 			p->nroutes++;
 	}
-	qsort(p->routes, p->nroutes, sizeof(*p->routes), route_cmp);
+	if (p->nroutes)
+		qsort(p->routes, p->nroutes, sizeof(*p->routes), route_cmp);
 	for (lo = 0; lo < p->nroutes; lo = i) {
 		for (i = lo + 1; i < p->nroutes && !group_cmp(&p->routes[i].r, &p->routes[lo].r); i++)
 			;

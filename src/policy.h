@@ -55,9 +55,10 @@ void policy_free(struct policy *p);
  *	[tcp|udp] CIDR [port N[-M]]    or    [tcp|udp] port N[-M]
  * @allow: 1 for an allow rule, 0 for deny.  Deny rules are tried first, in
  * order; then allow rules, which override every built-in deny (also the
- * host's own addresses and networks: "allow 192.168.1.20/32 port 631"
- * lets the VM print on the LAN printer, and "allow port 22" opens port 22
- * on loopback and the LAN too).  @origin, e.g. "omnetd.conf:12" (may be
+ * host's own addresses, networks and routes: "allow 192.168.1.20/32 port
+ * 631" lets the VM print on the LAN printer, and "allow port 22" opens
+ * port 22 on loopback and the LAN too) but a cloud metadata endpoint,
+ * which only an allow rule for that very address (/32, /128) opens.  @origin, e.g. "omnetd.conf:12" (may be
  * NULL), is quoted in reasons.  Returns 0, or -1 with a message in err
  * that names the rule but not the origin (the caller prefixes it). */
 int policy_add_rule(struct policy *p, int allow, const char *spec, const char *origin,

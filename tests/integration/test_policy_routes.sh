@@ -9,7 +9,8 @@
 # route) while the internet through the default route works.  Routes and
 # addresses added at run time take effect within a second, from netlink
 # events; split default routes, reject routes and IPv6 are judged as on a
-# real host, and `omnetctl policy check` explains each decision.
+# real host, and `omnetctl policy check` explains each decision.  A reload
+# keeps the routes and applies a new allow rule at once.
 OM_TEST=policy-routes
 . "$(dirname "$0")/lib.sh"
 om_need_root
@@ -196,3 +197,18 @@ check "IPv6: the default route reaches the internet" \
 	"(True, 'default_route', '2001:db8:1::1')"
 check "the consumer logged each change of its addresses and routes" \
 	test "$(grep -c 'egress policy: the host has' "$OM_T/consumer.log")" -ge 5
+
+# --- a reload keeps what netlink said, and its rules apply at once
+printf '[egress]\nallow = 203.0.113.0/25 port 7\n' >>"$OM_T/consumer.conf"
+rule_line=$(wc -l <"$OM_T/consumer.conf")
+kill -HUP "$CONS_PID"
+om_wait 5 grep -q "configuration reloaded" "$OM_T/consumer.log" ||
+	fail "the consumer reloads its configuration"
+check "after SIGHUP the routes are still known: $SRV2_ADDR:80 is behind the route" \
+	pc_is $SRV2_ADDR:80 "(r['allowed'], r['route']['prefix'])" "(False, '203.0.113.0/25')"
+check "and the reloaded allow rule opens $SRV2_ADDR:7, naming its line" \
+	pc_is $SRV2_ADDR:7 "(r['allowed'], r['decided_by'], r['rule']['text'], r['rule']['origin'])" \
+	"(True, 'rule', 'allow 203.0.113.0/25 port 7', '$OM_T/consumer.conf:$rule_line')"
+read -r what ms < <(vm_connect $SRV2_ADDR 7)
+check "the VM reaches $SRV2_ADDR:7 through the second router now ($what in $ms ms)" \
+	test "$what" = connected
