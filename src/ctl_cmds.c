@@ -11,6 +11,7 @@
 #include "capture.h"
 #include "control.h"
 #include "daemon.h"
+#include "egress.h"
 #include "flow.h"
 #include "forward.h"
 #include "identity.h"
@@ -18,6 +19,7 @@
 #include "mesh.h"
 #include "network.h"
 #include "peer.h"
+#include "policy.h"
 #include "relay.h"
 #include "session.h"
 #include "util.h"
@@ -767,6 +769,132 @@ static json_t *cmd_forward_list(struct daemon *d, json_t *req, struct ctl_error 
 	return a;
 }
 
+/* ---- policy.check ----------------------------------------------------- */
+
+/* parse_destination() - "ADDR", "ADDR:PORT", "[ADDR]:PORT", "[ADDR]" or a
+ * bare IPv6 address; *has_port says whether a port was given */
+static int parse_destination(const char *s, struct ipport *a, int *has_port)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *end, *port = NULL;
+	uint64_t p;
+	size_t hl;
+
+	memset(a, 0, sizeof(*a));
+	if (s[0] == '[') {
+		if (!(end = strchr(++s, ']')) || (end[1] && end[1] != ':'))
+			return -1;
+		port = end[1] ? end + 2 : NULL;
+	} else if ((end = strchr(s, ':')) && !strchr(end + 1, ':')) {
+		port = end + 1;
+	} else {
+		end = s + strlen(s);
+	}
+	hl = (size_t)(end - s);
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, a->addr) == 1)
+		a->family = AF_INET;
+	else if (inet_pton(AF_INET6, host, a->addr) == 1)
+		a->family = AF_INET6;
+	else
+		return -1;
+	if (port && parse_u64(port, 1, 65535, &p) < 0)
+		return -1;
+	a->port = port ? (uint16_t)p : 0;
+	*has_port = port != NULL;
+	return 0;
+}
+
+/* policy_request() - destination, port and protocol of a policy.check */
+static int policy_request(json_t *req, struct ipport *dst, int *has_port, uint8_t *proto,
+			  struct ctl_error *err)
+{
+	const char *s = req_string(req, "destination", err), *p;
+	json_t *port = json_object_get(req, "port");
+
+	if (!s)
+		return -1;
+	if (parse_destination(s, dst, has_port) < 0) {
+		ctl_fail(err, "invalid_argument", "destination \"%.64s\": expected ADDR, ADDR:PORT "
+			 "or [IPV6]:PORT, numeric, with a port 1 to 65535", s);
+		return -1;
+	}
+	if (port && !json_is_null(port)) {
+		if (*has_port) {
+			ctl_fail(err, "invalid_argument", "the port is given twice (destination and port)");
+			return -1;
+		}
+		if (req_port(req, "port", &dst->port, err) < 0)
+			return -1;
+		*has_port = 1;
+	}
+	*proto = WIRE_PROTO_TCP;
+	if ((p = opt_string(req, "proto", err)) && err->code)
+		return -1;
+	return p ? req_proto(req, proto, err) : 0;
+}
+
+/* policy_route_json() - a route that decided, its parts for scripts */
+static json_t *policy_route_json(const struct policy_route *r)
+{
+	static const char *const types[] = { "unicast", "unreachable", "blackhole", "prohibit" };
+	const struct policy_nexthop *nh = &r->nh[0];
+	char text[POLICY_REASON_MAX], net[ADDRSTRLEN], gw[INET6_ADDRSTRLEN];
+	int has_gw = r->nnh && nh->gw_family && inet_ntop(nh->gw_family, nh->gw, gw, sizeof(gw));
+
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I}",
+			 "text", policy_route_fmt(r, text, sizeof(text)),
+			 "prefix", cidr_fmt(&r->dst, net),
+			 "type", (unsigned)r->type < ARRAY_SIZE(types) ? types[r->type] : "?",
+			 "via", has_gw ? json_string(gw) : json_null(),
+			 "dev", r->nnh && nh->ifname[0] ? json_string(nh->ifname) : json_null(),
+			 "table", (json_int_t)r->table, "metric", (json_int_t)r->metric,
+			 "nexthops", (json_int_t)r->nnh);
+}
+
+/* detail_json() - the verdict's detail when it is of the basis b */
+static json_t *detail_json(const struct policy_verdict *v, int is_basis)
+{
+	return is_basis && v->detail ? json_string(v->detail) : json_null();
+}
+
+static json_t *cmd_policy_check(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	char a[ADDRSTRLEN], range[ADDRSTRLEN];
+	struct policy_verdict v;
+	struct ipport dst;
+	int has_port;
+	uint8_t proto;
+
+	if (d->role != ROLE_CONSUMER)
+		return ctl_fail(err, "wrong_role", "only a consumer has an egress policy");
+	if (policy_request(req, &dst, &has_port, &proto, err) < 0)
+		return NULL;
+	egress_explain(d, proto, &dst, !has_port, &v);
+	if (!has_port)
+		inet_ntop(dst.family, dst.addr, a, sizeof(a));
+	return json_pack("{s:s, s:s, s:b, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i}",
+		"destination", has_port ? ipport_fmt(&dst, a) : a,
+		"proto", wire_proto_name(proto),
+		"allowed", v.allowed,
+		"decided_by", policy_basis_name(v.basis),
+		"reason", v.reason,
+		"range", v.range.family ? json_string(cidr_fmt(&v.range, range)) : json_null(),
+		"rule", v.basis == POLICY_BY_RULE ?
+			json_pack("{s:s, s:o}", "text", v.detail, "origin",
+				  v.origin ? json_string(v.origin) : json_null()) : json_null(),
+		"route", v.route ? policy_route_json(v.route) : json_null(),
+		"interface", detail_json(&v, v.basis == POLICY_BY_LOCAL_ADDRESS ||
+						v.basis == POLICY_BY_LOCAL_NETWORK),
+		"reported_by", detail_json(&v, v.basis == POLICY_BY_PUBLIC_ADDRESS),
+		"cloud", detail_json(&v, v.basis == POLICY_BY_METADATA),
+		"port", has_port ? json_integer(dst.port) : json_null(),
+		"port_rules_skipped", v.port_rules_skipped);
+}
+
 const struct ctl_command ctl_commands[] = {
 	{ "status", cmd_status },
 	{ "identity", cmd_identity },
@@ -782,5 +910,6 @@ const struct ctl_command ctl_commands[] = {
 	{ "forward.add", cmd_forward_add },
 	{ "forward.remove", cmd_forward_remove },
 	{ "forward.list", cmd_forward_list },
+	{ "policy.check", cmd_policy_check },
 	{ NULL, NULL },
 };

@@ -31,7 +31,6 @@
 
 #define HOUSEKEEPING_MS 1000
 #define FD_RESERVE 256 /* descriptors kept for the mesh, control, captures, logs */
-#define LOCAL_ADDR_REFRESH_MS 5000
 
 static const char *const role_names[] = {
 	[ROLE_PROVIDER] = "provider",
@@ -246,9 +245,11 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 			config_free(&c);
 			return;
 		}
+		/* the host's addresses, routes and public addresses stay:
+		 * netlink keeps them current, the file does not say them */
+		policy_adopt_host(p, d->policy);
 		policy_free(d->policy);
 		d->policy = p;
-		egress_refresh_local(d);
 	}
 	log_init(c.log_level - LOG_LVL_INFO);
 	snprintf(d->cfg.resolv_conf, sizeof(d->cfg.resolv_conf), "%s", c.resolv_conf);
@@ -262,7 +263,6 @@ static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	uint64_t now = clock_now_ms();
-	static uint64_t last_refresh;
 	struct network *n;
 	struct flow *f, *next;
 
@@ -274,10 +274,6 @@ static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
 	}
 	relay_housekeeping(d, now);
 	forward_housekeeping(d, now);
-	if (d->role == ROLE_CONSUMER && now - last_refresh >= LOCAL_ADDR_REFRESH_MS) {
-		egress_refresh_local(d);
-		last_refresh = now;
-	}
 	mesh_flush(d->mesh);
 }
 
@@ -344,7 +340,7 @@ int daemon_init(struct daemon *d, enum role role, const char *config_path, char 
 	if (role == ROLE_CONSUMER) {
 		if (!(d->policy = load_policy(&d->cfg, err, errlen)))
 			return -1;
-		egress_refresh_local(d);
+		egress_watch_start(d);
 		egress_load_resolvers(d);
 	}
 	if (role == ROLE_RELAY)
@@ -405,6 +401,7 @@ void daemon_free(struct daemon *d)
 	relay_free(d->relay);
 	mesh_free(d->mesh);
 	dtls_ctx_free(d->dtls);
+	egress_watch_stop(d);
 	policy_free(d->policy);
 	free_event(d->sig_term);
 	free_event(d->sig_int);

@@ -42,6 +42,7 @@ struct forward;
 struct control;
 struct capture;
 struct policy;
+struct egress_watch;
 struct dtls_ctx;
 struct privsep;
 
@@ -79,6 +80,7 @@ struct daemon {
 	struct dtls_ctx *dtls;
 	struct control *control;
 	struct policy *policy;              /* consumer */
+	struct egress_watch *egress_watch;  /* consumer: netlink feeds the policy */
 	struct ipport resolver[4];          /* consumer: from resolv-conf */
 	size_t nresolver;
 	struct chunk_pool pool;             /* every ring's memory */
@@ -98,7 +100,7 @@ struct daemon {
 	uint64_t started_ms;
 	int quitting;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
-	struct event *housekeeping;         /* once a second: timeouts, local addresses */
+	struct event *housekeeping;         /* once a second: timeouts */
 };
 
 const char *role_name(enum role r);

@@ -14,8 +14,17 @@ struct daemon;
 void egress_open(struct session *s, struct link_flow *lf);
 void egress_connected(struct flow *f);
 void egress_failed(struct flow *f, uint64_t reason, int err);
-/* egress_refresh_local() - re-read the host's addresses for the policy */
-void egress_refresh_local(struct daemon *d);
+/* egress_watch_start() - read the host's addresses and routes into the
+ * policy, and again whenever netlink says they changed (a burst of changes
+ * is read once, 50 ms after its first event); consumer only */
+void egress_watch_start(struct daemon *d);
+void egress_watch_stop(struct daemon *d);
+/* egress_explain() - what the policy says of @dst now, as a flow would be
+ * judged (@any_port: of the address, whatever the port) */
+struct policy_verdict;
+struct ipport;
+int egress_explain(struct daemon *d, uint8_t proto, const struct ipport *dst, int any_port,
+		   struct policy_verdict *v);
 /* egress_load_resolvers() - re-read resolv-conf */
 void egress_load_resolvers(struct daemon *d);
 
@@ -24,7 +33,6 @@ void egress_load_resolvers(struct daemon *d);
  * the policy denies it, so the VM cannot come back in through it.
  * source names who told us, for the policy's reasons and logs.  Any role
  * may call it; only a consumer keeps it. */
-struct ipport;
 void egress_note_public(struct daemon *d, const struct ipport *addr, const char *source);
 
 #endif

@@ -3,12 +3,15 @@
  * One socket per call: it is created in the namespace the caller is in
  * right now and closed before returning, so nothing outlives a setns().
  * Every request but a dump carries NLM_F_ACK, and we wait for the answer,
- * so a refusal reaches the caller instead of being lost.  These run only
- * at set-up and tear-down; correctness matters, speed does not.
+ * so a refusal reaches the caller instead of being lost.  These run at
+ * set-up and tear-down, and the dumps when the host's addresses or routes
+ * change; correctness matters, speed little.  The monitor socket is the
+ * one that lives on: it only tells that something changed.
  */
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,6 +30,8 @@
 #define NL_RECV_TIMEOUT_S	5
 #define NL_MAX_DATAGRAMS	4096
 #define NL_DUMP_TRIES		3
+#define NL_MONITOR_BUF_BYTES	8192
+#define NL_MONITOR_RCVBUF	(1 << 20)
 
 /* A request under construction, aligned for struct nlmsghdr. */
 union nl_req {
@@ -157,21 +162,37 @@ static int nl_attr_put_u32(union nl_req *req, uint16_t type, uint32_t v)
 	return nl_attr_put(req, type, &v, sizeof(v));
 }
 
+/* nl_attrs_buf() - index the attributes in @len bytes at @buf: tb[type]
+ * for each type up to @max, NULL where absent */
+static void nl_attrs_buf(const void *buf, int len, const struct rtattr **tb, unsigned max)
+{
+	const struct rtattr *rta = buf;
+
+	memset(tb, 0, (max + 1) * sizeof(*tb));
+	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+		if (rta->rta_type <= max)
+			tb[rta->rta_type] = rta;
+}
+
 /* nl_attrs() - index the attributes following a @hdrlen family header in
  * @nh: tb[type] for each type up to @max, NULL where absent */
 static void nl_attrs(const struct nlmsghdr *nh, size_t hdrlen,
 		     const struct rtattr **tb, unsigned max)
 {
-	const struct rtattr *rta;
-	int len;
+	int len = (int)nh->nlmsg_len - (int)NLMSG_LENGTH(NLMSG_ALIGN(hdrlen));
 
-	memset(tb, 0, (max + 1) * sizeof(*tb));
-	len = (int)nh->nlmsg_len - (int)NLMSG_LENGTH(NLMSG_ALIGN(hdrlen));
-	rta = (const struct rtattr *)((const char *)NLMSG_DATA(nh) +
-				      NLMSG_ALIGN(hdrlen));
-	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
-		if (rta->rta_type <= max)
-			tb[rta->rta_type] = rta;
+	nl_attrs_buf((const char *)NLMSG_DATA(nh) + NLMSG_ALIGN(hdrlen), len, tb, max);
+}
+
+/* rta_u32() - a u32 attribute's value, or @dflt if absent or short */
+static uint32_t rta_u32(const struct rtattr *rta, uint32_t dflt)
+{
+	uint32_t v;
+
+	if (!rta || RTA_PAYLOAD(rta) < sizeof(v))
+		return dflt;
+	memcpy(&v, RTA_DATA(rta), sizeof(v));
+	return v;
 }
 
 /* nl_send() - send the whole request @nh to the kernel */
@@ -700,4 +721,256 @@ int nl_addr_list(struct nl_ifaddr **out, size_t *count)
 		log_debug("netlink: address dump interrupted, repeating");
 	}
 	return -1;
+}
+
+/* A growing array of routes for nl_route_list(), with the last interface
+ * name looked up (most routes share a few interfaces). */
+struct route_vec {
+	struct nl_route *v;
+	size_t n, cap, max;
+	int name_index;
+	char name[IF_NAMESIZE];
+};
+
+/* route_vec_push() - a new zeroed entry at the end of @rv; NULL with
+ * EOVERFLOW past rv->max, or ENOMEM */
+static struct nl_route *route_vec_push(struct route_vec *rv)
+{
+	struct nl_route *v;
+	size_t cap;
+
+	if (rv->n >= rv->max) {
+		errno = EOVERFLOW;
+		return NULL;
+	}
+	if (rv->n == rv->cap) {
+		cap = rv->cap ? rv->cap * 2 : 32;
+		v = realloc(rv->v, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		rv->v = v;
+		rv->cap = cap;
+	}
+	memset(&rv->v[rv->n], 0, sizeof(rv->v[0]));
+	return &rv->v[rv->n++];
+}
+
+/* route_keep() - whether a route matters to the policy: not the "local"
+ * table (the host's own and broadcast addresses, which the address dump
+ * gives), not a cache entry, and a type that leads somewhere or refuses */
+static int route_keep(const struct rtmsg *rtm, uint32_t table)
+{
+	if ((rtm->rtm_flags & RTM_F_CLONED) || table == RT_TABLE_LOCAL)
+		return 0;
+	switch (rtm->rtm_type) {
+	case RTN_UNICAST:
+	case RTN_UNREACHABLE:
+	case RTN_BLACKHOLE:
+	case RTN_PROHIBIT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* nexthop_set() - interface and gateway of one nexthop: RTA_GATEWAY in the
+ * route's family, or RTA_VIA in its own (an IPv4 route via IPv6) */
+static void nexthop_set(struct route_vec *rv, struct nl_nexthop *nh, int family, int ifindex,
+			const struct rtattr *gw, const struct rtattr *via)
+{
+	size_t alen = nl_family_len(family), vlen;
+	const struct rtvia *v;
+
+	nh->ifindex = ifindex;
+	if (ifindex > 0 && ifindex != rv->name_index) {
+		rv->name_index = if_indextoname((unsigned)ifindex, rv->name) ? ifindex : 0;
+		if (!rv->name_index)
+			rv->name[0] = '\0';
+	}
+	if (ifindex > 0 && ifindex == rv->name_index)
+		snprintf(nh->ifname, sizeof(nh->ifname), "%s", rv->name);
+	if (gw && RTA_PAYLOAD(gw) >= alen) {
+		nh->gw_family = family;
+		memcpy(nh->gw, RTA_DATA(gw), alen);
+		return;
+	}
+	if (!via || RTA_PAYLOAD(via) < sizeof(*v))
+		return;
+	v = RTA_DATA(via);
+	vlen = nl_family_len(v->rtvia_family);
+	if (vlen && RTA_PAYLOAD(via) >= sizeof(*v) + vlen) {
+		nh->gw_family = v->rtvia_family;
+		memcpy(nh->gw, v->rtvia_addr, vlen);
+	}
+}
+
+/* route_multipath() - the nexthops of RTA_MULTIPATH; all are counted,
+ * the first NL_ROUTE_NEXTHOPS_MAX kept */
+static void route_multipath(struct route_vec *rv, struct nl_route *r, const struct rtattr *mp)
+{
+	const struct rtnexthop *rtnh = RTA_DATA(mp);
+	const struct rtattr *tb[RTA_MAX + 1];
+	int len = (int)RTA_PAYLOAD(mp);
+
+	while (len >= (int)sizeof(*rtnh) && rtnh->rtnh_len >= sizeof(*rtnh) &&
+	       rtnh->rtnh_len <= len) {
+		if (r->nnh < NL_ROUTE_NEXTHOPS_MAX) {
+			nl_attrs_buf(RTNH_DATA(rtnh), rtnh->rtnh_len - (int)RTNH_LENGTH(0), tb,
+				     RTA_MAX);
+			nexthop_set(rv, &r->nh[r->nnh], r->family, rtnh->rtnh_ifindex,
+				    tb[RTA_GATEWAY], tb[RTA_VIA]);
+		}
+		r->nnh++;
+		len -= (int)RTNH_ALIGN(rtnh->rtnh_len);
+		rtnh = RTNH_NEXT(rtnh);
+	}
+}
+
+/* route_list_parse() - one RTM_NEWROUTE of a dump into the list */
+static int route_list_parse(const struct nlmsghdr *nh, void *arg)
+{
+	const struct rtmsg *rtm = NLMSG_DATA(nh);
+	const struct rtattr *tb[RTA_MAX + 1];
+	struct route_vec *rv = arg;
+	struct nl_route *r;
+	uint32_t table;
+	size_t alen;
+
+	if (nh->nlmsg_type != RTM_NEWROUTE || nh->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
+		return 0;
+	alen = nl_family_len(rtm->rtm_family);
+	if (!alen || rtm->rtm_dst_len > alen * 8)
+		return 0;
+	nl_attrs(nh, sizeof(*rtm), tb, RTA_MAX);
+	table = rta_u32(tb[RTA_TABLE], rtm->rtm_table);
+	if (!route_keep(rtm, table))
+		return 0;
+	if (!(r = route_vec_push(rv)))
+		return -1;
+	r->family = rtm->rtm_family;
+	r->dst_len = rtm->rtm_dst_len;
+	if (tb[RTA_DST] && RTA_PAYLOAD(tb[RTA_DST]) >= alen)
+		memcpy(r->dst, RTA_DATA(tb[RTA_DST]), alen);
+	r->type = rtm->rtm_type;
+	r->table = table;
+	r->metric = rta_u32(tb[RTA_PRIORITY], 0);
+	r->nh_id = rta_u32(tb[RTA_NH_ID], 0);
+	if (tb[RTA_MULTIPATH]) {
+		route_multipath(rv, r, tb[RTA_MULTIPATH]);
+	} else if (tb[RTA_OIF] || tb[RTA_GATEWAY] || tb[RTA_VIA]) {
+		r->nnh = 1;
+		nexthop_set(rv, &r->nh[0], r->family, (int)rta_u32(tb[RTA_OIF], 0),
+			    tb[RTA_GATEWAY], tb[RTA_VIA]);
+	}
+	return 0;
+}
+
+/* route_dump() - one RTM_GETROUTE dump of both families into @rv */
+static int route_dump(struct route_vec *rv)
+{
+	struct rtmsg *rtm;
+	union nl_req req;
+
+	rtm = nl_req_init(&req, RTM_GETROUTE, NLM_F_DUMP, sizeof(*rtm));
+	rtm->rtm_family = AF_UNSPEC;
+	return nl_transact(&req, route_list_parse, rv);
+}
+
+/* nl_route_list() - as nl_addr_list(): a dump interrupted by concurrent
+ * changes is repeated a few times */
+int nl_route_list(struct nl_route **out, size_t *count, size_t max)
+{
+	struct route_vec rv;
+	int tries, e;
+
+	if (!out || !count) {
+		errno = EINVAL;
+		return -1;
+	}
+	*out = NULL;
+	*count = 0;
+	for (tries = 0; tries < NL_DUMP_TRIES; tries++) {
+		memset(&rv, 0, sizeof(rv));
+		rv.max = max;
+		if (!route_dump(&rv)) {
+			*out = rv.v;
+			*count = rv.n;
+			return 0;
+		}
+		e = errno;
+		free(rv.v);
+		errno = e;
+		if (errno != EAGAIN)
+			return -1;
+		log_debug("netlink: route dump interrupted, repeating");
+	}
+	return -1;
+}
+
+/* nl_monitor_open() - bound to the multicast groups of links, addresses
+ * and routes.  Links too: the kernel removes the IPv4 routes of a link
+ * that goes down, or of an address that goes, without a RTM_DELROUTE for
+ * each; the link or address message is the only sign. */
+int nl_monitor_open(void)
+{
+	struct sockaddr_nl sa = {
+		.nl_family = AF_NETLINK,
+		.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE |
+			     RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE,
+	};
+	int fd, size = NL_MONITOR_RCVBUF;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	if (fd < 0)
+		return -1;
+	/* best effort: a burst the buffer cannot hold costs one more dump */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		nl_close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* monitor_count() - the kernel's messages in one datagram */
+static unsigned monitor_count(const void *buf, ssize_t len)
+{
+	const struct nlmsghdr *nh = buf;
+	int left = (int)len;
+	unsigned n = 0;
+
+	for (; NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left))
+		if (nh->nlmsg_type != NLMSG_NOOP && nh->nlmsg_type != NLMSG_DONE)
+			n++;
+	return n;
+}
+
+int nl_monitor_read(int fd, unsigned max_datagrams, unsigned *events)
+{
+	union {
+		struct nlmsghdr nh;
+		char buf[NL_MONITOR_BUF_BYTES];
+	} u;
+	struct sockaddr_nl from;
+	struct iovec iov = { .iov_base = u.buf, .iov_len = sizeof(u.buf) };
+	struct msghdr mh = { .msg_name = &from, .msg_iov = &iov, .msg_iovlen = 1 };
+	unsigned i;
+	ssize_t n;
+
+	for (i = 0; i < max_datagrams; i++) {
+		mh.msg_namelen = sizeof(from);
+		n = recvmsg(fd, &mh, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0)
+			return -1;
+		/* only the kernel speaks for the groups; anyone on the host
+		 * may send to our port id, and is not listened to */
+		if (mh.msg_namelen < sizeof(from) || from.nl_pid != 0)
+			continue;
+		*events += (mh.msg_flags & MSG_TRUNC) ? 1 : monitor_count(u.buf, n);
+	}
+	return 0;
 }

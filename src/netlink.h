@@ -1,4 +1,6 @@
-/* netlink.h: rtnetlink requests (links, addresses, routes, rules) for setup.
+/* netlink.h: rtnetlink requests (links, addresses, routes, rules) for setup,
+ * dumps of the host's addresses and routes, and a socket that hears when
+ * they change.
  *
  * Every call opens its own NETLINK_ROUTE socket, so it acts on the network
  * namespace the calling thread is in at that moment: the daemon setns()es
@@ -45,5 +47,45 @@ int nl_rule_fwmark(int family, uint32_t mark, uint32_t mask, uint32_t table,
 /* All IPv4 and IPv6 addresses of all interfaces into a new array *out of
  * *count entries; the caller frees *out with free() */
 int nl_addr_list(struct nl_ifaddr **out, size_t *count);
+
+#define NL_ROUTE_NEXTHOPS_MAX	4
+
+/* One way out of a route. */
+struct nl_nexthop {
+	int ifindex;
+	char ifname[16];	/* empty if the link vanished meanwhile */
+	int gw_family;		/* 0: none (on-link); RTA_VIA may give IPv6 for IPv4 */
+	uint8_t gw[16];
+};
+
+/* One route, as nl_route_list() reports it. */
+struct nl_route {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t dst[16];
+	unsigned dst_len;
+	unsigned char type;	/* RTN_UNICAST, RTN_UNREACHABLE, RTN_BLACKHOLE, RTN_PROHIBIT */
+	uint32_t table;
+	uint32_t metric;
+	uint32_t nh_id;		/* RTA_NH_ID: a nexthop object, 0 if none */
+	unsigned nnh;		/* nexthops the route has; the first NL_ROUTE_NEXTHOPS_MAX in nh */
+	struct nl_nexthop nh[NL_ROUTE_NEXTHOPS_MAX];
+};
+
+/* The IPv4 and IPv6 routes of every table but "local" that lead somewhere
+ * or refuse (unicast, unreachable, blackhole, prohibit: not throw, not
+ * multicast, not cache entries) into a new array *out of *count entries,
+ * freed by the caller.  More than @max routes: -1 with EOVERFLOW. */
+int nl_route_list(struct nl_route **out, size_t *count, size_t max);
+
+/* nl_monitor_open() - a non-blocking NETLINK_ROUTE socket that hears every
+ * change of links, IPv4 and IPv6 addresses and routes in this namespace;
+ * -1 with errno set.  The caller closes it. */
+int nl_monitor_open(void);
+
+/* nl_monitor_read() - read what is waiting on a monitor socket, at most
+ * @max_datagrams; *events (added to) counts the kernel's messages.  0 when
+ * all was read (or the budget spent), -1 with errno: ENOBUFS means the
+ * kernel dropped messages, so the state must be read again by a dump. */
+int nl_monitor_read(int fd, unsigned max_datagrams, unsigned *events);
 
 #endif

@@ -221,6 +221,30 @@ static const char *check_endpoint(const char *s)
 	return NULL;
 }
 
+/* check_destination() - what policy check takes: ADDR:PORT or
+ * [IPV6]:PORT as an endpoint, or an address alone (IPv6 with or without
+ * brackets) */
+static const char *check_destination(const char *s)
+{
+	char host[INET6_ADDRSTRLEN], bin[16];
+	size_t n = strlen(s);
+
+	if (s[0] == '[' && n > 2 && s[n - 1] == ']') {
+		s++;
+		n -= 2;
+	} else if (strchr(s, ']') || (strchr(s, ':') && !strchr(strchr(s, ':') + 1, ':'))) {
+		return check_endpoint(s);
+	}
+	if (n >= sizeof(host))
+		return "expected a numeric address, optionally with :PORT";
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, bin) != 1 && inet_pton(AF_INET6, host, bin) != 1)
+		return "expected a numeric address, optionally with :PORT (omnetd does not resolve "
+		       "names)";
+	return NULL;
+}
+
 /* check_iface() - what the kernel accepts as an interface name
  * (dev_valid_name(): shorter than IFNAMSIZ, no '/', ':' or blanks) */
 static const char *check_iface(const char *s)
@@ -939,6 +963,81 @@ static void print_flows(json_t *req, json_t *result)
 	table_done(t, 0);
 }
 
+/* policy_labels - "decided by" for people, by the daemon's decided_by */
+static const struct {
+	const char *by, *label;
+} policy_labels[] = {
+	{ "rule", "rule" },
+	{ "metadata", "cloud metadata endpoint" },
+	{ "builtin", "built-in range" },
+	{ "local_address", "an address of the consumer host" },
+	{ "public_address", "a public address of the consumer" },
+	{ "local_network", "a network of the consumer host" },
+	{ "route", "route" },
+	{ "no_route", "no route" },
+	{ "routes_unknown", "routes unknown" },
+	{ "default_route", "default route" },
+	{ "public", "no range or address of the consumer (routes not read)" },
+	{ "invalid", "not a destination" },
+};
+
+/* fmt_decider() - "route 203.0.113.0/24 via 192.0.2.1 dev eth0", "rule
+ * 'deny port 25' (omnetd.conf:3)", "built-in range 10.0.0.0/8" */
+static const char *fmt_decider(json_t *r, char *buf, size_t len)
+{
+	const char *by = json_string_value(json_object_get(r, "decided_by"));
+	const char *label = by ? by : "-", *what = NULL, *paren = NULL;
+	json_t *rule = json_object_get(r, "rule"), *route = json_object_get(r, "route");
+	size_t i;
+
+	for (i = 0; by && i < ARRAY_SIZE(policy_labels); i++)
+		if (!strcmp(by, policy_labels[i].by))
+			label = policy_labels[i].label;
+	if (json_is_object(rule)) {
+		what = json_string_value(json_object_get(rule, "text"));
+		paren = json_string_value(json_object_get(rule, "origin"));
+	} else if (json_is_object(route)) {
+		what = json_string_value(json_object_get(route, "text"));
+	} else {
+		what = json_string_value(json_object_get(r, "range"));
+	}
+	if (!paren)
+		paren = json_string_value(json_object_get(r, "interface"));
+	if (!paren)
+		paren = json_string_value(json_object_get(r, "reported_by"));
+	if (!paren)
+		paren = json_string_value(json_object_get(r, "cloud"));
+	snprintf(buf, len, "%s%s%s%s%s%s%s", label, what ? " " : "",
+		 json_is_object(rule) && what ? "'" : "", what ? what : "",
+		 json_is_object(rule) && what ? "'" : "", paren ? " (" : "", paren ? paren : "");
+	if (paren && strlen(buf) + 1 < len)
+		strcat(buf, ")");
+	return buf;
+}
+
+/* print_policy_check() - the verdict, what decided, and why */
+static void print_policy_check(json_t *req, json_t *r)
+{
+	struct table *t = table_new(NULL, 2);
+	json_t *skipped = json_object_get(r, "port_rules_skipped");
+	char buf[CTL_TEXT], dst[CTL_TEXT], proto[16];
+
+	snprintf(buf, sizeof(buf), "%s %s: %s",
+		 jtext(json_object_get(r, "destination"), dst, sizeof(dst)),
+		 jtext(json_object_get(r, "proto"), proto, sizeof(proto)),
+		 json_is_true(json_object_get(r, "allowed")) ? "allowed" : "denied");
+	put_safe(buf, stdout);
+	putchar('\n');
+	kv(t, "decided by", fmt_decider(r, buf, sizeof(buf)));
+	kv(t, "reason", jtext(json_object_get(r, "reason"), buf, sizeof(buf)));
+	if (json_is_integer(skipped) && json_integer_value(skipped) > 0) {
+		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT " rule(s) naming ports not "
+			 "tried: give a port", json_integer_value(skipped));
+		kv(t, "note", buf);
+	}
+	table_done(t, 0);
+}
+
 /* --- the commands --- */
 
 #define ARG_NAME(meta, key) { NULL, meta, key, P_STR, PF_REQUIRED, NULL, check_name }
@@ -1000,6 +1099,12 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  { ARG_NAME("PEER", "peer") }, NULL, NULL, "peer {peer} disconnected" },
 	{ { "connect" }, "PEER", "resume the link to a peer stopped by disconnect",
 	  { ARG_NAME("PEER", "peer") }, NULL, NULL, "peer {peer}: connecting" },
+	{ { "policy", "check" }, "ADDR[:PORT] [--proto tcp|udp]",
+	  "consumer: would the egress policy let the VM reach ADDR, and what\n"
+	  "      decides (rule, route, address of this host, built-in range)",
+	  { { NULL, "ADDR[:PORT]", "destination", P_STR, PF_REQUIRED, NULL, check_destination },
+	    { "--proto", "tcp|udp", "proto", P_LOWER, 0, "tcp", check_proto } },
+	  NULL, print_policy_check, NULL },
 };
 
 /* cmd_name() - the words of a command, joined by sep */

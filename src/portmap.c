@@ -34,6 +34,9 @@
 static const char *const method_name[PM_NMETHODS] = { "pcp", "natpmp", "upnp" };
 static const char *const method_label[PM_NMETHODS] = { "PCP", "NAT-PMP", "UPnP" };
 
+static portmap_public_fn public_fn;
+static void *public_arg;
+
 /* ---- small helpers ------------------------------------------------------- */
 
 static const char *proto_name(int proto)
@@ -155,6 +158,17 @@ static uint64_t renew_ms(const struct portmap *pm)
 	return MAX(lease / 2, (uint64_t)PM_RENEW_MIN_MS);
 }
 
+/* tell_public() - the external address the router reported, to the hook */
+static void tell_public(int m, const struct pm_grant *g)
+{
+	char who[128];
+
+	if (!public_fn || !g->ext_addr[0])
+		return;
+	snprintf(who, sizeof(who), "router %s (%s)", g->router, method_label[m]);
+	public_fn(public_arg, g->ext_addr, who);
+}
+
 static void round_mapped(struct portmap *pm, int m, const struct pm_grant *g)
 {
 	int renewal = pm->made && !pm->lapsed;
@@ -173,6 +187,7 @@ static void round_mapped(struct portmap *pm, int m, const struct pm_grant *g)
 	if (g->ext_port != pm->port)
 		log_warnx("portmap %s: the router gave external port %u, not %u", pm->name,
 			  g->ext_port, pm->port);
+	tell_public(m, g);
 	pm_arm_ms(pm->timer, renew_ms(pm));
 	report(pm);
 }
@@ -231,6 +246,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- the API ------------------------------------------------------------- */
+
+void portmap_set_public_hook(portmap_public_fn fn, void *arg)
+{
+	public_fn = fn;
+	public_arg = arg;
+}
 
 struct portmap *portmap_new(struct event_base *base, int method, int proto, uint16_t port,
 			    uint64_t lease_ms, portmap_cb cb, void *arg)

@@ -39,6 +39,13 @@ void portmap_free(struct portmap *pm);
  * went silent (the delete request is still sent) */
 void portmap_free_within(struct portmap *pm, uint64_t budget_ms);
 
+/* portmap_set_public_hook() - fn learns the external address each mapping
+ * the router grants or renews reports (numeric, as the router gave it), and
+ * who said so ("router 192.168.1.1 (PCP)"): the consumer's public address,
+ * which its egress policy denies.  One hook for the process; NULL clears. */
+typedef void (*portmap_public_fn)(void *arg, const char *addr, const char *reporter);
+void portmap_set_public_hook(portmap_public_fn fn, void *arg);
+
 /* portmap_mapped() - 1 if a mapping is in place now (granted, lease not
  * yet run out) */
 int portmap_mapped(const struct portmap *pm);

@@ -4,9 +4,13 @@
  * NL_SELFTEST_DEBUG=1 in the environment turns on debug logs. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/rtnetlink.h>
 
 #include "log.h"
 #include "netlink.h"
@@ -163,6 +167,90 @@ static int cmd_list(char **argv)
 	return 0;
 }
 
+/* route_type_name() - as ip(8) names them */
+static const char *route_type_name(unsigned char t)
+{
+	switch (t) {
+	case RTN_UNICAST:
+		return "unicast";
+	case RTN_UNREACHABLE:
+		return "unreachable";
+	case RTN_BLACKHOLE:
+		return "blackhole";
+	case RTN_PROHIBIT:
+		return "prohibit";
+	default:
+		return "?";
+	}
+}
+
+/* cmd_routes() - MAX: print "TABLE TYPE DST/LEN [via GW] [dev IF] metric M
+ * nexthops N" per route, "main" for table 254 */
+static int cmd_routes(char **argv)
+{
+	char dst[INET6_ADDRSTRLEN], gw[INET6_ADDRSTRLEN], table[16];
+	struct nl_route *r;
+	uint32_t max;
+	size_t n, i;
+
+	if (parse_u32(argv[0], &max) < 0)
+		return -2;
+	if (nl_route_list(&r, &n, max) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const struct nl_nexthop *nh = &r[i].nh[0];
+
+		inet_ntop(r[i].family, r[i].dst, dst, sizeof(dst));
+		snprintf(table, sizeof(table), "%u", r[i].table);
+		printf("%s %s %s/%u", r[i].table == RT_TABLE_MAIN ? "main" : table,
+		       route_type_name(r[i].type), dst, r[i].dst_len);
+		if (r[i].nnh && nh->gw_family && inet_ntop(nh->gw_family, nh->gw, gw, sizeof(gw)))
+			printf(" via %s", gw);
+		if (r[i].nnh && nh->ifindex)
+			printf(" dev %s", nh->ifname[0] ? nh->ifname : "?");
+		printf(" metric %u nexthops %u\n", r[i].metric, r[i].nnh);
+	}
+	free(r);
+	return 0;
+}
+
+/* cmd_watch() - MS: listen for changes; print "ready" once listening, then
+ * "events N" and succeed at the first change, or fail after MS */
+static int cmd_watch(char **argv)
+{
+	struct timespec t0, t1;
+	unsigned events = 0;
+	uint32_t ms;
+	int fd, left;
+
+	if (parse_u32(argv[0], &ms) < 0)
+		return -2;
+	if ((fd = nl_monitor_open()) < 0)
+		return -1;
+	printf("ready\n");
+	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (left = (int)ms; left > 0 && !events;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, left) > 0 && nl_monitor_read(fd, 64, &events) < 0) {
+			if (errno != ENOBUFS)
+				break;
+			events++; /* lost ones are changes too */
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left = (int)ms - (int)((t1.tv_sec - t0.tv_sec) * 1000 +
+				       (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	}
+	close(fd);
+	if (!events) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	printf("events %u\n", events);
+	return 0;
+}
+
 static const struct cmd cmds[] = {
 	{ "index", 1, "IF", cmd_index },
 	{ "up", 1, "IF", cmd_up },
@@ -172,6 +260,8 @@ static const struct cmd cmds[] = {
 	{ "route-local", 3, "TABLE add|del 4|6", cmd_route_local },
 	{ "rule", 6, "MARK MASK TABLE PRIO add|del 4|6", cmd_rule },
 	{ "list", 0, "", cmd_list },
+	{ "routes", 1, "MAX", cmd_routes },
+	{ "watch", 1, "MS", cmd_watch },
 };
 
 /* usage() - the subcommand list on stderr; exit status 2 */

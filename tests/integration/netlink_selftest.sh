@@ -5,8 +5,9 @@
 # Needs root and ip(8).  NL_SELFTEST=/path/to/nl_selftest uses a prebuilt
 # driver; otherwise tests/nl_selftest.c is compiled into a temporary
 # directory.  Exit 0 when every check passes, 1 when any fails, 77 (skip)
-# when it cannot run here.  Only 10.0.2.0/24 and 192.0.2.0/24 are used;
-# the IPv6 address is ::ffff:10.0.2.3, the IPv4-mapped form of one of them.
+# when it cannot run here.  Addresses: 10.0.2.0/24 and 192.0.2.0/24, the
+# IPv6 address ::ffff:10.0.2.3, the IPv4-mapped form of one of them; the
+# routes: 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -214,6 +215,80 @@ lines 240 "list shows all 240 (a multi-datagram dump)" \
 	"^veth1 $idx1 10\.0\.2\.[0-9]+/32\$" nl list
 ok "list still equals ip addr show" list_matches_ip
 ok "remove the 240 addresses with ip" many_addrs del
+
+echo "# route dump"
+ipn route add 198.51.100.0/25 via 10.0.2.1 dev veth0 metric 7
+ipn route add 198.51.100.128/25 nexthop via 10.0.2.1 dev veth0 nexthop via 192.0.2.2 dev veth1
+ipn route add unreachable 203.0.113.0/25
+ipn route add blackhole 203.0.113.128/26 table 300
+ipn route add prohibit 203.0.113.192/26
+ipn route add throw 203.0.113.224/27 table 300
+lines 1 "a route via a gateway, with its metric" \
+	'^main unicast 198\.51\.100\.0/25 via 10\.0\.2\.1 dev veth0 metric 7 nexthops 1$' nl routes 1000
+lines 1 "a multipath route: its first nexthop, and how many" \
+	'^main unicast 198\.51\.100\.128/25 via 10\.0\.2\.1 dev veth0 metric 0 nexthops 2$' \
+	nl routes 1000
+lines 1 "an unreachable route" '^main unreachable 203\.0\.113\.0/25 metric 0 nexthops 0$' \
+	nl routes 1000
+lines 1 "a blackhole route in another table" '^300 blackhole 203\.0\.113\.128/26 ' nl routes 1000
+lines 1 "a prohibit route" '^main prohibit 203\.0\.113\.192/26 ' nl routes 1000
+lines 1 "an attached network" '^main unicast 10\.0\.2\.0/24 dev veth0 ' nl routes 1000
+lines 0 "no throw route" '203\.0\.113\.224' nl routes 1000
+lines 0 "nothing of table local (the host's own addresses)" '^255 ' nl routes 1000
+if [ $HAVE6 = 1 ]; then
+	ipn -6 route add 2001:db8:5::/48 dev veth0 metric 9
+	lines 1 "an IPv6 route" '^main unicast 2001:db8:5::/48 dev veth0 metric 9 nexthops 1$' \
+		nl routes 1000
+fi
+lines 1 "more routes than asked for: EOVERFLOW" \
+	'^nl_selftest: routes: Value too large for defined data type$' nl routes 3
+for i in $(seq 0 239); do
+	echo "route add 198.51.100.$i/32 dev veth1 table 400"
+done | ipn -batch -
+lines 240 "240 more routes in table 400 (a multi-datagram dump)" \
+	'^400 unicast 198\.51\.100\.[0-9]+/32 dev veth1 ' nl routes 100000
+ipn route flush table 400
+
+echo "# change events"
+# watch_for CHANGE...: a watcher hears the change within a second
+watch_for() {
+	nl watch 3000 >"$TMP/watch" 2>&1 &
+	wpid=$!
+	for _ in $(seq 100); do
+		grep -q ready "$TMP/watch" && break
+		sleep 0.01
+	done
+	t0=$(date +%s%N)
+	"$@"
+	wait $wpid
+	rc=$?
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	cp "$TMP/watch" "$TMP/out"
+	[ $rc = 0 ] && grep -q '^events [1-9]' "$TMP/watch" && [ $ms -lt 1000 ]
+	result "the change '$*' is heard in under a second ($ms ms)" $?
+}
+# quiet_watch: a watcher with nothing changing times out; the kernel may
+# still be finishing IPv6 duplicate address detection, so a few tries
+quiet_watch() {
+	for _ in 1 2 3 4 5; do
+		out=$(nl watch 300 2>&1) && continue
+		case $out in
+		*"timed out"*) return 0 ;;
+		*) echo "$out"; return 1 ;;
+		esac
+	done
+	return 1
+}
+ok "no change, no event: the watcher times out" quiet_watch
+watch_for ipn route add 203.0.113.0/26 via 10.0.2.1 dev veth0
+watch_for ipn route del 203.0.113.0/26 via 10.0.2.1 dev veth0
+watch_for ipn addr add 192.0.2.77/32 dev veth1
+watch_for ipn addr del 192.0.2.77/32 dev veth1
+watch_for ipn link set veth1 down
+watch_for ipn link set veth1 up
+if [ $HAVE6 = 1 ]; then
+	watch_for ipn -6 route add 2001:db8:6::/48 dev veth0
+fi
 
 echo "# local routes"
 for fam in 4 6; do

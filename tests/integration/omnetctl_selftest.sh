@@ -143,8 +143,20 @@ flows = [
     {"id": 2, "network": netid, "peer": "alice", "proto": "udp",
      "vm": "10.0.2.15:5353", "remote": "198.51.100.53:53", "state": "open",
      "bytes_up": 60, "bytes_down": 120, "age_ms": 850}]
+policy_check = {
+    "destination": "203.0.113.10:80", "proto": "tcp", "allowed": False,
+    "decided_by": "route",
+    "reason": "203.0.113.10:80 is behind the consumer's route '203.0.113.0/25 via "
+              "203.0.113.253 dev lan1': the consumer's own network, not its default route",
+    "range": "203.0.113.0/25", "rule": None,
+    "route": {"text": "203.0.113.0/25 via 203.0.113.253 dev lan1",
+              "prefix": "203.0.113.0/25", "type": "unicast", "via": "203.0.113.253",
+              "dev": "lan1", "table": 254, "metric": 0, "nexthops": 1},
+    "interface": None, "reported_by": None, "cloud": None, "port": 80,
+    "port_rules_skipped": 0}
 replies = {
     "status": ok(status),
+    "policy.check": ok(policy_check),
     "identity": ok({"fingerprint": fp_self}),
     "peer.list": ok(peers),
     "network.list": ok(networks),
@@ -340,7 +352,8 @@ out_has "--help lists every command" '^usage: omnetctl ' '^  status$' '^  identi
 	'^  network add ID --peer NAME' '^  network list$' '^  network delete ID$' \
 	'^  forward add \[--network ID\] tcp\|udp EXTERNAL_PORT VM_PORT' '^  forward list$' \
 	'^  forward remove \[--network ID\] tcp\|udp EXTERNAL_PORT$' '^  flows \[--network ID\]$' \
-	'^  disconnect PEER$' '^  connect PEER$' '/omnetd\.sock'
+	'^  disconnect PEER$' '^  connect PEER$' '^  policy check ADDR\[:PORT\] \[--proto tcp\|udp\]$' \
+	'/omnetd\.sock'
 ctl -h
 rc_is "-h exits 0" 0
 ctl peer add -h
@@ -404,6 +417,20 @@ out_is "connect confirms" "peer alice: connecting"
 req_case "disconnect" '{"cmd":"disconnect","peer":"alice"}' disconnect alice
 out_is "disconnect confirms" "peer alice disconnected"
 req_case "--json after the command" '{"cmd":"status"}' status --json
+req_case "policy check ADDR:PORT, proto defaults to tcp" \
+	'{"cmd":"policy.check","destination":"203.0.113.10:80","proto":"tcp"}' \
+	policy check 203.0.113.10:80
+req_case "policy check ADDR --proto, folded" \
+	'{"cmd":"policy.check","destination":"198.51.100.10","proto":"udp"}' \
+	policy check --proto UDP 198.51.100.10
+req_case "policy check a bare IPv6 address" \
+	'{"cmd":"policy.check","destination":"2001:db8::1","proto":"tcp"}' policy check 2001:db8::1
+req_case "policy check [IPV6]:PORT" \
+	'{"cmd":"policy.check","destination":"[2001:db8::1]:443","proto":"tcp"}' \
+	policy check '[2001:db8::1]:443'
+req_case "policy check [IPV6]" \
+	'{"cmd":"policy.check","destination":"[fd00:ec2::254]","proto":"tcp"}' \
+	policy check '[fd00:ec2::254]'
 
 echo "== the requests, field by field"
 compare_requests
@@ -447,11 +474,28 @@ out_is "flows table, exactly" "$(printf '%s\n' \
 	'tcp    10.0.2.15:43210  198.51.100.1:443  established  1.5 KiB  1.5 MiB  1m05s' \
 	'udp    10.0.2.15:5353   198.51.100.53:53  open         60 B     120 B    850 ms')"
 
+ctl policy check 203.0.113.10:80
+out_is "policy check: the verdict, what decided and why" "$(printf '%s\n' \
+	'203.0.113.10:80 tcp: denied' \
+	'decided by  route 203.0.113.0/25 via 203.0.113.253 dev lan1' \
+	"reason      203.0.113.10:80 is behind the consumer's route '203.0.113.0/25 via 203.0.113.253 dev lan1': the consumer's own network, not its default route")"
+set_reply policy.check '{"ok":true,"result":{"destination":"198.51.100.7","proto":"tcp","allowed":false,"decided_by":"rule","reason":"198.51.100.7 denied by rule '"'"'deny 198.51.100.0/24'"'"' (omnetd.conf:12)","range":"198.51.100.0/24","rule":{"text":"deny 198.51.100.0/24","origin":"omnetd.conf:12"},"route":null,"interface":null,"reported_by":null,"cloud":null,"port":null,"port_rules_skipped":2}}'
+ctl policy check 198.51.100.7
+out_has "policy check: a rule, with its origin, and the rules naming ports it did not try" \
+	'^198\.51\.100\.7 tcp: denied$' \
+	"^decided by  rule 'deny 198\\.51\\.100\\.0/24' \\(omnetd\\.conf:12\\)\$" \
+	'^note +2 rule\(s\) naming ports not tried: give a port$'
+set_reply policy.check '{"ok":true,"result":{"destination":"198.51.100.77:443","proto":"tcp","allowed":false,"decided_by":"public_address","reason":"x","range":"198.51.100.77/32","rule":null,"route":null,"interface":null,"reported_by":"relay r1","cloud":null,"port":443,"port_rules_skipped":0}}'
+ctl policy check 198.51.100.77:443
+out_has "policy check: a public address and who reported it" \
+	'^decided by  a public address of the consumer 198\.51\.100\.77/32 \(relay r1\)$'
+write_replies
+
 echo "== --json prints the reply line as received"
-for c in status identity "peer list" "network list" "forward list" flows; do
+for c in status identity "peer list" "network list" "forward list" flows "policy check 203.0.113.10:80"; do
 	# shellcheck disable=SC2086
 	ctl --json $c
-	reply_of "$(echo "$c" | tr ' ' .)" >"$TMP/want"
+	reply_of "$(echo "$c" | cut -d' ' -f1-2 | tr ' ' .)" >"$TMP/want"
 	if [ "$RC" = 0 ] && cmp -s "$TMP/want" "$TMP/out"; then
 		pass "--json $c"
 	else
@@ -600,6 +644,12 @@ usage_case "disconnect two peers" disconnect alice bob
 usage_case "--timeout-ms 0" --timeout-ms 0 status
 usage_case "empty -s" -s '' status
 usage_case "unknown global option" --frob status
+usage_case "policy check without a destination" policy check
+usage_case "policy check of a name" policy check example.org:80
+usage_case "policy check with port 0" policy check 198.51.100.7:0
+usage_case "policy check with an unbracketed IPv6 port" policy check 2001:db8::1:443x
+usage_case "policy check --proto icmp" policy check 198.51.100.7 --proto icmp
+usage_case "policy check of two destinations" policy check 198.51.100.7 198.51.100.8
 
 echo "== which socket"
 OMNETCTL_SOCKET=$SOCK "$OMNETCTL" identity >"$TMP/out" 2>"$TMP/err"
