@@ -204,11 +204,13 @@ uint64_t group_snd_room(const struct link *l, const struct link_flow *f)
 }
 
 /* group_may_grow() - a flow's receive window may grow (autotuning) only
- * while its network holds less than its share of the link's window: a
+ * while its network holds less than its share of the link's window (a
  * network whose VM does not read keeps the windows it has, and the others
- * keep theirs */
+ * keep theirs), and while the daemon's memory is not spent */
 int group_may_grow(const struct link *l, const struct link_flow *f)
 {
+	if (l->pool && chunk_pool_full(l->pool))
+		return 0;
 	return !f->group || f->group->rcv_held < share(l->rcv_window, l->ngroups);
 }
 
