@@ -27,6 +27,29 @@ uint8_t sim_pattern(uint64_t k, uint64_t off)
 	return (uint8_t)(sim_rand(&s) >> ((off % 8) * 8));
 }
 
+void sim_write_pattern(struct link_flow *lf, uint64_t k, uint64_t *sent, uint64_t total,
+		       int *shut)
+{
+	uint8_t buf[16384];
+
+	while (*sent < total) {
+		size_t n = (size_t)MIN((uint64_t)sizeof(buf), total - *sent), i, w;
+
+		if (link_flow_send_space(lf) == 0)
+			return;
+		for (i = 0; i < n; i++)
+			buf[i] = sim_pattern(k, *sent + i);
+		w = link_flow_write(lf, buf, n);
+		*sent += w;
+		if (w < n)
+			return;
+	}
+	if (!*shut) {
+		*shut = 1;
+		link_flow_shutdown(lf);
+	}
+}
+
 void sim_chan_init(struct sim_chan *c, const struct sim_path *p, uint64_t seed)
 {
 	memset(c, 0, sizeof(*c));

@@ -67,5 +67,9 @@ uint64_t sim_rand(uint64_t *state);
 double sim_rand01(uint64_t *state);
 /* pattern byte of flow k at offset off: what tests write and check */
 uint8_t sim_pattern(uint64_t k, uint64_t off);
+/* sim_write_pattern() - write flow k's pattern from *sent on, up to total,
+ * as far as the flow takes it; then FIN once (*shut), when all is written */
+void sim_write_pattern(struct link_flow *lf, uint64_t k, uint64_t *sent, uint64_t total,
+		       int *shut);
 
 #endif

@@ -154,24 +154,8 @@ static const struct link_cb test_cb = {
 
 static void write_flow(struct tflow *t)
 {
-	uint8_t buf[16384];
-
-	while (t->lf && t->accepted && t->sent < t->send_total) {
-		size_t n = (size_t)MIN((uint64_t)sizeof(buf), t->send_total - t->sent), i, w;
-
-		if (link_flow_send_space(t->lf) == 0)
-			return;
-		for (i = 0; i < n; i++)
-			buf[i] = sim_pattern(t->key, t->sent + i);
-		w = link_flow_write(t->lf, buf, n);
-		t->sent += w;
-		if (w < n)
-			return;
-	}
-	if (t->lf && t->accepted && t->sent == t->send_total && !t->shut) {
-		t->shut = 1;
-		link_flow_shutdown(t->lf);
-	}
+	if (t->lf && t->accepted)
+		sim_write_pattern(t->lf, t->key, &t->sent, t->send_total, &t->shut);
 }
 
 static void tick_end(struct tend *e)

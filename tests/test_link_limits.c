@@ -588,24 +588,8 @@ static struct rec *open_up(struct pair *c, int net, uint16_t port, uint64_t up)
 
 static void write_rec(struct rec *t)
 {
-	uint8_t buf[16384];
-
-	while (t->lf && t->accepted && t->sent < t->up) {
-		size_t n = (size_t)MIN((uint64_t)sizeof(buf), t->up - t->sent), i, w;
-
-		if (link_flow_send_space(t->lf) == 0)
-			return;
-		for (i = 0; i < n; i++)
-			buf[i] = sim_pattern(t->key, t->sent + i);
-		w = link_flow_write(t->lf, buf, n);
-		t->sent += w;
-		if (w < n)
-			return;
-	}
-	if (t->lf && t->accepted && t->sent == t->up && !t->shut) {
-		t->shut = 1;
-		link_flow_shutdown(t->lf);
-	}
+	if (t->lf && t->accepted)
+		sim_write_pattern(t->lf, t->key, &t->sent, t->up, &t->shut);
 }
 
 static void pair_tick(void *arg)
