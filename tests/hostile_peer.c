@@ -91,6 +91,7 @@ struct sc_counters {
 	uint64_t out_rx_datagrams, out_rx_bytes;
 	uint64_t hs_started, hs_cookie_echoed, hs_server_flights;
 	uint64_t rss_peak_kb;
+	uint64_t max_silence_us;     /* longest gap between the peer's packets */
 	char note[256];
 };
 
@@ -402,6 +403,16 @@ static void established(struct hp *h)
 	     addr_fmt((struct sockaddr *)&h->peer, a), h->remote_id, dtls_cipher(h->conn));
 }
 
+/* heard() - an authenticated packet: our pings keep the peer talking
+ * every PING_EVERY_US, so a long gap means it was busy or gone */
+static void heard(struct hp *h)
+{
+	uint64_t now = clock_now_us();
+
+	h->cur.max_silence_us = MAX(h->cur.max_silence_us, now - h->last_rx_us);
+	h->last_rx_us = now;
+}
+
 static void deliver(void *arg, const uint8_t *plain, size_t len)
 {
 	struct hp *h = arg;
@@ -410,7 +421,7 @@ static void deliver(void *arg, const uint8_t *plain, size_t len)
 		return;
 	inspect(h, plain, len);
 	if (link_recv(h->link, plain, len, clock_now_us()) == 0)
-		h->last_rx_us = clock_now_us();
+		heard(h);
 }
 
 static void feed(struct hp *h, const uint8_t *p, size_t n)
@@ -1359,6 +1370,8 @@ static void report(struct hp *h, const char *name, const struct proc_sample *bef
 			",\"rss_kb_after\":%" PRIu64 ",\"hwm_kb\":%" PRIu64 ",\"cpu_ms\":%" PRIu64,
 			before->rss_kb, MAX(c->rss_peak_kb, after->rss_kb), after->rss_kb,
 			after->hwm_kb, after->cpu_ms - MIN(after->cpu_ms, before->cpu_ms));
+	fprintf(f, ",\"max_silence_ms\":%" PRIu64,
+		MAX(c->max_silence_us, h->established ? clock_now_us() - h->last_rx_us : 0) / 1000);
 	fprintf(f, ",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"tx_frames\":%" PRIu64
 		",\"rx_packets\":%" PRIu64 ",\"rx_stream_bytes\":%" PRIu64 ",\"rx_dgram_bytes\":%" PRIu64
 		",\"marker_hits\":%" PRIu64 ",\"rx_path_responses\":%" PRIu64 ",\"rx_resets\":%" PRIu64

@@ -7,11 +7,13 @@
                                         exactness, rate (and its ratio to B)
   scenarios --report F --status PREFIX --peer NAME --honest NAME --net ID
             [--expect-counted S,S...] [--hostile-addr A] [--own-cidrs C,C...]
-            [--allowed-cands A:P,...]
+            [--allowed-cands A:P,...] [--max-silence-ms MS]
                                         one line per scenario: what the tool
-                                        saw, the target's memory and CPU, and
-                                        which status counters moved; then the
-                                        checks, one "FAIL: ..." line each
+                                        saw, the target's memory and CPU, its
+                                        longest silence in the session (a busy
+                                        loop shows there), which status
+                                        counters moved; then the checks, one
+                                        "FAIL: ..." line each
 Every loop is bounded; the sink runs until it is killed.
 """
 import argparse
@@ -129,9 +131,9 @@ def scenarios(a):
     if prev is None:
         fails.append("no status snapshot before the attack")
     rows = [json.loads(l) for l in open(a.report) if l.strip()]
-    print("%-22s %5s %6s %6s %8s %8s %7s %6s %5s  %s" % (
-        "scenario", "alive", "wall", "cpu", "rss_peak", "rss_aft", "hwm", "tx_pk", "mark",
-        "counters moved (delta)"))
+    print("%-22s %5s %6s %6s %6s %8s %8s %7s %6s %5s  %s" % (
+        "scenario", "alive", "wall", "cpu", "quiet", "rss_peak", "rss_aft", "hwm", "tx_pk",
+        "mark", "counters moved (delta)"))
     for r in rows:
         name = r["scenario"]
         st = load_status(a.status, name)
@@ -143,9 +145,9 @@ def scenarios(a):
                      for k in after if after[k] != before.get(k, 0)}
         droppy = {k: v for k, v in moved.items() if v > 0 and any(w in k for w in DROPPY)
                   and not any(n in k for n in NOISE)}
-        print("%-22s %5s %6d %6s %8s %8s %7s %6d %5d  %s" % (
+        print("%-22s %5s %6d %6s %6d %8s %8s %7s %6d %5d  %s" % (
             name, "yes" if r.get("target_alive") and r.get("session_alive") else "NO",
-            r["wall_ms"], r.get("cpu_ms", "-"), r.get("rss_kb_peak", "-"),
+            r["wall_ms"], r.get("cpu_ms", "-"), r["max_silence_ms"], r.get("rss_kb_peak", "-"),
             r.get("rss_kb_after", "-"), r.get("hwm_kb", "-"), r["tx_packets"],
             r["marker_hits"], " ".join("%s+%d" % (k, v) for k, v in sorted(droppy.items()))
             or "-"))
@@ -167,6 +169,9 @@ def scenarios(a):
         elif r["ran"] and not r["session_alive"]:
             # closing a misbehaving peer's session costs only that peer
             print("%-22s (the target no longer answers this session)" % "")
+        if r.get("target_alive") and r["ran"] and r["max_silence_ms"] > a.max_silence_ms:
+            fails.append("%s: the target did not answer in the session for %d ms (at most %d)" % (
+                name, r["max_silence_ms"], a.max_silence_ms))
         if r["marker_hits"]:
             fails.append("%s: %d copies of the other tenant's secret reached us" % (
                 name, r["marker_hits"]))
@@ -228,6 +233,7 @@ def main():
     p.add_argument("--hostile-addr", default="")
     p.add_argument("--expect-counted", default="")
     p.add_argument("--own-cidrs", default="")
+    p.add_argument("--max-silence-ms", type=int, default=1000)
     p.add_argument("--allowed-cands", default="")
     a = ap.parse_args()
     sys.exit({"udpsink": udpsink, "mkbulk": mkbulk, "transfers": transfers,

@@ -171,7 +171,9 @@ verdict() {
 }
 
 secret_in() {  # FILE - copies of the secret in it
-	grep -caF "$MARKER" "$1" 2>/dev/null || echo 0
+	local n
+	n=$(grep -caF "$MARKER" "$1" 2>/dev/null)
+	echo "${n:-0}"
 }
 
 # revive TAG - a daemon an attack killed is started again (its peers and
