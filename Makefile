@@ -48,7 +48,8 @@ BINS = $(O)/omnetd $(O)/omnetctl
 UNIT_TESTS = test_wire test_rangeset test_ring test_link test_link_limits test_dhcp test_policy \
              test_config test_tcpraw test_dtls test_path test_pcp
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
-TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest $(O)/tests/privsep_rtt
+TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest $(O)/tests/privsep_rtt \
+             $(O)/tests/hostile_peer
 
 .PHONY: all check check-unit check-integration check-selftests install uninstall clean distclean dist distcheck
 all: $(BINS) $(TEST_TOOLS)
@@ -84,6 +85,9 @@ $(O)/tests/test_%: $(O)/tests/test_%.o $(O)/tests/simnet.o $(O)/libcore.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) -lm
 $(O)/tests/test_dtls: $(O)/tests/test_dtls.o $(O)/src/dtls.o $(O)/src/identity.o $(O)/libcore.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(OPENSSL_LIBS)
+# a peer that misbehaves on purpose (tests/integration/test_hostile_peer.sh)
+$(O)/tests/hostile_peer: $(O)/tests/hostile_peer.o $(O)/src/dtls.o $(O)/src/identity.o $(O)/libcore.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(OPENSSL_LIBS) -lm
 $(O)/tests/impair: $(O)/tests/impair.o
 	$(CC) $(LDFLAGS_ALL) -o $@ $^
 $(O)/tests/nl_selftest: $(O)/tests/nl_selftest.o $(O)/src/netlink.o $(O)/libcore.a

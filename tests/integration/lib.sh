@@ -294,3 +294,78 @@ om_start_servers() {  # HTTP, UDP echo, TCP echo and DNS on the server
 		om_wait 10 srv $PY "$OM_SRCDIR/tests/integration/servers.py" probe --tcp $SRV_ADDR:7 &&
 		om_wait 10 srv dig +short +time=1 +tries=1 @$SRV_ADDR test.omnet
 }
+
+# ---- a second tenant on the same provider (tests/integration/test_hostile_peer.sh)
+#
+#   vm2 ──veth── cap2          the second network's VM and capture namespace
+#   prov eth1 203.0.113.1/28 ── 203.0.113.2/28 eth0 hos    a second consumer
+#   cons eth1 203.0.113.17/28 ── 203.0.113.18/28 eth1 hos  a second provider
+#
+# "hos" holds the other tenant's daemon (or a hostile test peer): it reaches
+# the provider as a consumer and the consumer as a provider, on links of its
+# own, so that neither of the first pair's addresses changes.
+NS_VM2=om$OM_ID-vm2
+NS_CAP2=om$OM_ID-cap2
+NS_HOS=om$OM_ID-hos
+HOS_PROV_LEG=203.0.113.1   # the provider's address towards hos
+HOS_ADDR=203.0.113.2       # hos, as the provider's second consumer
+HOS_CONS_LEG=203.0.113.17  # the consumer's address towards hos
+HOS_ADDR2=203.0.113.18     # hos, as the consumer's second provider
+
+om_topology_second_tenant() {
+	om_ns "$NS_VM2" && om_ns "$NS_CAP2" && om_ns "$NS_HOS" || return 1
+	om_veth "$NS_VM2" eth0 "$NS_CAP2" tap0 || return 1
+	om_veth "$NS_PROV" eth1 "$NS_HOS" eth0 || return 1
+	om_veth "$NS_CONS" eth1 "$NS_HOS" eth1 || return 1
+	ip -n "$NS_PROV" addr add $HOS_PROV_LEG/28 dev eth1
+	ip -n "$NS_HOS" addr add $HOS_ADDR/28 dev eth0
+	ip -n "$NS_CONS" addr add $HOS_CONS_LEG/28 dev eth1
+	ip -n "$NS_HOS" addr add $HOS_ADDR2/28 dev eth1
+}
+
+# om_dhcp_in NS TAG - a lease for the interface eth0 of NS with busybox
+# udhcpc; the lease lands in $OM_T/TAG.lease ("ip mask router lease")
+om_dhcp_in() {
+	local ns=$1 tag=$2
+	cat >"$OM_T/$tag.udhcpc" <<EOS
+#!/bin/sh
+case "\$1" in
+bound|renew)
+	ip addr flush dev "\$interface"
+	ip addr add "\$ip/\$mask" dev "\$interface"
+	for r in \$router; do ip route replace default via "\$r" dev "\$interface"; done
+	echo "\$ip \$mask \$router \$lease" >"$OM_T/$tag.lease"
+	;;
+esac
+exit 0
+EOS
+	chmod +x "$OM_T/$tag.udhcpc"
+	ip netns exec "$ns" busybox udhcpc -i eth0 -n -q -t 10 -T 1 -s "$OM_T/$tag.udhcpc" \
+		>"$OM_T/$tag-udhcpc.log" 2>&1
+}
+
+# om_proc_mem PID - "VmRSS VmHWM" in KiB (empty when the process is gone)
+om_proc_mem() {
+	awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { if (r != "") print r, h }' \
+		"/proc/$1/status" 2>/dev/null
+}
+
+# om_proc_cpu_ms PID - user and system CPU time the process has used, in ms
+om_proc_cpu_ms() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	set -- $stat
+	echo $(( (${12} + ${13}) * 1000 / $(getconf CLK_TCK) ))
+}
+
+# om_alive PID - running (a zombie is dead, only not yet reaped)
+om_alive() {
+	kill -0 "$1" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# om_session_id LOG PEER - the id of the last session the daemon logged as
+# established with PEER (the id this daemon receives on, in clear on the wire)
+om_session_id() {
+	sed -n "s/.*peer $2: session \([0-9a-f]\{8\}\) established.*/\1/p" "$1" | tail -n 1
+}
