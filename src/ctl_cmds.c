@@ -239,6 +239,7 @@ static const struct {
 	COUNTER("send_dropped_datagrams", datagrams_send_dropped),
 	COUNTER("handshakes_refused", handshakes_refused),
 	COUNTER("dropped_deleted_network", dropped_deleted_network),
+	COUNTER("network_deleted_unknown", network_deleted_unknown),
 	COUNTER("flows_unknown_network", flows_unknown_network),
 	COUNTER("flows_refused_policy", flows_refused_policy),
 	COUNTER("flows_refused_remote", flows_refused_remote),

@@ -56,6 +56,7 @@ struct daemon_counters {
 	uint64_t datagrams_relayed, relay_dropped_rate, relay_dropped_unknown;
 	uint64_t handshakes_refused;        /* unpinned key or failed handshake */
 	uint64_t dropped_deleted_network;   /* frames for a network deleted here */
+	uint64_t network_deleted_unknown;   /* NETWORK_DELETED for no network of that peer */
 	uint64_t flows_unknown_network;
 	uint64_t flows_refused_policy;
 	uint64_t flows_refused_remote;      /* connect refused / unreachable */

@@ -173,8 +173,12 @@ void network_peer_deleted(struct daemon *d, struct peer *p, const struct netid *
 {
 	struct network *n = p ? network_for_peer(d, id, p->name) : NULL;
 
-	if (!n)
+	if (!n) {
+		/* not one of this peer's networks here: nothing to reset, and
+		 * never another peer's network */
+		d->ctr.network_deleted_unknown++;
 		return;
+	}
 	log_info("network %s: peer %s deleted it; %zu flows reset", n->idstr, p->name,
 		 network_flow_count(n));
 	n->peer_deleted = 1;
