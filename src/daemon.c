@@ -109,7 +109,7 @@ static void fd_budget(struct daemon *d)
 
 	d->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
 		      ? (uint64_t)rl.rlim_cur : UINT64_MAX;
-	if (d->fd_limit < (uint64_t)d->cfg.max_flows + FD_RESERVE)
+	if (d->role != ROLE_RELAY && d->fd_limit < (uint64_t)d->cfg.max_flows + FD_RESERVE)
 		log_warnx("file descriptors: the limit is %llu, fewer than max-flows (%u) needs; "
 			  "past it new flows are refused (raise LimitNOFILE or ulimit -n)",
 			  (unsigned long long)d->fd_limit, d->cfg.max_flows);
