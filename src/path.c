@@ -207,12 +207,12 @@ void pathset_forget_relay(struct pathset *s, int relay)
 	}
 }
 
-uint64_t path_cand_allowance(const struct path_cand *c, uint64_t heard_ms, uint64_t now_ms)
+uint64_t path_cand_allowance(const struct path_cand *c, int in_use, uint64_t now_ms)
 {
-	uint64_t fresh = MAX(c->validated_ms, heard_ms), budget;
+	uint64_t budget;
 
-	if (c->origin == PATH_CONFIGURED || c->to.channel ||
-	    (fresh && now_ms - fresh < PATH_VALID_MS))
+	if (in_use || c->origin == PATH_CONFIGURED || c->to.channel ||
+	    (c->validated_ms && now_ms - c->validated_ms < PATH_VALID_MS))
 		return PATH_UNLIMITED;
 	budget = PATH_AMPLIFICATION * c->rx_bytes;
 	if (c->origin == PATH_ANNOUNCED)
@@ -220,9 +220,9 @@ uint64_t path_cand_allowance(const struct path_cand *c, uint64_t heard_ms, uint6
 	return budget > c->tx_bytes ? budget - c->tx_bytes : 0;
 }
 
-uint64_t path_cand_probe_max(const struct path_cand *c, uint64_t heard_ms, uint64_t now_ms)
+uint64_t path_cand_probe_max(const struct path_cand *c, int in_use, uint64_t now_ms)
 {
-	uint64_t allow = path_cand_allowance(c, heard_ms, now_ms), earned;
+	uint64_t allow = path_cand_allowance(c, in_use, now_ms), earned;
 
 	if (allow == PATH_UNLIMITED || c->origin != PATH_ANNOUNCED)
 		return allow;

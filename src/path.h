@@ -96,20 +96,21 @@ void pathset_forget_relay(struct pathset *s, int relay);
  * announced has sent nothing yet: it gets PATH_ANNOUNCED_BYTES in all, for
  * a few unpadded challenges or handshakes (hole punching needs no more).
  * Configured endpoints, paths through a relay (whose own address is
- * validated by its session) and a path answered or heard in use within
- * PATH_VALID_MS are not limited. */
+ * validated by its session), the path in use (validated before it was
+ * taken, as RFC 9000 9 has it: it stays so while the session is on it)
+ * and a path answered within PATH_VALID_MS are not limited. */
 #define PATH_AMPLIFICATION 3
 #define PATH_ANNOUNCED_BYTES 4096
 #define PATH_BARE_PROBE_BYTES 128 /* a PATH_CHALLENGE and its headers, unpadded */
 #define PATH_VALID_MS 35000
 #define PATH_UNLIMITED UINT64_MAX
-/* path_cand_allowance() - bytes that may still go to c; heard_ms: the last
- * authenticated datagram on it while it is the path in use (0: it is not) */
-uint64_t path_cand_allowance(const struct path_cand *c, uint64_t heard_ms, uint64_t now_ms);
+/* path_cand_allowance() - bytes that may still go to c; in_use: it is the
+ * path the session is on */
+uint64_t path_cand_allowance(const struct path_cand *c, int in_use, uint64_t now_ms);
 /* path_cand_probe_max() - the largest datagram a challenge to c may be now:
  * what an announced address was granted pays for bare challenges only (so
  * it lasts many rounds); what an address earned by sending may pad them */
-uint64_t path_cand_probe_max(const struct path_cand *c, uint64_t heard_ms, uint64_t now_ms);
+uint64_t path_cand_probe_max(const struct path_cand *c, int in_use, uint64_t now_ms);
 static inline void path_cand_sent(struct path_cand *c, uint64_t bytes)
 {
 	c->tx_bytes += bytes;

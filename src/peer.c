@@ -563,10 +563,10 @@ void peer_relay_intro(struct peer *r, struct session *s, const struct wire_frame
 
 /* ---- negotiation ------------------------------------------------------- */
 
-/* in_use_heard() - when the path in use last delivered, if c is it */
-static uint64_t in_use_heard(const struct peer *p, const struct path_cand *c)
+/* in_use() - is c the path the session is on */
+static int in_use(const struct peer *p, const struct path_cand *c)
 {
-	return p->session && path_addr_eq(&c->to, &p->session->path) ? p->mon.last_rx_ms : 0;
+	return p->session && path_addr_eq(&c->to, &p->session->path);
 }
 
 /* challenge() - a PATH_CHALLENGE to c, as large as its allowance lets it
@@ -580,7 +580,7 @@ static void challenge(struct peer *p, struct path_cand *c)
 
 	memcpy(data, &r, sizeof(data));
 	n = session_challenge(p->session, &c->to, data,
-			      path_cand_probe_max(c, in_use_heard(p, c), now));
+			      path_cand_probe_max(c, in_use(p, c), now));
 	if (!n) {
 		p->d->ctr.path_sends_limited++;
 		return;
@@ -886,8 +886,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	p->timer_at_ms = 0;
 	if (p->admin_down)
 		return;
-	if (p->session && (cur = pathset_find(&p->cands, &p->session->path)))
+	if (p->session && (cur = pathset_find(&p->cands, &p->session->path))) {
 		cur->expires_ms = cur->expires_ms ? now + CAND_TTL_MS : 0; /* in use: kept */
+		/* authenticated traffic on it keeps it validated, so a dial
+		 * there after the session ends is not held to an allowance */
+		cur->validated_ms = MAX(cur->validated_ms, p->mon.last_rx_ms);
+	}
 	pathset_expire(&p->cands, now);
 	if (p->next_round_ms && now >= p->next_round_ms)
 		negotiate_endpoint(p, p->state == PEER_CONNECTED ? "upgrade" : "retry");

@@ -471,9 +471,10 @@ START_TEST(test_allowance_unlimited_when_configured_relayed_or_answered)
 	c = add_as(&s, &a, PATH_LEARNED, NULL, 1);
 	path_cand_sent(c, 1000);
 	ck_assert_uint_eq(path_cand_allowance(c, 0, 5), 0);
-	/* heard in use lately: not limited */
-	ck_assert_uint_eq(path_cand_allowance(c, 4, 5), PATH_UNLIMITED);
-	ck_assert_uint_eq(path_cand_allowance(c, 4, 4 + PATH_VALID_MS), 0);
+	/* the path in use: not limited, however long ago it answered */
+	ck_assert_uint_eq(path_cand_allowance(c, 1, 5), PATH_UNLIMITED);
+	ck_assert_uint_eq(path_cand_allowance(c, 1, 5 + 10 * PATH_VALID_MS), PATH_UNLIMITED);
+	ck_assert_uint_eq(path_cand_allowance(c, 0, 5 + 10 * PATH_VALID_MS), 0);
 	/* answered: not limited, for a while; then limited afresh */
 	challenge(c, 9, 100);
 	memset(data, 9, sizeof(data));
