@@ -31,7 +31,7 @@ LDFLAGS_ALL = $(SANFLAGS) $(CONFIG_LDFLAGS)
 
 # Pure cores: no sockets, no event loop, no clock.  Tests link these alone.
 CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c link_dgram.c link_sched.c \
-            path.c dhcp.c \
+            path.c hslimit.c dhcp.c \
             policy.c config.c tcpraw.c resolv.c pcp.c
 # Glue: sockets, libevent, OpenSSL, namespaces, nftables.
 GLUE_SRCS = identity.c dtls.c mesh.c session.c peer.c relay.c flow.c netns.c netlink.c nft.c \
@@ -46,10 +46,10 @@ DAEMON_LIBS = $(LIBEVENT_LIBS) $(OPENSSL_LIBS) $(JANSSON_LIBS) $(NFTABLES_LIBS) 
 BINS = $(O)/omnetd $(O)/omnetctl
 
 UNIT_TESTS = test_wire test_rangeset test_ring test_link test_link_limits test_dhcp test_policy \
-             test_config test_tcpraw test_dtls test_path test_pcp
+             test_config test_tcpraw test_dtls test_path test_hslimit test_pcp
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
 TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest $(O)/tests/privsep_rtt \
-             $(O)/tests/hostile_peer
+             $(O)/tests/hostile_peer $(O)/tests/stranger
 
 .PHONY: all check check-unit check-integration check-selftests install uninstall clean distclean dist distcheck
 all: $(BINS) $(TEST_TOOLS)
@@ -90,6 +90,8 @@ $(O)/tests/hostile_peer: $(O)/tests/hostile_peer.o $(O)/src/dtls.o $(O)/src/iden
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(OPENSSL_LIBS) -lm
 $(O)/tests/impair: $(O)/tests/impair.o
 	$(CC) $(LDFLAGS_ALL) -o $@ $^
+$(O)/tests/stranger: $(O)/tests/stranger.o $(O)/src/dtls.o $(O)/src/identity.o $(O)/libcore.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(OPENSSL_LIBS)
 $(O)/tests/nl_selftest: $(O)/tests/nl_selftest.o $(O)/src/netlink.o $(O)/libcore.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^
 $(O)/tests/privsep_rtt: $(O)/tests/privsep_rtt.o $(O)/libglue.a $(O)/libcore.a

@@ -46,7 +46,7 @@ struct keydef {
 	int repeat;		/* may appear more than once per section */
 };
 
-#define SECTION_KEYS_MAX 32
+#define SECTION_KEYS_MAX 64
 
 struct parser {
 	struct config cfg;		/* the working copy */
@@ -581,6 +581,23 @@ static int set_egress(struct parser *p, const struct keydef *k, void *obj, const
 	return 0;
 }
 
+/* set_candidate_allow() - one more range candidates may come from */
+static int set_candidate_allow(struct parser *p, const struct keydef *k, void *obj, const char *v)
+{
+	struct config *c = obj;
+	struct config_egress_match m;
+	char why[160];
+
+	if (config_egress_parse(v, &m, why, sizeof(why)) < 0)
+		return fail(p, "%s: '%.64s': %s", k->name, v, why);
+	if (m.family == AF_UNSPEC || m.port_min)
+		return fail(p, "%s: '%.64s': expected an address range (CIDR), no port", k->name, v);
+	if (c->ncandidate_allow == CONFIG_CANDIDATE_ALLOW_MAX)
+		return fail(p, "%s: at most %d ranges", k->name, CONFIG_CANDIDATE_ALLOW_MAX);
+	c->candidate_allow[c->ncandidate_allow++] = m;
+	return 0;
+}
+
 /* --- key tables --- */
 
 #define GLOBAL(name, set, field, min, max, unit) \
@@ -626,6 +643,7 @@ static const struct keydef global_keys[] = {
 	       "bytes"),
 	GLOBAL("max-flows", set_uint, max_flows, 1, 1048576, "flows"),
 	GLOBAL("network-max-flows", set_uint, network_max_flows, 1, 1048576, "flows"),
+	{ "candidate-allow", set_candidate_allow, 0, 0, 0, "", 1 },
 	/* PCP and NAT-PMP carry lifetimes in 32-bit seconds; a day is plenty */
 	GLOBAL("port-map-lease-ms", set_u64, port_map_lease_ms, 4000, 86400000, "ms"),
 	GLOBAL("gateway", set_in_addr, gateway, 0, 0, ""),

@@ -20,6 +20,7 @@
 #define CONFIG_ENDPOINTS_MAX	8		/* endpoint keys per [peer] */
 #define CONFIG_RELAYS_MAX	4		/* relay keys per [peer] */
 #define CONFIG_FINGERPRINT_LEN	71		/* "sha256:" and 64 hex digits */
+#define CONFIG_CANDIDATE_ALLOW_MAX 32		/* candidate-allow keys */
 
 /* congestion-control; not the values of enum cc_algo: the glue maps them */
 #define CONFIG_CC_CUBIC		0
@@ -103,6 +104,10 @@ struct config {
 	uint64_t relay_bytes_per_second;	/* relay role: per peer; 0: no limit */
 	uint64_t port_map_lease_ms;		/* consumer: asked of the router */
 	unsigned max_flows, network_max_flows;
+	/* ranges peers and relays may name as candidates though the filter
+	 * would drop them (loopback, link-local, this host's networks) */
+	struct config_egress_match candidate_allow[CONFIG_CANDIDATE_ALLOW_MAX];
+	size_t ncandidate_allow;
 	struct in_addr gateway, dns, dhcp_start;
 	unsigned prefix_len;
 

@@ -55,6 +55,17 @@ struct daemon_counters {
 	uint64_t datagrams_blocked;         /* not sent: the peer is disconnected */
 	uint64_t datagrams_relayed, relay_dropped_rate, relay_dropped_unknown;
 	uint64_t handshakes_refused;        /* unpinned key or failed handshake */
+	/* strangers (issue 13): what the per-source limits, the
+	 * anti-amplification rule and the candidate filter turned away */
+	uint64_t handshakes_refused_rate;   /* ClientHellos of a source over its rate */
+	uint64_t handshakes_evicted_source; /* replaced by a newer one of the same source */
+	uint64_t handshakes_evicted_global; /* replaced: all sources at the cap, this the busiest */
+	uint64_t datagrams_unauthenticated; /* for a session, but no record authenticated */
+	uint64_t path_sends_limited;        /* not sent: the address's allowance was spent */
+	uint64_t candidates_filtered;       /* named by a peer or relay, or a source: refused */
+	uint64_t candidates_evicted;        /* pushed out of a full candidate table */
+	uint64_t relay_requests_refused;    /* relay: over the requests a peer may hold */
+	uint64_t relay_requests_limited;    /* relay: over the rate a peer may send them */
 	uint64_t dropped_deleted_network;   /* frames for a network deleted here */
 	uint64_t network_deleted_unknown;   /* NETWORK_DELETED for no network of that peer */
 	uint64_t flows_unknown_network;

@@ -435,6 +435,23 @@ enum dtls_status dtls_status(const struct dtls_conn *s)
 	return s->status;
 }
 
+int dtls_progressed(const struct dtls_conn *s)
+{
+	switch (SSL_get_state(s->ssl)) {
+	case TLS_ST_SR_CERT:
+	case TLS_ST_SR_KEY_EXCH:
+	case TLS_ST_SR_CERT_VRFY:
+	case TLS_ST_SR_CHANGE:
+	case TLS_ST_SR_FINISHED:
+	case TLS_ST_SW_CHANGE:
+	case TLS_ST_SW_FINISHED:
+	case TLS_ST_OK:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 uint64_t dtls_timer_us(struct dtls_conn *s)
 {
 	struct timeval tv;

@@ -51,6 +51,10 @@ enum dtls_status dtls_input(struct dtls_conn *s, const uint8_t *d, size_t n,
 /* dtls_write() - encrypt one record; it leaves through out() */
 int dtls_write(struct dtls_conn *s, const uint8_t *plain, size_t len);
 enum dtls_status dtls_status(const struct dtls_conn *s);
+/* dtls_progressed() - server: the client's second flight (its certificate
+ * at least) arrived, so this is more than a ClientHello that returned its
+ * cookie */
+int dtls_progressed(const struct dtls_conn *s);
 /* dtls_close_notify() - tell the peer the session ends (an alert record) */
 void dtls_close_notify(struct dtls_conn *s);
 /* handshake retransmission: microseconds until dtls_on_timer() (UINT64_MAX: none) */

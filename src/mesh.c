@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "flow.h"
+#include "hslimit.h"
 #include "idmap.h"
 #include "log.h"
 #include "mesh.h"
@@ -56,6 +57,7 @@ struct mesh {
 	/* sessions */
 	struct idmap sessions;
 	struct session *dirty;
+	struct hslimit hs;            /* server handshakes per source */
 	/* unknown-session replies, rate limited */
 	uint64_t unknown_window_ms;
 	unsigned unknown_sent;
@@ -425,6 +427,11 @@ void mesh_remove_session(struct mesh *m, struct session *s)
 		}
 	}
 	s->dirty = 0;
+}
+
+struct hslimit *mesh_hslimit(struct mesh *m)
+{
+	return &m->hs;
 }
 
 void mesh_each_session(struct mesh *m, void (*fn)(struct session *s, void *arg), void *arg)

@@ -32,6 +32,8 @@ int mesh_family(const struct mesh *m);
 uint32_t mesh_new_session_id(struct mesh *m);
 void mesh_add_session(struct mesh *m, struct session *s);
 void mesh_remove_session(struct mesh *m, struct session *s);
+/* mesh_hslimit() - the limits on handshakes strangers may start */
+struct hslimit *mesh_hslimit(struct mesh *m);
 /* mesh_each_session() - visit sessions; fn must not free them */
 void mesh_each_session(struct mesh *m, void (*fn)(struct session *s, void *arg), void *arg);
 

@@ -48,26 +48,100 @@ struct path_cand *pathset_find(struct pathset *s, const struct path_addr *to)
 	return NULL;
 }
 
-struct path_cand *pathset_add(struct pathset *s, const struct path_addr *to,
-			      enum path_method m, int relay, uint64_t expires_ms)
+/* evictable() - may c make room for a newcomer?  Never a configured
+ * endpoint, nor the path in use */
+static int evictable(const struct path_cand *c, const struct path_addr *in_use)
 {
-	struct path_cand *c = pathset_find(s, to);
+	return c->origin != PATH_CONFIGURED && !(in_use && path_addr_eq(&c->to, in_use));
+}
+
+/* older() - is a a better victim than b: unanswered before answered, then
+ * the oldest (added, or answered) first */
+static int older(const struct path_cand *a, const struct path_cand *b)
+{
+	if (!a->validated_ms != !b->validated_ms)
+		return !a->validated_ms;
+	if (!a->validated_ms)
+		return a->added_ms < b->added_ms;
+	return a->validated_ms < b->validated_ms;
+}
+
+/* victim() - the candidate to push out; learned_only: only unanswered
+ * ones learned from traffic */
+static struct path_cand *victim(struct pathset *s, const struct path_addr *in_use,
+				int learned_only, size_t *count)
+{
+	struct path_cand *v = NULL;
+	size_t i;
+
+	*count = 0;
+	for (i = 0; i < s->n; i++) {
+		struct path_cand *c = &s->c[i];
+
+		if (learned_only && (c->origin != PATH_LEARNED || c->validated_ms))
+			continue;
+		(*count)++;
+		if (evictable(c, in_use) && (!v || older(c, v)))
+			v = c;
+	}
+	return v;
+}
+
+static void remove_at(struct pathset *s, size_t i)
+{
+	s->c[i] = s->c[--s->n];
+}
+
+static void evict(struct pathset *s, struct path_cand *c)
+{
+	remove_at(s, (size_t)(c - s->c));
+	s->evicted++;
+}
+
+/* make_room() - the learned cap first, then the table's size */
+static int make_room(struct pathset *s, enum path_origin origin, const struct path_addr *in_use)
+{
+	struct path_cand *v;
+	size_t count;
+
+	if (origin == PATH_LEARNED) {
+		v = victim(s, in_use, 1, &count);
+		if (count >= PATH_MAX_LEARNED && v)
+			evict(s, v);
+	}
+	if (s->n < PATH_MAX_CANDS)
+		return 0;
+	v = victim(s, in_use, 0, &count);
+	if (!v)
+		return -1;
+	evict(s, v);
+	return 0;
+}
+
+struct path_cand *pathset_add(struct pathset *s, const struct path_new *n,
+			      const struct path_addr *in_use, uint64_t now_ms)
+{
+	struct path_cand *c = pathset_find(s, n->to);
 
 	if (c) {
-		if (m < c->method)
-			c->method = m;
-		if (!expires_ms || (c->expires_ms && expires_ms > c->expires_ms))
-			c->expires_ms = expires_ms;
+		if (n->method < c->method)
+			c->method = n->method;
+		if (n->origin < c->origin)
+			c->origin = n->origin;
+		if (!n->expires_ms || (c->expires_ms && n->expires_ms > c->expires_ms))
+			c->expires_ms = n->expires_ms;
 		return c;
 	}
-	if (s->n == PATH_MAX_CANDS)
+	if (make_room(s, n->origin, in_use) < 0)
 		return NULL;
 	c = &s->c[s->n++];
 	memset(c, 0, sizeof(*c));
-	c->to = *to;
-	c->method = m;
-	c->relay = relay;
-	c->expires_ms = expires_ms;
+	c->to = *n->to;
+	c->method = n->method;
+	c->origin = n->origin;
+	c->relay = n->relay;
+	c->expires_ms = n->expires_ms;
+	c->added_ms = now_ms;
 	return c;
 }
 
@@ -85,6 +159,7 @@ struct path_cand *pathset_answered(struct pathset *s, const uint8_t data[PATH_CH
 		    path_addr_eq(&c->to, from)) {
 			c->validated_ms = now_ms;
 			c->challenged_ms = 0;
+			c->rx_bytes = c->tx_bytes = 0; /* a fresh budget once it lapses */
 			return c;
 		}
 	}
@@ -106,11 +181,6 @@ struct path_cand *pathset_best(struct pathset *s, uint64_t since, const struct p
 			best = c;
 	}
 	return best;
-}
-
-static void remove_at(struct pathset *s, size_t i)
-{
-	s->c[i] = s->c[--s->n];
 }
 
 void pathset_expire(struct pathset *s, uint64_t now_ms)
@@ -136,6 +206,137 @@ void pathset_forget_relay(struct pathset *s, int relay)
 			i++;
 	}
 }
+
+uint64_t path_cand_allowance(const struct path_cand *c, int in_use, uint64_t now_ms)
+{
+	uint64_t budget;
+
+	if (in_use || c->origin == PATH_CONFIGURED || c->to.channel ||
+	    (c->validated_ms && now_ms - c->validated_ms < PATH_VALID_MS))
+		return PATH_UNLIMITED;
+	budget = PATH_AMPLIFICATION * c->rx_bytes;
+	if (c->origin == PATH_ANNOUNCED)
+		budget += PATH_ANNOUNCED_BYTES;
+	return budget > c->tx_bytes ? budget - c->tx_bytes : 0;
+}
+
+uint64_t path_cand_probe_max(const struct path_cand *c, int in_use, uint64_t now_ms)
+{
+	uint64_t allow = path_cand_allowance(c, in_use, now_ms), earned;
+
+	if (allow == PATH_UNLIMITED || c->origin != PATH_ANNOUNCED)
+		return allow;
+	earned = PATH_AMPLIFICATION * c->rx_bytes;
+	earned = earned > c->tx_bytes ? earned - c->tx_bytes : 0;
+	return MIN(allow, MAX(earned, (uint64_t)PATH_BARE_PROBE_BYTES));
+}
+
+/* ---- the candidate filter ------------------------------------------------ */
+
+static const char *const verdict_names[] = {
+	[PATH_OK] = "ok",
+	[PATH_BAD_PORT] = "port 0",
+	[PATH_BAD_UNSPECIFIED] = "unspecified address",
+	[PATH_BAD_LOOPBACK] = "loopback",
+	[PATH_BAD_LINK_LOCAL] = "link-local",
+	[PATH_BAD_MULTICAST] = "multicast",
+	[PATH_BAD_BROADCAST] = "broadcast",
+	[PATH_BAD_LOCAL_NET] = "a network this host is attached to",
+};
+
+const char *path_verdict_name(enum path_verdict v)
+{
+	return verdict_names[v];
+}
+
+int path_prefix_match(const struct path_prefix *p, int family, const uint8_t *addr)
+{
+	unsigned full = p->len / 8, rest = p->len % 8, max = family == AF_INET ? 32 : 128;
+
+	if (p->family != family || p->len > max)
+		return 0;
+	if (memcmp(p->addr, addr, full) != 0)
+		return 0;
+	return !rest || ((p->addr[full] ^ addr[full]) & (0xff << (8 - rest))) == 0;
+}
+
+static int in_any(const struct path_prefix *p, size_t n, int family, const uint8_t *addr)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (path_prefix_match(&p[i], family, addr))
+			return 1;
+	return 0;
+}
+
+/* special_v4() - RFC 6890 ranges that reach no peer */
+static enum path_verdict special_v4(const uint8_t *a)
+{
+	if (a[0] == 0)
+		return PATH_BAD_UNSPECIFIED; /* "this network", 0/8 */
+	if (a[0] == 127)
+		return PATH_BAD_LOOPBACK;
+	if (a[0] == 169 && a[1] == 254)
+		return PATH_BAD_LINK_LOCAL;
+	if (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255)
+		return PATH_BAD_BROADCAST;
+	if ((a[0] & 0xf0) == 224)
+		return PATH_BAD_MULTICAST;
+	return PATH_OK;
+}
+
+static enum path_verdict special_v6(const uint8_t *a)
+{
+	static const uint8_t zero[16], one[16] = { [15] = 1 };
+
+	if (memcmp(a, zero, 16) == 0)
+		return PATH_BAD_UNSPECIFIED;
+	if (memcmp(a, one, 16) == 0)
+		return PATH_BAD_LOOPBACK;
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+		return PATH_BAD_LINK_LOCAL;
+	if (a[0] == 0xff)
+		return PATH_BAD_MULTICAST;
+	return PATH_OK;
+}
+
+enum path_verdict path_filter(const struct sockaddr *sa, const struct path_prefix *local,
+			      size_t nlocal, const struct path_prefix *allow, size_t nallow)
+{
+	uint8_t a[16] = { 0 };
+	int family = sa->sa_family;
+	uint16_t port;
+	enum path_verdict v;
+
+	if (family == AF_INET) {
+		memcpy(a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		port = ((const struct sockaddr_in *)sa)->sin_port;
+	} else if (family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		port = ((const struct sockaddr_in6 *)sa)->sin6_port;
+		memcpy(a, a6, 16);
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			/* ::ffff:127.0.0.1 is 127.0.0.1 */
+			family = AF_INET;
+			memmove(a, a + 12, 4);
+			memset(a + 4, 0, 12);
+		}
+	} else {
+		return PATH_BAD_UNSPECIFIED;
+	}
+	if (!port)
+		return PATH_BAD_PORT;
+	if (in_any(allow, nallow, family, a))
+		return PATH_OK;
+	v = family == AF_INET ? special_v4(a) : special_v6(a);
+	if (v != PATH_OK)
+		return v;
+	return in_any(local, nlocal, family, a) ? PATH_BAD_LOCAL_NET : PATH_OK;
+}
+
+/* ---- health -------------------------------------------------------------- */
 
 void pathmon_start(struct pathmon *m, uint64_t min_ms, uint64_t max_ms, uint64_t timeout_ms,
 		   uint64_t now_ms)

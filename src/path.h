@@ -29,27 +29,56 @@ void path_addr_direct(struct path_addr *p, const struct sockaddr *sa, socklen_t 
 const char *path_addr_fmt(const struct path_addr *p, char buf[96]);
 
 #define PATH_MAX_CANDS 32
+#define PATH_MAX_LEARNED 4  /* learned from traffic and not yet answered */
 #define PATH_CHALLENGE_LEN 8
+
+/* Where a candidate came from, strongest first: a refresh keeps the
+ * strongest it was ever given. */
+enum path_origin {
+	PATH_CONFIGURED,  /* an endpoint the operator gave: never evicted, never limited */
+	PATH_ANNOUNCED,   /* the peer or a relay named it (CANDIDATES, RELAY_INTRO) */
+	PATH_LEARNED,     /* authenticated traffic came from it */
+};
 
 struct path_cand {
 	struct path_addr to;
 	enum path_method method;
+	enum path_origin origin;
 	int relay;                  /* relayed: index of the relay among the peer's */
 	uint8_t challenge[PATH_CHALLENGE_LEN];
 	uint64_t challenged_ms;     /* 0: no challenge outstanding */
 	uint64_t validated_ms;      /* 0: never answered */
 	uint64_t expires_ms;        /* learned candidates age out; 0: never */
+	uint64_t added_ms;
+	/* anti-amplification (RFC 9000 8), since it last answered */
+	uint64_t rx_bytes;          /* authenticated bytes that came from it */
+	uint64_t tx_bytes;          /* bytes we sent it */
 };
 
 struct pathset {
 	struct path_cand c[PATH_MAX_CANDS];
 	size_t n;
+	uint64_t evicted;           /* candidates pushed out to make room */
+};
+
+/* What is known of a candidate when it is added. */
+struct path_new {
+	const struct path_addr *to;
+	enum path_method method;
+	enum path_origin origin;
+	int relay;                  /* relayed: the relay's index; -1 otherwise */
+	uint64_t expires_ms;        /* 0: never */
 };
 
 /* pathset_add() - add or refresh a candidate; a known one keeps its
- * validation but takes the better (lower) method.  NULL if full. */
-struct path_cand *pathset_add(struct pathset *s, const struct path_addr *to,
-			      enum path_method m, int relay, uint64_t expires_ms);
+ * validation but takes the better (lower) method and origin.  A full set
+ * makes room: configured endpoints and the path in use stay, the oldest
+ * unanswered candidate goes first, then the one answered longest ago; and
+ * unanswered candidates learned from traffic are kept to PATH_MAX_LEARNED,
+ * so the newest (the peer's real new address) always gets in.  NULL only
+ * when every entry is configured or in use. */
+struct path_cand *pathset_add(struct pathset *s, const struct path_new *n,
+			      const struct path_addr *in_use, uint64_t now_ms);
 struct path_cand *pathset_find(struct pathset *s, const struct path_addr *to);
 /* pathset_answered() - the candidate a PATH_RESPONSE (its data, the path
  * it came on) answers, marked validated; NULL if it answers none */
@@ -60,6 +89,65 @@ struct path_cand *pathset_answered(struct pathset *s, const uint8_t data[PATH_CH
 struct path_cand *pathset_best(struct pathset *s, uint64_t since, const struct path_addr *current);
 void pathset_expire(struct pathset *s, uint64_t now_ms);
 void pathset_forget_relay(struct pathset *s, int relay);
+
+/* Anti-amplification (RFC 9000 8, 8.2.1): until an address answered a
+ * challenge, what we send it stays within PATH_AMPLIFICATION times the
+ * authenticated bytes that came from it.  An address a peer or relay
+ * announced has sent nothing yet: it gets PATH_ANNOUNCED_BYTES in all, for
+ * a few unpadded challenges or handshakes (hole punching needs no more).
+ * Configured endpoints, paths through a relay (whose own address is
+ * validated by its session), the path in use (validated before it was
+ * taken, as RFC 9000 9 has it: it stays so while the session is on it)
+ * and a path answered within PATH_VALID_MS are not limited. */
+#define PATH_AMPLIFICATION 3
+#define PATH_ANNOUNCED_BYTES 4096
+#define PATH_BARE_PROBE_BYTES 128 /* a PATH_CHALLENGE and its headers, unpadded */
+#define PATH_VALID_MS 35000
+#define PATH_UNLIMITED UINT64_MAX
+/* path_cand_allowance() - bytes that may still go to c; in_use: it is the
+ * path the session is on */
+uint64_t path_cand_allowance(const struct path_cand *c, int in_use, uint64_t now_ms);
+/* path_cand_probe_max() - the largest datagram a challenge to c may be now:
+ * what an announced address was granted pays for bare challenges only (so
+ * it lasts many rounds); what an address earned by sending may pad them */
+uint64_t path_cand_probe_max(const struct path_cand *c, int in_use, uint64_t now_ms);
+static inline void path_cand_sent(struct path_cand *c, uint64_t bytes)
+{
+	c->tx_bytes += bytes;
+}
+static inline void path_cand_received(struct path_cand *c, uint64_t bytes)
+{
+	c->rx_bytes += bytes;
+}
+
+/* Candidates a peer or relay names, and addresses traffic came from, pass
+ * this filter: none that reaches nothing (unspecified, multicast,
+ * broadcast) or this host itself and what it is attached to (loopback,
+ * link-local, its own networks), unless the operator allowed the range.
+ * Configured endpoints do not pass through it. */
+struct path_prefix {
+	int family;                 /* AF_INET or AF_INET6 */
+	uint8_t addr[16];           /* IPv4 in the first 4 bytes */
+	unsigned len;
+};
+
+enum path_verdict {
+	PATH_OK,
+	PATH_BAD_PORT,
+	PATH_BAD_UNSPECIFIED,
+	PATH_BAD_LOOPBACK,
+	PATH_BAD_LINK_LOCAL,
+	PATH_BAD_MULTICAST,
+	PATH_BAD_BROADCAST,
+	PATH_BAD_LOCAL_NET,
+};
+
+/* path_filter() - may we send to sa?  local: the prefixes of this host's
+ * interfaces; allow: ranges the operator allowed (candidate-allow) */
+enum path_verdict path_filter(const struct sockaddr *sa, const struct path_prefix *local,
+			      size_t nlocal, const struct path_prefix *allow, size_t nallow);
+const char *path_verdict_name(enum path_verdict v);
+int path_prefix_match(const struct path_prefix *p, int family, const uint8_t *addr);
 
 /* The health of the path in use.  A quiet path is probed (PATH_CHALLENGE
  * on it) after interval_ms, which doubles from min_ms to max_ms while

@@ -24,6 +24,7 @@
 
 #include "daemon.h"
 #include "dtls.h"
+#include "egress.h"
 #include "link.h"
 #include "log.h"
 #include "mesh.h"
@@ -37,6 +38,10 @@
 #define TIE_WINDOW_MS 2000   /* sessions established this close are simultaneous */
 #define LOCAL_ADDRS_MS 10000 /* how long the list of our own addresses is trusted */
 #define FOLLOW_QUIET_MS 1000 /* our path silent this long: follow the peer even to a worse one */
+#define FILTER_LOG_MS 10000  /* dropped candidates: one line per peer this often at most */
+#define OBSERVED_LOG_MS 1000 /* a relay's changing story: logged and passed on once a second */
+#define DIAL_MIN_BYTES 256   /* a ClientHello with its headers */
+#define DIAL_BYTES 512       /* a dial to an unvalidated address: two ClientHellos */
 
 static const char *const state_names[] = {
 	[PEER_CONNECTING] = "connecting",
@@ -229,6 +234,38 @@ static int usable(const struct peer *p, const struct path_cand *c)
 
 /* ---- what we tell peers and relays about ourselves ---------------------- */
 
+/* The host's own addresses with their prefixes, as netlink last listed
+ * them: what we announce, and where candidates must not point. */
+static struct {
+	struct nl_ifaddr *a;
+	struct path_prefix *pfx;
+	size_t n;
+	uint64_t at_ms;
+} local;
+
+static void local_refresh(void)
+{
+	uint64_t now = clock_now_ms();
+	struct nl_ifaddr *a = NULL;
+	size_t n = 0, i;
+
+	if (local.at_ms && now - local.at_ms < LOCAL_ADDRS_MS)
+		return;
+	local.at_ms = now;
+	if (nl_addr_list(&a, &n) < 0)
+		return; /* keep what we had */
+	free(local.a);
+	free(local.pfx);
+	local.a = a;
+	local.n = n;
+	local.pfx = xcalloc(n + 1, sizeof(*local.pfx));
+	for (i = 0; i < n; i++) {
+		local.pfx[i].family = a[i].family;
+		memcpy(local.pfx[i].addr, a[i].addr, 16);
+		local.pfx[i].len = a[i].prefixlen;
+	}
+}
+
 /* local_only() - loopback and IPv6 link-local addresses reach no peer */
 static int local_only(const struct nl_ifaddr *a)
 {
@@ -242,37 +279,28 @@ static int local_only(const struct nl_ifaddr *a)
  * network reaches us on them directly */
 static size_t local_cands(struct daemon *d, uint8_t *method, struct ipport *addr, size_t max)
 {
-	static struct ipport cache[WIRE_MAX_CANDIDATES];
-	static size_t ncache;
-	static uint64_t at_ms;
 	const struct sockaddr *bound = mesh_local_sockaddr(d->mesh);
 	uint16_t port = mesh_local_port(d->mesh);
-	uint64_t now = clock_now_ms();
-	struct nl_ifaddr *ifa = NULL;
 	size_t n = 0, i;
 
-	if (!at_ms || now - at_ms >= LOCAL_ADDRS_MS) {
-		ncache = 0;
-		if (!addr_is_any(bound)) {
-			ipport_from_sa(&cache[ncache++], bound);
-		} else if (nl_addr_list(&ifa, &n) == 0) {
-			for (i = 0; i < n && ncache < WIRE_MAX_CANDIDATES; i++) {
-				if (ifa[i].family != bound->sa_family || local_only(&ifa[i]))
-					continue;
-				memset(&cache[ncache], 0, sizeof(cache[0]));
-				cache[ncache].family = (uint8_t)ifa[i].family;
-				memcpy(cache[ncache].addr, ifa[i].addr, 16);
-				cache[ncache++].port = port;
-			}
-			free(ifa);
+	if (!addr_is_any(bound)) {
+		if (max) {
+			method[0] = WIRE_CAND_DIRECT;
+			ipport_from_sa(&addr[0], bound);
 		}
-		at_ms = now;
+		return MIN(max, (size_t)1);
 	}
-	for (i = 0; i < ncache && i < max; i++) {
-		method[i] = WIRE_CAND_DIRECT;
-		addr[i] = cache[i];
+	local_refresh();
+	for (i = 0; i < local.n && n < max; i++) {
+		if (local.a[i].family != bound->sa_family || local_only(&local.a[i]))
+			continue;
+		memset(&addr[n], 0, sizeof(addr[0]));
+		addr[n].family = (uint8_t)local.a[i].family;
+		memcpy(addr[n].addr, local.a[i].addr, 16);
+		addr[n].port = port;
+		method[n++] = WIRE_CAND_DIRECT;
 	}
-	return i;
+	return n;
 }
 
 /* all_cands() - local addresses, then the addresses relays see us from */
@@ -357,6 +385,19 @@ void peer_path_label(struct peer *p, struct session *s, uint8_t method,
 
 /* ---- candidates ---------------------------------------------------------- */
 
+/* add_cand() - a candidate into the peer's set, counting what it pushed out */
+static struct path_cand *add_cand(struct peer *p, const struct path_addr *to, enum path_method m,
+				  enum path_origin origin, int relay, uint64_t expires_ms)
+{
+	struct path_new n = { to, m, origin, relay, expires_ms };
+	uint64_t before = p->cands.evicted;
+	struct path_cand *c = pathset_add(&p->cands, &n, p->session ? &p->session->path : NULL,
+					  clock_now_ms());
+
+	p->d->ctr.candidates_evicted += p->cands.evicted - before;
+	return c;
+}
+
 static void add_endpoints(struct peer *p)
 {
 	struct path_addr pa;
@@ -366,8 +407,40 @@ static void add_endpoints(struct peer *p)
 		const struct sockaddr *sa = (const struct sockaddr *)&p->endpoint[i];
 
 		path_addr_direct(&pa, sa, addr_len(sa));
-		pathset_add(&p->cands, &pa, PATH_DIRECT, -1, 0);
+		add_cand(p, &pa, PATH_DIRECT, PATH_CONFIGURED, -1, 0);
 	}
+}
+
+/* cand_allowed() - may an address a peer or relay named, or traffic came
+ * from, become a candidate?  A refusal is counted, and logged now and then
+ * naming the peer and who told us. */
+static int cand_allowed(struct peer *p, const struct sockaddr *sa, const char *source)
+{
+	const struct config *cfg = &p->d->cfg;
+	struct path_prefix allow[CONFIG_CANDIDATE_ALLOW_MAX];
+	uint64_t now = clock_now_ms();
+	enum path_verdict v;
+	char a[ADDRSTRLEN];
+	size_t i;
+
+	for (i = 0; i < cfg->ncandidate_allow; i++) {
+		allow[i].family = cfg->candidate_allow[i].family;
+		memcpy(allow[i].addr, cfg->candidate_allow[i].addr, 16);
+		allow[i].len = cfg->candidate_allow[i].prefix_len;
+	}
+	local_refresh();
+	v = path_filter(sa, local.pfx, local.n, allow, cfg->ncandidate_allow);
+	if (v == PATH_OK)
+		return 1;
+	p->d->ctr.candidates_filtered++;
+	p->filtered++;
+	if (!p->filter_log_ms || now - p->filter_log_ms >= FILTER_LOG_MS) {
+		log_warnx("peer %s: candidate %s from %s dropped: %s (%llu dropped so far;"
+			  " candidate-allow accepts a range)", p->name, addr_fmt(sa, a), source,
+			  path_verdict_name(v), (unsigned long long)p->filtered);
+		p->filter_log_ms = now;
+	}
+	return 0;
 }
 
 /* classify() - how a path we did not know the peer by was found: through a
@@ -402,17 +475,22 @@ static int relay_index_by_path(const struct peer *p, const struct path_addr *to)
 	return -1;
 }
 
-static void learn(struct peer *p, const struct ipport *ip, uint8_t how, uint64_t expires)
+/* learn() - a candidate a peer or relay (source) announced; one we know
+ * already is refreshed, a new one must pass the filter */
+static void learn(struct peer *p, const struct ipport *ip, uint8_t how, uint64_t expires,
+		  const char *source)
 {
 	struct sockaddr_storage ss;
 	struct path_addr pa;
 	socklen_t len = ipport_to_sa(ip, &ss);
 
-	if (!len || !ip->port)
+	if (!len)
 		return;
 	path_addr_direct(&pa, (struct sockaddr *)&ss, len);
-	pathset_add(&p->cands, &pa, how == WIRE_CAND_REFLEXIVE ? PATH_HOLE_PUNCHED : PATH_DIRECT,
-		    -1, expires);
+	if (!pathset_find(&p->cands, &pa) && !cand_allowed(p, (struct sockaddr *)&ss, source))
+		return;
+	add_cand(p, &pa, how == WIRE_CAND_REFLEXIVE ? PATH_HOLE_PUNCHED : PATH_DIRECT,
+		 PATH_ANNOUNCED, -1, expires);
 }
 
 void peer_candidates(struct peer *p, struct session *s, const struct wire_frame *fr)
@@ -423,26 +501,35 @@ void peer_candidates(struct peer *p, struct session *s, const struct wire_frame 
 	if (!p || p->d->role == ROLE_RELAY)
 		return;
 	for (i = 0; i < fr->u.cand.n; i++)
-		learn(p, &fr->u.cand.addr[i], fr->u.cand.method[i], exp);
+		learn(p, &fr->u.cand.addr[i], fr->u.cand.method[i], exp, "its CANDIDATES");
 	(void)s;
 }
 
 void peer_relay_observed(struct peer *r, const struct ipport *addr)
 {
 	struct peer *q;
-	char a[ADDRSTRLEN];
+	char a[ADDRSTRLEN], source[CONFIG_NAME_MAX + 8];
 	struct sockaddr_storage ss;
+	uint64_t now = clock_now_ms();
 
 	if (!r || (r->have_observed && memcmp(&r->observed, addr, sizeof(*addr)) == 0))
 		return;
 	r->observed = *addr;
 	r->have_observed = 1;
+	/* that is our public address: the VM must not come back in through it */
+	snprintf(source, sizeof(source), "relay %s", r->name);
+	egress_note_public(r->d, addr, source);
+	/* a relay that keeps changing its story is heard once a second; the
+	 * latest address goes out with the next announcement anyway */
+	if (r->observed_ms && now - r->observed_ms < OBSERVED_LOG_MS)
+		return;
+	r->observed_ms = now;
 	ipport_to_sa(addr, &ss);
 	log_info("peer %s: relay sees us at %s", r->name, addr_fmt((struct sockaddr *)&ss, a));
 	/* peers we are connected to learn our new address at once */
 	TAILQ_FOREACH(q, &r->d->peers, entry)
 		if (q->session && !peer_is_relay(q)) {
-			q->announce_ms = clock_now_ms();
+			q->announce_ms = now;
 			arm(q);
 		}
 }
@@ -453,6 +540,7 @@ void peer_relay_intro(struct peer *r, struct session *s, const struct wire_frame
 	uint64_t exp = clock_now_ms() + RELAY_TTL_MS;
 	struct path_addr pa;
 	int ri = q ? relay_index(q, r) : -1, fresh;
+	char source[CONFIG_NAME_MAX + 8];
 	size_t i;
 
 	/* only peers that name this relay as theirs are met through it */
@@ -461,9 +549,10 @@ void peer_relay_intro(struct peer *r, struct session *s, const struct wire_frame
 	pa = s->path;
 	pa.channel = fr->u.cand.channel;
 	fresh = !pathset_find(&q->cands, &pa);
-	pathset_add(&q->cands, &pa, PATH_RELAY, ri, exp);
+	add_cand(q, &pa, PATH_RELAY, PATH_ANNOUNCED, ri, exp);
+	snprintf(source, sizeof(source), "relay %s", r->name);
 	for (i = 0; i < fr->u.cand.n; i++)
-		learn(q, &fr->u.cand.addr[i], fr->u.cand.method[i], exp);
+		learn(q, &fr->u.cand.addr[i], fr->u.cand.method[i], exp, source);
 	if (fresh)
 		log_info("peer %s: relay %s introduced it (channel %08x, %zu candidates)", q->name,
 			 r->name, pa.channel, fr->u.cand.n);
@@ -474,13 +563,46 @@ void peer_relay_intro(struct peer *r, struct session *s, const struct wire_frame
 
 /* ---- negotiation ------------------------------------------------------- */
 
+/* in_use() - is c the path the session is on */
+static int in_use(const struct peer *p, const struct path_cand *c)
+{
+	return p->session && path_addr_eq(&c->to, &p->session->path);
+}
+
+/* challenge() - a PATH_CHALLENGE to c, as large as its allowance lets it
+ * be (RFC 9000 8.2.1): padded on a validated path, bare on a new one, not
+ * at all when the allowance is spent */
 static void challenge(struct peer *p, struct path_cand *c)
 {
-	uint64_t r = rnd64();
+	uint64_t r = rnd64(), now = clock_now_ms();
+	uint8_t data[PATH_CHALLENGE_LEN];
+	size_t n;
 
-	memcpy(c->challenge, &r, sizeof(c->challenge));
-	c->challenged_ms = clock_now_ms();
-	session_challenge(p->session, &c->to, c->challenge);
+	memcpy(data, &r, sizeof(data));
+	n = session_challenge(p->session, &c->to, data,
+			      path_cand_probe_max(c, in_use(p, c), now));
+	if (!n) {
+		p->d->ctr.path_sends_limited++;
+		return;
+	}
+	memcpy(c->challenge, data, sizeof(c->challenge));
+	c->challenged_ms = now;
+	path_cand_sent(c, n);
+}
+
+/* dial_budget() - what a handshake to c may send in all: no limit once
+ * validated or configured, else a share of its allowance (0: none) */
+static uint64_t dial_budget(struct path_cand *c)
+{
+	uint64_t allow = path_cand_allowance(c, 0, clock_now_ms());
+
+	if (allow == PATH_UNLIMITED)
+		return allow;
+	if (allow < DIAL_MIN_BYTES)
+		return 0;
+	allow = MIN(allow, (uint64_t)DIAL_BYTES);
+	path_cand_sent(c, allow);
+	return allow;
 }
 
 /* dial_all() - a handshake on every usable candidate at once */
@@ -493,10 +615,15 @@ static void dial_all(struct peer *p)
 		for (i = 0; i < p->cands.n && p->nattempt < PEER_MAX_ATTEMPTS; i++) {
 			struct path_cand *c = &p->cands.c[i];
 			struct session *s;
+			uint64_t budget;
 
 			if ((int)c->method != m || !usable(p, c))
 				continue;
-			s = session_client_new(p->d, p->d->mesh, p, &c->to, c->method);
+			if (!(budget = dial_budget(c))) {
+				p->d->ctr.path_sends_limited++;
+				continue;
+			}
+			s = session_client_new(p->d, p->d->mesh, p, &c->to, c->method, budget);
 			if (s)
 				p->attempt[p->nattempt++] = s;
 		}
@@ -660,7 +787,7 @@ void peer_path_response(struct peer *p, struct session *s, const uint8_t *data,
 }
 
 void peer_path_alive(struct peer *p, struct session *s, const struct path_addr *from,
-		     int probing)
+		     int probing, size_t len)
 {
 	uint64_t now;
 	struct path_cand *c;
@@ -671,22 +798,36 @@ void peer_path_alive(struct peer *p, struct session *s, const struct path_addr *
 		pathmon_rx(&p->mon, s->last_rx_ms);
 		return;
 	}
+	/* RFC 9000 8: what comes from an address earns it three times as
+	 * much from us until it is validated */
+	if ((c = pathset_find(&p->cands, from)))
+		path_cand_received(c, len);
 	if (probing)
 		return;
 	/* data from elsewhere: the peer moved (a new NAT mapping, a relay);
 	 * the path must answer a challenge before we send there */
+	if (!c && !from->channel && !cand_allowed(p, (const struct sockaddr *)&from->sa,
+						  "its traffic"))
+		return;
 	now = clock_now_ms();
 	p->peer_path = *from;
-	c = pathset_find(&p->cands, from);
-	if (!c)
-		c = pathset_add(&p->cands, from, classify(p, from), relay_index_by_path(p, from),
-				now + CAND_TTL_MS);
+	if (!c && (c = add_cand(p, from, classify(p, from), PATH_LEARNED,
+				relay_index_by_path(p, from), now + CAND_TTL_MS)))
+		path_cand_received(c, len);
 	if (!c)
 		return;
 	if (c->validated_ms && now - c->validated_ms < p->d->cfg.probe_timeout_ms)
 		consider_switch(p, c);
 	else if (!c->challenged_ms || now - c->challenged_ms >= p->d->cfg.probe_timeout_ms)
 		challenge(p, c);
+}
+
+void peer_path_sent(struct peer *p, struct session *s, const struct path_addr *to, size_t bytes)
+{
+	struct path_cand *c;
+
+	if (p && s == p->session && (c = pathset_find(&p->cands, to)))
+		path_cand_sent(c, bytes);
 }
 
 /* ---- the timer ----------------------------------------------------------- */
@@ -745,8 +886,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	p->timer_at_ms = 0;
 	if (p->admin_down)
 		return;
-	if (p->session && (cur = pathset_find(&p->cands, &p->session->path)))
+	if (p->session && (cur = pathset_find(&p->cands, &p->session->path))) {
 		cur->expires_ms = cur->expires_ms ? now + CAND_TTL_MS : 0; /* in use: kept */
+		/* authenticated traffic on it keeps it validated, so a dial
+		 * there after the session ends is not held to an allowance */
+		cur->validated_ms = MAX(cur->validated_ms, p->mon.last_rx_ms);
+	}
 	pathset_expire(&p->cands, now);
 	if (p->next_round_ms && now >= p->next_round_ms)
 		negotiate_endpoint(p, p->state == PEER_CONNECTED ? "upgrade" : "retry");
@@ -824,10 +969,13 @@ void peer_session_up(struct peer *p, struct session *s)
 	if (c && !s->client)
 		s->method = c->method;
 	if (!c)
-		c = pathset_add(&p->cands, &s->path, s->method, relay_index_by_path(p, &s->path),
-				clock_now_ms() + CAND_TTL_MS);
-	if (c)
+		c = add_cand(p, &s->path, s->method, PATH_LEARNED,
+			     relay_index_by_path(p, &s->path), clock_now_ms() + CAND_TTL_MS);
+	if (c) {
+		/* the handshake came through it: validated */
 		c->validated_ms = clock_now_ms();
+		c->rx_bytes = c->tx_bytes = 0;
+	}
 	p->peer_path = s->path;
 	p->lost_ms = 0;
 	backoff_reset(&p->backoff);

@@ -73,12 +73,20 @@ struct peer {
 	struct event *timer;
 	uint64_t timer_at_ms;
 
+	/* candidates it (or a relay about it) named that the filter dropped,
+	 * and when that was last logged */
+	uint64_t filtered, filtered_logged, filter_log_ms;
+
 	/* what relays told us (this peer being a relay) */
 	struct ipport observed;      /* the address the relay sees us from */
 	int have_observed;
+	uint64_t observed_ms;        /* a change of it was last logged then */
 	/* relay role: what this peer may still have forwarded */
 	uint64_t relay_tokens, relay_tokens_us;
 	uint64_t relayed;            /* datagrams from it forwarded */
+	/* relay role: its requests (RELAY_CONNECT), held and their rate */
+	size_t relay_wants;
+	uint64_t relay_req_milli, relay_req_ms;
 };
 
 struct peer *peer_new(struct daemon *d, const char *name, const char *fingerprint);
@@ -102,10 +110,13 @@ void peer_session_up(struct peer *p, struct session *s);
 void peer_session_gone(struct peer *p, struct session *s, const char *why);
 /* peer_attempt_answered() - one of our handshakes heard back: the others go */
 void peer_attempt_answered(struct peer *p, struct session *s);
-/* peer_path_alive() - an authenticated datagram came on this path;
- * probing: it held only a path probe or its answer */
+/* peer_path_alive() - an authenticated datagram of len bytes came on this
+ * path; probing: it held only a path probe or its answer */
 void peer_path_alive(struct peer *p, struct session *s, const struct path_addr *from,
-		     int probing);
+		     int probing, size_t len);
+/* peer_path_sent() - the session sent bytes to that path on its own (a
+ * PATH_RESPONSE): they count against the path's allowance */
+void peer_path_sent(struct peer *p, struct session *s, const struct path_addr *to, size_t bytes);
 void peer_path_response(struct peer *p, struct session *s, const uint8_t *data,
 			const struct path_addr *from);
 void peer_candidates(struct peer *p, struct session *s, const struct wire_frame *fr);

@@ -12,8 +12,15 @@
 #include "session.h"
 #include "util.h"
 
+/* What a peer can make a relay hold, and do: each request (a want) costs
+ * a slot, a mutual pair a channel pair, and every repeat two introductions
+ * queued.  All of it is bounded per peer and in all, and what is refused
+ * is counted. */
 #define MAX_WANTS 4096
 #define MAX_WANTS_PER_PEER 64
+#define REQUESTS_PER_S 8      /* RELAY_CONNECT frames a peer may send, on average */
+#define REQUESTS_BURST 64     /* a peer with every target asking at once */
+#define INTRO_MIN_MS 1000     /* a pair is introduced at most this often */
 
 /* A peer's request to meet another, as it last repeated it. */
 struct relay_want {
@@ -22,6 +29,8 @@ struct relay_want {
 	struct ipport addr[WIRE_MAX_CANDIDATES];
 	size_t n;
 	uint64_t at_ms;
+	uint64_t intro_ms;    /* the pair was last introduced then, */
+	uint32_t intro_sid;   /* to our session with `from` of that time */
 };
 
 /* One direction's handle of an introduced pair: datagrams arrive on it
@@ -161,13 +170,23 @@ static struct relay_want *find_want(struct relay *r, struct peer *from, struct p
 	return NULL;
 }
 
-static size_t wants_of(struct relay *r, struct peer *from)
+/* request_allowed() - the per-peer rate of requests: a token bucket in
+ * thousandths, so a peer cannot make the relay search its tables and
+ * queue introductions as fast as it can send */
+static int request_allowed(struct peer *p, uint64_t now_ms)
 {
-	size_t i, n = 0;
+	const uint64_t max = (uint64_t)REQUESTS_BURST * 1000;
 
-	for (i = 0; i < r->nwant; i++)
-		n += r->want[i].from == from;
-	return n;
+	if (!p->relay_req_ms)
+		p->relay_req_milli = max;
+	else if (now_ms > p->relay_req_ms)
+		p->relay_req_milli = MIN(max, p->relay_req_milli +
+						      (now_ms - p->relay_req_ms) * REQUESTS_PER_S);
+	p->relay_req_ms = now_ms;
+	if (p->relay_req_milli < 1000)
+		return 0;
+	p->relay_req_milli -= 1000;
+	return 1;
 }
 
 /* send_intro() - tell `to` about `about`: its candidates, the address the
@@ -201,19 +220,25 @@ void relay_connect(struct daemon *d, struct peer *from, const struct wire_frame 
 
 	if (!r || !from)
 		return;
+	if (!request_allowed(from, clock_now_ms())) {
+		d->ctr.relay_requests_limited++;
+		return;
+	}
 	to = peer_find_key(d, fr->u.cand.key);
 	if (!to || to == from) {
 		log_debug("relay: %s asked for a peer not pinned here", from->name);
 		return;
 	}
 	if (!(w = find_want(r, from, to))) {
-		if (r->nwant == MAX_WANTS || wants_of(r, from) >= MAX_WANTS_PER_PEER) {
-			d->ctr.relay_dropped_unknown++;
+		if (r->nwant == MAX_WANTS || from->relay_wants >= MAX_WANTS_PER_PEER) {
+			d->ctr.relay_requests_refused++;
 			return;
 		}
 		w = &r->want[r->nwant++];
+		memset(w, 0, sizeof(*w));
 		w->from = from;
 		w->to = to;
+		from->relay_wants++;
 		log_info("relay: %s asks to meet %s", from->name, to->name);
 	}
 	w->n = fr->u.cand.n;
@@ -226,12 +251,21 @@ void relay_connect(struct daemon *d, struct peer *from, const struct wire_frame 
 	if (!back || !live_session(from) || !live_session(to))
 		return;
 	c = chan_pair(r, from, to);
+	/* a peer repeating itself faster than that learns nothing new; one
+	 * with a new session does */
+	if (w->intro_ms && w->at_ms - w->intro_ms < INTRO_MIN_MS &&
+	    w->intro_sid == from->session->local_id && back->intro_sid == to->session->local_id)
+		return;
+	w->intro_ms = back->intro_ms = w->at_ms;
+	w->intro_sid = from->session->local_id;
+	back->intro_sid = to->session->local_id;
 	send_intro(from->session, back, c->id);
 	send_intro(to->session, w, c->partner);
 }
 
 static void drop_want(struct relay *r, size_t i)
 {
+	r->want[i].from->relay_wants--;
 	r->want[i] = r->want[--r->nwant];
 }
 

@@ -22,8 +22,9 @@
 #include "session.h"
 #include "util.h"
 
-#define MAX_SERVER_HANDSHAKES 64
 #define UNKNOWN_SILENCE_MS 1000
+#define PATH_PACKET_MIN 24         /* packet number, PATH_CHALLENGE/RESPONSE, room */
+#define REFUSED_LOG_MS 10000       /* one line per flood, not one per datagram */
 #define PMTU_MAX 9000              /* jumbo frames: the largest worth probing */
 #define PMTU_STEP 32               /* close enough: stop searching */
 #define PMTU_TRIES 2
@@ -31,6 +32,7 @@
 
 static void arm_timer(struct session *s);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
+static void release_handshake(struct session *s);
 
 /* link_mtu() - what DTLS may put in one datagram: the path MTU less IP,
  * UDP and our headers (a relayed datagram carries two) */
@@ -51,6 +53,17 @@ static void dtls_out(void *arg, const uint8_t *rec, size_t len)
 	o.type = s->state == SESS_ESTABLISHED ? WIRE_DATA : WIRE_HANDSHAKE;
 	if (o.type == WIRE_HANDSHAKE && s->client)
 		o.receiver_id = 0;
+	if (o.type == WIRE_HANDSHAKE && s->hs_tx_budget != PATH_UNLIMITED) {
+		/* dialling an address that never sent us anything: only so
+		 * much, retransmissions included (RFC 9000 8) */
+		uint64_t n = len + WIRE_OUTER_HS_LEN + (s->path.channel ? WIRE_OUTER_DATA_LEN : 0);
+
+		if (n > s->hs_tx_budget) {
+			s->d->ctr.path_sends_limited++;
+			return;
+		}
+		s->hs_tx_budget -= n;
+	}
 	mesh_send_path(s->mesh, s->tx_path ? s->tx_path : &s->path, &o, rec, len);
 	s->last_tx_ms = clock_now_ms();
 }
@@ -66,13 +79,15 @@ static struct session *session_new(struct daemon *d, struct mesh *m, const struc
 	s->method = to->channel ? PATH_RELAY : PATH_DIRECT;
 	s->path_since_ms = clock_now_ms();
 	s->created_ms = s->last_rx_ms = clock_now_ms();
+	s->hs_tx_budget = PATH_UNLIMITED;
 	s->timer = evtimer_new(d->base, on_timer, s);
 	mesh_add_session(m, s);
 	return s;
 }
 
 struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer *p,
-				   const struct path_addr *to, enum path_method method)
+				   const struct path_addr *to, enum path_method method,
+				   uint64_t tx_budget)
 {
 	struct session *s = session_new(d, m, to);
 	char a[96];
@@ -80,6 +95,7 @@ struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer
 	s->client = 1;
 	s->peer = p;
 	s->method = method;
+	s->hs_tx_budget = tx_budget;
 	log_info("peer %s: handshake via %s (session %08x)", p->name, path_addr_fmt(to, a),
 		 s->local_id);
 	s->dtls = dtls_client_new(d->dtls, p->fingerprint, link_mtu(d, to), dtls_out, s);
@@ -163,21 +179,52 @@ static void probe_acked(void *arg, size_t size)
 
 /* ---- path frames ------------------------------------------------------- */
 
+/* send_path_packet() - a PATH_CHALLENGE or PATH_RESPONSE alone, to `to`, in
+ * a datagram of at most max bytes: padded to the minimum packet size only
+ * when that fits (RFC 9000 8.2.1).  Its size, or 0 if it did not fit. */
+static size_t send_path_packet(struct session *s, const struct path_addr *to, uint8_t type,
+			       const uint8_t data[PATH_CHALLENGE_LEN], uint64_t max)
+{
+	uint8_t pkt[2048];
+	size_t over = WIRE_OUTER_DATA_LEN + (to->channel ? WIRE_OUTER_DATA_LEN : 0) + DTLS_OVERHEAD;
+	size_t cap = sizeof(pkt), n;
+
+	if (max != PATH_UNLIMITED) {
+		if (max < over + PATH_PACKET_MIN)
+			return 0;
+		cap = (size_t)MIN((uint64_t)cap, max - over);
+	}
+	n = link_build_path_packet(s->link, type, data, pkt, cap, clock_now_us());
+	s->tx_path = to;
+	dtls_write(s->dtls, pkt, n);
+	s->tx_path = NULL;
+	return n + over;
+}
+
+/* response_max() - RFC 9000 8.2.2: the answer goes on the path the
+ * challenge came on; before that path is ours, it may be no more than
+ * three times the datagram that asked (8, 8.2.1) */
+static uint64_t response_max(const struct session *s)
+{
+	if (path_addr_eq(&s->rx_path, &s->path) || s->rx_path.channel)
+		return PATH_UNLIMITED;
+	return PATH_AMPLIFICATION * (uint64_t)s->rx_len;
+}
+
 static void path_frame(void *arg, const struct wire_frame *fr)
 {
 	struct session *s = arg;
-	uint8_t pkt[2048];
 	size_t n;
 
 	switch (fr->type) {
 	case WF_PATH_CHALLENGE:
 		s->rx_probing = 1;
-		/* RFC 9000 8.2.2: answer on the path the challenge came on */
-		n = link_build_path_packet(s->link, WF_PATH_RESPONSE, fr->u.path_data, pkt,
-					   sizeof(pkt), clock_now_us());
-		s->tx_path = &s->rx_path;
-		dtls_write(s->dtls, pkt, n);
-		s->tx_path = NULL;
+		n = send_path_packet(s, &s->rx_path, WF_PATH_RESPONSE, fr->u.path_data,
+				     response_max(s));
+		if (n)
+			peer_path_sent(s->peer, s, &s->rx_path, n);
+		else
+			s->d->ctr.path_sends_limited++;
 		break;
 	case WF_PATH_RESPONSE:
 		s->rx_probing = 1;
@@ -203,20 +250,16 @@ static void path_frame(void *arg, const struct wire_frame *fr)
 	}
 }
 
-void session_challenge(struct session *s, const struct path_addr *to,
-		       const uint8_t data[PATH_CHALLENGE_LEN])
+size_t session_challenge(struct session *s, const struct path_addr *to,
+			 const uint8_t data[PATH_CHALLENGE_LEN], uint64_t max_bytes)
 {
-	uint8_t pkt[2048];
 	size_t n;
 
 	if (s->state != SESS_ESTABLISHED)
-		return;
-	n = link_build_path_packet(s->link, WF_PATH_CHALLENGE, data, pkt, sizeof(pkt),
-				   clock_now_us());
-	s->tx_path = to;
-	dtls_write(s->dtls, pkt, n);
-	s->tx_path = NULL;
+		return 0;
+	n = send_path_packet(s, to, WF_PATH_CHALLENGE, data, max_bytes);
 	mesh_wake(s->mesh, s);
+	return n;
 }
 
 void session_migrate(struct session *s, const struct path_addr *to, enum path_method method,
@@ -262,6 +305,7 @@ static void established(struct session *s)
 	}
 	s->state = SESS_ESTABLISHED;
 	s->established_ms = clock_now_ms();
+	release_handshake(s);
 	cb.arg = s;
 	cb.probe_acked = probe_acked;
 	cb.path_frame = path_frame;
@@ -291,6 +335,7 @@ static void deliver(void *arg, const uint8_t *plain, size_t len)
 {
 	struct session *s = arg;
 
+	s->rx_auth = 1; /* the record's MAC checked out */
 	if (!s->link)
 		return;
 	if (link_recv(s->link, plain, len, clock_now_us()) < 0)
@@ -307,12 +352,21 @@ void session_input(struct session *s, const struct wire_outer *o, const uint8_t 
 		s->remote_id = o->sender_id;
 	s->rx_path = *from;
 	s->rx_probing = 0;
+	s->rx_auth = 0;
+	s->rx_len = len + (o->type == WIRE_HANDSHAKE ? WIRE_OUTER_HS_LEN : WIRE_OUTER_DATA_LEN);
 	st = dtls_input(s->dtls, p, len, deliver, s);
 	if (st == DTLS_FAILED) {
 		if (was == SESS_HANDSHAKE)
 			handshake_failed(s);
 		else
 			session_close(s, dtls_error(s->dtls));
+		return;
+	}
+	if (was == SESS_ESTABLISHED && !s->rx_auth) {
+		/* forged, corrupted, replayed or late (the receiver id travels
+		 * in the clear): it changes nothing, neither the session's
+		 * liveness nor the peer's paths */
+		s->d->ctr.datagrams_unauthenticated++;
 		return;
 	}
 	s->last_rx_ms = clock_now_ms();
@@ -328,7 +382,7 @@ void session_input(struct session *s, const struct wire_outer *o, const uint8_t 
 	/* authenticated traffic: the path it came on is alive (and, if it is
 	 * not ours, worth a challenge) */
 	if (was == SESS_ESTABLISHED && s->peer)
-		peer_path_alive(s->peer, s, from, s->rx_probing);
+		peer_path_alive(s->peer, s, from, s->rx_probing, s->rx_len);
 	mesh_wake(s->mesh, s);
 }
 
@@ -336,7 +390,6 @@ struct hs_find {
 	const struct path_addr *from;
 	uint32_t sender;
 	struct session *found;
-	int pending;
 };
 
 static void find_hs(struct session *s, void *arg)
@@ -347,8 +400,6 @@ static void find_hs(struct session *s, void *arg)
 		return;
 	if (s->remote_id == h->sender && path_addr_eq(&s->path, h->from))
 		h->found = s;
-	if (s->state == SESS_HANDSHAKE)
-		h->pending++;
 }
 
 /* A HelloVerifyRequest leaves from the stateless listener: no session
@@ -367,12 +418,96 @@ static void stateless_send(void *arg, const uint8_t *rec, size_t len)
 	mesh_send_path(so->m, so->to, &o, rec, len);
 }
 
+/* release_handshake() - a server handshake no longer pending: its source
+ * may start another */
+static void release_handshake(struct session *s)
+{
+	if (!s->hs_counted)
+		return;
+	s->hs_counted = 0;
+	hslimit_done(mesh_hslimit(s->mesh), &s->src);
+}
+
+struct hs_victim {
+	const struct hs_key *src;
+	struct session *oldest, *stalled; /* stalled: only its ClientHello came */
+};
+
+static void find_victim(struct session *s, void *arg)
+{
+	struct hs_victim *v = arg;
+
+	if (!s->hs_counted || !hs_key_eq(&s->src, v->src))
+		return;
+	if (!v->oldest || s->created_ms < v->oldest->created_ms)
+		v->oldest = s;
+	if (!dtls_progressed(s->dtls) && (!v->stalled || s->created_ms < v->stalled->created_ms))
+		v->stalled = s;
+}
+
+/* evict_handshake() - make room for a newcomer: the oldest handshake of
+ * src that got no further than its ClientHello goes, else its oldest */
+static void evict_handshake(struct mesh *m, const struct hs_key *src, uint64_t *counter)
+{
+	struct hs_victim v = { src, NULL, NULL };
+	struct session *s;
+	char a[96];
+
+	mesh_each_session(m, find_victim, &v);
+	s = v.stalled ? v.stalled : v.oldest;
+	if (!s)
+		return;
+	(*counter)++;
+	log_debug("mesh: pending handshake from %s (session %08x) evicted for a newcomer",
+		  path_addr_fmt(&s->path, a), s->local_id);
+	session_discard(s, NULL);
+}
+
+/* note_refused() - one log line per flood, naming its latest source */
+static void note_refused(struct daemon *d, const struct path_addr *from)
+{
+	static uint64_t last_ms, last_count;
+	uint64_t now = clock_now_ms(), n = d->ctr.handshakes_refused_rate;
+	char a[96];
+
+	if (last_ms && now - last_ms < REFUSED_LOG_MS)
+		return;
+	log_warnx("mesh: handshakes from %s over the per-source rate: %llu refused since the last report",
+		  path_addr_fmt(from, a), (unsigned long long)(n - last_count));
+	last_ms = now;
+	last_count = n;
+}
+
+/* admit() - a ClientHello returned its cookie: may it have a handshake? */
+static int admit(struct daemon *d, struct mesh *m, const struct hs_key *src,
+		 const struct path_addr *from)
+{
+	struct hs_key victim;
+
+	switch (hslimit_admit(mesh_hslimit(m), src, clock_now_ms(), &victim)) {
+	case HS_REFUSE_RATE:
+		d->ctr.handshakes_refused_rate++;
+		note_refused(d, from);
+		return 0;
+	case HS_ADMIT_EVICT_SOURCE:
+		evict_handshake(m, &victim, &d->ctr.handshakes_evicted_source);
+		break;
+	case HS_ADMIT_EVICT_BUSIEST:
+		evict_handshake(m, &victim, &d->ctr.handshakes_evicted_global);
+		break;
+	case HS_ADMIT:
+		break;
+	}
+	return 1;
+}
+
 void session_accept(struct daemon *d, struct mesh *m, const struct wire_outer *o,
 		    const uint8_t *p, size_t len, const struct path_addr *from)
 {
 	struct stateless_out so = { m, from, o->sender_id };
 	uint8_t cookie_in[sizeof(struct sockaddr_storage) + 8];
 	struct hs_find h = { .from = from, .sender = o->sender_id };
+	struct hs_key src;
 	struct session *s;
 	struct dtls_conn *c;
 
@@ -383,8 +518,15 @@ void session_accept(struct daemon *d, struct mesh *m, const struct wire_outer *o
 		session_input(h.found, o, p, len, from);
 		return;
 	}
-	if (h.pending >= MAX_SERVER_HANDSHAKES)
+	/* a source out of handshakes is not even answered: checking its
+	 * cookie would be work too (the bucket is spent only by a good
+	 * cookie, so nobody can spend another's by spoofing its address) */
+	hs_key_of(&src, (const struct sockaddr *)&from->sa, from->channel);
+	if (!hslimit_may_try(mesh_hslimit(m), &src, clock_now_ms())) {
+		d->ctr.handshakes_refused_rate++;
+		note_refused(d, from);
 		return;
+	}
 	/* the cookie binds the client's path and session id */
 	memcpy(cookie_in, &from->sa, from->len);
 	memcpy(cookie_in + from->len, &from->channel, 4);
@@ -393,8 +535,14 @@ void session_accept(struct daemon *d, struct mesh *m, const struct wire_outer *o
 			stateless_send, &so);
 	if (!c)
 		return;
+	if (!admit(d, m, &src, from)) {
+		dtls_conn_free(c);
+		return;
+	}
 	s = session_new(d, m, from);
 	s->remote_id = o->sender_id;
+	s->src = src;
+	s->hs_counted = 1;
 	s->dtls = c;
 	dtls_conn_set_output(c, dtls_out, s);
 	if (dtls_continue(c) == DTLS_FAILED) {
@@ -556,6 +704,7 @@ void session_discard(struct session *s, const char *why)
 
 void session_free(struct session *s)
 {
+	release_handshake(s);
 	mesh_remove_session(s->mesh, s);
 	if (s->timer)
 		event_free(s->timer);

@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include "hslimit.h"
 #include "path.h"
 #include "wire.h"
 
@@ -39,6 +40,13 @@ struct session {
 	uint64_t last_rx_ms, last_tx_ms, last_eliciting_ms;
 	int answered;                /* client: the server replied to our handshake */
 	int rx_probing;              /* the datagram being processed is a path probe */
+	int rx_auth;                 /* ... and delivered an authenticated record */
+	size_t rx_len;               /* ... and its size */
+	/* handshakes: a server's counts against its source's limits; a
+	 * client's to an unvalidated address may send only so much */
+	struct hs_key src;
+	int hs_counted;
+	uint64_t hs_tx_budget;       /* PATH_UNLIMITED, or bytes left */
 	int dirty;
 	struct session *dirty_next;
 	/* path MTU search (pmtu-probe = yes), in datagram bytes */
@@ -50,8 +58,11 @@ struct session {
 	} pmtu;
 };
 
+/* session_client_new() - dial; tx_budget: what the handshake may send
+ * there in all, retransmissions included (PATH_UNLIMITED: no limit) */
 struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer *p,
-				   const struct path_addr *to, enum path_method method);
+				   const struct path_addr *to, enum path_method method,
+				   uint64_t tx_budget);
 /* session_accept() - a handshake datagram with no receiver id */
 void session_accept(struct daemon *d, struct mesh *m, const struct wire_outer *o,
 		    const uint8_t *p, size_t len, const struct path_addr *from);
@@ -63,9 +74,11 @@ void session_unknown_reply(struct daemon *d, struct mesh *m, uint32_t id,
 /* session_flush() - send what the link may; >0 if stopped for lack of room */
 int session_flush(struct session *s);
 void session_wake(struct session *s);
-/* session_challenge() - a PATH_CHALLENGE on that path, now */
-void session_challenge(struct session *s, const struct path_addr *to,
-		       const uint8_t data[PATH_CHALLENGE_LEN]);
+/* session_challenge() - a PATH_CHALLENGE on that path, now, in a
+ * datagram of at most max_bytes (padded to the minimum size only if that
+ * allows: RFC 9000 8.2.1).  Returns the datagram's size, 0 if none went. */
+size_t session_challenge(struct session *s, const struct path_addr *to,
+			 const uint8_t data[PATH_CHALLENGE_LEN], uint64_t max_bytes);
 /* session_migrate() - send on this path from now on (it may be the same
  * one, back after an outage); what is in flight is sent again there */
 void session_migrate(struct session *s, const struct path_addr *to, enum path_method method,

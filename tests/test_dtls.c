@@ -263,6 +263,64 @@ START_TEST(test_identity_persists)
 }
 END_TEST
 
+/* A server handshake is "progressing" once the client's second flight came
+ * (the limits on handshakes per source evict others first); a ClientHello
+ * repeated to a pending server handshake draws no new flight. */
+START_TEST(test_progress_and_a_repeated_hello)
+{
+	static struct queue to_srv, to_cli;
+	struct identity a, b;
+	struct dtls_ctx *ca, *cb;
+	struct dtls_conn *cli, *srv;
+	uint8_t hello[2048];
+	size_t hello_len;
+	struct got g = { 0 };
+	char err[256];
+	int i, flight;
+
+	make_identity(&a);
+	make_identity(&b);
+	pinned_fp = a.fingerprint;
+	ca = dtls_ctx_new(&a, pinned, NULL, err, sizeof(err));
+	cb = dtls_ctx_new(&b, pinned, NULL, err, sizeof(err));
+	memset(&to_srv, 0, sizeof(to_srv));
+	memset(&to_cli, 0, sizeof(to_cli));
+	cli = dtls_client_new(ca, b.fingerprint, 1400, out_fn, &to_srv);
+	ck_assert_ptr_null(dtls_listen(cb, to_srv.d[0], to_srv.len[0], "c", 1, 1400, out_fn,
+				       &to_cli));
+	to_srv.n = 0;
+	dtls_input(cli, to_cli.d[0], to_cli.len[0], deliver, &g);
+	to_cli.n = 0;
+	ck_assert_int_eq(to_srv.n, 1); /* the ClientHello with the cookie */
+	memcpy(hello, to_srv.d[0], to_srv.len[0]);
+	hello_len = to_srv.len[0];
+	srv = dtls_listen(cb, hello, hello_len, "c", 1, 1400, out_fn, &to_cli);
+	ck_assert_ptr_nonnull(srv);
+	ck_assert_int_eq(dtls_continue(srv), DTLS_PENDING);
+	flight = to_cli.n;
+	ck_assert_int_gt(flight, 0);
+	ck_assert(!dtls_progressed(srv));
+	for (i = 0; i < 20; i++)
+		ck_assert_int_eq(dtls_input(srv, hello, hello_len, deliver, &g), DTLS_PENDING);
+	ck_assert_int_eq(to_cli.n, flight); /* no amplification by repetition */
+	ck_assert(!dtls_progressed(srv));
+	to_srv.n = 0;
+	for (i = 0; i < flight; i++)
+		dtls_input(cli, to_cli.d[i], to_cli.len[i], deliver, &g);
+	to_cli.n = 0;
+	for (i = 0; i < to_srv.n; i++)
+		dtls_input(srv, to_srv.d[i], to_srv.len[i], deliver, &g);
+	ck_assert(dtls_progressed(srv));
+	ck_assert_int_eq(dtls_status(srv), DTLS_ESTABLISHED);
+	dtls_conn_free(cli);
+	dtls_conn_free(srv);
+	dtls_ctx_free(ca);
+	dtls_ctx_free(cb);
+	identity_free(&a);
+	identity_free(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dtls");
@@ -271,6 +329,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(t, test_handshake_cookie_then_data);
+	tcase_add_test(t, test_progress_and_a_repeated_hello);
 	tcase_add_test(t, test_instance_changes_with_the_process_not_the_session);
 	tcase_add_test(t, test_unpinned_key_is_refused);
 	tcase_add_test(t, test_identity_persists);
