@@ -218,8 +218,9 @@ static void on_quit(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(d->base, NULL);
 }
 
-/* on_reload() - SIGHUP: the egress policy, resolvers and log level are
- * re-read; peers, networks and forwards of the file need a restart */
+/* on_reload() - SIGHUP: the egress policy, resolvers, candidate-allow and
+ * the log level are re-read; peers, networks and forwards of the file need
+ * a restart */
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -253,6 +254,9 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	}
 	log_init(c.log_level - LOG_LVL_INFO);
 	snprintf(d->cfg.resolv_conf, sizeof(d->cfg.resolv_conf), "%s", c.resolv_conf);
+	/* candidates already learned stay; the filter applies to new ones */
+	memcpy(d->cfg.candidate_allow, c.candidate_allow, sizeof(c.candidate_allow));
+	d->cfg.ncandidate_allow = c.ncandidate_allow;
 	if (d->role == ROLE_CONSUMER)
 		egress_load_resolvers(d);
 	config_free(&c);
