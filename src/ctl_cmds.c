@@ -249,6 +249,7 @@ static const struct {
 	COUNTER("relay_requests_limited", relay_requests_limited),
 	COUNTER("dropped_deleted_network", dropped_deleted_network),
 	COUNTER("network_deleted_unknown", network_deleted_unknown),
+	COUNTER("relay_frames_ignored", relay_frames_ignored),
 	COUNTER("flows_unknown_network", flows_unknown_network),
 	COUNTER("flows_refused_policy", flows_refused_policy),
 	COUNTER("flows_refused_remote", flows_refused_remote),

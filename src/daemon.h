@@ -68,6 +68,7 @@ struct daemon_counters {
 	uint64_t relay_requests_limited;    /* relay: over the rate a peer may send them */
 	uint64_t dropped_deleted_network;   /* frames for a network deleted here */
 	uint64_t network_deleted_unknown;   /* NETWORK_DELETED for no network of that peer */
+	uint64_t relay_frames_ignored;   /* RELAY_* frames from who has no business sending them */
 	uint64_t flows_unknown_network;
 	uint64_t flows_refused_policy;
 	uint64_t flows_refused_remote;      /* connect refused / unreachable */

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "mesh.h"
 #include "netlink.h"
+#include "network.h"
 #include "peer.h"
 #include "relay.h"
 #include "session.h"
@@ -411,25 +412,52 @@ static void add_endpoints(struct peer *p)
 	}
 }
 
+/* own_prefixes() - this host's networks: its interfaces' prefixes, and on
+ * a provider the VM networks it serves (they live in capture namespaces,
+ * not among the interfaces, but they are this host's all the same).  The
+ * caller frees the array. */
+static struct path_prefix *own_prefixes(struct daemon *d, size_t *n)
+{
+	struct path_prefix *own;
+	struct network *net;
+	size_t k = 0;
+
+	local_refresh();
+	TAILQ_FOREACH(net, &d->networks, entry)
+		k++;
+	own = xcalloc(local.n + k + 1, sizeof(*own));
+	memcpy(own, local.pfx, local.n * sizeof(*own));
+	*n = local.n;
+	TAILQ_FOREACH(net, &d->networks, entry) {
+		if (!net->cap)
+			continue;
+		own[*n].family = AF_INET;
+		memcpy(own[*n].addr, &net->gateway, 4);
+		own[(*n)++].len = net->prefix_len;
+	}
+	return own;
+}
+
 /* cand_allowed() - may an address a peer or relay named, or traffic came
  * from, become a candidate?  A refusal is counted, and logged now and then
  * naming the peer and who told us. */
 static int cand_allowed(struct peer *p, const struct sockaddr *sa, const char *source)
 {
 	const struct config *cfg = &p->d->cfg;
-	struct path_prefix allow[CONFIG_CANDIDATE_ALLOW_MAX];
+	struct path_prefix allow[CONFIG_CANDIDATE_ALLOW_MAX], *own;
 	uint64_t now = clock_now_ms();
 	enum path_verdict v;
 	char a[ADDRSTRLEN];
-	size_t i;
+	size_t i, nown;
 
 	for (i = 0; i < cfg->ncandidate_allow; i++) {
 		allow[i].family = cfg->candidate_allow[i].family;
 		memcpy(allow[i].addr, cfg->candidate_allow[i].addr, 16);
 		allow[i].len = cfg->candidate_allow[i].prefix_len;
 	}
-	local_refresh();
-	v = path_filter(sa, local.pfx, local.n, allow, cfg->ncandidate_allow);
+	own = own_prefixes(p->d, &nown);
+	v = path_filter(sa, own, nown, allow, cfg->ncandidate_allow);
+	free(own);
 	if (v == PATH_OK)
 		return 1;
 	p->d->ctr.candidates_filtered++;
@@ -534,7 +562,7 @@ void peer_relay_observed(struct peer *r, const struct ipport *addr)
 		}
 }
 
-void peer_relay_intro(struct peer *r, struct session *s, const struct wire_frame *fr)
+int peer_relay_intro(struct peer *r, struct session *s, const struct wire_frame *fr)
 {
 	struct peer *q = r ? peer_find_key(r->d, fr->u.cand.key) : NULL;
 	uint64_t exp = clock_now_ms() + RELAY_TTL_MS;
@@ -544,8 +572,10 @@ void peer_relay_intro(struct peer *r, struct session *s, const struct wire_frame
 	size_t i;
 
 	/* only peers that name this relay as theirs are met through it */
-	if (ri < 0 || !fr->u.cand.channel || q->admin_down)
-		return;
+	if (ri < 0 || !fr->u.cand.channel)
+		return -1;
+	if (q->admin_down)
+		return 0;
 	pa = s->path;
 	pa.channel = fr->u.cand.channel;
 	fresh = !pathset_find(&q->cands, &pa);
@@ -559,6 +589,7 @@ void peer_relay_intro(struct peer *r, struct session *s, const struct wire_frame
 	/* a peer waiting for a way to reach it tries the new ones now */
 	if (fresh && !q->session && !q->nattempt)
 		negotiate_endpoint(q, "introduced by a relay");
+	return 0;
 }
 
 /* ---- negotiation ------------------------------------------------------- */

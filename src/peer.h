@@ -123,7 +123,9 @@ void peer_candidates(struct peer *p, struct session *s, const struct wire_frame 
 void peer_relay_observed(struct peer *relay, const struct ipport *addr);
 void peer_path_label(struct peer *p, struct session *s, uint8_t method,
 		     const struct path_addr *from);
-void peer_relay_intro(struct peer *relay, struct session *s, const struct wire_frame *fr);
+/* peer_relay_intro() - 0, or -1 if the sender is no relay of the peer it
+ * names (the frame is ignored) */
+int peer_relay_intro(struct peer *relay, struct session *s, const struct wire_frame *fr);
 
 /* peer_kick() - the session sent data: a busy link is watched closely */
 void peer_kick(struct peer *p);

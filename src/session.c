@@ -239,13 +239,18 @@ static void path_frame(void *arg, const struct wire_frame *fr)
 	case WF_RELAY_OBSERVED:
 		if (s->peer && peer_is_relay(s->peer))
 			peer_relay_observed(s->peer, &fr->u.observed);
+		else
+			s->d->ctr.relay_frames_ignored++; /* only a relay says this */
 		break;
 	case WF_RELAY_INTRO:
-		peer_relay_intro(s->peer, s, fr);
+		if (peer_relay_intro(s->peer, s, fr) < 0)
+			s->d->ctr.relay_frames_ignored++;
 		break;
 	case WF_RELAY_CONNECT:
 		if (s->d->role == ROLE_RELAY)
 			relay_connect(s->d, s->peer, fr);
+		else
+			s->d->ctr.relay_frames_ignored++; /* we relay for nobody */
 		break;
 	}
 }
