@@ -286,7 +286,7 @@ def flood_clients(a):
             pending.add(asyncio.ensure_future(one(deadline)))
         if pending:
             await asyncio.wait(pending)
-        await rep
+        rep.cancel()
         write_stats(done=True)
         await asyncio.sleep(a.hold)
 

@@ -25,6 +25,7 @@ om_bg "$NS_VM" clients $PY "$SERVERS" flood-clients --host $SRV_ADDR --port 9200
 clients=$OM_LASTPID
 om_wait 90 grep -q done "$OM_T/flood" || { fail "the clients finished trying"; exit 1; }
 read -r _ up _ _ _ _ <"$OM_T/flood"
+log "clients: $(cat "$OM_T/flood")"
 log "$up of 900 connections up"
 check "the connections up to the limit work ($up)" test "$up" -ge 300
 check "the rest are refused ($up of 900 up)" test "$up" -lt 900
