@@ -124,11 +124,14 @@ void capture_flow_destroyed(struct capture *c, struct flow *f)
 
 /* ---- the peer and the kind of a destination --------------------------- */
 
+/* peer_session() - the session new VM flows go on; NULL while there is
+ * none, or while a handshake of ours is about to replace it (a flow opened
+ * now would be reset with it; the VM retries) */
 static struct session *peer_session(struct capture *c)
 {
 	struct peer *p = peer_find(c->d, c->net->peer);
 
-	if (!p || !p->session)
+	if (!p || !p->session || !peer_settled(p))
 		return NULL;
 	return p->session;
 }

@@ -1020,6 +1020,25 @@ void peer_session_up(struct peer *p, struct session *s)
 	arm(p);
 }
 
+/* peer_settled() - the session in use will stay: no handshake of ours is
+ * on its way to replace it.  When the peer's dial came up while ours was
+ * under way and ours wins the tie (11.17), ours replaces it within a round
+ * trip or two, and flows opened meanwhile would be reset with it; a new
+ * flow had better wait (a VM's SYN is retried).  Only an attempt the peer
+ * answered counts: one that never will must not hold flows back. */
+int peer_settled(const struct peer *p)
+{
+	size_t i;
+
+	if (!p->session || p->session->client ||
+	    strcmp(p->d->id.fingerprint, p->fingerprint) > 0)
+		return 1;
+	for (i = 0; i < p->nattempt; i++)
+		if (p->attempt[i]->answered)
+			return 0;
+	return 1;
+}
+
 void peer_attempt_answered(struct peer *p, struct session *s)
 {
 	drop_attempts(p, s);

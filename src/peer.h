@@ -108,6 +108,8 @@ const char *peer_method(const struct peer *p);
 /* From the sessions. */
 void peer_session_up(struct peer *p, struct session *s);
 void peer_session_gone(struct peer *p, struct session *s, const char *why);
+/* peer_settled() - no handshake of ours is about to replace the session */
+int peer_settled(const struct peer *p);
 /* peer_attempt_answered() - one of our handshakes heard back: the others go */
 void peer_attempt_answered(struct peer *p, struct session *s);
 /* peer_path_alive() - an authenticated datagram of len bytes came on this
