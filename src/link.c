@@ -13,7 +13,10 @@
 #include "link_int.h"
 #include "log.h"
 
-char link_tombstone_mark;
+char link_freed_mark;
+
+static void ghosts_free(struct link *l);
+static void credit_unwait(struct link *l, struct link_flow *f);
 
 static void flow_free(struct link *l, struct link_flow *f);
 static void flow_schedule(struct link *l, struct link_flow *f);
@@ -65,7 +68,8 @@ struct link *link_new(const struct link_config *cfg, const struct link_cb *cb,
 	idmap_init(&l->flows);
 	/* a hostile peer could split the implied ids into many ranges: past
 	 * this many the oldest are forgotten (their flows count as closed) */
-	rangeset_init(&l->remote_pending, 64);
+	rangeset_init(&l->remote_pending, 512);
+	idmap_init(&l->ghosts);
 	if (pool)
 		pool->links++;
 	l->next_local_id = cfg->opens_even ? 2 : 1;
@@ -102,6 +106,7 @@ void link_free(struct link *l)
 	reap(l);
 	idmap_free(&l->flows);
 	groups_free(l);
+	ghosts_free(l);
 	rangeset_free(&l->remote_pending);
 	rangeset_free(&l->rcv_pns);
 	if (l->pool && l->pool->links)
@@ -126,8 +131,8 @@ static void leave(struct link *l)
 }
 
 /* link_max_structs() - flow structs a link keeps at most: its open flows,
- * plus room for the peer's flows seen before their OPEN and for
- * tombstones waiting for the peer's RESET */
+ * plus room for the peer's flows seen before their OPEN (ghosts are small
+ * and counted apart) */
 static size_t link_max_structs(const struct link *l)
 {
 	return (size_t)l->cfg.max_flows + MAX((size_t)l->cfg.max_flows / 2, (size_t)LINK_UNOPENED_MAX);
@@ -245,6 +250,32 @@ static void ctl_unlink(struct link *l, struct link_flow *f)
 	f->ctl_queued = 0;
 }
 
+/* Receive rings take chunks from the daemon's pool: these keep the link's
+ * count of them (rcv_chunks_changed(), link_sched.c) in step. */
+static void rcv_put(struct link *l, struct link_flow *f, uint64_t off, const uint8_t *d, size_t len)
+{
+	size_t before = f->rcv.nchunks;
+
+	ring_put(&f->rcv, off, d, len);
+	rcv_chunks_changed(l, f, before);
+}
+
+static void rcv_release(struct link *l, struct link_flow *f, uint64_t off)
+{
+	size_t before = f->rcv.nchunks;
+
+	ring_release(&f->rcv, off);
+	rcv_chunks_changed(l, f, before);
+}
+
+static void rcv_free(struct link *l, struct link_flow *f)
+{
+	size_t before = f->rcv.nchunks;
+
+	ring_free(&f->rcv);
+	rcv_chunks_changed(l, f, before);
+}
+
 /* unopened_done() - a peer's flow seen before its OPEN stops counting as
  * such: the OPEN came, or the flow went */
 static void unopened_done(struct link *l, struct link_flow *f)
@@ -256,15 +287,16 @@ static void unopened_done(struct link *l, struct link_flow *f)
 }
 
 /* flow_release() - what a flow holds goes: it leaves its network, its
- * queues and its buffers (the struct stays, as a tombstone or to reap) */
+ * queues and its buffers (the struct stays until it is reaped) */
 static void flow_release(struct link *l, struct link_flow *f)
 {
 	group_leave(l, f);
 	ctl_unlink(l, f);
+	credit_unwait(l, f);
 	unopened_done(l, f);
 	l->snd_buffered -= MIN(l->snd_buffered, ring_used(&f->snd));
 	ring_free(&f->snd);
-	ring_free(&f->rcv);
+	rcv_free(l, f);
 	rangeset_free(&f->snd_acked);
 	rangeset_free(&f->snd_retx);
 	rangeset_free(&f->rcv_have);
@@ -274,10 +306,12 @@ static void flow_release(struct link *l, struct link_flow *f)
 	f->dr = NULL;
 }
 
-/* flow_free() - release buffers now, the struct at reap time */
+/* flow_free() - release buffers now, the struct at reap time; until then
+ * it is marked freed, so a caller still holding it leaves it alone */
 static void flow_free(struct link *l, struct link_flow *f)
 {
 	flow_release(l, f);
+	f->app = &link_freed_mark;
 	idmap_del(&l->flows, f->id);
 	l->nflows--;
 	f->ctl_next = l->reap;
@@ -302,8 +336,9 @@ static void pend_push(struct link *l, const struct pending_ctl *p)
 }
 
 /* pend_push_answer() - a control frame the peer's input called for (a
- * refusal): bounded, so a peer cannot make the queue grow without end;
- * one dropped is sent again when the peer repeats itself */
+ * refusal): bounded, so a peer cannot make the queue grow without end.
+ * Only a peer flooding us with refused flows fills it: the flows whose
+ * refusal is dropped then hang on its side, at its cost (counted). */
 static void pend_push_answer(struct link *l, const struct pending_ctl *p)
 {
 	if (l->npend - l->pend_head >= LINK_PENDING_MAX) {
@@ -311,6 +346,71 @@ static void pend_push_answer(struct link *l, const struct pending_ctl *p)
 		return;
 	}
 	pend_push(l, p);
+}
+
+/* A flow of the peer's that we keep no struct for (refused before any
+ * state, dropped with its deleted network, or past the structs a link may
+ * hold) is a ghost: what the peer still sends on it, up to the final offset
+ * of its RESET and never beyond the window it had, is counted for link
+ * flow control, or the peer's link credit would shrink for good. */
+struct ghost {
+	uint64_t credited, max;
+};
+
+static void ghost_add(struct link *l, uint64_t id, uint64_t credited, uint64_t max)
+{
+	struct ghost *g;
+
+	if (idmap_get(&l->ghosts, id))
+		return;
+	if (l->nghosts >= LINK_GHOSTS_MAX) {
+		l->st.ghosts_dropped++; /* its bytes go uncounted: the peer's loss */
+		return;
+	}
+	g = xmalloc(sizeof(*g));
+	g->credited = credited;
+	g->max = max;
+	idmap_put(&l->ghosts, id, g);
+	l->nghosts++;
+}
+
+static void link_update_window(struct link *l);
+
+/* ghost_credit() - bytes up to end on a ghost, counted once; with done
+ * (its RESET came) the ghost goes.  0 if id is no ghost. */
+static int ghost_credit(struct link *l, uint64_t id, uint64_t end, int done)
+{
+	struct ghost *g = idmap_get(&l->ghosts, id);
+
+	if (!g)
+		return 0;
+	if (end > g->max) {
+		l->st.frames_violating++; /* more than the window it had */
+		end = g->max;
+	}
+	if (end > g->credited) {
+		l->rcv_data += end - g->credited;
+		l->rcv_consumed += end - g->credited;
+		g->credited = end;
+		link_update_window(l);
+	}
+	if (done) {
+		idmap_del(&l->ghosts, id);
+		free(g);
+		l->nghosts--;
+	}
+	return 1;
+}
+
+static void ghosts_free(struct link *l)
+{
+	struct ghost *g;
+	size_t pos = 0;
+
+	while ((g = idmap_next(&l->ghosts, &pos)))
+		free(g);
+	idmap_free(&l->ghosts);
+	l->nghosts = 0;
 }
 
 /* credit_unconsumed() - bytes of a flow that end without being read still
@@ -324,7 +424,7 @@ static void credit_unconsumed(struct link *l, struct link_flow *f, uint64_t fina
 	if (highest > f->rcv.base)
 		l->rcv_consumed += highest - f->rcv.base;
 	rcv_account(l, f, 0, ring_used(&f->rcv));
-	ring_release(&f->rcv, f->rcv.end);
+	rcv_release(l, f, f->rcv.end);
 	f->rcv.base = f->rcv.end = highest;
 	link_update_window(l);
 }
@@ -337,23 +437,19 @@ static void queue_reset(struct link *l, struct link_flow *f, uint64_t reason)
 	pend_push(l, &p);
 }
 
-/* make_tombstone() - a flow reset here: its buffers go at once, its id
- * stays until the peer's RESET tells how far it had sent (docs/DESIGN.md
- * 11.5).  Tombstones count towards the link's flow structs; when those
- * are spent, the flow is freed instead and the link window may drift by
- * what the peer still sends on it, which costs only this peer. */
-static void make_tombstone(struct link *l, struct link_flow *f)
+/* to_ghost() - a flow reset here: its state goes at once, and until the
+ * peer's RESET tells how far it had sent (docs/DESIGN.md 11.5), a ghost of
+ * a few bytes counts what still arrives on it for link flow control.  A
+ * UDP flow carries no stream bytes: nothing is owed. */
+static void to_ghost(struct link *l, struct link_flow *f)
 {
 	credit_unconsumed(l, f, f->rcv.end);
-	flow_release(l, f);
-	if (f->proto == WIRE_PROTO_UDP || l->nflows > link_max_structs(l)) {
-		flow_free(l, f);
-		return;
-	}
-	f->app = &link_tombstone_mark;
+	if (f->proto != WIRE_PROTO_UDP)
+		ghost_add(l, f->id, f->rcv.end, f->rcv_max);
+	flow_free(l, f);
 }
 
-/* refuse_flow() - reset a flow the peer opened (or named); the tombstone
+/* refuse_flow() - reset a flow the peer opened (or named); its ghost
  * counts what the peer sent before it learns */
 static void refuse_flow(struct link *l, struct link_flow *f, uint64_t reason, uint64_t *counter)
 {
@@ -362,7 +458,7 @@ static void refuse_flow(struct link *l, struct link_flow *f, uint64_t reason, ui
 
 	(*counter)++;
 	pend_push_answer(l, &p);
-	make_tombstone(l, f);
+	to_ghost(l, f);
 }
 
 /* flow_done() - finished both ways: every byte and the FIN acknowledged
@@ -377,7 +473,7 @@ static int flow_done(const struct link_flow *f)
 
 static void flow_maybe_finish(struct link *l, struct link_flow *f)
 {
-	if (!flow_done(f) || IS_TOMBSTONE(f))
+	if (!flow_done(f) || IS_FREED(f))
 		return;
 	if (l->cb.flow_gone)
 		l->cb.flow_gone(l->cb.arg, f, RST_NONE);
@@ -418,11 +514,8 @@ static void flow_update_window(struct link *l, struct link_flow *f)
  * that does not read cannot close the link for the others. */
 static void link_update_window(struct link *l)
 {
-	uint64_t target;
+	uint64_t target = l->rcv_consumed + l->rcv_window + groups_rcv_excess(l);
 
-	l->rcv_window = maybe_grow_window(l, l->rcv_window, &l->rcv_window_at_us,
-					  l->cfg.link_window_max);
-	target = l->rcv_consumed + l->rcv_window + groups_rcv_excess(l);
 	if (target <= l->rcv_max_data || target - l->rcv_max_data < l->rcv_window / 2)
 		return;
 	l->rcv_max_data = target;
@@ -439,15 +532,49 @@ static int blocked_on_credit(const struct link *l, const struct link_flow *f)
 	       l->snd_data >= l->snd_max_data;
 }
 
+/* The flows waiting for link credit, in a list of their own: a link
+ * WINDOW wakes those, not every flow (a peer granting credit a byte at a
+ * time would otherwise have us walk all flows per packet). */
+static void credit_wait(struct link *l, struct link_flow *f)
+{
+	if (f->credit_listed)
+		return;
+	f->credit_listed = 1;
+	f->cb_next = NULL;
+	f->cb_prev = l->cb_tail;
+	if (l->cb_tail)
+		l->cb_tail->cb_next = f;
+	else
+		l->cb_head = f;
+	l->cb_tail = f;
+}
+
+static void credit_unwait(struct link *l, struct link_flow *f)
+{
+	if (!f->credit_listed)
+		return;
+	if (f->cb_prev)
+		f->cb_prev->cb_next = f->cb_next;
+	else
+		l->cb_head = f->cb_next;
+	if (f->cb_next)
+		f->cb_next->cb_prev = f->cb_prev;
+	else
+		l->cb_tail = f->cb_prev;
+	f->cb_prev = f->cb_next = NULL;
+	f->credit_listed = 0;
+}
+
 static void flow_schedule(struct link *l, struct link_flow *f)
 {
-	if (f->scheduled || IS_TOMBSTONE(f))
+	if (f->scheduled || IS_FREED(f))
 		return;
 	if (!flow_can_send(l, f)) {
 		if (blocked_on_credit(l, f))
-			l->credit_blocked = 1;
+			credit_wait(l, f);
 		return;
 	}
+	credit_unwait(l, f);
 	sched_add(l, f);
 }
 
@@ -505,7 +632,8 @@ static uint64_t detect_lost(struct link *l);
 static void snd_released(struct link *l, struct link_flow *acked, uint64_t bytes)
 {
 	struct link_flow *f;
-	size_t pos = 0;
+	size_t pos = 0, n = 0, i;
+	uint64_t *ids;
 	int wake = 0;
 
 	snd_account(l, acked, 0, bytes);
@@ -513,19 +641,27 @@ static void snd_released(struct link *l, struct link_flow *acked, uint64_t bytes
 		l->buffer_full = 0;
 		wake = 1;
 	}
-	if (acked->group && acked->group->buffer_full && group_snd_room(l, acked) > 0) {
+	if (acked->group && acked->group->buffer_full && group_room_back(l, acked->group)) {
 		acked->group->buffer_full = 0;
 		wake = 1;
 	}
 	if (!wake)
 		return;
-	while ((f = idmap_next(&l->flows, &pos))) {
-		if (f->want_write && !IS_TOMBSTONE(f) && link_flow_send_space(f) > 0) {
+	/* the ids first: a writable callback may reset flows, which moves
+	 * others within the map */
+	ids = xcalloc(l->nflows + 1, sizeof(*ids));
+	while ((f = idmap_next(&l->flows, &pos)) && n < l->nflows)
+		if (f->want_write && !IS_FREED(f))
+			ids[n++] = f->id;
+	for (i = 0; i < n; i++) {
+		f = idmap_get(&l->flows, ids[i]);
+		if (f && f->want_write && !IS_FREED(f) && link_flow_send_space(f) > 0) {
 			f->want_write = 0;
 			if (l->cb.flow_writable)
 				l->cb.flow_writable(l->cb.arg, f);
 		}
 	}
+	free(ids);
 }
 
 /* stream_acked() - mark bytes acknowledged and drop everything contiguous
@@ -562,7 +698,7 @@ static void on_frames_acked(struct link *l, struct sent_pkt *p)
 		const struct sent_frame *sf = &p->f[i];
 		struct link_flow *f = idmap_get(&l->flows, sf->flow);
 
-		if (!f || IS_TOMBSTONE(f))
+		if (!f || IS_FREED(f))
 			continue;
 		switch (sf->type) {
 		case WF_OPEN:
@@ -590,7 +726,7 @@ static void requeue_frames(struct link *l, const struct sent_pkt *p)
 		struct link_flow *f = sf->flow ? idmap_get(&l->flows, sf->flow) : NULL;
 		struct pending_ctl pc;
 
-		if (f && IS_TOMBSTONE(f))
+		if (f && IS_FREED(f))
 			f = NULL;
 		switch (sf->type) {
 		case WF_STREAM:
@@ -836,6 +972,8 @@ static void refuse_id(struct link *l, uint64_t id, uint64_t *counter)
 
 	(*counter)++;
 	pend_push_answer(l, &p);
+	/* the peer cannot have sent more than the initial window on it */
+	ghost_add(l, id, 0, LINK_INITIAL_FLOW_WINDOW);
 }
 
 /* materialize() - the struct of a peer's flow, as a frame names it.  A
@@ -890,6 +1028,15 @@ static struct link_flow *remote_flow(struct link *l, uint64_t id, int create)
 	return materialize(l, id, create);
 }
 
+/* forgotten_id() - a peer's id below the highest seen, with no struct, not
+ * implied and waiting, and no ghost: closed long ago, or implied and
+ * forgotten past the ranges remembered */
+static int forgotten_id(const struct link *l, uint64_t id)
+{
+	return id && !is_local_id(l, id) && id < l->next_remote_id && !idmap_get(&l->flows, id) &&
+	       !rangeset_contains(&l->remote_pending, id >> 1) && !idmap_get(&l->ghosts, id);
+}
+
 struct link_flow *link_remote_or_local_flow(struct link *l, uint64_t id)
 {
 	return is_local_id(l, id) ? idmap_get(&l->flows, id) : remote_flow(l, id, CREATE);
@@ -897,7 +1044,7 @@ struct link_flow *link_remote_or_local_flow(struct link *l, uint64_t id)
 
 static void notify_readable(struct link *l, struct link_flow *f)
 {
-	if (!f->have_open || !f->accepted || IS_TOMBSTONE(f))
+	if (!f->have_open || !f->accepted || IS_FREED(f))
 		return;
 	if (l->cb.flow_readable)
 		l->cb.flow_readable(l->cb.arg, f);
@@ -909,9 +1056,16 @@ static void handle_open(struct link *l, const struct wire_frame *fr)
 	struct link_group *g;
 	uint64_t *refused;
 
-	if (!f || f->have_open || IS_TOMBSTONE(f))
+	if (!f && forgotten_id(l, fr->flow)) {
+		/* an id we kept no memory of (the implied ids are remembered
+		 * as ranges, a bounded number): the honest peer is told */
+		refuse_id(l, fr->flow, &l->st.flow_ids_refused);
+		return;
+	}
+	if (!f || f->have_open || IS_FREED(f))
 		return;
 	unopened_done(l, f);
+	l->early_chunks -= MIN(l->early_chunks, f->rcv.nchunks); /* early no more */
 	f->have_open = 1;
 	f->proto = fr->u.open.proto;
 	f->kind = fr->u.open.kind;
@@ -945,19 +1099,18 @@ static void handle_open(struct link *l, const struct wire_frame *fr)
 	l->st.flows_opened_remote++;
 	if (l->cb.flow_open)
 		l->cb.flow_open(l->cb.arg, f);
-	if (f->proto == WIRE_PROTO_UDP && (f = idmap_get(&l->flows, fr->flow)) && !IS_TOMBSTONE(f))
+	if (f->proto == WIRE_PROTO_UDP && (f = idmap_get(&l->flows, fr->flow)) && !IS_FREED(f))
 		dgram_deliver_early(l, f);
 }
 
-/* tombstone_data() - a flow we reset still counts what the peer sends */
-static void tombstone_data(struct link *l, struct link_flow *f, uint64_t end)
+/* rcv_memory_ok() - the link may take need more chunks for what it
+ * receives: within twice what its window (and what networks hoard beyond
+ * their shares) fills contiguously, and not over its share of a spent pool */
+static int rcv_memory_ok(const struct link *l, size_t need)
 {
-	if (end > f->rcv_max) {
-		l->st.frames_violating++;
-		end = f->rcv_max;
-	}
-	if (end > f->rcv.end)
-		credit_unconsumed(l, f, end);
+	uint64_t budget = 2 * (l->rcv_window + groups_rcv_excess(l)) / RING_CHUNK + 16;
+
+	return l->rcv_chunks + need <= budget && !link_over_share(l);
 }
 
 /* stream_violates() - a STREAM frame the flow's state forbids: for a UDP
@@ -975,18 +1128,50 @@ static int stream_violates(const struct link *l, const struct link_flow *f, uint
 }
 
 /* early_refused() - stream bytes for a flow not open yet are held within
- * a budget of the link's; a flow that would pass it is refused, and its
- * tombstone still counts the frame for link-level flow control */
-static int early_refused(struct link *l, struct link_flow *f, uint64_t end)
+ * a budget of the link's (in chunks: a byte takes one); a flow that would
+ * pass it is refused, and its ghost still counts the frame for
+ * link-level flow control */
+static int early_refused(struct link *l, struct link_flow *f, uint64_t off, uint64_t end)
 {
 	uint64_t id = f->id;
 
 	if (f->have_open || end <= f->rcv.end ||
-	    l->early_stream_bytes + (end - f->rcv.end) <= LINK_EARLY_STREAM_MAX)
+	    l->early_chunks + ring_chunks_needed(&f->rcv, off, (size_t)(end - off)) <=
+		    LINK_EARLY_STREAM_MAX / RING_CHUNK)
 		return 0;
 	refuse_flow(l, f, RST_RESOURCE, &l->st.flows_refused_early);
-	if (idmap_get(&l->flows, id) == f && IS_TOMBSTONE(f))
-		tombstone_data(l, f, end);
+	ghost_credit(l, id, end, 0); /* this frame's bytes count too */
+	return 1;
+}
+
+/* stream_deferred() - new bytes this frame would store cost memory the
+ * link is not entitled to: chunks past twice what its window fills
+ * contiguously (a peer spreading single bytes over chunks, or past gaps),
+ * a share of the daemon's spent pool, or one range of received bytes too
+ * many for the flow.  The frame is not stored and its packet is not
+ * acknowledged: the peer sends the bytes again later, as after a loss,
+ * which costs an honest peer a retransmission and a hostile one its
+ * bandwidth, never our memory or CPU. */
+static int stream_deferred(struct link *l, struct link_flow *f, uint64_t off, uint64_t end)
+{
+	uint64_t lo = MAX(off, f->rcv.base);
+	size_t need;
+
+	if (end <= lo || rangeset_covers(&f->rcv_have, lo, end))
+		return 0;
+	/* bytes at the edge of what is readable always go in: they let the
+	 * reader take ranges away */
+	if (f->rcv_have.n >= LINK_GAPS_MAX && lo > rangeset_first_gap(&f->rcv_have, f->rcv.base) &&
+	    rangeset_adds_range(&f->rcv_have, lo, end)) {
+		l->st.frames_deferred_gaps++;
+		l->unack = 1;
+		return 1;
+	}
+	need = ring_chunks_needed(&f->rcv, lo, (size_t)(end - lo));
+	if (!need || rcv_memory_ok(l, need))
+		return 0;
+	l->st.frames_deferred_memory++;
+	l->unack = 1;
 	return 1;
 }
 
@@ -995,17 +1180,15 @@ static void handle_stream(struct link *l, const struct wire_frame *fr)
 	struct link_flow *f = remote_flow(l, fr->flow, CREATE);
 	uint64_t off = fr->u.stream.offset, end = off + fr->u.stream.len;
 
-	if (!f)
-		return;
-	if (IS_TOMBSTONE(f)) {
-		tombstone_data(l, f, end);
+	if (!f) {
+		ghost_credit(l, fr->flow, end, 0);
 		return;
 	}
 	if (stream_violates(l, f, end, fr->u.stream.fin)) {
 		l->st.frames_violating++;
 		return;
 	}
-	if (early_refused(l, f, end))
+	if (early_refused(l, f, off, end) || stream_deferred(l, f, off, end))
 		return;
 	if (!f->have_open)
 		f->early_stream = 1;
@@ -1023,7 +1206,7 @@ static void handle_stream(struct link *l, const struct wire_frame *fr)
 		l->rcv_data += end - f->rcv.end;
 		rcv_account(l, f, end - f->rcv.end, 0);
 	}
-	ring_put(&f->rcv, off, fr->u.stream.data, fr->u.stream.len);
+	rcv_put(l, f, off, fr->u.stream.data, fr->u.stream.len);
 	rangeset_add(&f->rcv_have, MAX(off, f->rcv.base), end);
 	if (rangeset_first_gap(&f->rcv_have, f->rcv.base) > f->rcv.base || link_flow_at_eof(f))
 		notify_readable(l, f);
@@ -1031,25 +1214,26 @@ static void handle_stream(struct link *l, const struct wire_frame *fr)
 
 static void handle_window(struct link *l, const struct wire_frame *fr)
 {
-	struct link_flow *f;
-	size_t pos = 0;
+	struct link_flow *f, *waiting;
 
 	if (fr->flow == 0) {
 		if (fr->u.window_max <= l->snd_max_data)
 			return;
 		l->snd_max_data = fr->u.window_max;
-		/* flows held back by link credit may go again (only when some
-		 * were: a peer repeating WINDOW frames costs no scan) */
-		if (!l->credit_blocked)
-			return;
-		l->credit_blocked = 0;
-		while ((f = idmap_next(&l->flows, &pos)))
+		/* the flows held back by link credit may go again */
+		waiting = l->cb_head;
+		l->cb_head = l->cb_tail = NULL;
+		while ((f = waiting)) {
+			waiting = f->cb_next;
+			f->cb_prev = f->cb_next = NULL;
+			f->credit_listed = 0;
 			flow_schedule(l, f);
+		}
 		return;
 	}
 	f = is_local_id(l, fr->flow) ? idmap_get(&l->flows, fr->flow)
 				     : remote_flow(l, fr->flow, FIND);
-	if (!f || IS_TOMBSTONE(f) || fr->u.window_max <= f->snd_max)
+	if (!f || IS_FREED(f) || fr->u.window_max <= f->snd_max)
 		return;
 	f->snd_max = fr->u.window_max;
 	flow_schedule(l, f);
@@ -1064,15 +1248,13 @@ static void handle_reset(struct link *l, const struct wire_frame *fr)
 						       : remote_flow(l, fr->flow, CREATE);
 	struct pending_ctl answer = { .type = WF_RESET, .flow = fr->flow, .reason = RST_ABORTED };
 
-	if (!f)
+	if (!f) {
+		ghost_credit(l, fr->flow, fr->u.reset.final, 1);
 		return;
+	}
 	if (fr->u.reset.final > f->rcv_max)
 		l->st.frames_violating++;
 	credit_unconsumed(l, f, MIN(fr->u.reset.final, f->rcv_max));
-	if (IS_TOMBSTONE(f)) {
-		flow_free(l, f);
-		return;
-	}
 	answer.final = f->snd_next;
 	pend_push_answer(l, &answer);
 	if (l->cb.flow_gone && f->have_open)
@@ -1087,7 +1269,7 @@ static void handle_close(struct link *l, const struct wire_frame *fr)
 
 	if (!f || f->proto != WIRE_PROTO_UDP)
 		return;
-	if (!IS_TOMBSTONE(f) && l->cb.flow_gone)
+	if (!IS_FREED(f) && l->cb.flow_gone)
 		l->cb.flow_gone(l->cb.arg, f, RST_NONE);
 	flow_free(l, f);
 }
@@ -1096,7 +1278,7 @@ static void handle_opened(struct link *l, const struct wire_frame *fr)
 {
 	struct link_flow *f = idmap_get(&l->flows, fr->flow);
 
-	if (!f || !f->local || f->accepted || IS_TOMBSTONE(f))
+	if (!f || !f->local || f->accepted || IS_FREED(f))
 		return;
 	f->accepted = 1;
 	if (l->cb.flow_accepted)
@@ -1231,6 +1413,13 @@ int link_recv(struct link *l, const uint8_t *pkt, size_t len, uint64_t now_us)
 			continue;
 		}
 		apply_frame(l, &fr);
+	}
+	/* a frame was put off for memory: the packet goes unacknowledged, so
+	 * the peer sends what it carried again */
+	if (l->unack) {
+		rangeset_remove(&l->rcv_pns, pn, pn + 1);
+		l->st.packets_unacked++;
+		l->unack = 0;
 	}
 	/* a network over its share may have grown its hold: the others keep
 	 * their credit (link_update_window) */
@@ -1379,7 +1568,11 @@ static void put_control(struct link *l, struct wbuf *b, struct sent_pkt *p)
 		link_record_frame(p, WF_CANDIDATES, 0, 0, 0, 0, 0);
 	}
 	put_pending(l, b, p);
-	while (l->ctl_head && !frames_full(p)) {
+	/* with data waiting, flows' control frames take half the packet at
+	 * most: a VM churning connections (an OPEN each) must not starve the
+	 * other networks' data */
+	while (l->ctl_head && !frames_full(p) &&
+	       (sched_empty(l) || p->nframes < LINK_MAX_FRAMES / 2)) {
 		struct link_flow *f = l->ctl_head;
 
 		if (put_flow_ctl(l, f, b, p) < 0)
@@ -1400,7 +1593,7 @@ static void send_ring_broken(struct link *l, struct link_flow *f, struct wbuf *b
 	if (l->cb.flow_gone && f->have_open)
 		l->cb.flow_gone(l->cb.arg, f, RST_RESOURCE);
 	queue_reset(l, f, RST_RESOURCE);
-	make_tombstone(l, f);
+	to_ghost(l, f);
 }
 
 /* put_stream_retx() - resend lost bytes, skipping any acknowledged since */
@@ -1757,6 +1950,17 @@ size_t link_flow_send_space(const struct link_flow *f)
 /* send_limit() - the ring may grow to here: the flow's own cap, and no
  * further than the link's cap and its network's share leave (marking the
  * one that binds full) */
+/* pool_binds() - the daemon's pool stops this link's send rings only when
+ * it is spent and the link holds more than its share of it: a peer that
+ * hoards memory cannot stop the other peers' flows from reading */
+static int pool_binds(struct link *l)
+{
+	if (!link_over_share(l))
+		return 0;
+	l->buffer_full = 1; /* its acks will let the flows write again */
+	return 1;
+}
+
 static uint64_t send_limit(struct link_flow *f)
 {
 	struct link *l = f->link;
@@ -1769,7 +1973,8 @@ static uint64_t send_limit(struct link_flow *f)
 	if (link < flow)
 		l->buffer_full = 1;
 	if (group < MIN(flow, link)) {
-		f->group->buffer_full = 1;
+		if (group < (64u << 10))
+			f->group->buffer_full = 1; /* its share is nearly spent */
 		link = group;
 	}
 	/* bytes not yet sent wait better in the socket's kernel buffer: the
@@ -1785,7 +1990,7 @@ size_t link_flow_write(struct link_flow *f, const void *data, size_t len)
 
 	if (f->fin_queued || f->proto != WIRE_PROTO_TCP)
 		return 0;
-	n = ring_append(&f->snd, data, len, send_limit(f), 1);
+	n = ring_append(&f->snd, data, len, send_limit(f), pool_binds(l));
 	snd_account(l, f, n, 0);
 	f->tx_bytes += n;
 	if (n < len)
@@ -1800,7 +2005,7 @@ size_t link_flow_reserve(struct link_flow *f, struct iovec *iov, size_t maxiov, 
 	size_t n = 0;
 
 	if (!f->fin_queued && f->proto == WIRE_PROTO_TCP)
-		n = ring_reserve(&f->snd, iov, maxiov, max, send_limit(f), 1);
+		n = ring_reserve(&f->snd, iov, maxiov, max, send_limit(f), pool_binds(f->link));
 	if (n == 0)
 		f->want_write = 1;
 	return n;
@@ -1829,9 +2034,9 @@ void link_flow_reset(struct link_flow *f, uint64_t reason)
 
 	enter(l, 0);
 	queue_reset(l, f, reason);
-	/* TCP: a tombstone waits for the peer's RESET to settle link flow
+	/* TCP: a ghost waits for the peer's RESET to settle link flow
 	 * control; UDP flows carry no stream bytes and go at once */
-	make_tombstone(l, f);
+	to_ghost(l, f);
 	leave(l);
 }
 
@@ -1841,6 +2046,7 @@ void link_flow_drop(struct link_flow *f)
 
 	enter(l, 0);
 	credit_unconsumed(l, f, f->rcv.end);
+	ghost_add(l, f->id, f->rcv.end, f->rcv_max);
 	flow_free(l, f);
 	leave(l);
 }
@@ -1883,7 +2089,7 @@ void link_flow_consume(struct link_flow *f, size_t n)
 	if (!n)
 		return;
 	rcv_account(l, f, 0, n);
-	ring_release(&f->rcv, f->rcv.base + n);
+	rcv_release(l, f, f->rcv.base + n);
 	rangeset_remove(&f->rcv_have, 0, f->rcv.base);
 	f->rx_bytes += n;
 	l->rcv_consumed += n;
@@ -1922,7 +2128,7 @@ struct link_flow *link_flow_find(struct link *l, uint64_t id)
 {
 	struct link_flow *f = idmap_get(&l->flows, id);
 
-	return f && !IS_TOMBSTONE(f) ? f : NULL;
+	return f && !IS_FREED(f) ? f : NULL;
 }
 
 void link_flow_each(struct link *l, void (*fn)(struct link_flow *f, void *arg), void *arg)
@@ -1931,7 +2137,7 @@ void link_flow_each(struct link *l, void (*fn)(struct link_flow *f, void *arg), 
 	size_t pos = 0;
 
 	while ((f = idmap_next(&l->flows, &pos))) {
-		if (!IS_TOMBSTONE(f) && f->have_open)
+		if (!IS_FREED(f) && f->have_open)
 			fn(f, arg);
 	}
 }
@@ -1974,9 +2180,6 @@ void link_queue_candidates(struct link *l, const uint8_t *method, const struct i
 	l->cand_pending = 1;
 }
 
-/* link_build_path_packet() - RFC 9000 8.2: path probes are padded to the
- * minimum size so a path that cannot carry full packets is not chosen.
- * Not tracked for loss: the path logic retries on its own timer. */
 size_t link_build_mtu_probe(struct link *l, size_t size, uint8_t *buf, size_t cap,
 			    uint64_t now_us)
 {
@@ -2013,6 +2216,10 @@ size_t link_max_packet(const struct link *l)
 	return l->cfg.max_packet;
 }
 
+/* link_build_path_packet() - RFC 9000 8.2: path probes are padded to the
+ * minimum size (when cap allows) so a path that cannot carry full packets
+ * is not chosen.  Not tracked for loss: the path logic retries on its own
+ * timer. */
 size_t link_build_path_packet(struct link *l, uint8_t type, const uint8_t data[8],
 			      uint8_t *buf, size_t cap, uint64_t now_us)
 {
@@ -2061,6 +2268,16 @@ uint64_t link_buffered_bytes(const struct link *l)
 	while ((f = idmap_next(&l->flows, &pos)))
 		total += ring_used(&f->snd) + ring_used(&f->rcv) + (f->dq ? dgram_buffered(f) : 0);
 	return total;
+}
+
+uint64_t link_recv_window_end(const struct link *l)
+{
+	return l->rcv_max_data;
+}
+
+uint64_t link_recv_credit(const struct link *l)
+{
+	return l->rcv_max_data - MIN(l->rcv_data, l->rcv_max_data);
 }
 
 uint64_t link_send_credit(const struct link *l)

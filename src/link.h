@@ -43,6 +43,9 @@
 #define LINK_PENDING_MAX 16384              /* control frames queued (RESET, CLOSE) */
 #define LINK_GROUP_BUFFER_MIN (1u << 20)    /* a network's send share, at least */
 #define LINK_SENT_MAX 32768                 /* packets in flight remembered */
+#define LINK_GAPS_MAX 256                   /* ranges of received bytes, per flow */
+#define LINK_GHOSTS_MAX 65536               /* flows reset, owed credit until their RESET */
+#define DGRAM_REASM_RANGES_MAX 64           /* fragments' ranges, per datagram */
 
 struct link_config {
 	size_t max_packet;          /* plaintext bytes per packet */
@@ -85,6 +88,10 @@ struct link_stats {
 	uint64_t ack_frames_ignored;                /* more than one ACK in a packet */
 	uint64_t internal_errors;                   /* a should-not-happen, survived */
 	uint64_t packets_forgotten;                 /* unacknowledged past LINK_SENT_MAX */
+	uint64_t packets_unacked;                   /* held back: a frame was put off */
+	uint64_t frames_deferred_memory;            /* ... for the link's receive memory */
+	uint64_t frames_deferred_gaps;              /* ... for one range too many */
+	uint64_t ghosts_dropped;                    /* past LINK_GHOSTS_MAX: credit lost */
 };
 
 struct link;
@@ -139,6 +146,8 @@ struct link_flow {
 	unsigned early_stream : 1; /* stream bytes came before the OPEN */
 	unsigned early_dgram : 1;  /* datagrams came before the OPEN */
 	unsigned unopened : 1;     /* the peer's, named before its OPEN (counted) */
+	unsigned credit_listed : 1; /* waits for link-level credit */
+	struct link_flow *cb_prev, *cb_next;
 	struct link_group *group; /* its network on this link, once open */
 	/* send side */
 	struct ring snd;          /* bytes from the lowest unacknowledged to the last written */
@@ -245,6 +254,12 @@ uint64_t link_bytes_in_flight(const struct link *l);
 uint64_t link_buffered_bytes(const struct link *l);
 /* link_send_credit() - new stream bytes the peer's link window still allows */
 uint64_t link_send_credit(const struct link *l);
+/* link_recv_credit() - new stream bytes our link window still allows the
+ * peer, as we count them */
+uint64_t link_recv_credit(const struct link *l);
+/* link_recv_window_end() - the link window we offer: the peer may send new
+ * stream bytes until its count of them reaches this */
+uint64_t link_recv_window_end(const struct link *l);
 /* What one network holds on the link (for status). */
 struct link_net_stats {
 	uint64_t flows, send_buffered_bytes, receive_held_bytes, flows_refused;
@@ -256,7 +271,7 @@ uint64_t link_usage(const struct link *l);
 /* link_can_open() - a local flow of network net may be opened: the link
  * and the network are both below their flow limits */
 int link_can_open(const struct link *l, const struct netid *net);
-/* link_idle_us() - time since the last packet was received */
+/* link_last_recv_us() - when the last packet was received */
 uint64_t link_last_recv_us(const struct link *l);
 /* link_restart_path() - after a path change: reset RTT and congestion state
  * and resend everything unacknowledged promptly (the new path may differ) */

@@ -271,69 +271,133 @@ static void slot_release(struct link *l, struct dgram_reasm *r, int i)
 		free(r->slot[i].buf);
 		r->slot[i].buf = NULL;
 	}
-	rangeset_clear(&r->slot[i].have);
+	rangeset_free(&r->slot[i].have); /* its memory too, not only its ranges */
 	r->slot[i].used = 0;
+}
+
+/* early_changed() - the stash of early datagrams took or gave back chunks */
+static void early_changed(struct link *l, const struct dgram_reasm *r, size_t before)
+{
+	size_t now = r->early.nchunks;
+
+	l->early_dgram_chunks = l->early_dgram_chunks + now - MIN(before, l->early_dgram_chunks + now);
 }
 
 void dr_free(struct link *l, struct dgram_reasm *r)
 {
+	size_t before;
 	int i;
 
 	if (!r)
 		return;
-	for (i = 0; i < DGRAM_REASM_SLOTS; i++) {
+	for (i = 0; i < DGRAM_REASM_SLOTS; i++)
 		slot_release(l, r, i);
-		rangeset_free(&r->slot[i].have);
-	}
-	l->early_dgram_bytes -= MIN(l->early_dgram_bytes, ring_used(&r->early));
+	before = r->early.nchunks;
 	ring_free(&r->early);
+	early_changed(l, r, before);
 	free(r);
 }
 
-/* reasm_victim() - the slot to reuse for a new datagram: a free one, else
- * this flow's oldest */
-static int reasm_victim(const struct dgram_reasm *r)
+static int slot_stale(const struct link *l, const struct dgram_reasm *r, int i)
 {
-	int i, victim = 0;
-
-	for (i = 0; i < DGRAM_REASM_SLOTS; i++) {
-		if (!r->slot[i].used)
-			return i;
-		if (r->slot[i].seq < r->slot[victim].seq)
-			victim = i;
-	}
-	return victim;
+	return r->slot[i].used && l->now_us - r->slot[i].at_us > l->cfg.dgram_max_age_us;
 }
 
-/* reasm_slot() - the slot collecting seq; a new one only while the link's
- * reassembly memory allows (evicting this flow's oldest first).  -1: drop
- * the fragment. */
+/* reasm_expire() - a datagram still missing fragments after the age at
+ * which the sender stops resending them will never complete */
+static void reasm_expire(struct link *l, struct dgram_reasm *r)
+{
+	int i;
+
+	for (i = 0; i < DGRAM_REASM_SLOTS; i++) {
+		if (slot_stale(l, r, i)) {
+			slot_release(l, r, i);
+			l->st.dgrams_expired++;
+		}
+	}
+}
+
+/* reasm_sweep() - the link's reassembly budget is spent: every flow's
+ * stale datagrams go (at most every 100 ms: it walks the flows) */
+static void reasm_sweep(struct link *l)
+{
+	struct link_flow *f;
+	size_t pos = 0;
+
+	if (l->reasm_sweep_us && l->now_us - l->reasm_sweep_us < 100000)
+		return;
+	l->reasm_sweep_us = l->now_us;
+	while ((f = idmap_next(&l->flows, &pos)))
+		if (f->dr)
+			reasm_expire(l, f->dr);
+}
+
+/* reasm_oldest() - this flow's oldest datagram being reassembled, or -1 */
+static int reasm_oldest(const struct dgram_reasm *r, uint64_t *held)
+{
+	int i, oldest = -1;
+
+	*held = 0;
+	for (i = 0; i < DGRAM_REASM_SLOTS; i++) {
+		if (!r->slot[i].used)
+			continue;
+		*held += r->slot[i].total;
+		if (oldest < 0 || r->slot[i].seq < r->slot[oldest].seq)
+			oldest = i;
+	}
+	return oldest;
+}
+
+/* reasm_room() - make room for total more bytes: this flow gives up its
+ * oldest datagrams while it holds more than a quarter of the link's budget
+ * or the budget is spent; then the stale ones of every flow go.  0, or -1
+ * when there is no room: the fragment is dropped, as UDP may drop it. */
+static int reasm_room(struct link *l, struct dgram_reasm *r, uint32_t total)
+{
+	uint64_t held;
+	int i;
+
+	reasm_expire(l, r);
+	while ((i = reasm_oldest(r, &held)) >= 0 &&
+	       (held + total > LINK_REASM_BYTES_MAX / 4 ||
+		l->reasm_bytes + total > LINK_REASM_BYTES_MAX)) {
+		slot_release(l, r, i);
+		l->st.dgrams_dropped_reasm++;
+	}
+	if (l->reasm_bytes + total > LINK_REASM_BYTES_MAX)
+		reasm_sweep(l);
+	if (l->reasm_bytes + total <= LINK_REASM_BYTES_MAX)
+		return 0;
+	l->st.dgrams_dropped_reasm++;
+	return -1;
+}
+
+/* reasm_slot() - the slot collecting seq, a new one if the link's budget
+ * has room for it (a free slot, or this flow's oldest); -1: drop */
 static int reasm_slot(struct link *l, struct dgram_reasm *r, uint64_t seq, uint32_t total)
 {
+	uint64_t held;
 	int i;
 
 	for (i = 0; i < DGRAM_REASM_SLOTS; i++) {
 		if (r->slot[i].used && r->slot[i].seq == seq)
 			return r->slot[i].total == total ? i : -1;
 	}
-	i = reasm_victim(r);
-	slot_release(l, r, i);
-	while (l->reasm_bytes + total > LINK_REASM_BYTES_MAX) {
-		/* the link's budget is spent: this flow gives up its oldest;
-		 * with none left, the fragment is dropped */
-		int j = reasm_victim(r);
-
-		if (!r->slot[j].used) {
-			l->st.dgrams_dropped_reasm++;
-			return -1;
-		}
-		slot_release(l, r, j);
+	if (reasm_room(l, r, total) < 0)
+		return -1;
+	for (i = 0; i < DGRAM_REASM_SLOTS && r->slot[i].used; i++)
+		;
+	if (i == DGRAM_REASM_SLOTS) {
+		i = reasm_oldest(r, &held);
+		slot_release(l, r, i);
 		l->st.dgrams_dropped_reasm++;
 	}
 	r->slot[i].used = 1;
 	r->slot[i].seq = seq;
 	r->slot[i].total = total;
 	r->slot[i].got = 0;
+	r->slot[i].at_us = l->now_us;
+	rangeset_init(&r->slot[i].have, 0);
 	r->slot[i].buf = xmalloc(total ? total : 1);
 	l->reasm_bytes += total;
 	return i;
@@ -342,20 +406,23 @@ static int reasm_slot(struct link *l, struct dgram_reasm *r, uint64_t seq, uint3
 /* ---- receive side: delivery --------------------------------------------- */
 
 /* stash_early() - a datagram that overtook its flow's OPEN waits in the
- * flow's stash as [len:2][data], within the flow's and the link's caps */
+ * flow's stash as [len:2][data], within the flow's cap and the link's (in
+ * chunks: a stash of one byte takes one) */
 static void stash_early(struct link *l, struct link_flow *f, const uint8_t *d, size_t len)
 {
 	uint8_t hdr[2] = { (uint8_t)(len >> 8), (uint8_t)len };
 	struct ring *r = &f->dr->early;
+	size_t before = r->nchunks;
 
 	if (ring_used(r) + 2 + len > DGRAM_EARLY_FLOW_MAX ||
-	    l->early_dgram_bytes + 2 + len > LINK_EARLY_DGRAM_MAX) {
+	    l->early_dgram_chunks + ring_chunks_needed(r, r->end, 2 + len) >
+		    LINK_EARLY_DGRAM_MAX / RING_CHUNK) {
 		l->st.dgrams_dropped_queue++;
 		return;
 	}
 	ring_put(r, r->end, hdr, 2);
 	ring_put(r, r->end, d, len);
-	l->early_dgram_bytes += 2 + len;
+	early_changed(l, f->dr, before);
 }
 
 static void deliver_dgram(struct link *l, struct link_flow *f, uint64_t seq, const uint8_t *d,
@@ -381,6 +448,7 @@ void dgram_deliver_early(struct link *l, struct link_flow *f)
 	uint8_t buf[65536 + 2];
 	uint64_t id = f->id;
 	struct ring *r;
+	size_t before;
 
 	while (f->dr && ring_used(&f->dr->early) >= 2) {
 		size_t len;
@@ -391,8 +459,9 @@ void dgram_deliver_early(struct link *l, struct link_flow *f)
 		len = (size_t)buf[0] << 8 | buf[1];
 		if (ring_used(r) < 2 + (uint64_t)len || ring_copy(r, r->base + 2, buf, len) < 0)
 			break;
+		before = r->nchunks;
 		ring_release(r, r->base + 2 + len);
-		l->early_dgram_bytes -= MIN(l->early_dgram_bytes, (uint64_t)(2 + len));
+		early_changed(l, f->dr, before);
 		l->st.dgrams_received++;
 		f->rx_bytes += len;
 		if (l->cb.datagram)
@@ -402,8 +471,9 @@ void dgram_deliver_early(struct link *l, struct link_flow *f)
 	}
 	if (f->dr) {
 		r = &f->dr->early;
-		l->early_dgram_bytes -= MIN(l->early_dgram_bytes, ring_used(r));
+		before = r->nchunks;
 		ring_release(r, r->end);
+		early_changed(l, f->dr, before);
 	}
 }
 
@@ -416,7 +486,7 @@ void dgram_recv(struct link *l, const struct wire_frame *fr)
 	const struct wire_frame_dgram *g = &fr->u.dgram;
 	int i;
 
-	if (!f || IS_TOMBSTONE(f))
+	if (!f || IS_FREED(f))
 		return;
 	if ((f->have_open && f->proto != WIRE_PROTO_UDP) || (!f->have_open && f->early_stream)) {
 		l->st.frames_violating++;
@@ -435,6 +505,13 @@ void dgram_recv(struct link *l, const struct wire_frame *fr)
 	if (!rangeset_covers(&f->dr->slot[i].have, g->frag, g->frag + g->len)) {
 		memcpy(f->dr->slot[i].buf + g->frag, g->data, g->len);
 		rangeset_add(&f->dr->slot[i].have, g->frag, g->frag + g->len);
+	}
+	if (f->dr->slot[i].have.n > DGRAM_REASM_RANGES_MAX) {
+		/* fragments in more pieces than any sender cuts: a peer that
+		 * wants our CPU and memory; the datagram is dropped */
+		slot_release(l, f->dr, i);
+		l->st.dgrams_dropped_reasm++;
+		return;
 	}
 	if (rangeset_covers(&f->dr->slot[i].have, 0, g->total)) {
 		uint8_t *buf = f->dr->slot[i].buf;

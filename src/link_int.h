@@ -77,6 +77,7 @@ struct dgram_reasm {
 		int used;
 		uint64_t seq;
 		uint32_t total, got;
+		uint64_t at_us;          /* its first fragment arrived then */
 		struct rangeset have;
 		uint8_t *buf;
 	} slot[DGRAM_REASM_SLOTS];
@@ -141,7 +142,7 @@ struct link {
 
 	/* flows */
 	struct idmap flows;
-	size_t nflows;               /* every flow struct: open, not yet open, tombstones */
+	size_t nflows;               /* every flow struct: open, or named before its OPEN */
 	size_t nlive;                /* open flows (in a group) */
 	size_t nunopened;            /* the peer's flows seen before their OPEN */
 	uint64_t next_local_id, next_remote_id;
@@ -157,11 +158,16 @@ struct link {
 
 	uint64_t snd_buffered;       /* bytes in all send rings */
 	int buffer_full;             /* a flow was refused for the link's cap */
-	int credit_blocked;          /* a flow waits for link-level credit */
-	/* what the peer makes us hold outside the windows' accounting */
-	uint64_t early_stream_bytes; /* stream bytes of flows not open yet */
-	uint64_t early_dgram_bytes;  /* datagrams waiting for their OPEN */
+	/* what the peer makes us hold, as memory: a byte takes a chunk */
+	size_t rcv_chunks;           /* of every flow's receive ring */
+	size_t early_chunks;         /* ... of flows not open yet */
+	size_t early_dgram_chunks;   /* datagrams waiting for their OPEN */
 	uint64_t reasm_bytes;        /* datagrams being reassembled */
+	uint64_t reasm_sweep_us;     /* the last look for stale reassembly */
+	int unack;                   /* the packet being read is not to be acknowledged */
+	struct idmap ghosts;         /* flows with no state here, owed credit (struct ghost) */
+	size_t nghosts;
+	struct link_flow *cb_head, *cb_tail; /* flows waiting for link credit */
 
 	struct pending_ctl *pend;
 	size_t pend_head, npend, pend_cap; /* [pend_head, npend) wait to be sent */
@@ -176,11 +182,12 @@ struct link {
 	struct link_stats st;
 };
 
-/* Flows the glue reset wait here, buffers freed, until the peer's RESET
- * tells how far it had sent: only then do both ends agree on link-level
- * flow control.  Marked by this sentinel in ->app. */
-extern char link_tombstone_mark;
-#define IS_TOMBSTONE(f) ((f)->app == &link_tombstone_mark)
+/* A flow freed within an entry point is reaped when it returns; until
+ * then its ->app holds this sentinel, so a caller still holding it leaves
+ * it alone (what the peer sends on a reset flow is counted by its ghost,
+ * link.c). */
+extern char link_freed_mark;
+#define IS_FREED(f) ((f)->app == &link_freed_mark)
 
 
 /* link.c */
@@ -211,11 +218,14 @@ void groups_free(struct link *l);
 void group_join(struct link *l, struct link_flow *f, struct link_group *g);
 void group_leave(struct link *l, struct link_flow *f);
 void rcv_account(struct link *l, struct link_flow *f, uint64_t more, uint64_t less);
+void rcv_chunks_changed(struct link *l, struct link_flow *f, size_t before);
 void snd_account(struct link *l, struct link_flow *f, uint64_t more, uint64_t less);
 uint64_t link_usage(const struct link *l);
+int link_over_share(const struct link *l);
 uint64_t *flow_admission(struct link *l, struct link_group *g);
 uint64_t group_snd_room(const struct link *l, const struct link_flow *f);
 int group_may_grow(const struct link *l, const struct link_flow *f);
+int group_room_back(const struct link *l, const struct link_group *g);
 uint64_t groups_rcv_excess(const struct link *l);
 void sched_add(struct link *l, struct link_flow *f);
 void sched_remove(struct link *l, struct link_flow *f);

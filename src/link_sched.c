@@ -90,24 +90,21 @@ void group_join(struct link *l, struct link_flow *f, struct link_group *g)
 	f->group = g;
 	g->nflows++;
 	l->nlive++;
-	l->early_stream_bytes -= MIN(l->early_stream_bytes, held);
 	g->rcv_held += held;
 	g->snd_buffered += ring_used(&f->snd);
 	if (was_scheduled)
 		sched_add(l, f);
 }
 
-/* group_leave() - the flow closes, or becomes a tombstone: it stops
+/* group_leave() - the flow closes, or is reset: it stops
  * sending and stops counting; an empty group goes */
 void group_leave(struct link *l, struct link_flow *f)
 {
 	struct link_group *g = f->group;
 
 	sched_remove(l, f);
-	if (!g) {
-		l->early_stream_bytes -= MIN(l->early_stream_bytes, ring_used(&f->rcv));
+	if (!g)
 		return;
-	}
 	g->nflows--;
 	l->nlive--;
 	g->snd_buffered -= MIN(g->snd_buffered, ring_used(&f->snd));
@@ -117,13 +114,25 @@ void group_leave(struct link *l, struct link_flow *f)
 		group_drop(l, g);
 }
 
-/* rcv_account() - received bytes held by f grew or shrank */
+/* rcv_account() - received bytes held by f grew or shrank (its network's
+ * share of the link's window) */
 void rcv_account(struct link *l, struct link_flow *f, uint64_t more, uint64_t less)
 {
-	uint64_t *held = f->group ? &f->group->rcv_held : &l->early_stream_bytes;
+	if (!f->group)
+		return;
+	f->group->rcv_held += more;
+	f->group->rcv_held -= MIN(f->group->rcv_held, less);
+}
 
-	*held += more;
-	*held -= MIN(*held, less);
+/* rcv_chunks_changed() - f's receive ring took or gave back chunks since it
+ * held before: the link's memory, and its early memory while f is not open */
+void rcv_chunks_changed(struct link *l, struct link_flow *f, size_t before)
+{
+	size_t now = f->rcv.nchunks;
+
+	l->rcv_chunks = l->rcv_chunks + now - MIN(before, l->rcv_chunks + now);
+	if (!f->group && !f->have_open)
+		l->early_chunks = l->early_chunks + now - MIN(before, l->early_chunks + now);
 }
 
 void snd_account(struct link *l, struct link_flow *f, uint64_t more, uint64_t less)
@@ -148,13 +157,14 @@ static uint64_t share(uint64_t total, size_t n)
 uint64_t link_usage(const struct link *l)
 {
 	return (uint64_t)l->nflows * sizeof(struct link_flow) + l->snd_buffered +
-	       (l->rcv_data - MIN(l->rcv_consumed, l->rcv_data)) + l->reasm_bytes +
-	       l->early_dgram_bytes;
+	       (uint64_t)(l->rcv_chunks + l->early_dgram_chunks) * RING_CHUNK + l->reasm_bytes +
+	       (uint64_t)l->sp_cap * sizeof(struct sent_pkt) + (uint64_t)l->nghosts * 48;
 }
 
-/* over_fair_share() - the daemon's pool is spent and this link holds more
- * than its share of it: new flows of this link are refused */
-static int over_fair_share(const struct link *l)
+/* link_over_share() - the daemon's pool is spent and this link holds more
+ * than its share of it: new flows of this link are refused, and what it
+ * receives into new chunks waits */
+int link_over_share(const struct link *l)
 {
 	const struct chunk_pool *p = l->pool;
 
@@ -174,7 +184,7 @@ uint64_t *flow_admission(struct link *l, struct link_group *g)
 			g->refused++;
 		return &l->st.flows_refused_network;
 	}
-	if (over_fair_share(l))
+	if (link_over_share(l))
 		return &l->st.flows_refused_memory;
 	return NULL;
 }
@@ -183,7 +193,7 @@ int link_can_open(const struct link *l, const struct netid *net)
 {
 	const struct link_group *g = group_find(l, net);
 
-	if (l->nlive >= l->cfg.max_flows || over_fair_share(l))
+	if (l->nlive >= l->cfg.max_flows || link_over_share(l))
 		return 0;
 	if (!g)
 		return l->ngroups < LINK_MAX_GROUPS;
@@ -201,6 +211,15 @@ uint64_t group_snd_room(const struct link *l, const struct link_flow *f)
 		return UINT64_MAX;
 	s = MAX(share(l->cfg.link_buffer, l->ngroups), (uint64_t)LINK_GROUP_BUFFER_MIN);
 	return f->group->snd_buffered >= s ? 0 : s - f->group->snd_buffered;
+}
+
+/* group_room_back() - a network that filled its send share has a quarter
+ * of it free again: its flows may write */
+int group_room_back(const struct link *l, const struct link_group *g)
+{
+	uint64_t s = MAX(share(l->cfg.link_buffer, l->ngroups), (uint64_t)LINK_GROUP_BUFFER_MIN);
+
+	return g->snd_buffered <= s * 3 / 4;
 }
 
 /* group_may_grow() - a flow's receive window may grow (autotuning) only

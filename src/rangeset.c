@@ -52,7 +52,6 @@ static void reserve(struct rangeset *s, size_t n)
 	s->r = xrealloc(s->r, s->cap * sizeof(*s->r));
 }
 
-/* rangeset_add() - insert [lo, hi), merging with every range it touches */
 /* enforce_max() - beyond the bound, the lowest ranges are forgotten */
 static void enforce_max(struct rangeset *s)
 {
@@ -64,6 +63,7 @@ static void enforce_max(struct rangeset *s)
 	}
 }
 
+/* rangeset_add() - insert [lo, hi), merging with every range it touches */
 void rangeset_add(struct rangeset *s, uint64_t lo, uint64_t hi)
 {
 	size_t i, j;
@@ -173,6 +173,16 @@ int rangeset_next(const struct rangeset *s, uint64_t from, struct range *out)
 	out->lo = MAX(s->r[i].lo, from);
 	out->hi = s->r[i].hi;
 	return 1;
+}
+
+int rangeset_adds_range(const struct rangeset *s, uint64_t lo, uint64_t hi)
+{
+	size_t i;
+
+	if (lo >= hi)
+		return 0;
+	i = lower_bound(s, lo); /* the first range that ends at or after lo */
+	return i == s->n || s->r[i].lo > hi;
 }
 
 uint64_t rangeset_total(const struct rangeset *s)

@@ -35,5 +35,8 @@ static inline int rangeset_empty(const struct rangeset *s)
 	return s->n == 0;
 }
 uint64_t rangeset_total(const struct rangeset *s);
+/* rangeset_adds_range() - whether adding [lo, hi) would make one range
+ * more (it touches none of those held) */
+int rangeset_adds_range(const struct rangeset *s, uint64_t lo, uint64_t hi);
 
 #endif

@@ -56,6 +56,19 @@ static void chunk_put(struct chunk_pool *p, uint8_t *c)
 		free(c);
 }
 
+/* a ring's own count of the chunks it holds, beside the pool's */
+static uint8_t *ring_chunk_get(struct ring *r)
+{
+	r->nchunks++;
+	return chunk_get(r->pool);
+}
+
+static void ring_chunk_put(struct ring *r, uint8_t *c)
+{
+	r->nchunks--;
+	chunk_put(r->pool, c);
+}
+
 void ring_init(struct ring *r, struct chunk_pool *pool, uint64_t base)
 {
 	memset(r, 0, sizeof(*r));
@@ -86,7 +99,7 @@ void ring_free(struct ring *r)
 	ring_release(r, r->end);
 	for (i = 0; i < r->cap; i++) { /* reserved and never committed */
 		if (r->slot[i])
-			chunk_put(r->pool, r->slot[i]);
+			ring_chunk_put(r, r->slot[i]);
 	}
 	free(r->slot);
 	r->slot = NULL;
@@ -136,7 +149,7 @@ size_t ring_append(struct ring *r, const void *data, size_t len, uint64_t limit_
 		if (!*s) {
 			if (soft && chunk_pool_full(r->pool))
 				break;
-			*s = chunk_get(r->pool);
+			*s = ring_chunk_get(r);
 		}
 		memcpy(*s + in_chunk, d + done, n);
 		r->end += n;
@@ -164,7 +177,7 @@ size_t ring_reserve(struct ring *r, struct iovec *iov, size_t maxiov, size_t len
 		if (!*s) {
 			if (soft && chunk_pool_full(r->pool))
 				break;
-			*s = chunk_get(r->pool);
+			*s = ring_chunk_get(r);
 		}
 		iov[n].iov_base = *s + in_chunk;
 		iov[n].iov_len = take;
@@ -189,7 +202,7 @@ void ring_commit(struct ring *r, size_t n)
 
 		if (!*s)
 			break;
-		chunk_put(r->pool, *s);
+		ring_chunk_put(r, *s);
 		*s = NULL;
 	}
 }
@@ -216,12 +229,26 @@ void ring_put(struct ring *r, uint64_t off, const void *data, size_t len)
 		uint8_t **s = slot_of(r, off);
 
 		if (!*s)
-			*s = chunk_get(r->pool);
+			*s = ring_chunk_get(r);
 		memcpy(*s + in_chunk, d, n);
 		off += n;
 		d += n;
 		len -= n;
 	}
+}
+
+size_t ring_chunks_needed(const struct ring *r, uint64_t off, size_t len)
+{
+	uint64_t end = off + len, c, n = 0;
+
+	if (end <= r->base || len == 0)
+		return 0;
+	off = MAX(off, r->base);
+	for (c = chunk_no(off); c <= chunk_no(end - 1); c++) {
+		if (!r->cap || c - first_chunk(r) >= r->cap || !r->slot[c & (r->cap - 1)])
+			n++;
+	}
+	return (size_t)n;
 }
 
 size_t ring_peek(const struct ring *r, uint64_t off, const uint8_t **p)
@@ -271,7 +298,7 @@ void ring_release(struct ring *r, uint64_t off)
 		uint8_t **s = &r->slot[n & (r->cap - 1)];
 
 		if (*s) {
-			chunk_put(r->pool, *s);
+			ring_chunk_put(r, *s);
 			*s = NULL;
 		}
 	}
@@ -281,7 +308,7 @@ void ring_release(struct ring *r, uint64_t off)
 		uint8_t **s = slot_of(r, r->base);
 
 		if (*s) {
-			chunk_put(r->pool, *s);
+			ring_chunk_put(r, *s);
 			*s = NULL;
 		}
 	}

@@ -43,6 +43,7 @@ struct ring {
 	size_t cap;
 	uint64_t base;    /* lowest offset still kept */
 	uint64_t end;     /* one past the highest offset written */
+	size_t nchunks;   /* chunks it holds (a byte rounds up to a chunk) */
 };
 
 void ring_init(struct ring *r, struct chunk_pool *pool, uint64_t base);
@@ -63,6 +64,9 @@ void ring_commit(struct ring *r, size_t n);
  * the pool (receive side: the window was promised).  Bytes below base are
  * skipped. */
 void ring_put(struct ring *r, uint64_t off, const void *data, size_t len);
+/* ring_chunks_needed() - chunks a ring_put() of [off, off+len) would take
+ * from the pool: what memory a receive costs, not its byte count */
+size_t ring_chunks_needed(const struct ring *r, uint64_t off, size_t len);
 /* ring_copy() - copy [off, off+len) out; 0, or -1 if any of it is not
  * held (a caller's bug, never a reason to exit: the caller drops what it
  * was building) */

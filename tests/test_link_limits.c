@@ -265,7 +265,7 @@ START_TEST(test_far_ahead_flow_ids_make_no_state)
 		inject(&v, &b);
 	}
 	ck_assert_uint_le(link_flow_count(v.e.l), 4);
-	ck_assert_uint_lt(link_usage(v.e.l), 64 << 10);
+	ck_assert_uint_lt(link_usage(v.e.l), 256 << 10);
 	ck_assert_uint_gt(link_stats(v.e.l)->flow_ids_refused, 10000);
 	/* the ids below the first one are still the peer's to open */
 	inject_open(&v, 4, 1, WIRE_PROTO_TCP);
@@ -415,7 +415,8 @@ START_TEST(test_early_stream_bytes_bounded)
 }
 END_TEST
 
-/* Flows named before their OPEN are bounded in number. */
+/* Flows named before their OPEN are bounded in number (empty frames), and
+ * in memory: a byte takes a 16 KiB chunk, which is what is counted. */
 START_TEST(test_unopened_flows_bounded)
 {
 	struct victim v;
@@ -423,10 +424,17 @@ START_TEST(test_unopened_flows_bounded)
 
 	victim_new(&v, 0, 0);
 	for (id = 2; id < 2 + 2 * (LINK_UNOPENED_MAX + 100); id += 2)
-		inject_stream(&v, id, 0, "u", 1);
+		inject_stream(&v, id, 0, NULL, 0);
 	ck_assert_uint_le(link_flow_count(v.e.l), LINK_UNOPENED_MAX);
 	ck_assert_uint_ge(link_stats(v.e.l)->flow_ids_refused, 100);
 	ck_assert_int_ge(resets_sent(&v, RST_RESOURCE), 100);
+	victim_free(&v);
+
+	victim_new(&v, 0, 0);
+	for (id = 2; id < 2 + 2 * LINK_UNOPENED_MAX; id += 2)
+		inject_stream(&v, id, 0, "u", 1);
+	ck_assert_uint_le(v.pool.in_use, LINK_EARLY_STREAM_MAX / RING_CHUNK);
+	ck_assert_uint_ge(link_stats(v.e.l)->flows_refused_early, LINK_UNOPENED_MAX / 2);
 	victim_free(&v);
 }
 END_TEST
@@ -522,6 +530,187 @@ START_TEST(test_extra_ack_frames_ignored)
 	inject(&v, &b);
 	ck_assert_uint_eq(link_stats(v.e.l)->ack_frames_ignored, 4);
 	ck_assert_uint_eq(link_stats(v.e.l)->packets_acked, 1);
+	victim_free(&v);
+}
+END_TEST
+
+/* Single bytes at descending offsets make one range of received bytes
+ * each, and every insert moved all the others: quadratic CPU, and memory
+ * nothing counted.  Past LINK_GAPS_MAX ranges a frame is put off (its
+ * packet unacknowledged, so an honest peer resends it), and the flow
+ * still delivers every byte once it comes in order. */
+START_TEST(test_scattered_bytes_bounded)
+{
+	struct victim v;
+	uint8_t buf[1400], data[1200];
+	uint64_t off = LINK_INITIAL_FLOW_WINDOW - 2, k;
+	struct rec *t;
+
+	victim_new(&v, 0, 0);
+	inject_open(&v, 2, 1, WIRE_PROTO_TCP);
+	t = &v.e.r[0];
+	while (off > 0) {
+		struct wbuf b = { buf, 0, sizeof(buf) };
+
+		while (off > 0 && wire_put_stream(&b, 2, off, 0, (const uint8_t *)"s", 1) == 0 && b.len + 16 < sizeof(buf))
+			off -= 2;
+		inject(&v, &b);
+	}
+	ck_assert_uint_gt(link_stats(v.e.l)->frames_deferred_gaps, 100000);
+	ck_assert_uint_gt(link_stats(v.e.l)->packets_unacked, 500);
+	ck_assert_uint_eq(t->rcvd, 0);
+	/* what a peer resends arrives in order and is all delivered */
+	for (off = 0; off < LINK_INITIAL_FLOW_WINDOW; off += sizeof(data)) {
+		size_t n = (size_t)MIN((uint64_t)sizeof(data), LINK_INITIAL_FLOW_WINDOW - off);
+
+		for (k = 0; k < n; k++)
+			data[k] = off + k < LINK_INITIAL_FLOW_WINDOW - 1 && (off + k) % 2 == 0 && off + k > 0
+					  ? 's' : sim_pattern(t->key, off + k);
+		inject_stream(&v, 2, off, data, n);
+	}
+	ck_assert_uint_eq(t->rcvd, LINK_INITIAL_FLOW_WINDOW);
+	victim_free(&v);
+}
+END_TEST
+
+/* The same in reassembly: fragments in more pieces than a sender cuts drop
+ * the datagram, and their memory goes with it. */
+START_TEST(test_scattered_fragments_dropped)
+{
+	struct victim v;
+	uint8_t frag[2000];
+	uint64_t off;
+
+	memset(frag, 'f', sizeof(frag));
+	victim_new(&v, 0, 0);
+	inject_open(&v, 2, 1, WIRE_PROTO_UDP);
+	for (off = 65534; off > 2; off -= 2)
+		inject_dgram(&v, 2, 7, 65535, (uint32_t)off, frag, 1);
+	ck_assert_uint_gt(link_stats(v.e.l)->dgrams_dropped_reasm, 100);
+	ck_assert_uint_lt(link_usage(v.e.l), 256 << 10);
+	/* a datagram in two honest fragments still arrives */
+	inject_dgram(&v, 2, 8, 2000, 0, frag, 1000);
+	inject_dgram(&v, 2, 8, 2000, 1000, frag, 1000);
+	ck_assert_uint_eq(v.e.dgrams, 1);
+	victim_free(&v);
+}
+END_TEST
+
+/* Partial datagrams of one flow hold at most a quarter of the link's
+ * reassembly memory, and none holds it past datagram-max-age: another
+ * flow's fragmented datagrams still arrive. */
+START_TEST(test_partial_datagrams_do_not_block_others)
+{
+	struct victim v;
+	uint8_t frag[1000];
+	uint64_t seq;
+	int i;
+
+	memset(frag, 'p', sizeof(frag));
+	victim_new(&v, 0, 0);
+	inject_open(&v, 2, 1, WIRE_PROTO_UDP);
+	inject_open(&v, 4, 2, WIRE_PROTO_UDP);
+	for (seq = 0; seq < 16; seq++)
+		inject_dgram(&v, 2, seq, 65535, 0, frag, sizeof(frag));
+	for (i = 0; i < 100; i++) {
+		inject_dgram(&v, 4, (uint64_t)i, 2000, 0, frag, 1000);
+		inject_dgram(&v, 4, (uint64_t)i, 2000, 1000, frag, 1000);
+	}
+	ck_assert_uint_eq(v.e.dgrams, 100);
+	/* three more flows fill the link's budget: no room now ... */
+	for (i = 0; i < 3; i++) {
+		inject_open(&v, 6 + 2 * (uint64_t)i, 3, WIRE_PROTO_UDP);
+		for (seq = 0; seq < 4; seq++)
+			inject_dgram(&v, 6 + 2 * (uint64_t)i, seq, 65535, 0, frag, sizeof(frag));
+	}
+	inject_dgram(&v, 4, 500, 65535, 0, frag, sizeof(frag));
+	ck_assert_uint_eq(link_stats(v.e.l)->dgrams_expired, 0);
+	/* ... until the senders gave the partial ones up: then it is back */
+	v.now_us += v.cfg.dgram_max_age_us + 200000;
+	inject_dgram(&v, 4, 501, 2000, 0, frag, 1000);
+	inject_dgram(&v, 4, 501, 2000, 1000, frag, 1000);
+	ck_assert_uint_gt(link_stats(v.e.l)->dgrams_expired, 0);
+	ck_assert_uint_eq(v.e.dgrams, 101);
+	victim_free(&v);
+}
+END_TEST
+
+/* More holes among implied ids than the ranges remembered: every late
+ * OPEN is either accepted or told with a RESET, never left hanging. */
+START_TEST(test_forgotten_implied_ids_refused_not_dropped)
+{
+	struct victim v;
+	uint64_t id;
+	int resets;
+
+	victim_new(&v, 0, 0);
+	for (id = 4; id <= 4 * 600; id += 4)
+		inject_open(&v, id, 1, WIRE_PROTO_TCP);
+	ck_assert_int_eq(v.e.n, 600);
+	for (id = 2; id < 4 * 600; id += 4)
+		inject_open(&v, id, 1, WIRE_PROTO_TCP);
+	resets = resets_sent(&v, RST_RESOURCE);
+	printf("implied ids: %d of 600 late OPENs accepted, %d refused\n", v.e.n - 600, resets);
+	ck_assert_int_eq(v.e.n - 600 + resets, 600);
+	victim_free(&v);
+}
+END_TEST
+
+/* A flow refused with no state kept still counts what the peer sent on
+ * it, up to its RESET: the peer's link credit does not shrink for good. */
+START_TEST(test_refused_without_state_credits_the_link)
+{
+	struct victim v;
+	uint8_t buf[64];
+	uint64_t id, first, sent;
+
+	victim_new(&v, 0, 0);
+	/* fill the flows that may wait for an OPEN; the next are refused */
+	for (id = 2; id < 2 + 2 * LINK_UNOPENED_MAX; id += 2)
+		inject_stream(&v, id, 0, NULL, 0);
+	first = id;
+	for (; id < first + 2 * 200; id += 2)
+		inject_stream(&v, id, 0, NULL, 0);
+	ck_assert_uint_ge(link_stats(v.e.l)->flow_ids_refused, 200);
+	/* the peer had sent 200000 bytes on each before our RESET reached
+	 * it, and counts them against the link window we offer: that window
+	 * must move on by as much, or the peer's credit shrinks for good */
+	for (id = first; id < first + 2 * 200; id += 2) {
+		struct wbuf b = { buf, 0, sizeof(buf) };
+
+		ck_assert_int_eq(wire_put_reset(&b, id, RST_ABORTED, 200000), 0);
+		inject(&v, &b);
+	}
+	sent = 200 * 200000ull;
+	ck_assert_uint_ge(link_recv_window_end(v.e.l) - sent, v.cfg.link_window_max / 2);
+	victim_free(&v);
+}
+END_TEST
+
+/* A byte in each of many flows the VM does not read takes a chunk each:
+ * the link's receive memory is bounded in chunks, not in the bytes the
+ * window counts. */
+START_TEST(test_gapped_flows_bounded_in_chunks)
+{
+	struct victim v;
+	uint64_t id;
+
+	victim_new(&v, 0, 0);
+	v.cfg.link_window_max = 16 << 20;
+	link_free(v.e.l);
+	{
+		struct link_cb cb = test_cb;
+
+		cb.arg = &v.e;
+		v.e.l = link_new(&v.cfg, &cb, &v.pool, v.now_us);
+	}
+	v.e.noread_net = 1; /* the VM reads nothing */
+	for (id = 2; id < 2 + 2 * 3000; id += 2) {
+		inject_open(&v, id, 1, WIRE_PROTO_TCP);
+		inject_stream(&v, id, 0, "g", 1);
+	}
+	ck_assert_uint_gt(link_stats(v.e.l)->frames_deferred_memory, 0);
+	ck_assert_uint_le(v.pool.in_use, 2 * (16u << 20) / RING_CHUNK + 16);
 	victim_free(&v);
 }
 END_TEST
@@ -772,6 +961,12 @@ static Suite *limits_suite(void)
 	tcase_add_test(t, test_early_datagrams_bounded);
 	tcase_add_test(t, test_reset_final_offset_clamped);
 	tcase_add_test(t, test_extra_ack_frames_ignored);
+	tcase_add_test(t, test_scattered_bytes_bounded);
+	tcase_add_test(t, test_scattered_fragments_dropped);
+	tcase_add_test(t, test_partial_datagrams_do_not_block_others);
+	tcase_add_test(t, test_forgotten_implied_ids_refused_not_dropped);
+	tcase_add_test(t, test_refused_without_state_credits_the_link);
+	tcase_add_test(t, test_gapped_flows_bounded_in_chunks);
 	tcase_add_test(f, test_networks_share_the_link_equally);
 	tcase_add_test(f, test_unread_network_does_not_block_another);
 	tcase_add_test(f, test_hostile_link_does_not_hurt_another);
