@@ -45,7 +45,7 @@ DAEMON_LIBS = $(LIBEVENT_LIBS) $(OPENSSL_LIBS) $(JANSSON_LIBS) $(NFTABLES_LIBS) 
 BINS = $(O)/omnetd $(O)/omnetctl
 
 UNIT_TESTS = test_wire test_rangeset test_ring test_link test_dhcp test_policy \
-             test_config test_tcpraw test_dtls test_path test_pcp
+             test_config test_tcpraw test_dtls test_path test_pcp test_control
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
 TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest
 
@@ -83,6 +83,8 @@ $(O)/tests/test_%: $(O)/tests/test_%.o $(O)/tests/simnet.o $(O)/libcore.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) -lm
 $(O)/tests/test_dtls: $(O)/tests/test_dtls.o $(O)/src/dtls.o $(O)/src/identity.o $(O)/libcore.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(OPENSSL_LIBS)
+$(O)/tests/test_control: $(O)/tests/test_control.o $(O)/libglue.a $(O)/libcore.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(DAEMON_LIBS) -lm
 $(O)/tests/impair: $(O)/tests/impair.o
 	$(CC) $(LDFLAGS_ALL) -o $@ $^
 $(O)/tests/nl_selftest: $(O)/tests/nl_selftest.o $(O)/src/netlink.o $(O)/libcore.a
