@@ -20,7 +20,7 @@ om_start_daemons || { fail "daemons start and link up"; exit 1; }
 om_vm_dhcp || { fail "DHCP"; exit 1; }
 check "a connection works through the first network" \
 	vm $PY "$OM_SRCDIR/tests/integration/servers.py" probe --tcp $SRV_ADDR:7
-ip -n "$NS_CAP" link add tap1 type dummy
+ip -n "$NS_CAP" link add tap1 type veth peer name tap1p
 ip -n "$NS_CAP" link set tap1 up
 
 # --- one namespace, three spellings
