@@ -108,6 +108,46 @@ check-selftests: $(BINS) $(TEST_TOOLS)
 	IMPAIR=$(abspath $(O))/tests/impair tests/integration/impair_selftest.sh
 	OMNETCTL=$(abspath $(O))/omnetctl tests/integration/omnetctl_selftest.sh
 
+# --- fuzzing: libFuzzer harnesses in tests/fuzz/ (clang, ASan, UBSan), built
+# in build-fuzz/.  make fuzz [FUZZ_TIME=60] [FUZZ_TARGETS="wire link"] runs
+# each for FUZZ_TIME seconds; check-fuzz runs each over its seed corpus and
+# FUZZ_CHECK_TIME seconds more; fuzz-seeds regenerates tests/fuzz/corpus/.
+FUZZ_TARGETS ?= wire link dhcp pcp natpmp config resolv syn control
+FUZZ_GLUE = natpmp control
+FUZZ_TIME ?= 60
+FUZZ_CHECK_TIME ?= 4
+FUZZ_O = build-fuzz
+FUZZ_CC ?= clang
+ifeq ($(FUZZ),1)
+SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+WERROR += -Wno-error=sign-compare
+endif
+
+$(O)/fuzz/%.o: tests/fuzz/%.c tests/fuzz/fuzz.h $(wildcard src/*.h) config.mk
+	@mkdir -p $(@D)
+	$(quiet) "  CC      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -Itests/fuzz -c -o $@ $<
+$(O)/fuzz/fuzz_%: $(O)/fuzz/fuzz_%.o $(O)/fuzz/fuzz_common.o $(O)/libcore.a
+	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ -lm
+$(FUZZ_GLUE:%=$(O)/fuzz/fuzz_%): $(O)/fuzz/fuzz_%: $(O)/fuzz/fuzz_%.o $(O)/fuzz/fuzz_common.o \
+		$(O)/libglue.a $(O)/libcore.a
+	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(DAEMON_LIBS) -lm
+
+.PRECIOUS: $(O)/fuzz/%.o
+.PHONY: fuzz check-fuzz fuzz-build fuzz-seeds
+fuzz-build:
+	$(MAKE) O=$(FUZZ_O) FUZZ=1 CC=$(FUZZ_CC) OPT="-O1 -g" $(FUZZ_TARGETS:%=$(FUZZ_O)/fuzz/fuzz_%)
+fuzz: fuzz-build
+	tests/fuzz/run $(FUZZ_O) $(FUZZ_TIME) $(FUZZ_TARGETS)
+check-fuzz: fuzz-build
+	tests/fuzz/run --check $(FUZZ_O) $(FUZZ_CHECK_TIME) $(FUZZ_TARGETS)
+# the seeds each harness writes; saved reproducers (repro-*) stay
+fuzz-seeds: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+	  find tests/fuzz/corpus/$$t -type f ! -name 'repro-*' -delete 2>/dev/null; \
+	  $(FUZZ_O)/fuzz/fuzz_$$t --make-seeds=tests/fuzz/corpus/$$t || exit 1; done
+
 # --- installation: binaries, manual pages, systemd units, configuration ---
 # DESTDIR and prefix (and each directory) may be given on the command line.
 # The files installed name the installed paths: the sources say /usr/sbin,
