@@ -130,9 +130,7 @@ static void handle_line(struct conn *cn, const char *line, size_t len)
 	} else if (cn->c->current = cn, result = cmd->fn(cn->c->d, req, &err),
 		   cn->c->current = NULL, !result) {
 		send_error(cn, err.code ? err.code : "internal", err.message);
-	} else if (result != CTL_DEFERRED) {
-		/* (a deferred reply comes later: conn_ready() keeps the
-		 * requests behind it from overtaking it) */
+	} else if (result != CTL_DEFERRED) { /* deferred: conn_ready() holds back what follows */
 		send_reply(cn, json_pack("{s:b, s:o}", "ok", 1, "result", result));
 	}
 	json_decref(req);
