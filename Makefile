@@ -137,7 +137,7 @@ $(FUZZ_GLUE:%=$(O)/fuzz/fuzz_%): $(O)/fuzz/fuzz_%: $(O)/fuzz/fuzz_%.o $(O)/fuzz/
 .PRECIOUS: $(O)/fuzz/%.o
 .PHONY: fuzz check-fuzz fuzz-build fuzz-seeds
 fuzz-build:
-	$(MAKE) O=$(FUZZ_O) FUZZ=1 CC=$(FUZZ_CC) OPT="-O1 -g" $(FUZZ_TARGETS:%=$(FUZZ_O)/fuzz/fuzz_%)
+	$(MAKE) O=$(FUZZ_O) FUZZ=1 CC=$(FUZZ_CC) $(FUZZ_TARGETS:%=$(FUZZ_O)/fuzz/fuzz_%)
 fuzz: fuzz-build
 	tests/fuzz/run $(FUZZ_O) $(FUZZ_TIME) $(FUZZ_TARGETS)
 check-fuzz: fuzz-build

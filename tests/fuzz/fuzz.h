@@ -60,11 +60,12 @@ void fuzz_seedf(const char *dir, const void *data, size_t len, const char *fmt, 
 /* fuzz_make_seeds() - from LLVMFuzzerInitialize(): with --make-seeds=DIR
  * among the arguments, create DIR, run gen(DIR) and exit */
 void fuzz_make_seeds(int *argc, char ***argv, void (*gen)(const char *dir));
-/* fuzz_private_netns() - move this process into network namespaces of its
- * own (root: a new one; otherwise inside a new user namespace), so that a
- * harness that opens sockets touches nothing of the host; exits if it
- * cannot */
-void fuzz_private_netns(void);
+/* fuzz_private_namespaces() - move this process into network and mount
+ * namespaces of its own, with a private tmpfs on /tmp (root: new ones;
+ * otherwise inside a new user namespace), so that a harness that opens
+ * sockets or writes state touches nothing of the host and leaves nothing
+ * behind; exits if it cannot */
+void fuzz_private_namespaces(void);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,5 +1,5 @@
-/* fuzz_common.c: seed files and a private network namespace for the
- * harnesses (fuzz.h). */
+/* fuzz_common.c: seed files, and namespaces of their own for the harnesses
+ * that open sockets or write files (fuzz.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "fuzz.h"
@@ -68,24 +69,33 @@ static int write_file(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
-void fuzz_private_netns(void)
+/* private_tmp() - a tmpfs of our own on /tmp, in our own mount namespace:
+ * what a harness writes there is gone when it exits, however it exits */
+static int private_tmp(void)
+{
+	return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+	       mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") == 0
+		       ? 0 : -1;
+}
+
+void fuzz_private_namespaces(void)
 {
 	char map[64];
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 
-	if (unshare(CLONE_NEWNET) == 0)
+	if (unshare(CLONE_NEWNET | CLONE_NEWNS) == 0 && private_tmp() == 0)
 		return;
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) {
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS) == 0) {
 		snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
 		write_file("/proc/self/setgroups", "deny");
 		if (write_file("/proc/self/uid_map", map) == 0) {
 			snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
-			if (write_file("/proc/self/gid_map", map) == 0)
+			if (write_file("/proc/self/gid_map", map) == 0 && private_tmp() == 0)
 				return;
 		}
 	}
-	fprintf(stderr, "fuzz: this harness needs a network namespace of its own (run as root, "
-		"or allow unprivileged user namespaces): %s\n", strerror(errno));
+	fprintf(stderr, "fuzz: this harness needs network and mount namespaces of its own (run "
+		"as root, or allow unprivileged user namespaces): %s\n", strerror(errno));
 	exit(1);
 }

@@ -4,7 +4,7 @@
  * The daemon is set up once, as omnetd sets it up, in a network namespace
  * of the harness's own (no default route: a router mapping fails at once,
  * and whatever a request makes the daemon send goes nowhere) with its
- * state in a temporary directory.  Each line of the input is one request,
+ * state in a private tmpfs.  Each line of the input is one request,
  * handled by control_request() exactly as a client's line is; every
  * request gets one reply, a JSON object with "ok" and, on an error, one of
  * the documented codes.  The peers, networks and forwards an input made
@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -126,32 +125,17 @@ static void seeds(const char *dir)
 		fuzz_seedf(dir, samples[i], strlen(samples[i]), "requests-%zu", i);
 }
 
-static char dir[64];
-
-/* cleanup() - at exit: the daemon, and its temporary directory */
-static void cleanup(void)
-{
-	char cmd[128];
-
-	reset();
-	daemon_free(&d);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "fuzz_control: %s left behind\n", dir);
-}
-
 /* setup() - a consumer daemon as omnetd's main() makes one */
 static void setup(void)
 {
+	const char *dir = "/tmp/omnet-fuzz-control"; /* our own /tmp: a private tmpfs */
 	char err[1024], path[128];
 	FILE *f;
 
-	fuzz_private_netns();
+	fuzz_private_namespaces();
 	if (system("ip link set lo up") != 0)
 		fprintf(stderr, "fuzz_control: loopback stays down\n");
-	snprintf(dir, sizeof(dir), "%s/omnet-fuzz-control.XXXXXX",
-		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	if (!mkdtemp(dir)) {
+	if (mkdir(dir, 0700) < 0) {
 		fprintf(stderr, "fuzz_control: %s: %s\n", dir, strerror(errno));
 		exit(1);
 	}
@@ -168,8 +152,7 @@ static void setup(void)
 		fprintf(stderr, "fuzz_control: %s\n", err);
 		exit(1);
 	}
-	atexit(cleanup);
-	fprintf(stderr, "fuzz_control: a consumer daemon in %s\n", dir);
+	fprintf(stderr, "fuzz_control: a consumer daemon in a private %s\n", dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -173,7 +173,7 @@ static void setup_namespace(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(5351) };
 
-	fuzz_private_netns();
+	fuzz_private_namespaces();
 	if (system("ip link set lo up && ip link add gw0 type veth peer name gw1 && "
 		   "ip addr add 192.0.2.2/24 dev gw0 && ip link set gw0 up && ip link set gw1 up && "
 		   "ip addr add " GATEWAY "/32 dev lo && ip route add default via " GATEWAY
