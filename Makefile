@@ -46,7 +46,7 @@ DAEMON_LIBS = $(LIBEVENT_LIBS) $(OPENSSL_LIBS) $(JANSSON_LIBS) $(NFTABLES_LIBS) 
 BINS = $(O)/omnetd $(O)/omnetctl
 
 UNIT_TESTS = test_wire test_rangeset test_ring test_link test_link_limits test_dhcp test_policy \
-             test_config test_tcpraw test_dtls test_path test_hslimit test_pcp
+             test_config test_tcpraw test_dtls test_path test_hslimit test_pcp test_control
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
 TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest $(O)/tests/privsep_rtt \
              $(O)/tests/hostile_peer $(O)/tests/stranger
@@ -88,6 +88,8 @@ $(O)/tests/test_dtls: $(O)/tests/test_dtls.o $(O)/src/dtls.o $(O)/src/identity.o
 # a peer that misbehaves on purpose (tests/integration/test_hostile_peer.sh)
 $(O)/tests/hostile_peer: $(O)/tests/hostile_peer.o $(O)/src/dtls.o $(O)/src/identity.o $(O)/libcore.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(OPENSSL_LIBS) -lm
+$(O)/tests/test_control: $(O)/tests/test_control.o $(O)/libglue.a $(O)/libcore.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(DAEMON_LIBS) -lm
 $(O)/tests/impair: $(O)/tests/impair.o
 	$(CC) $(LDFLAGS_ALL) -o $@ $^
 $(O)/tests/stranger: $(O)/tests/stranger.o $(O)/src/dtls.o $(O)/src/identity.o $(O)/libcore.a
@@ -114,6 +116,46 @@ check-selftests: $(BINS) $(TEST_TOOLS)
 	NL_SELFTEST=$(abspath $(O))/tests/nl_selftest tests/integration/netlink_selftest.sh
 	IMPAIR=$(abspath $(O))/tests/impair tests/integration/impair_selftest.sh
 	OMNETCTL=$(abspath $(O))/omnetctl tests/integration/omnetctl_selftest.sh
+
+# --- fuzzing: libFuzzer harnesses in tests/fuzz/ (clang, ASan, UBSan), built
+# in build-fuzz/.  make fuzz [FUZZ_TIME=60] [FUZZ_TARGETS="wire link"] runs
+# each for FUZZ_TIME seconds; check-fuzz runs each over its seed corpus and
+# FUZZ_CHECK_TIME seconds more; fuzz-seeds regenerates tests/fuzz/corpus/.
+FUZZ_TARGETS ?= wire link dhcp pcp natpmp config resolv syn control
+FUZZ_GLUE = natpmp control
+FUZZ_TIME ?= 60
+FUZZ_CHECK_TIME ?= 4
+FUZZ_O = build-fuzz
+FUZZ_CC ?= clang
+ifeq ($(FUZZ),1)
+SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+WERROR += -Wno-error=sign-compare
+endif
+
+$(O)/fuzz/%.o: tests/fuzz/%.c tests/fuzz/fuzz.h $(wildcard src/*.h) config.mk
+	@mkdir -p $(@D)
+	$(quiet) "  CC      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -Itests/fuzz -c -o $@ $<
+$(O)/fuzz/fuzz_%: $(O)/fuzz/fuzz_%.o $(O)/fuzz/fuzz_common.o $(O)/libcore.a
+	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ -lm
+$(FUZZ_GLUE:%=$(O)/fuzz/fuzz_%): $(O)/fuzz/fuzz_%: $(O)/fuzz/fuzz_%.o $(O)/fuzz/fuzz_common.o \
+		$(O)/libglue.a $(O)/libcore.a
+	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(DAEMON_LIBS) -lm
+
+.PRECIOUS: $(O)/fuzz/%.o
+.PHONY: fuzz check-fuzz fuzz-build fuzz-seeds
+fuzz-build:
+	$(MAKE) O=$(FUZZ_O) FUZZ=1 CC=$(FUZZ_CC) $(FUZZ_TARGETS:%=$(FUZZ_O)/fuzz/fuzz_%)
+fuzz: fuzz-build
+	tests/fuzz/run $(FUZZ_O) $(FUZZ_TIME) $(FUZZ_TARGETS)
+check-fuzz: fuzz-build
+	tests/fuzz/run --check $(FUZZ_O) $(FUZZ_CHECK_TIME) $(FUZZ_TARGETS)
+# the seeds each harness writes; saved reproducers (repro-*) stay
+fuzz-seeds: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+	  find tests/fuzz/corpus/$$t -type f ! -name 'repro-*' -delete 2>/dev/null; \
+	  $(FUZZ_O)/fuzz/fuzz_$$t --make-seeds=tests/fuzz/corpus/$$t || exit 1; done
 
 # --- installation: binaries, manual pages, systemd units, configuration ---
 # DESTDIR and prefix (and each directory) may be given on the command line.

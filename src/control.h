@@ -3,6 +3,7 @@
 #define OMNET_CONTROL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -13,6 +14,12 @@ struct control;
 
 struct control *control_new(struct daemon *d, const char *path, char *err, size_t errlen);
 void control_free(struct control *c);
+/* control_request() - for tests and fuzzing: one request line (len bytes,
+ * no LF) handled as a client's would be, on a connection of its own with
+ * no socket; runs the event loop until the reply comes, at most
+ * timeout_ms.  The reply line without its LF (the caller frees it), or
+ * NULL (no control, or no reply in time). */
+char *control_request(struct daemon *d, const char *line, size_t len, uint64_t timeout_ms);
 
 /* A command handler returns its result, or NULL with err set. */
 struct ctl_error {

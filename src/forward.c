@@ -319,35 +319,30 @@ json_t *forward_added_json(const struct forward *fw)
 			 fw->pm ? portmap_json(fw->pm) : json_null());
 }
 
-static void remove_later(evutil_socket_t fd, short what, void *arg)
-{
-	forward_remove(arg);
-}
-
 /* on_mapping() - a mapping attempt ended.  A forward.add waiting for it is
- * answered now; one the router refused is taken back (removed off this
- * callback, which belongs to the portmap being freed). */
+ * answered now; a rule whose mapping the router refused is taken back at
+ * once (portmap.h allows freeing the portmap from its callback), so a
+ * request behind the add never finds it.  The pending reply is detached
+ * before it is completed: nothing can complete it a second time. */
 static void on_mapping(struct portmap *pm, void *arg)
 {
 	struct forward *fw = arg;
+	struct ctl_pending *p = fw->pending;
 	struct ctl_error err = { 0 };
-	struct timeval now = { 0, 0 };
 
-	if (!fw->pending)
+	if (!p)
 		return;
+	fw->pending = NULL;
 	if (portmap_mapped(pm)) {
-		ctl_pending_done(fw->pending, forward_added_json(fw), NULL);
-		fw->pending = NULL;
 		daemon_save_state(fw->d);
+		ctl_pending_done(p, forward_added_json(fw), NULL);
 		return;
 	}
 	ctl_fail(&err, "mapping_failed", "%s %u: the router mapping failed (%s): %s; the forward "
 		 "was not added", wire_proto_name(fw->proto), fw->external_port, forward_map_name(fw->map),
 		 portmap_last_error(pm) ? portmap_last_error(pm) : "no answer");
-	ctl_pending_done(fw->pending, NULL, &err);
-	fw->pending = NULL;
-	fw->later = evtimer_new(fw->d->base, remove_later, fw);
-	evtimer_add(fw->later, &now);
+	ctl_pending_done(p, NULL, &err);
+	forward_remove(fw);
 }
 
 /* ---- rules ------------------------------------------------------------- */
@@ -428,8 +423,10 @@ void forward_remove(struct forward *fw)
 
 	if (fw->pending) {
 		struct ctl_error err = { "not_found", "the forward was removed meanwhile" };
+		struct ctl_pending *p = fw->pending;
 
-		ctl_pending_done(fw->pending, NULL, &err);
+		fw->pending = NULL;
+		ctl_pending_done(p, NULL, &err);
 	}
 	while ((f = TAILQ_FIRST(&fw->flows))) {
 		if (f->udp_shared || f->state == FLOW_PENDING)
@@ -445,8 +442,6 @@ void forward_remove(struct forward *fw)
 		portmap_free(fw->pm);
 	else
 		portmap_free_within(fw->pm, REMOVE_WAIT_MS);
-	if (fw->later)
-		event_free(fw->later);
 	TAILQ_REMOVE(&fw->d->forwards, fw, entry);
 	log_info("forward %s %u removed", wire_proto_name(fw->proto), fw->external_port);
 	free(fw);

@@ -40,7 +40,6 @@ struct forward {
 	uint64_t retry_at_ms;     /* next attempt to open it */
 	struct portmap *pm;       /* the router mapping, if one is asked for */
 	struct ctl_pending *pending; /* forward.add waiting for the first mapping */
-	struct event *later;      /* removal after a refused mapping, off its callback */
 	TAILQ_HEAD(, flow) flows; /* its flows; for UDP, a flow per client address */
 	uint64_t connections;     /* accepted connections or new UDP clients */
 	uint64_t refused;         /* turned away: no network, no link, flow limit */

@@ -5,6 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
 
 #include "log.h"
 #include "netns.h"
@@ -32,6 +37,41 @@ int netns_open(const char *name, char *err, size_t errlen)
 	if (fd < 0)
 		snprintf(err, errlen, "namespace %s: cannot open %s: %s", name, path, strerror(errno));
 	return fd;
+}
+
+/* is_netns() - fd is a network namespace, not a plain file or another
+ * kind of namespace (a kernel before 4.11 cannot tell the kind: setns()
+ * refuses a wrong one later) */
+static int is_netns(int fd)
+{
+	struct statfs fs;
+
+	if (fstatfs(fd, &fs) < 0 || (fs.f_type != NSFS_MAGIC && fs.f_type != PROC_SUPER_MAGIC))
+		return 0;
+	return ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET || errno == ENOTTY;
+}
+
+int netns_identity(const char *name, struct netns_id *id, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = netns_open(name, err, errlen);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "namespace %s: %s", name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!is_netns(fd)) {
+		snprintf(err, errlen, "namespace %s: not a network namespace", name);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	return 0;
 }
 
 int netns_enter(int fd)

@@ -7,11 +7,22 @@
 #define OMNET_NETNS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* netns_init() - remember our own namespace; call once at start */
 int netns_init(void);
 /* netns_open() - a name (in /run/netns) or a path; an fd, or -1 */
 int netns_open(const char *name, char *err, size_t errlen);
+/* A namespace as the kernel knows it: the device and inode of its nsfs
+ * file.  Names are not identities: "vm1", "/run/netns/vm1" and a bind
+ * mount of it are one namespace. */
+struct netns_id {
+	dev_t dev;
+	ino_t ino;
+};
+/* netns_identity() - the identity of the namespace a name or path opens;
+ * 0, or -1 with err */
+int netns_identity(const char *name, struct netns_id *id, char *err, size_t errlen);
 int netns_enter(int fd);
 void netns_leave(void);
 /* netns_sysctl() - write a /proc/sys value in the current namespace */

@@ -63,18 +63,21 @@ size_t network_flow_count(const struct network *n)
 	return c;
 }
 
-static int netns_in_use(struct daemon *d, const char *netns)
+/* netns_in_use() - a network of ours is in that namespace already, under
+ * whatever name: a second capture would replace the first one's rules */
+static int netns_in_use(struct daemon *d, const struct netns_id *id)
 {
 	struct network *n;
 
 	TAILQ_FOREACH(n, &d->networks, entry)
-		if (n->netns[0] && strcmp(n->netns, netns) == 0)
+		if (n->netns[0] && n->nsid.dev == id->dev && n->nsid.ino == id->ino)
 			return 1;
 	return 0;
 }
 
 static int check_add(struct daemon *d, const struct netid *id, const char *peer,
-		     const char *netns, const char *iface, char *err, size_t errlen)
+		     const char *netns, const char *iface, struct netns_id *nsid, char *err,
+		     size_t errlen)
 {
 	char idstr[NETID_HEXLEN + 1];
 	int provider = d->role == ROLE_PROVIDER;
@@ -90,7 +93,11 @@ static int check_add(struct daemon *d, const struct netid *id, const char *peer,
 		snprintf(err, errlen, "--netns and --iface are for a provider's network");
 	else if (provider && strlen(iface) >= IF_NAMESIZE)
 		snprintf(err, errlen, "interface name %s too long", iface);
-	else if (provider && netns_in_use(d, netns))
+	else if (provider && strlen(netns) >= sizeof(((struct network *)0)->netns))
+		snprintf(err, errlen, "namespace name %.64s... too long", netns);
+	else if (provider && netns_identity(netns, nsid, err, errlen) < 0)
+		; /* err says why */
+	else if (provider && netns_in_use(d, nsid))
 		snprintf(err, errlen, "namespace %s already holds a network", netns);
 	else
 		return 0;
@@ -101,9 +108,10 @@ struct network *network_add(struct daemon *d, const struct netid *id, const char
 			    const char *netns, const char *iface, int from_config, char *err,
 			    size_t errlen)
 {
+	struct netns_id nsid = { 0 };
 	struct network *n;
 
-	if (check_add(d, id, peer, netns, iface, err, errlen) < 0)
+	if (check_add(d, id, peer, netns, iface, &nsid, err, errlen) < 0)
 		return NULL;
 	n = xcalloc(1, sizeof(*n));
 	n->d = d;
@@ -112,6 +120,7 @@ struct network *network_add(struct daemon *d, const struct netid *id, const char
 	snprintf(n->peer, sizeof(n->peer), "%s", peer);
 	snprintf(n->netns, sizeof(n->netns), "%s", netns ? netns : "");
 	snprintf(n->iface, sizeof(n->iface), "%s", iface ? iface : "");
+	n->nsid = nsid;
 	n->gateway = d->cfg.gateway;
 	n->dns = d->cfg.dns;
 	n->dhcp_start = d->cfg.dhcp_start;
@@ -119,15 +128,15 @@ struct network *network_add(struct daemon *d, const struct netid *id, const char
 	n->from_config = from_config;
 	TAILQ_INIT(&n->flows);
 	TAILQ_INSERT_TAIL(&d->networks, n, entry);
-	daemon_network_forget_deleted(d, id);
 	if (d->role == ROLE_PROVIDER) {
 		n->cap = capture_new(n, err, errlen);
 		if (!n->cap) {
 			TAILQ_REMOVE(&d->networks, n, entry);
 			free(n);
-			return NULL;
+			return NULL; /* a network deleted before stays deleted */
 		}
 	}
+	daemon_network_forget_deleted(d, id);
 	log_info("network %s: added for peer %s", n->idstr, peer);
 	return n;
 }

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "netns.h"
 #include "util.h"
 
 struct capture;
@@ -24,6 +25,7 @@ struct network {
 	char idstr[NETID_HEXLEN + 1];
 	char peer[CONFIG_NAME_MAX + 1];
 	char netns[256];                    /* provider */
+	struct netns_id nsid;               /* provider: what netns names */
 	char iface[16];
 	struct in_addr gateway, dns, dhcp_start;
 	unsigned prefix_len;

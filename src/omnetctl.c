@@ -1633,7 +1633,9 @@ static int run(const struct ctl_cmd *cmd, const struct ctl_opts *o, json_t *req)
 		free(text);
 		return EXIT_DAEMON;
 	}
-	if (send_all(fd, text, len) < 0)
+	/* a daemon that refused the connection (busy, permission_denied) has
+	 * said why before closing: read that even if sending failed */
+	if (send_all(fd, text, len) < 0 && errno != EPIPE && errno != ECONNRESET)
 		fprintf(stderr, "omnetctl: sending to %s: %s\n", o->socket, strerror(errno));
 	else if ((rr = read_line(fd, o->timeout_ms, &line, &linelen)) != RD_OK)
 		report_read(rr, o->socket, o);

@@ -1,0 +1,103 @@
+/* fuzz_syn.c: the SYN gate's packet code (src/tcpraw.c) on what a VM sends.
+ *
+ * The input is an IP packet from the VM's interface.  A SYN that parses
+ * holds at most TCPRAW_SYN_MAX octets; the RST and the ICMP unreachable
+ * built from it carry correct IPv4 (and ICMP) checksums; recomputing the
+ * checksums of any packet stays inside it and leaves a SYN the same SYN. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "fuzz.h"
+#include "log.h"
+#include "tcpraw.h"
+
+#define CHECK(c) do { if (!(c)) abort(); } while (0)
+
+static void check_replies(const struct syn_info *syn)
+{
+	static const uint8_t gw[4] = { 10, 0, 2, 2 };
+	uint8_t out[TCPRAW_ICMP_MAX];
+	size_t n, hl;
+
+	n = tcpraw_build_rst(syn, out, sizeof(out));
+	CHECK(n == TCPRAW_RST_LEN);
+	CHECK(inet_checksum(out, 20, 0) == 0);
+	CHECK(tcpraw_build_rst(syn, out, TCPRAW_RST_LEN - 1) == 0);
+	n = tcpraw_build_icmp_unreach(syn, TCPRAW_UNREACH_PORT, gw, out, sizeof(out));
+	CHECK(n > 28 && n <= sizeof(out));
+	hl = (size_t)(out[0] & 0x0f) * 4;
+	CHECK(hl == 20 && inet_checksum(out, hl, 0) == 0);
+	CHECK(inet_checksum(out + hl, n - hl, 0) == 0);
+	CHECK(tcpraw_build_icmp_unreach(syn, TCPRAW_UNREACH_PORT, gw, out, n - 1) == 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t *copy = malloc(size ? size : 1);
+	struct syn_info syn, again;
+	int r;
+
+	memcpy(copy, data, size);
+	r = tcpraw_parse_syn(copy, size, &syn);
+	CHECK(r == 0 || r == -1);
+	if (r == 0) {
+		CHECK(syn.len <= TCPRAW_SYN_MAX && syn.len <= size);
+		CHECK(syn.src.family == AF_INET && syn.src.port && syn.dst.port);
+		check_replies(&syn);
+	}
+	tcpraw_fix_checksums(copy, size);
+	if (r == 0) {
+		CHECK(tcpraw_parse_syn(copy, size, &again) == 0);
+		CHECK(again.seq == syn.seq && again.len == syn.len &&
+		      memcmp(&again.src, &syn.src, sizeof(syn.src)) == 0 &&
+		      memcmp(&again.dst, &syn.dst, sizeof(syn.dst)) == 0);
+	}
+	free(copy);
+	return 0;
+}
+
+/* ---- seeds: SYNs as a VM's kernel sends them, checksums from tcpraw ---- */
+
+static size_t syn(uint8_t *p, size_t optlen, size_t pad)
+{
+	static const uint8_t opts[] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0x12, 0x34, 0, 0,
+					0, 0, 1, 3, 3, 7 };
+	size_t tl = 20 + 20 + optlen;
+
+	memset(p, 0, tl + pad);
+	p[0] = 0x45;
+	p[2] = (uint8_t)(tl >> 8);
+	p[3] = (uint8_t)tl;
+	p[4] = 0x12;
+	p[6] = 0x40; /* DF */
+	p[8] = 64;
+	p[9] = 6;
+	p[12] = 10, p[13] = 0, p[14] = 2, p[15] = 15;
+	p[16] = 198, p[17] = 51, p[18] = 100, p[19] = 10;
+	p[20] = 0xa8, p[21] = 0xca; /* 43210 */
+	p[22] = 0x01, p[23] = 0xbb; /* 443 */
+	p[24] = 0x11, p[25] = 0x22, p[26] = 0x33, p[27] = 0x44;
+	p[32] = (uint8_t)((20 + optlen) / 4 << 4);
+	p[33] = 0x02; /* SYN */
+	p[34] = 0xfa, p[35] = 0xf0;
+	memcpy(p + 40, opts, optlen);
+	tcpraw_fix_checksums(p, tl);
+	return tl + pad;
+}
+
+static void seeds(const char *dir)
+{
+	uint8_t p[128];
+
+	fuzz_seed(dir, "syn", p, syn(p, 0, 0));
+	fuzz_seed(dir, "syn-options", p, syn(p, 20, 0));
+	fuzz_seed(dir, "syn-padded", p, syn(p, 4, 6));
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	log_init(-1);
+	fuzz_make_seeds(argc, argv, seeds);
+	return 0;
+}
