@@ -130,7 +130,6 @@ FUZZ_CC ?= clang
 ifeq ($(FUZZ),1)
 SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
-WERROR += -Wno-error=sign-compare
 endif
 
 $(O)/fuzz/%.o: tests/fuzz/%.c tests/fuzz/fuzz.h $(wildcard src/*.h) config.mk

@@ -1692,21 +1692,18 @@ static int put_flow_data(struct link *l, struct link_flow *f, struct wbuf *b, st
  * flow cannot hold back small ones nor a busy network the others */
 static void put_data(struct link *l, struct wbuf *b, struct sent_pkt *p)
 {
-	struct link_flow *stop = NULL;
+	size_t fails = 0;
 
 	while (!sched_empty(l) && !frames_full(p) && wbuf_room(b) > WIRE_STREAM_HDR_MAX + 8) {
 		struct link_flow *f = sched_pop(l);
-		int sent;
+		int sent = put_flow_data(l, f, b, p);
 
-		sent = put_flow_data(l, f, b, p);
 		flow_schedule(l, f);
-		if (!sent) {
-			/* it did not fit: give others a turn, but only once round */
-			if (!stop)
-				stop = f;
-			else if (stop == f)
-				break;
-		}
+		/* one that did not fit lets the others try; when every flow had
+		 * its turn since the last that fitted, the packet is done */
+		fails = sent ? 0 : fails + 1;
+		if (fails > l->nsched)
+			break;
 	}
 }
 

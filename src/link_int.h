@@ -151,6 +151,7 @@ struct link {
 	struct link_group **groups;  /* the networks it carries (link_sched.c) */
 	size_t ngroups, groups_cap;
 	struct link_group *round_head, *round_tail; /* groups with flows to send */
+	size_t nsched;               /* flows in the groups' turns */
 	struct link_group nogroup;   /* flows sending before they have a network */
 	struct link_flow *ctl_head, *ctl_tail;
 	struct link_flow *reap;  /* freed at the end of the current entry point */

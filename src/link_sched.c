@@ -309,6 +309,7 @@ void sched_add(struct link *l, struct link_flow *f)
 {
 	struct link_group *g = sched_group(l, f);
 
+	l->nsched++;
 	f->scheduled = 1;
 	f->sched_prev = g->tail;
 	f->sched_next = NULL;
@@ -327,6 +328,7 @@ void sched_remove(struct link *l, struct link_flow *f)
 
 	if (!f->scheduled)
 		return;
+	l->nsched--;
 	if (f->sched_prev)
 		f->sched_prev->sched_next = f->sched_next;
 	else

@@ -54,6 +54,15 @@ struct nl_call {
 };
 
 /* nl_seq_next() - a fresh sequence number for a request */
+
+/* nl_msg_ok() - NLMSG_OK() without comparing signed with unsigned: a whole
+ * header fits in what is left, and the message claims no more than that */
+static int nl_msg_ok(const struct nlmsghdr *nh, int left)
+{
+	return left >= (int)sizeof(*nh) && nh->nlmsg_len >= sizeof(*nh) &&
+	       nh->nlmsg_len <= (unsigned int)left;
+}
+
 static uint32_t nl_seq_next(void)
 {
 	static uint32_t seq;
@@ -332,7 +341,7 @@ static int nl_datagram(struct nl_call *c, const void *buf, ssize_t len)
 	const struct nlmsghdr *nh = buf;
 	int left = (int)len, rc;
 
-	for (; NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left)) {
+	for (; nl_msg_ok(nh, left); nh = NLMSG_NEXT(nh, left)) {
 		rc = nl_dispatch(c, nh);
 		if (rc)
 			return rc;
@@ -939,7 +948,7 @@ static unsigned monitor_count(const void *buf, ssize_t len)
 	int left = (int)len;
 	unsigned n = 0;
 
-	for (; NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left))
+	for (; nl_msg_ok(nh, left); nh = NLMSG_NEXT(nh, left))
 		if (nh->nlmsg_type != NLMSG_NOOP && nh->nlmsg_type != NLMSG_DONE)
 			n++;
 	return n;

@@ -21,7 +21,9 @@ struct netns_id {
 	ino_t ino;
 };
 /* netns_identity() - the identity of the namespace a name or path opens;
- * 0, or -1 with err */
+ * 0, or -1 with err.  A namespace this process may not open (another
+ * user's /proc/PID/ns/net; the provider runs unprivileged) has identity
+ * zero: unknown here, the capture helper checks it. */
 int netns_identity(const char *name, struct netns_id *id, char *err, size_t errlen);
 int netns_enter(int fd);
 void netns_leave(void);

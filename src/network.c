@@ -69,6 +69,8 @@ static int netns_in_use(struct daemon *d, const struct netns_id *id)
 {
 	struct network *n;
 
+	if (!id->dev && !id->ino)
+		return 0; /* unknown here; the capture helper refuses a namespace twice */
 	TAILQ_FOREACH(n, &d->networks, entry)
 		if (n->netns[0] && n->nsid.dev == id->dev && n->nsid.ino == id->ino)
 			return 1;

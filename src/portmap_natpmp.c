@@ -2,6 +2,7 @@
  * mapping request, then the public address request, over UDP to the
  * default gateway, driven by the event loop and bounded by PM_ATTEMPT_MS.
  * The rounds are portmap.c's. */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 #define ENABLE_STRNATPMPERR
@@ -152,6 +154,25 @@ static int natpmp_mapped(struct portmap *pm, struct natpmp_xchg *x, const natpmp
 	return 0;
 }
 
+/* natpmp_read() - readnatpmpresponseorretry(), after dropping a reply too
+ * short for its kind: libnatpmp does not look at the length it received
+ * and would read the rest of the reply from its own stack (RFC 6886 3.2,
+ * 3.3: 12 bytes for the public address, 16 for a mapping) */
+static int natpmp_read(natpmp_t *n, natpmpresp_t *resp)
+{
+	uint8_t head[2];
+	ssize_t len = recv(n->s, head, sizeof(head), MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+
+	if (len >= 0 && (len < 2 || len < (head[1] == 128 ? 12 : 16))) {
+		if (recv(n->s, head, sizeof(head), MSG_DONTWAIT) < 0)
+			log_debug("portmap: NAT-PMP: dropping a short reply: %s", strerror(errno));
+		log_warnx("portmap: NAT-PMP reply of %zd bytes from the router: too short, dropped",
+			  len);
+		return NATPMP_TRYAGAIN;
+	}
+	return readnatpmpresponseorretry(n, resp);
+}
+
 /* natpmp_on_event() - a reply, or time to retransmit or to give up */
 static void natpmp_on_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -159,7 +180,7 @@ static void natpmp_on_event(evutil_socket_t fd, short what, void *arg)
 	struct natpmp_xchg *x = pm->np;
 	natpmpresp_t resp;
 	char err[256], gw[INET_ADDRSTRLEN];
-	int r = readnatpmpresponseorretry(&x->n, &resp);
+	int r = natpmp_read(&x->n, &resp);
 
 	if (r == NATPMP_TRYAGAIN && clock_now_ms() < x->deadline_ms) {
 		natpmp_arm(x);
@@ -248,7 +269,7 @@ void natpmp_delete_sync(struct portmap *pm, uint64_t deadline_ms, int wait)
 		if (getnatpmprequesttimeout(&n, &tv) == 0 && tv.tv_sec >= 0)
 			ms = MIN(ms, (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000 + 1);
 		poll(&p, 1, (int)ms);
-		r = readnatpmpresponseorretry(&n, &resp);
+		r = natpmp_read(&n, &resp);
 		if (r != NATPMP_TRYAGAIN)
 			break;
 	}
