@@ -135,7 +135,7 @@ split_checks "restart"
 check "restart: a VM TCP connection" om_wait 15 vm_tcp
 
 # --- killing the helper leaves the daemon running, with clear errors
-om_ns "$NS_CAP2" && ip -n "$NS_CAP2" link add tap1 type dummy
+om_ns "$NS_CAP2" && om_veth "$NS_CAP2" tap1 "$NS_CAP2" tap1p  # (no dummy module everywhere)
 kill -9 "$HELPER"
 om_wait 5 gone "$HELPER"
 out=$(ctl_p network add $NETID2 --peer consumer --netns "$NS_CAP2" --iface tap1 2>&1)
