@@ -38,6 +38,7 @@
 #include "idmap.h"
 #include "link.h"
 #include "log.h"
+#include "osutil.h"
 #include "network.h"
 #include "peer.h"
 #include "privsep.h"

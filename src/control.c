@@ -28,6 +28,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "osutil.h"
 #include "util.h"
 
 #define CONTROL_CONNS_MAX 64         /* clients at once; more are told "busy" */
@@ -310,7 +311,7 @@ static void refuse(int fd, const char *line)
  * readable: stop watching it for a while instead of spinning on it */
 static void accept_failed(struct control *c, int e)
 {
-	struct timeval tv = { ACCEPT_PAUSE_MS / 1000, (ACCEPT_PAUSE_MS % 1000) * 1000 };
+	struct timeval tv = timeval_from_ms(ACCEPT_PAUSE_MS);
 
 	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
 		return;
@@ -436,7 +437,7 @@ static void on_request_timeout(evutil_socket_t fd, short what, void *arg)
  * bufferevent pair, so the request takes the path a client's does */
 char *control_request(struct daemon *d, const char *line, size_t len, uint64_t timeout_ms)
 {
-	struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
+	struct timeval tv = timeval_from_ms(timeout_ms);
 	struct bufferevent *pair[2];
 	struct event *timer;
 	struct conn *cn;

@@ -18,6 +18,7 @@
 #include "link.h"
 #include "mesh.h"
 #include "network.h"
+#include "osutil.h"
 #include "peer.h"
 #include "policy.h"
 #include "relay.h"

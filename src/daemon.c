@@ -17,6 +17,7 @@
 #include "flow.h"
 #include "forward.h"
 #include "log.h"
+#include "osutil.h"
 #include "mesh.h"
 #include "netns.h"
 #include "network.h"
@@ -93,7 +94,7 @@ static void resume_event(evutil_socket_t fd, short what, void *arg)
 
 void daemon_pause_event(struct daemon *d, struct event *ev, uint64_t ms)
 {
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv = timeval_from_ms(ms);
 
 	d->ctr.accepts_paused++;
 	event_del(ev);

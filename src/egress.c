@@ -24,6 +24,7 @@
 #include "flow.h"
 #include "link.h"
 #include "log.h"
+#include "osutil.h"
 #include "netlink.h"
 #include "network.h"
 #include "peer.h"
@@ -198,7 +199,7 @@ static int refresh_host(struct egress_watch *w)
 
 static void arm_ms(struct event *ev, uint64_t ms)
 {
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv = timeval_from_ms(ms);
 
 	event_add(ev, &tv);
 }

@@ -30,6 +30,7 @@
 #include "forward.h"
 #include "link.h"
 #include "log.h"
+#include "osutil.h"
 #include "network.h"
 #include "session.h"
 #include "util.h"
@@ -377,7 +378,7 @@ int flow_attach_tcp(struct flow *f, int fd)
 int flow_connect_tcp(struct flow *f, int fd, const struct sockaddr *to, socklen_t tolen,
 		     uint64_t timeout_ms)
 {
-	struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
+	struct timeval tv = timeval_from_ms(timeout_ms);
 
 	f->bev = bufferevent_socket_new(f->net->d->base, fd, 0);
 	if (!f->bev) {

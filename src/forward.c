@@ -31,6 +31,7 @@
 #include "forward.h"
 #include "link.h"
 #include "log.h"
+#include "osutil.h"
 #include "network.h"
 #include "peer.h"
 #include "portmap.h"

@@ -8,11 +8,11 @@
 
 #include <openssl/ec.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "identity.h"
 #include "log.h"
+#include "osutil.h"
 #include "util.h"
 
 #define IDENTITY_FILE "identity.pem"
@@ -49,7 +49,7 @@ static X509 *make_cert(EVP_PKEY *key)
 
 	if (!x)
 		return NULL;
-	RAND_bytes(serial, sizeof(serial));
+	random_bytes(serial, sizeof(serial));
 	serial[0] &= 0x7f;
 	bn = BN_bin2bn(serial, sizeof(serial), NULL);
 	BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
@@ -69,34 +69,28 @@ static X509 *make_cert(EVP_PKEY *key)
 	return x;
 }
 
-static int write_identity(const char *path, EVP_PKEY *key, X509 *cert, char *err, size_t errlen)
-{
-	char tmp[4300];
-	FILE *f;
-	int fd;
+struct pem_pair {
+	EVP_PKEY *key;
+	X509 *cert;
+};
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (!PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) || !PEM_write_X509(f, cert) ||
-	    fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-		fclose(f);
-		unlink(tmp);
-		return -1;
-	}
-	fclose(f);
-	if (rename(tmp, path) < 0) {
-		snprintf(err, errlen, "%s: cannot rename: %s", path, strerror(errno));
-		unlink(tmp);
+static int write_pem_pair(FILE *f, void *arg)
+{
+	struct pem_pair *pp = arg;
+
+	if (!PEM_write_PrivateKey(f, pp->key, NULL, NULL, 0, NULL, NULL) ||
+	    !PEM_write_X509(f, pp->cert)) {
+		errno = EIO;
 		return -1;
 	}
 	return 0;
+}
+
+static int write_identity(const char *path, EVP_PKEY *key, X509 *cert, char *err, size_t errlen)
+{
+	struct pem_pair pp = { key, cert };
+
+	return file_write_atomic(path, write_pem_pair, &pp, err, errlen);
 }
 
 static int create_identity(struct identity *id, const char *path, char *err, size_t errlen)

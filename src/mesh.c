@@ -13,6 +13,7 @@
 #include "hslimit.h"
 #include "idmap.h"
 #include "log.h"
+#include "osutil.h"
 #include "mesh.h"
 #include "peer.h"
 #include "relay.h"
@@ -404,8 +405,7 @@ uint32_t mesh_new_session_id(struct mesh *m)
 	uint32_t id;
 
 	do {
-		if (getentropy(&id, sizeof(id)) < 0)
-			fatal("getentropy");
+		random_bytes(&id, sizeof(id));
 	} while (id == 0 || idmap_get(&m->sessions, id));
 	return id;
 }

@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "osutil.h"
 #include "util.h"
 
 #ifdef OMNET_RUNDIR
@@ -1451,8 +1452,7 @@ static int ctl_connect(const char *path, uint64_t timeout_ms)
 	strcpy(sun.sun_path, path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return -1;
-	tv.tv_sec = (time_t)(timeout_ms / 1000);
-	tv.tv_usec = (suseconds_t)(timeout_ms % 1000 * 1000);
+	tv = timeval_from_ms(timeout_ms);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		e = errno;

@@ -27,6 +27,7 @@
 #include "egress.h"
 #include "link.h"
 #include "log.h"
+#include "osutil.h"
 #include "mesh.h"
 #include "netlink.h"
 #include "network.h"
@@ -79,15 +80,6 @@ static enum path_method effective_method(const struct peer *p)
 const char *peer_method(const struct peer *p)
 {
 	return p->session ? path_method_name(effective_method(p)) : NULL;
-}
-
-static uint64_t rnd64(void)
-{
-	uint64_t r;
-
-	if (getentropy(&r, sizeof(r)) < 0)
-		r = (uint64_t)random();
-	return r;
 }
 
 /* set_state() - every change is logged with its reason and the method */
@@ -605,7 +597,7 @@ static int in_use(const struct peer *p, const struct path_cand *c)
  * at all when the allowance is spent */
 static void challenge(struct peer *p, struct path_cand *c)
 {
-	uint64_t r = rnd64(), now = clock_now_ms();
+	uint64_t r = random_u64(), now = clock_now_ms();
 	uint8_t data[PATH_CHALLENGE_LEN];
 	size_t n;
 
@@ -678,7 +670,7 @@ static void schedule_round(struct peer *p)
 	} else {
 		if (!p->cands.n && !p->session)
 			return; /* nothing to dial: it will dial us */
-		delay = backoff_next(&p->backoff, rnd64());
+		delay = backoff_next(&p->backoff, random_u64());
 	}
 	p->retry_delay_ms = p->state == PEER_CONNECTED ? delay : p->backoff.last_ms;
 	p->next_round_ms = now + delay;
@@ -888,8 +880,7 @@ static void arm(struct peer *p)
 		return;
 	p->timer_at_ms = at;
 	delay = at > now ? at - now : 0;
-	tv.tv_sec = (time_t)(delay / 1000);
-	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
+	tv = timeval_from_ms(delay);
 	evtimer_add(p->timer, &tv);
 }
 

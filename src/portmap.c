@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "osutil.h"
 #include "portmap.h"
 #include "portmap_int.h"
 #include "util.h"
@@ -46,7 +47,7 @@ static const char *proto_name(int proto)
 
 void pm_arm_ms(struct event *ev, uint64_t ms)
 {
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv = timeval_from_ms(ms);
 
 	event_add(ev, &tv);
 }
@@ -54,7 +55,7 @@ void pm_arm_ms(struct event *ev, uint64_t ms)
 /* pm_jitter_ms() - ms ±10% (RFC 6887 §8.1.1 RAND) */
 uint64_t pm_jitter_ms(uint64_t ms)
 {
-	return ms - ms / 10 + (uint64_t)random() % (ms / 5 + 1);
+	return ms - ms / 10 + random_u64() % (ms / 5 + 1);
 }
 
 /* pm_default_gateway() - the gateway of this network namespace's IPv4
@@ -279,9 +280,7 @@ struct portmap *portmap_new(struct event_base *base, int method, int proto, uint
 	pm->trying = pm->winner = PM_NONE;
 	pm->retry_ms = PM_RETRY_FIRST_MS;
 	/* §11.2: a random nonce proves later requests for the mapping ours */
-	if (getentropy(pm->nonce, sizeof(pm->nonce)) < 0)
-		for (size_t i = 0; i < sizeof(pm->nonce); i++)
-			pm->nonce[i] = (uint8_t)random();
+	random_bytes(pm->nonce, sizeof(pm->nonce));
 	pm->timer = evtimer_new(base, on_timer, pm);
 	pm_arm_ms(pm->timer, 0);	/* never call cb before the caller has pm */
 	return pm;

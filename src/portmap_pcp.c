@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "osutil.h"
 #include "pcp.h"
 #include "portmap_int.h"
 #include "util.h"

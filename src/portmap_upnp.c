@@ -18,6 +18,7 @@
 #include <miniupnpc/upnperrors.h>
 
 #include "log.h"
+#include "osutil.h"
 #include "portmap_int.h"
 #include "util.h"
 

@@ -18,6 +18,7 @@
 
 #include "capns.h"
 #include "log.h"
+#include "osutil.h"
 #include "privdrop.h"
 #include "privsep.h"
 #include "util.h"

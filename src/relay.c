@@ -6,6 +6,7 @@
 #include "daemon.h"
 #include "idmap.h"
 #include "log.h"
+#include "osutil.h"
 #include "mesh.h"
 #include "peer.h"
 #include "relay.h"
@@ -105,8 +106,7 @@ static uint32_t new_channel_id(struct relay *r)
 	uint32_t id;
 
 	do {
-		if (getentropy(&id, sizeof(id)) < 0)
-			id = (uint32_t)random();
+		random_bytes(&id, sizeof(id));
 	} while (!id || idmap_get(&r->chans, id));
 	return id;
 }

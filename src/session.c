@@ -16,6 +16,7 @@
 #include "flow.h"
 #include "link.h"
 #include "log.h"
+#include "osutil.h"
 #include "mesh.h"
 #include "peer.h"
 #include "relay.h"
@@ -668,8 +669,7 @@ static void arm_timer(struct session *s)
 		return;
 	s->timer_at_us = at;
 	at = at > now ? at - now : 0;
-	tv.tv_sec = (time_t)(at / 1000000);
-	tv.tv_usec = (suseconds_t)(at % 1000000);
+	tv = timeval_from_us(at);
 	evtimer_add(s->timer, &tv); /* re-adding a pending timer moves it */
 }
 

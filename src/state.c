@@ -11,6 +11,7 @@
 #include "forward.h"
 #include "log.h"
 #include "network.h"
+#include "osutil.h"
 #include "peer.h"
 #include "state.h"
 #include "util.h"
@@ -82,30 +83,30 @@ static json_t *disconnected_json(struct daemon *d)
 	return a;
 }
 
-int state_save(struct daemon *d)
+static int write_json(FILE *f, void *arg)
 {
-	char path[4200], tmp[4300];
-	json_t *root;
-	int fd, ret;
-
-	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, STATE_FILE);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	root = json_pack("{s:i, s:o, s:o, s:o, s:o}", "version", STATE_VERSION, "peers",
-			 peers_json(d), "networks", networks_json(d), "forwards", forwards_json(d),
-			 "disconnected", disconnected_json(d));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ret = fd >= 0 ? json_dumpfd(root, fd, JSON_INDENT(2)) : -1;
-	if (fd >= 0 && (ret < 0 || fsync(fd) < 0))
-		ret = -1;
-	if (fd >= 0)
-		close(fd);
-	json_decref(root);
-	if (ret < 0 || rename(tmp, path) < 0) {
-		log_warn("%s: cannot save runtime state", path);
-		unlink(tmp);
+	if (json_dumpf(arg, f, JSON_INDENT(2)) < 0) {
+		errno = EIO;
 		return -1;
 	}
 	return 0;
+}
+
+int state_save(struct daemon *d)
+{
+	char path[4200], err[4400];
+	json_t *root;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, STATE_FILE);
+	root = json_pack("{s:i, s:o, s:o, s:o, s:o}", "version", STATE_VERSION, "peers",
+			 peers_json(d), "networks", networks_json(d), "forwards", forwards_json(d),
+			 "disconnected", disconnected_json(d));
+	ret = file_write_atomic(path, write_json, root, err, sizeof(err));
+	json_decref(root);
+	if (ret < 0)
+		log_warnx("cannot save runtime state: %s", err);
+	return ret;
 }
 
 static void load_peer(struct daemon *d, json_t *o)

@@ -35,6 +35,7 @@
 #include "identity.h"
 #include "link.h"
 #include "log.h"
+#include "osutil.h"
 #include "ring.h"
 #include "util.h"
 #include "wire.h"

@@ -16,6 +16,7 @@
 
 #include "capns.h"
 #include "log.h"
+#include "osutil.h"
 #include "privsep.h"
 #include "util.h"
 

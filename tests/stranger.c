@@ -44,6 +44,7 @@
 
 #include "dtls.h"
 #include "identity.h"
+#include "osutil.h"
 #include "util.h"
 #include "wire.h"
 

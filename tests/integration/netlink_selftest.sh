@@ -36,8 +36,8 @@ if [ -z "$DRIVER" ]; then
 	DRIVER=$TMP/nl_selftest
 	${CC:-gcc} -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow \
 		-Wstrict-prototypes -Wmissing-prototypes -D_GNU_SOURCE \
-		-I"$ROOT/src" -o "$DRIVER" "$ROOT/tests/nl_selftest.c" \
-		"$ROOT/src/netlink.c" "$ROOT/src/log.c" "$ROOT/src/util.c" ||
+		-I"$ROOT/src" -I"$ROOT/src/core" -o "$DRIVER" "$ROOT/tests/nl_selftest.c" \
+		"$ROOT/src/netlink.c" "$ROOT/src/osutil.c" "$ROOT/src/core/log.c" "$ROOT/src/core/util.c" ||
 		{ echo "FAIL: cannot build nl_selftest"; exit 1; }
 fi
 

@@ -51,8 +51,8 @@ if [ -z "$OMNETCTL" ]; then
 	# shellcheck disable=SC2046
 	${CC:-gcc} -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow \
 		-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
-		-D_GNU_SOURCE -I"$ROOT/src" -o "$OMNETCTL" "$ROOT/src/omnetctl.c" \
-		"$ROOT/src/util.c" "$ROOT/src/log.c" \
+		-D_GNU_SOURCE -I"$ROOT/src" -I"$ROOT/src/core" -o "$OMNETCTL" "$ROOT/src/omnetctl.c" \
+		"$ROOT/src/osutil.c" "$ROOT/src/core/util.c" "$ROOT/src/core/log.c" \
 		$(pkg-config --cflags --libs jansson) ||
 		{ echo "FAIL: cannot build omnetctl"; exit 1; }
 fi

@@ -35,9 +35,6 @@ void *xcalloc(size_t nmemb, size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 
-uint64_t clock_now_us(void);
-uint64_t clock_now_ms(void);
-
 int hex_decode(const char *hex, uint8_t *out, size_t outlen);
 void hex_encode(const uint8_t *in, size_t len, char *out);
 
@@ -57,8 +54,6 @@ void ipport_from_sa(struct ipport *ip, const struct sockaddr *sa);
 socklen_t ipport_to_sa(const struct ipport *ip, struct sockaddr_storage *ss);
 const char *ipport_fmt(const struct ipport *ip, char buf[ADDRSTRLEN]);
 int ipport_eq(const struct ipport *a, const struct ipport *b);
-/* sock_rst_on_close() - SO_LINGER 0: close() sends the peer a RST */
-void sock_rst_on_close(int fd);
 
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

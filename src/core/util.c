@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -45,21 +44,6 @@ char *xstrdup(const char *s)
 	if (!p)
 		fatal("strdup");
 	return p;
-}
-
-/* clock_now_us() - monotonic time in microseconds; glue code only, cores
- * get the time as an argument */
-uint64_t clock_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-uint64_t clock_now_ms(void)
-{
-	return clock_now_us() / 1000;
 }
 
 static int hexval(int c)
@@ -312,11 +296,4 @@ int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 		return -1;
 	*out = v;
 	return 0;
-}
-
-void sock_rst_on_close(int fd)
-{
-	struct linger lg = { 1, 0 };
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }

@@ -1,0 +1,107 @@
+/* osutil.c: the clock, random bytes, atomic files, a socket option (see
+ * osutil.h).  One copy of each, for every glue file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "osutil.h"
+
+/* clock_now_us() - monotonic time in microseconds; cores get the time as
+ * an argument */
+uint64_t clock_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t clock_now_ms(void)
+{
+	return clock_now_us() / 1000;
+}
+
+struct timeval timeval_from_us(uint64_t us)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
+	return tv;
+}
+
+struct timeval timeval_from_ms(uint64_t ms)
+{
+	return timeval_from_us(ms * 1000);
+}
+
+void random_bytes(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* only a kernel older than 3.17 says ENOSYS: nothing to fall
+		 * back to that would be as good, and nonces must not repeat */
+		if (n < 0)
+			fatal("getrandom");
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+uint64_t random_u64(void)
+{
+	uint64_t r;
+
+	random_bytes(&r, sizeof(r));
+	return r;
+}
+
+int file_write_atomic(const char *path, file_writer write_cb, void *arg, char *err,
+		      size_t errlen)
+{
+	char tmp[4300];
+	FILE *f;
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (write_cb(f, arg) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		snprintf(err, errlen, "%s: cannot replace: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+void sock_rst_on_close(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}

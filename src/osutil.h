@@ -1,0 +1,35 @@
+/* osutil.h: what the operating system gives the glue: the clock, random
+ * bytes, files replaced atomically, a socket option.  The pure cores in
+ * src/core/ never call these; they are handed the time as an argument. */
+#ifndef OMNET_OSUTIL_H
+#define OMNET_OSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/time.h>
+
+uint64_t clock_now_us(void);
+uint64_t clock_now_ms(void);
+/* timeval_from_ms(), timeval_from_us() - a relative delay for libevent
+ * timers and socket timeouts */
+struct timeval timeval_from_ms(uint64_t ms);
+struct timeval timeval_from_us(uint64_t us);
+
+/* random_bytes() - fill buf from the kernel's generator; never fails
+ * (getrandom blocks only before the pool is initialised at boot) */
+void random_bytes(void *buf, size_t len);
+uint64_t random_u64(void);
+
+/* file_write_atomic() - replace path with what write_cb writes into a new
+ * file beside it (mode 0600), synced before the rename, so a reader sees
+ * the old file or the new, never half of one.  write_cb returns 0 or -1
+ * with errno set.  On failure err says which step, and path is untouched. */
+typedef int (*file_writer)(FILE *f, void *arg);
+int file_write_atomic(const char *path, file_writer write_cb, void *arg, char *err,
+		      size_t errlen);
+
+/* sock_rst_on_close() - SO_LINGER 0: close() sends the peer a RST */
+void sock_rst_on_close(int fd);
+
+#endif
