@@ -186,7 +186,7 @@ static void handle_syn(struct capture *c, const struct syn_info *syn)
 	}
 	lf = link_flow_open(s->link, &c->net->id, WIRE_PROTO_TCP, dst_kind(c, &syn->dst), &syn->src,
 			    &syn->dst);
-	f = flow_new(c->net, s, lf, WIRE_PROTO_TCP, lf->kind, &syn->src, &syn->dst);
+	f = flow_new(c->net, s, lf, WIRE_PROTO_TCP, link_flow_kind(lf), &syn->src, &syn->dst);
 	f->state = FLOW_PENDING;
 	f->syn = xmalloc(sizeof(*f->syn));
 	*f->syn = *syn;
@@ -351,7 +351,7 @@ static void udp_from_vm(struct capture *c, const struct ipport *vm, const struct
 			return;
 		}
 		lf = link_flow_open(s->link, &c->net->id, WIRE_PROTO_UDP, dst_kind(c, dst), vm, dst);
-		f = flow_new(c->net, s, lf, WIRE_PROTO_UDP, lf->kind, vm, dst);
+		f = flow_new(c->net, s, lf, WIRE_PROTO_UDP, link_flow_kind(lf), vm, dst);
 		flow_attach_udp(f, fd);
 		tab_add(&c->udp_tab, f);
 		c->ctr.udp_flows++;
@@ -546,7 +546,7 @@ static int inbound_target(struct network *n, struct link_flow *lf, struct ipport
 {
 	struct in_addr lease;
 
-	if (lf->kind != WIRE_DST_VM) {
+	if (link_flow_kind(lf) != WIRE_DST_VM) {
 		*why = "the consumer asked for a destination other than the VM";
 		return -1;
 	}
@@ -556,7 +556,7 @@ static int inbound_target(struct network *n, struct link_flow *lf, struct ipport
 	}
 	memset(vm, 0, sizeof(*vm));
 	vm->family = AF_INET;
-	vm->port = lf->dst.port;
+	vm->port = link_flow_dst(lf)->port;
 	memcpy(vm->addr, &lease, 4);
 	return 0;
 }
@@ -593,30 +593,30 @@ void capture_inbound_open(struct session *s, struct link_flow *lf)
 	if (!n)
 		return;
 	if (inbound_target(n, lf, &vm, &why) < 0) {
-		log_info("network %s: forward from %s refused: %s", n->idstr, ipport_fmt(&lf->src, a),
-			 why);
-		refuse_inbound(s, lf, lf->kind != WIRE_DST_VM ? RST_REFUSED : RST_UNREACHABLE);
+		log_info("network %s: forward from %s refused: %s", n->idstr,
+			 ipport_fmt(link_flow_src(lf), a), why);
+		refuse_inbound(s, lf, link_flow_kind(lf) != WIRE_DST_VM ? RST_REFUSED : RST_UNREACHABLE);
 		return;
 	}
 	if (!daemon_flow_room(s->d)) {
 		refuse_inbound(s, lf, RST_RESOURCE);
 		return;
 	}
-	inbound_source(n, &lf->src, &from);
-	fd = lf->proto == WIRE_PROTO_UDP ? ns_socket(n->cap, SOCK_DGRAM, &from, &vm)
+	inbound_source(n, link_flow_src(lf), &from);
+	fd = link_flow_proto(lf) == WIRE_PROTO_UDP ? ns_socket(n->cap, SOCK_DGRAM, &from, &vm)
 					 : ns_socket(n->cap, SOCK_STREAM, &from, NULL);
 	if (fd < 0) {
 		ns_socket_failed("network %s: forward from %s to %s: transparent socket", n->idstr,
-				 ipport_fmt(&lf->src, a), ipport_fmt(&vm, b));
+				 ipport_fmt(link_flow_src(lf), a), ipport_fmt(&vm, b));
 		refuse_inbound(s, lf, RST_RESOURCE);
 		return;
 	}
 	n->cap->ctr.inbound++;
-	f = flow_new(n, s, lf, lf->proto, WIRE_DST_VM, &vm, &lf->src);
+	f = flow_new(n, s, lf, link_flow_proto(lf), WIRE_DST_VM, &vm, link_flow_src(lf));
 	log_debug("network %s: forward %s %s -> VM %s", n->idstr,
-		  wire_proto_name(lf->proto), ipport_fmt(&lf->src, a),
+		  wire_proto_name(link_flow_proto(lf)), ipport_fmt(link_flow_src(lf), a),
 		  ipport_fmt(&vm, b));
-	if (lf->proto == WIRE_PROTO_UDP) {
+	if (link_flow_proto(lf) == WIRE_PROTO_UDP) {
 		flow_attach_udp(f, fd);
 		tab_add(&n->cap->udp_tab, f);
 		return;

@@ -599,7 +599,7 @@ static json_t *flow_json(const struct flow *f, uint64_t now)
 	char a[ADDRSTRLEN], b[ADDRSTRLEN];
 
 	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
-			 "id", (json_int_t)(f->lf ? f->lf->id : 0), "network", f->net->idstr,
+			 "id", (json_int_t)(f->lf ? link_flow_id(f->lf) : 0), "network", f->net->idstr,
 			 "direction", f->kind == WIRE_DST_VM ? "inbound" : "outbound",
 			 "peer", f->net->peer, "proto", wire_proto_name(f->proto),
 			 "vm", ipport_fmt(&f->vm, a), "remote", ipport_fmt(&f->remote, b),

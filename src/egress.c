@@ -297,8 +297,8 @@ int egress_explain(struct daemon *d, uint8_t proto, const struct ipport *dst, in
  * applies to it, 0 if not (the DNS service), -1 if it cannot go anywhere */
 static int map_destination(struct daemon *d, const struct link_flow *lf, struct ipport *dst)
 {
-	*dst = lf->dst;
-	switch (lf->kind) {
+	*dst = *link_flow_dst(lf);
+	switch (link_flow_kind(lf)) {
 	case WIRE_DST_DNS:
 		if (!d->nresolver)
 			return -1;
@@ -369,11 +369,12 @@ void egress_open(struct session *s, struct link_flow *lf)
 		return;
 	if (!daemon_flow_room(d)) {
 		log_info("network %s: %s %s -> %s refused: no file descriptor left", n->idstr,
-			 wire_proto_name(lf->proto), ipport_fmt(&lf->src, a), ipport_fmt(&lf->dst, b));
+			 wire_proto_name(link_flow_proto(lf)), ipport_fmt(link_flow_src(lf), a),
+			 ipport_fmt(link_flow_dst(lf), b));
 		refuse(s, lf, RST_RESOURCE);
 		return;
 	}
-	if (lf->kind == WIRE_DST_VM) {
+	if (link_flow_kind(lf) == WIRE_DST_VM) {
 		/* only a consumer opens flows towards the VM */
 		log_warnx("peer %s: a flow towards a VM, which only a consumer may open: refused",
 			  s->peer->name);
@@ -383,23 +384,24 @@ void egress_open(struct session *s, struct link_flow *lf)
 	apply = map_destination(d, lf, &dst);
 	if (apply < 0) {
 		log_info("network %s: %s %s -> DNS refused: no nameserver in %s", n->idstr,
-			 wire_proto_name(lf->proto), ipport_fmt(&lf->src, a), d->cfg.resolv_conf);
+			 wire_proto_name(link_flow_proto(lf)), ipport_fmt(link_flow_src(lf), a),
+			 d->cfg.resolv_conf);
 		refuse(s, lf, RST_UNREACHABLE);
 		return;
 	}
-	if (apply && !policy_decide(d->policy, lf->proto, &dst, 0, &v)) {
+	if (apply && !policy_decide(d->policy, link_flow_proto(lf), &dst, 0, &v)) {
 		d->ctr.flows_refused_policy++;
 		log_info("network %s: %s %s -> %s refused by policy: %s", n->idstr,
-			 wire_proto_name(lf->proto), ipport_fmt(&lf->src, a), ipport_fmt(&lf->dst, b),
-			 v.reason);
+			 wire_proto_name(link_flow_proto(lf)), ipport_fmt(link_flow_src(lf), a),
+			 ipport_fmt(link_flow_dst(lf), b), v.reason);
 		refuse(s, lf, refusal(&v));
 		return;
 	}
-	f = flow_new(n, s, lf, lf->proto, lf->kind, &lf->src, &dst);
+	f = flow_new(n, s, lf, link_flow_proto(lf), link_flow_kind(lf), link_flow_src(lf), &dst);
 	len = ipport_to_sa(&dst, &ss);
-	log_debug("network %s: %s %s -> %s", n->idstr, wire_proto_name(lf->proto),
-		  ipport_fmt(&lf->src, a), ipport_fmt(&dst, b));
-	if (lf->proto == WIRE_PROTO_UDP) {
+	log_debug("network %s: %s %s -> %s", n->idstr, wire_proto_name(link_flow_proto(lf)),
+		  ipport_fmt(link_flow_src(lf), a), ipport_fmt(&dst, b));
+	if (link_flow_proto(lf) == WIRE_PROTO_UDP) {
 		if (open_udp(f, (struct sockaddr *)&ss, len) < 0)
 			egress_failed(f, RST_UNREACHABLE, errno);
 		return;

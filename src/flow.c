@@ -60,7 +60,7 @@ struct flow *flow_new(struct network *net, struct session *s, struct link_flow *
 	f->udp_fd = -1;
 	f->held_fd = -1;
 	f->created_ms = f->last_active_ms = clock_now_ms();
-	lf->app = f;
+	link_flow_set_app(lf, f);
 	TAILQ_INSERT_TAIL(&net->flows, f, entry);
 	net->flows_total++;
 	net->d->flows_open++;
@@ -120,7 +120,7 @@ void flow_abort(struct flow *f, uint64_t reason)
 {
 	f->net->d->ctr.flows_reset++;
 	if (f->lf) {
-		f->lf->app = NULL;
+		link_flow_set_app(f->lf, NULL);
 		if (f->proto == WIRE_PROTO_UDP)
 			link_flow_close(f->lf);
 		else
@@ -450,7 +450,7 @@ int flow_check_idle(struct flow *f, uint64_t now_ms)
 		return 0;
 	f->net->d->ctr.flows_closed++;
 	if (f->lf) {
-		f->lf->app = NULL;
+		link_flow_set_app(f->lf, NULL);
 		link_flow_close(f->lf);
 		session_wake(f->sess);
 		f->lf = NULL;
@@ -486,7 +486,7 @@ static void cb_flow_open(void *arg, struct link_flow *lf)
 
 static void cb_flow_accepted(void *arg, struct link_flow *lf)
 {
-	struct flow *f = lf->app;
+	struct flow *f = link_flow_app(lf);
 
 	if (f && f->net->cap)
 		capture_syn_accepted(f->net->cap, f);
@@ -498,7 +498,7 @@ static void cb_flow_accepted(void *arg, struct link_flow *lf)
  * cost a syscall per packet, so the flow waits for the end of the batch */
 static void cb_flow_readable(void *arg, struct link_flow *lf)
 {
-	struct flow *f = lf->app;
+	struct flow *f = link_flow_app(lf);
 
 	if (!f || f->proto != WIRE_PROTO_TCP || f->state == FLOW_PENDING || f->pump_queued)
 		return;
@@ -519,7 +519,7 @@ void flow_pump_pending(struct daemon *d)
 
 static void cb_flow_writable(void *arg, struct link_flow *lf)
 {
-	struct flow *f = lf->app;
+	struct flow *f = link_flow_app(lf);
 
 	if (f && f->bev && f->rd_ev)
 		resume_reading(f);
@@ -527,11 +527,11 @@ static void cb_flow_writable(void *arg, struct link_flow *lf)
 
 static void cb_flow_gone(void *arg, struct link_flow *lf, uint64_t reason)
 {
-	struct flow *f = lf->app;
+	struct flow *f = link_flow_app(lf);
 
 	if (!f)
 		return;
-	lf->app = NULL;
+	link_flow_set_app(lf, NULL);
 	f->lf = NULL;
 	if (reason == RST_NONE && f->proto == WIRE_PROTO_TCP && f->bev) {
 		f->link_finished = 1; /* both FINs delivered: close once flushed */
@@ -551,7 +551,7 @@ static void cb_flow_gone(void *arg, struct link_flow *lf, uint64_t reason)
 
 static void cb_datagram(void *arg, struct link_flow *lf, const uint8_t *d, size_t len)
 {
-	struct flow *f = lf->app;
+	struct flow *f = link_flow_app(lf);
 
 	struct sockaddr_storage ss;
 	ssize_t n;

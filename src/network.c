@@ -35,17 +35,17 @@ struct network *network_for_peer(struct daemon *d, const struct netid *id, const
 struct network *network_for_open(struct session *s, struct link_flow *lf)
 {
 	struct daemon *d = s->d;
-	struct network *n = network_for_peer(d, &lf->net, s->peer->name);
+	struct network *n = network_for_peer(d, link_flow_net(lf), s->peer->name);
 	char id[NETID_HEXLEN + 1];
 
 	if (n)
 		return n;
-	if (daemon_network_is_deleted(d, &lf->net)) {
+	if (daemon_network_is_deleted(d, link_flow_net(lf))) {
 		d->ctr.dropped_deleted_network++;
 		link_flow_drop(lf);
 		return NULL;
 	}
-	netid_fmt(&lf->net, id);
+	netid_fmt(link_flow_net(lf), id);
 	d->ctr.flows_unknown_network++;
 	log_warnx("peer %s: flow for network %s, which is not configured for it", s->peer->name, id);
 	link_flow_reset(lf, RST_NETWORK);

@@ -679,8 +679,8 @@ static void collect_flow(struct link_flow *lf, void *arg)
 {
 	struct flow ***pp = arg;
 
-	if (lf->app)
-		*(*pp)++ = lf->app;
+	if (link_flow_app(lf))
+		*(*pp)++ = link_flow_app(lf);
 }
 
 static void detach_flows(struct session *s)

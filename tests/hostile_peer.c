@@ -34,6 +34,7 @@
 #include "dtls.h"
 #include "identity.h"
 #include "link.h"
+#include "link_int.h"
 #include "log.h"
 #include "osutil.h"
 #include "ring.h"

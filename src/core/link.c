@@ -20,7 +20,6 @@ static void credit_unwait(struct link *l, struct link_flow *f);
 
 static void flow_free(struct link *l, struct link_flow *f);
 static void flow_schedule(struct link *l, struct link_flow *f);
-static void ctl_queue(struct link *l, struct link_flow *f);
 static int flow_can_send(const struct link *l, const struct link_flow *f);
 static void link_update_window(struct link *l);
 
@@ -145,72 +144,6 @@ static int is_local_id(const struct link *l, uint64_t id)
 
 /* ---- sent packet store ----------------------------------------------- */
 
-static struct sent_pkt *sp_get(struct link *l, uint64_t pn)
-{
-	if (pn < l->sp_first || pn >= l->next_pn)
-		return NULL;
-	return &l->sp[pn & (l->sp_cap - 1)];
-}
-
-static void sp_grow(struct link *l)
-{
-	size_t cap = l->sp_cap * 2;
-	struct sent_pkt *sp = xcalloc(cap, sizeof(*sp));
-	uint64_t pn;
-
-	for (pn = l->sp_first; pn < l->next_pn; pn++)
-		sp[pn & (cap - 1)] = l->sp[pn & (l->sp_cap - 1)];
-	free(l->sp);
-	l->sp = sp;
-	l->sp_cap = cap;
-}
-
-static void on_packet_lost(struct link *l, struct sent_pkt *p);
-
-/* sp_forget_oldest() - the history is at its cap, which only a peer that
- * stops acknowledging brings about: its oldest packet counts as lost (what
- * it carried goes again) and is forgotten */
-static void sp_forget_oldest(struct link *l)
-{
-	struct sent_pkt *p = &l->sp[l->sp_first & (l->sp_cap - 1)];
-
-	if (p->state == SP_INFLIGHT)
-		on_packet_lost(l, p);
-	l->sp_first++;
-	l->st.packets_forgotten++;
-}
-
-/* sp_next() - the cleared record of the packet about to be numbered
- * next_pn, the history grown if it is full (up to LINK_SENT_MAX) */
-static struct sent_pkt *sp_next(struct link *l)
-{
-	struct sent_pkt *p;
-
-	while (l->next_pn - l->sp_first >= LINK_SENT_MAX)
-		sp_forget_oldest(l);
-	if (l->next_pn - l->sp_first >= l->sp_cap)
-		sp_grow(l);
-	p = &l->sp[l->next_pn & (l->sp_cap - 1)];
-	memset(p, 0, offsetof(struct sent_pkt, f));
-	return p;
-}
-
-/* sp_trim() - forget resolved packets at the front.  A lost one is kept
- * for three RTTs: if its ACK still comes, the loss was reordering, and the
- * packet threshold learns how far the path reorders. */
-static void sp_trim(struct link *l)
-{
-	uint64_t keep_us = 3 * MAX(l->rtt.smoothed_us, (uint64_t)CC_GRANULARITY_US);
-
-	while (l->sp_first < l->next_pn) {
-		const struct sent_pkt *p = &l->sp[l->sp_first & (l->sp_cap - 1)];
-
-		if (p->state == SP_INFLIGHT ||
-		    (p->state == SP_LOST && l->now_us - p->sent_us < keep_us))
-			break;
-		l->sp_first++;
-	}
-}
 
 /* ---- flows ------------------------------------------------------------ */
 
@@ -320,7 +253,7 @@ static void flow_free(struct link *l, struct link_flow *f)
 		reap(l);
 }
 
-static void pend_push(struct link *l, const struct pending_ctl *p)
+void link_pend_push(struct link *l, const struct pending_ctl *p)
 {
 	if (l->npend == l->pend_cap && l->pend_head > 0) {
 		/* the front was sent: reuse its room */
@@ -345,7 +278,7 @@ static void pend_push_answer(struct link *l, const struct pending_ctl *p)
 		l->st.control_dropped++;
 		return;
 	}
-	pend_push(l, p);
+	link_pend_push(l, p);
 }
 
 /* A flow of the peer's that we keep no struct for (refused before any
@@ -434,7 +367,7 @@ static void queue_reset(struct link *l, struct link_flow *f, uint64_t reason)
 	struct pending_ctl p = { .type = WF_RESET, .flow = f->id, .reason = reason,
 				 .final = f->snd_next };
 
-	pend_push(l, &p);
+	link_pend_push(l, &p);
 }
 
 /* to_ghost() - a flow reset here: its state goes at once, and until the
@@ -506,7 +439,7 @@ static void flow_update_window(struct link *l, struct link_flow *f)
 						  l->cfg.flow_window_max);
 	f->rcv_max = f->rcv.base + f->rcv_window;
 	f->need_window = 1;
-	ctl_queue(l, f);
+	link_ctl_queue(l, f);
 }
 
 /* link_update_window() - offer more link credit when half the window is
@@ -583,7 +516,7 @@ void link_flow_schedule(struct link *l, struct link_flow *f)
 	flow_schedule(l, f);
 }
 
-static void ctl_queue(struct link *l, struct link_flow *f)
+void link_ctl_queue(struct link *l, struct link_flow *f)
 {
 	if (f->ctl_queued)
 		return;
@@ -623,8 +556,6 @@ static int flow_can_send(const struct link *l, const struct link_flow *f)
 
 /* ---- receiving --------------------------------------------------------- */
 
-static void on_frames_acked(struct link *l, struct sent_pkt *p);
-static uint64_t detect_lost(struct link *l);
 
 /* snd_released() - a send ring shrank: account it to the link and the
  * flow's network; when the link's cap (or a network's share) had refused
@@ -664,9 +595,9 @@ static void snd_released(struct link *l, struct link_flow *acked, uint64_t bytes
 	free(ids);
 }
 
-/* stream_acked() - mark bytes acknowledged and drop everything contiguous
+/* link_stream_acked() - mark bytes acknowledged and drop everything contiguous
  * below the first gap from the send ring */
-static void stream_acked(struct link *l, struct link_flow *f, const struct sent_frame *sf)
+void link_stream_acked(struct link *l, struct link_flow *f, const struct sent_frame *sf)
 {
 	uint64_t base;
 
@@ -688,278 +619,6 @@ static void stream_acked(struct link *l, struct link_flow *f, const struct sent_
 		}
 	}
 	flow_maybe_finish(l, f);
-}
-
-static void on_frames_acked(struct link *l, struct sent_pkt *p)
-{
-	unsigned i;
-
-	for (i = 0; i < p->nframes; i++) {
-		const struct sent_frame *sf = &p->f[i];
-		struct link_flow *f = idmap_get(&l->flows, sf->flow);
-
-		if (!f || IS_FREED(f))
-			continue;
-		switch (sf->type) {
-		case WF_OPEN:
-			f->open_acked = 1;
-			break;
-		case WF_STREAM:
-			stream_acked(l, f, sf);
-			break;
-		case WF_DATAGRAM:
-			if (f->dq)
-				dgram_acked(l, f, sf->off);
-			break;
-		}
-	}
-}
-
-/* requeue_frames() - put what a packet carried back into the queues it
- * came from, to go out again in a new packet */
-static void requeue_frames(struct link *l, const struct sent_pkt *p)
-{
-	unsigned i;
-
-	for (i = 0; i < p->nframes; i++) {
-		const struct sent_frame *sf = &p->f[i];
-		struct link_flow *f = sf->flow ? idmap_get(&l->flows, sf->flow) : NULL;
-		struct pending_ctl pc;
-
-		if (f && IS_FREED(f))
-			f = NULL;
-		switch (sf->type) {
-		case WF_STREAM:
-			if (!f)
-				break;
-			if (sf->len)
-				rangeset_add(&f->snd_retx, MAX(sf->off, f->snd.base),
-					     MAX(sf->off + sf->len, f->snd.base));
-			if (sf->fin && !f->fin_acked)
-				f->fin_retx = 1;
-			flow_schedule(l, f);
-			break;
-		case WF_DATAGRAM:
-			if (f && f->dq)
-				dgram_lost(l, f, sf->off);
-			break;
-		case WF_OPEN:
-			if (f && !f->open_acked) {
-				f->need_open = 1;
-				ctl_queue(l, f);
-			}
-			break;
-		case WF_OPENED:
-			if (f) {
-				f->need_opened = 1;
-				ctl_queue(l, f);
-			}
-			break;
-		case WF_WINDOW:
-			if (sf->flow == 0) {
-				l->need_link_window = 1;
-			} else if (f) {
-				f->need_window = 1;
-				ctl_queue(l, f);
-			}
-			break;
-		case WF_RESET:
-		case WF_CLOSE:
-			memset(&pc, 0, sizeof(pc));
-			pc.type = sf->type;
-			pc.flow = sf->flow;
-			pc.reason = sf->aux;
-			pc.final = sf->off;
-			pend_push(l, &pc);
-			break;
-		case WF_CANDIDATES:
-			l->cand_pending = 1;
-			break;
-		case WF_PING:
-			break;
-		}
-	}
-}
-
-static void on_packet_lost(struct link *l, struct sent_pkt *p)
-{
-	p->state = SP_LOST;
-	if (p->mtu_probe)
-		return; /* too big for the path, not congestion; nothing to resend */
-	l->st.packets_lost++;
-	if (p->ack_eliciting)
-		cc_on_lost(&l->cc, p->size);
-	requeue_frames(l, p);
-}
-
-/* detect_lost() - RFC 9002 6.1: a packet is lost when three later packets
- * were acknowledged, or it is older than 9/8 RTT and a later one was */
-static uint64_t detect_lost(struct link *l)
-{
-	uint64_t delay = rtt_loss_delay_us(&l->rtt, l->time_threshold);
-	uint64_t lost_before = l->now_us > delay ? l->now_us - delay : 0;
-	uint64_t pn, newest_lost_sent = 0, oldest_lost_sent = UINT64_MAX, lost_bytes = 0;
-	int any = 0;
-
-	l->loss_time_us = 0;
-	if (!l->have_acked)
-		return 0;
-	for (pn = l->sp_first; pn <= l->largest_acked && pn < l->next_pn; pn++) {
-		struct sent_pkt *p = sp_get(l, pn);
-
-		if (p->state != SP_INFLIGHT)
-			continue;
-		if (p->sent_us <= lost_before || l->largest_acked >= pn + l->pkt_threshold) {
-			on_packet_lost(l, p);
-			if (p->mtu_probe)
-				continue;
-			newest_lost_sent = MAX(newest_lost_sent, p->sent_us);
-			oldest_lost_sent = MIN(oldest_lost_sent, p->sent_us);
-			lost_bytes += p->size;
-			any = 1;
-		} else if (!l->loss_time_us || p->sent_us + delay < l->loss_time_us) {
-			l->loss_time_us = p->sent_us + delay;
-		}
-	}
-	if (any)
-		cc_on_congestion(&l->cc, newest_lost_sent, l->now_us);
-	/* RFC 9002 7.6: losses spanning three probe timeouts mean the path
-	 * was gone, not congested: start again from the minimal window */
-	if (any && l->rtt.has_sample &&
-	    newest_lost_sent - oldest_lost_sent > 3 * rtt_pto_us(&l->rtt, l->cfg.max_ack_delay_us))
-		cc_on_persistent_congestion(&l->cc);
-	sp_trim(l);
-	return lost_bytes;
-}
-
-/* sample_delivery() - the newest packet acknowledged in an ACK frame
- * sets the interval of its rate sample */
-static void sample_delivery(struct link *l, const struct sent_pkt *p)
-{
-	struct rate_sample *rs = &l->rs;
-
-	l->delivered += p->size;
-	l->delivered_us = l->now_us;
-	rs->newly_acked += p->size;
-	if (p->delivered < rs->prior_delivered && rs->interval_us)
-		return;
-	rs->prior_delivered = p->delivered;
-	rs->is_app_limited = p->app_limited;
-	rs->interval_us = 1; /* marks "a packet set it" */
-	l->rs_send_elapsed = p->sent_us - p->first_sent_us;
-	l->rs_ack_elapsed = l->delivered_us - p->delivered_us;
-	l->first_sent_us = p->sent_us;
-}
-
-/* spurious_loss() - a packet declared lost arrived after all: the path
- * reorders that far (in packets and in time), so wait that long before
- * calling a packet lost (RFC 9002 6.1.1 and 6.1.2 allow both) */
-static void spurious_loss(struct link *l, const struct sent_pkt *p)
-{
-	uint64_t distance = l->largest_acked > p->pn ? l->largest_acked - p->pn + 1 : 0;
-
-	l->st.packets_spuriously_lost++;
-	if (distance > l->pkt_threshold)
-		l->pkt_threshold = MIN(distance, (uint64_t)LINK_PKT_THRESHOLD_MAX);
-	if (l->time_threshold < LINK_TIME_THRESHOLD_MAX)
-		l->time_threshold++;
-}
-
-/* ack_of_ack() - RFC 9000 13.2.4: the peer has our ACK up to this packet
- * number, so nothing at or below it needs acknowledging again; the range
- * list stays short however many ACK packets are lost */
-static void ack_of_ack(struct link *l, const struct sent_pkt *p)
-{
-	uint64_t floor = p->ack_largest + 1;
-
-	if (!p->has_ack || floor <= l->rcv_floor)
-		return;
-	l->rcv_floor = floor;
-	rangeset_remove(&l->rcv_pns, 0, floor);
-}
-
-static void on_packet_acked(struct link *l, struct sent_pkt *p)
-{
-	int was_lost = p->state == SP_LOST;
-
-	ack_of_ack(l, p);
-	if (p->mtu_probe) {
-		p->state = SP_ACKED;
-		if (l->cb.probe_acked)
-			l->cb.probe_acked(l->cb.arg, p->size);
-		return;
-	}
-	if (was_lost)
-		spurious_loss(l, p);
-	p->state = SP_ACKED;
-	if (p->ack_eliciting)
-		sample_delivery(l, p);
-	if (!was_lost) {
-		l->st.packets_acked++;
-		if (p->ack_eliciting)
-			cc_on_acked(&l->cc, p->size, p->sent_us, l->now_us, &l->rtt);
-	}
-	on_frames_acked(l, p);
-}
-
-/* finish_rate_sample() - after every packet of an ACK frame was seen: the
- * rate over the longer of the send and ack intervals (so ACK compression
- * does not inflate it), discarded below one min RTT */
-static void finish_rate_sample(struct link *l)
-{
-	struct rate_sample *rs = &l->rs;
-	uint64_t interval = MAX(l->rs_send_elapsed, l->rs_ack_elapsed);
-
-	if (l->app_limited_until && l->delivered > l->app_limited_until)
-		l->app_limited_until = 0;
-	rs->delivered = l->delivered - rs->prior_delivered;
-	rs->interval_us = interval;
-	rs->delivery_rate = 0;
-	if (rs->newly_acked && interval && (!l->rtt.has_sample || interval >= l->rtt.min_us))
-		rs->delivery_rate = rs->delivered * 1000000 / interval;
-	cc_on_rate_sample(&l->cc, rs, l->now_us, &l->rtt);
-}
-
-static void handle_ack(struct link *l, const struct wire_frame *fr)
-{
-	uint64_t largest = fr->u.ack.ranges[0].hi;
-	struct sent_pkt *lp;
-	int rtt_sample = 0;
-	size_t i;
-
-	if (largest >= l->next_pn) {
-		l->st.frames_violating++;
-		return;
-	}
-	memset(&l->rs, 0, sizeof(l->rs));
-	l->rs_send_elapsed = l->rs_ack_elapsed = 0;
-	lp = sp_get(l, largest);
-	if (lp && lp->state == SP_INFLIGHT && lp->ack_eliciting)
-		rtt_sample = 1;
-	if (rtt_sample) {
-		rtt_update(&l->rtt, l->now_us - lp->sent_us, fr->u.ack.delay_us,
-			   l->cfg.max_ack_delay_us);
-		l->rs.rtt_us = l->rtt.latest_us;
-	}
-	if (!l->have_acked || largest > l->largest_acked) {
-		l->largest_acked = largest;
-		l->have_acked = 1;
-	}
-	for (i = 0; i < fr->u.ack.nranges; i++) {
-		uint64_t lo = MAX(fr->u.ack.ranges[i].lo, l->sp_first);
-		uint64_t pn;
-
-		for (pn = fr->u.ack.ranges[i].hi + 1; pn-- > lo;) {
-			struct sent_pkt *p = sp_get(l, pn);
-
-			if (p && (p->state == SP_INFLIGHT || p->state == SP_LOST))
-				on_packet_acked(l, p);
-		}
-	}
-	l->pto_count = 0;
-	l->rs.newly_lost = detect_lost(l);
-	finish_rate_sample(l);
-	cc_update_pacing(&l->cc, &l->rtt);
 }
 
 enum { FIND, CREATE, CREATE_OPEN };
@@ -1293,7 +952,7 @@ static void apply_frame(struct link *l, const struct wire_frame *fr)
 {
 	switch (fr->type) {
 	case WF_ACK:
-		handle_ack(l, fr);
+		sent_on_ack_frame(l, fr);
 		break;
 	case WF_OPEN:
 		handle_open(l, fr);
@@ -1730,7 +1389,7 @@ static void commit_packet(struct link *l, struct sent_pkt *p, size_t len)
 	l->building_retx = 0;
 	if (!p->ack_eliciting) {
 		l->st.packets_ack_only++;
-		sp_trim(l);
+		sent_trim(l);
 		return;
 	}
 	l->last_eliciting_us = l->now_us;
@@ -1789,7 +1448,7 @@ size_t link_send(struct link *l, uint8_t *buf, size_t cap, uint64_t now_us)
 		leave(l);
 		return 0;
 	}
-	p = sp_next(l);
+	p = sent_next(l);
 	wire_put_pn(&b, l->next_pn);
 	acked = (l->ack_pending || l->ack_now) ? put_ack(l, &b, p) : 0;
 	if (may_send) {
@@ -1810,15 +1469,6 @@ size_t link_send(struct link *l, uint8_t *buf, size_t cap, uint64_t now_us)
 
 /* ---- timers ------------------------------------------------------------ */
 
-static uint64_t pto_deadline(const struct link *l)
-{
-	uint64_t pto = rtt_pto_us(&l->rtt, l->cfg.max_ack_delay_us);
-	unsigned shift = MIN(l->pto_count, 20u);
-
-	pto = MIN(pto << shift, l->cfg.pto_max_us);
-	return l->last_eliciting_us + pto;
-}
-
 uint64_t link_next_timer_us(const struct link *l, uint64_t now_us)
 {
 	uint64_t t = UINT64_MAX;
@@ -1826,7 +1476,7 @@ uint64_t link_next_timer_us(const struct link *l, uint64_t now_us)
 	if (l->loss_time_us)
 		t = l->loss_time_us;
 	else if (l->cc.in_flight > 0)
-		t = pto_deadline(l);
+		t = loss_pto_deadline_us(l);
 	if (l->ack_pending && l->ack_deadline_us < t)
 		t = l->ack_deadline_us;
 	if (l->pace_at_us && (!sched_empty(l) || has_ctl(l)) && l->pace_at_us < t)
@@ -1834,47 +1484,20 @@ uint64_t link_next_timer_us(const struct link *l, uint64_t now_us)
 	return t;
 }
 
-/* on_pto() - RFC 9002 6.2.4: send two probes; they carry the oldest
- * unacknowledged data again when there is nothing new */
-static void on_pto(struct link *l)
-{
-	uint64_t pn;
-
-	l->pto_count++;
-	l->st.pto_count_total++;
-	l->probes = 2;
-	for (pn = l->sp_first; pn < l->next_pn; pn++) {
-		struct sent_pkt *p = sp_get(l, pn);
-
-		if (p->state == SP_INFLIGHT && p->ack_eliciting) {
-			requeue_frames(l, p);
-			break;
-		}
-	}
-}
-
 void link_on_timer(struct link *l, uint64_t now_us)
 {
 	enter(l, now_us);
 	if (l->loss_time_us && l->now_us >= l->loss_time_us)
-		detect_lost(l);
-	else if (!l->loss_time_us && l->cc.in_flight > 0 && l->now_us >= pto_deadline(l))
-		on_pto(l);
+		loss_detect(l);
+	else if (!l->loss_time_us && l->cc.in_flight > 0 && l->now_us >= loss_pto_deadline_us(l))
+		loss_on_pto(l);
 	leave(l);
 }
 
 void link_restart_path(struct link *l, uint64_t now_us)
 {
-	uint64_t pn;
-
 	enter(l, now_us);
-	for (pn = l->sp_first; pn < l->next_pn; pn++) {
-		struct sent_pkt *p = sp_get(l, pn);
-
-		if (p->state == SP_INFLIGHT)
-			on_packet_lost(l, p);
-	}
-	sp_trim(l);
+	loss_all_in_flight(l);
 	rtt_init(&l->rtt);
 	cc_init(&l->cc, l->cfg.cc, l->cfg.max_packet);
 	l->loss_time_us = 0;
@@ -1884,6 +1507,46 @@ void link_restart_path(struct link *l, uint64_t now_us)
 }
 
 /* ---- flow API ---------------------------------------------------------- */
+
+uint64_t link_flow_id(const struct link_flow *f)
+{
+	return f->id;
+}
+
+uint8_t link_flow_proto(const struct link_flow *f)
+{
+	return f->proto;
+}
+
+uint8_t link_flow_kind(const struct link_flow *f)
+{
+	return f->kind;
+}
+
+const struct netid *link_flow_net(const struct link_flow *f)
+{
+	return &f->net;
+}
+
+const struct ipport *link_flow_src(const struct link_flow *f)
+{
+	return &f->src;
+}
+
+const struct ipport *link_flow_dst(const struct link_flow *f)
+{
+	return &f->dst;
+}
+
+void *link_flow_app(const struct link_flow *f)
+{
+	return f->app;
+}
+
+void link_flow_set_app(struct link_flow *f, void *app)
+{
+	f->app = app;
+}
 
 struct link_flow *link_flow_open(struct link *l, const struct netid *net, uint8_t proto,
 				 uint8_t kind, const struct ipport *src, const struct ipport *dst)
@@ -1911,7 +1574,7 @@ struct link_flow *link_flow_open(struct link *l, const struct netid *net, uint8_
 		f->dq = dq_new(l->pool);
 	}
 	l->st.flows_opened_local++;
-	ctl_queue(l, f);
+	link_ctl_queue(l, f);
 	return f;
 }
 
@@ -1924,7 +1587,7 @@ void link_flow_accept(struct link_flow *f)
 		f->accepted = 1;
 		if (f->proto == WIRE_PROTO_TCP) {
 			f->need_opened = 1;
-			ctl_queue(l, f);
+			link_ctl_queue(l, f);
 		}
 		if (rangeset_first_gap(&f->rcv_have, f->rcv.base) > f->rcv.base || f->rcv_fin)
 			notify_readable(l, f);
@@ -2116,7 +1779,7 @@ void link_flow_close(struct link_flow *f)
 
 	enter(l, 0);
 	if (!f->local || !f->need_open)
-		pend_push(l, &p);
+		link_pend_push(l, &p);
 	flow_free(l, f);
 	leave(l);
 }
@@ -2150,7 +1813,7 @@ void link_send_network_deleted(struct link *l, const struct netid *net)
 {
 	struct pending_ctl p = { .type = WF_NETWORK_DELETED, .net = *net };
 
-	pend_push(l, &p);
+	link_pend_push(l, &p);
 }
 
 void link_send_ping(struct link *l)
@@ -2186,7 +1849,7 @@ size_t link_build_mtu_probe(struct link *l, size_t size, uint8_t *buf, size_t ca
 	if (size > cap || size < 16)
 		return 0;
 	enter(l, now_us);
-	p = sp_next(l);
+	p = sent_next(l);
 	wire_put_pn(&b, l->next_pn);
 	wire_put_ping(&b);
 	memset(b.p + b.len, 0, size - b.len); /* PADDING frames */
@@ -2224,7 +1887,7 @@ size_t link_build_path_packet(struct link *l, uint8_t type, const uint8_t data[8
 	struct sent_pkt *p;
 
 	enter(l, now_us);
-	p = sp_next(l);
+	p = sent_next(l);
 	wire_put_pn(&b, l->next_pn);
 	wire_put_path(&b, type, data);
 	if (b.len < LINK_MIN_PACKET && b.cap >= LINK_MIN_PACKET) {

@@ -125,51 +125,6 @@ struct link_cb {
 	void (*probe_acked)(void *arg, size_t size);
 };
 
-struct link_flow {
-	uint64_t id;
-	struct link *link;
-	void *app;
-	uint8_t proto;
-	uint8_t kind;             /* WIRE_DST_* */
-	struct netid net;
-	struct ipport src, dst;
-	unsigned local : 1;       /* opened by this side */
-	unsigned have_open : 1;   /* OPEN received (remote) or sent (local) */
-	unsigned accepted : 1;    /* OPENED seen (local) or sent (remote) */
-	unsigned open_acked : 1;  /* our OPEN reached the peer */
-	unsigned need_open : 1, need_opened : 1, need_window : 1;
-	unsigned fin_queued : 1, fin_sent : 1, fin_acked : 1, fin_retx : 1;
-	unsigned want_write : 1;  /* the glue was refused send space */
-	unsigned rcv_fin : 1;     /* FIN offset known */
-	unsigned fin_read : 1;    /* the glue has seen the end of the stream */
-	unsigned scheduled : 1, ctl_queued : 1;
-	unsigned early_stream : 1; /* stream bytes came before the OPEN */
-	unsigned early_dgram : 1;  /* datagrams came before the OPEN */
-	unsigned unopened : 1;     /* the peer's, named before its OPEN (counted) */
-	unsigned credit_listed : 1; /* waits for link-level credit */
-	struct link_flow *cb_prev, *cb_next;
-	struct link_group *group; /* its network on this link, once open */
-	/* send side */
-	struct ring snd;          /* bytes from the lowest unacknowledged to the last written */
-	uint64_t snd_next;        /* first byte never sent */
-	uint64_t snd_max;         /* peer's window */
-	struct rangeset snd_acked, snd_retx;
-	/* receive side */
-	struct ring rcv;          /* bytes from the next to deliver up */
-	struct rangeset rcv_have;
-	uint64_t rcv_max;         /* our advertised window */
-	uint64_t rcv_window;
-	uint64_t rcv_fin_off;
-	uint64_t rcv_window_at_us;
-	/* datagrams */
-	struct dgram_queue *dq;
-	struct dgram_reasm *dr;
-	/* scheduling lists */
-	struct link_flow *sched_prev, *sched_next;
-	struct link_flow *ctl_prev, *ctl_next;
-	/* accounting for people */
-	uint64_t tx_bytes, rx_bytes;
-};
 
 struct link *link_new(const struct link_config *cfg, const struct link_cb *cb,
 		      struct chunk_pool *pool, uint64_t now_us);
@@ -186,7 +141,17 @@ void link_on_timer(struct link *l, uint64_t now_us);
 /* link_wants_send() - whether link_send() may have something right now */
 int link_wants_send(const struct link *l, uint64_t now_us);
 
-/* Flows. */
+/* Flows.  The glue reads a flow through these; the rest is the core's. */
+uint64_t link_flow_id(const struct link_flow *f);
+uint8_t link_flow_proto(const struct link_flow *f);           /* WIRE_PROTO_* */
+uint8_t link_flow_kind(const struct link_flow *f);            /* WIRE_DST_* */
+const struct netid *link_flow_net(const struct link_flow *f);
+const struct ipport *link_flow_src(const struct link_flow *f);
+const struct ipport *link_flow_dst(const struct link_flow *f);
+/* link_flow_app() - the glue's own object for the flow (NULL until set) */
+void *link_flow_app(const struct link_flow *f);
+void link_flow_set_app(struct link_flow *f, void *app);
+
 struct link_flow *link_flow_open(struct link *l, const struct netid *net, uint8_t proto,
 				 uint8_t kind, const struct ipport *src, const struct ipport *dst);
 void link_flow_accept(struct link_flow *f);

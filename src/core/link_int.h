@@ -1,12 +1,61 @@
 /* link_int.h: the link core's own structures, shared by its files and
- * nobody else: link.c (packets, acknowledgements, loss, streams),
- * link_dgram.c (UDP datagrams) and link_sched.c (networks: limits,
- * shares and round-robin scheduling).  The glue sees only link.h. */
+ * nobody else: link.c (flows, streams, building and reading packets),
+ * link_sent.c (the sent-packet record and ACKs), link_loss.c (loss
+ * detection, probe timeouts), link_dgram.c (UDP datagrams) and
+ * link_sched.c (networks: limits, shares and round-robin scheduling).  The glue sees only link.h. */
 #ifndef OMNET_LINK_INT_H
 #define OMNET_LINK_INT_H
 
 #include "idmap.h"
 #include "link.h"
+
+/* A flow, as the core keeps it.  The glue reads what it needs through
+ * link.h's accessors (link_flow_id(), link_flow_proto()...). */
+struct link_flow {
+	uint64_t id;
+	struct link *link;
+	void *app;
+	uint8_t proto;
+	uint8_t kind;             /* WIRE_DST_* */
+	struct netid net;
+	struct ipport src, dst;
+	unsigned local : 1;       /* opened by this side */
+	unsigned have_open : 1;   /* OPEN received (remote) or sent (local) */
+	unsigned accepted : 1;    /* OPENED seen (local) or sent (remote) */
+	unsigned open_acked : 1;  /* our OPEN reached the peer */
+	unsigned need_open : 1, need_opened : 1, need_window : 1;
+	unsigned fin_queued : 1, fin_sent : 1, fin_acked : 1, fin_retx : 1;
+	unsigned want_write : 1;  /* the glue was refused send space */
+	unsigned rcv_fin : 1;     /* FIN offset known */
+	unsigned fin_read : 1;    /* the glue has seen the end of the stream */
+	unsigned scheduled : 1, ctl_queued : 1;
+	unsigned early_stream : 1; /* stream bytes came before the OPEN */
+	unsigned early_dgram : 1;  /* datagrams came before the OPEN */
+	unsigned unopened : 1;     /* the peer's, named before its OPEN (counted) */
+	unsigned credit_listed : 1; /* waits for link-level credit */
+	struct link_flow *cb_prev, *cb_next;
+	struct link_group *group; /* its network on this link, once open */
+	/* send side */
+	struct ring snd;          /* bytes from the lowest unacknowledged to the last written */
+	uint64_t snd_next;        /* first byte never sent */
+	uint64_t snd_max;         /* peer's window */
+	struct rangeset snd_acked, snd_retx;
+	/* receive side */
+	struct ring rcv;          /* bytes from the next to deliver up */
+	struct rangeset rcv_have;
+	uint64_t rcv_max;         /* our advertised window */
+	uint64_t rcv_window;
+	uint64_t rcv_fin_off;
+	uint64_t rcv_window_at_us;
+	/* datagrams */
+	struct dgram_queue *dq;
+	struct dgram_reasm *dr;
+	/* scheduling lists */
+	struct link_flow *sched_prev, *sched_next;
+	struct link_flow *ctl_prev, *ctl_next;
+	/* accounting for people */
+	uint64_t tx_bytes, rx_bytes;
+};
 
 /* What a sent packet carried, enough to act on its ack or its loss. */
 struct sent_frame {
@@ -195,9 +244,28 @@ extern char link_freed_mark;
 int link_record_frame(struct sent_pkt *p, uint8_t type, uint64_t flow, uint64_t off,
 		      uint16_t len, uint8_t fin, uint32_t aux);
 void link_flow_schedule(struct link *l, struct link_flow *f);
+void link_ctl_queue(struct link *l, struct link_flow *f);
+void link_pend_push(struct link *l, const struct pending_ctl *p);
+/* link_stream_acked() - a STREAM frame arrived: its bytes leave the ring */
+void link_stream_acked(struct link *l, struct link_flow *f, const struct sent_frame *sf);
 /* link_remote_or_local_flow() - the flow a frame names: ours as we have
  * it, the peer's made if the id is new (NULL: closed, or over a limit) */
 struct link_flow *link_remote_or_local_flow(struct link *l, uint64_t id);
+
+/* link_sent.c */
+/* sent_get() - the record of packet pn, NULL if forgotten or never sent */
+struct sent_pkt *sent_get(struct link *l, uint64_t pn);
+struct sent_pkt *sent_next(struct link *l);
+void sent_trim(struct link *l);
+void sent_on_ack_frame(struct link *l, const struct wire_frame *fr);
+
+/* link_loss.c */
+void loss_on_packet(struct link *l, struct sent_pkt *p);
+uint64_t loss_detect(struct link *l);
+void loss_spurious(struct link *l, const struct sent_pkt *p);
+uint64_t loss_pto_deadline_us(const struct link *l);
+void loss_on_pto(struct link *l);
+void loss_all_in_flight(struct link *l);
 
 /* link_dgram.c */
 struct dgram_queue *dq_new(struct chunk_pool *pool);
