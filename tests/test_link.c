@@ -50,7 +50,7 @@ struct tctx {
 
 static struct tflow *tf(struct link_flow *f)
 {
-	return f->app;
+	return link_flow_app(f);
 }
 
 static void read_flow(struct tend *e, struct tflow *t, uint64_t budget)
@@ -85,11 +85,11 @@ static void cb_open(void *arg, struct link_flow *f)
 	t = &e->f[e->n++];
 	memset(t, 0, sizeof(*t));
 	t->lf = f;
-	t->peer_key = f->src.port;
-	t->key = B_KEY_OFFSET + f->src.port;
+	t->peer_key = link_flow_src(f)->port;
+	t->key = B_KEY_OFFSET + link_flow_src(f)->port;
 	t->send_total = e->reply_bytes;
 	t->slow = e->slow_index == e->n;
-	f->app = t;
+	link_flow_set_app(f, t);
 	if (e->refuse) {
 		t->gone = 1;
 		t->lf = NULL;
@@ -171,7 +171,7 @@ static void tick_end(struct tend *e)
 			read_flow(e, t, e->slow_bytes);
 		}
 		if (t->lf) {
-			uint64_t buffered = t->lf->rcv.end - t->lf->rcv.base;
+			uint64_t buffered = link_flow_recv_held(t->lf);
 
 			t->max_buffered = MAX(t->max_buffered, buffered);
 		}
@@ -254,7 +254,7 @@ static void open_flows(struct tctx *c, int n, uint64_t up, uint64_t down)
 
 		memset(t, 0, sizeof(*t));
 		t->lf = link_flow_open(c->a.l, &net, WIRE_PROTO_TCP, WIRE_DST_ADDR, &src, &dst);
-		t->lf->app = t;
+		link_flow_set_app(t->lf, t);
 		t->key = (uint64_t)(i + 1);
 		t->peer_key = B_KEY_OFFSET + (uint64_t)(i + 1);
 		t->send_total = up;
@@ -440,7 +440,7 @@ START_TEST(test_unknown_kind_of_flow_refused_alone)
 	t = &c->a.f[c->a.n++];
 	memset(t, 0, sizeof(*t));
 	t->lf = link_flow_open(c->a.l, &net, WIRE_PROTO_TCP, WIRE_DST_MAX, &src, &dst);
-	t->lf->app = t;
+	link_flow_set_app(t->lf, t);
 	t->key = 3;
 	t->send_total = 1000;
 	ck_assert_int_eq(sim_run(&c->sim, 20000000, unknown_done, tick, c), 0);
@@ -507,7 +507,7 @@ static void open_udp(struct tctx *c, int count, size_t size)
 
 	memset(t, 0, sizeof(*t));
 	t->lf = link_flow_open(c->a.l, &net, WIRE_PROTO_UDP, WIRE_DST_ADDR, &src, &dst);
-	t->lf->app = t;
+	link_flow_set_app(t->lf, t);
 	for (i = 0; i < count; i++) {
 		size_t len = size ? size : (size_t)(20 + (i * 37) % 3900);
 

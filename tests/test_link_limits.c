@@ -66,22 +66,22 @@ static void cb_open(void *arg, struct link_flow *f)
 	t = &e->r[e->n++];
 	memset(t, 0, sizeof(*t));
 	t->lf = f;
-	t->key = f->src.port + 1000u * f->net.b[0];
-	t->net = f->net.b[0];
+	t->key = link_flow_src(f)->port + 1000u * link_flow_net(f)->b[0];
+	t->net = link_flow_net(f)->b[0];
 	t->accepted = 1;
-	f->app = t;
+	link_flow_set_app(f, t);
 	link_flow_accept(f);
 }
 
 static void cb_accepted(void *arg, struct link_flow *f)
 {
-	((struct rec *)f->app)->accepted = 1;
+	((struct rec *)link_flow_app(f))->accepted = 1;
 }
 
 static void cb_readable(void *arg, struct link_flow *f)
 {
 	struct end *e = arg;
-	struct rec *t = f->app;
+	struct rec *t = link_flow_app(f);
 
 	if (t && t->net != e->noread_net)
 		read_rec(t);
@@ -93,7 +93,7 @@ static void cb_writable(void *arg, struct link_flow *f)
 
 static void cb_gone(void *arg, struct link_flow *f, uint64_t reason)
 {
-	struct rec *t = f->app;
+	struct rec *t = link_flow_app(f);
 
 	if (!t)
 		return;
@@ -768,7 +768,7 @@ static struct rec *open_up(struct pair *c, int net, uint16_t port, uint64_t up)
 	memset(t, 0, sizeof(*t));
 	ck_assert(link_can_open(c->a.l, &n));
 	t->lf = link_flow_open(c->a.l, &n, WIRE_PROTO_TCP, WIRE_DST_ADDR, &src, &dst);
-	t->lf->app = t;
+	link_flow_set_app(t->lf, t);
 	t->key = port + 1000u * (unsigned)net;
 	t->net = net;
 	t->up = up;

@@ -1548,6 +1548,11 @@ void link_flow_set_app(struct link_flow *f, void *app)
 	f->app = app;
 }
 
+uint64_t link_flow_recv_held(const struct link_flow *f)
+{
+	return f->rcv.end - f->rcv.base;
+}
+
 struct link_flow *link_flow_open(struct link *l, const struct netid *net, uint8_t proto,
 				 uint8_t kind, const struct ipport *src, const struct ipport *dst)
 {

@@ -151,6 +151,8 @@ const struct ipport *link_flow_dst(const struct link_flow *f);
 /* link_flow_app() - the glue's own object for the flow (NULL until set) */
 void *link_flow_app(const struct link_flow *f);
 void link_flow_set_app(struct link_flow *f, void *app);
+/* link_flow_recv_held() - bytes received and held for the glue to read */
+uint64_t link_flow_recv_held(const struct link_flow *f);
 
 struct link_flow *link_flow_open(struct link *l, const struct netid *net, uint8_t proto,
 				 uint8_t kind, const struct ipport *src, const struct ipport *dst);
