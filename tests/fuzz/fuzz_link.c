@@ -1,4 +1,6 @@
-/* fuzz_link.c: the link core (src/link.c), stateful, through link.h alone.
+/* fuzz_link.c: the link core (src/core/link*.c), stateful, driven through
+ * link.h; its invariants are checked on the flows as the core keeps them
+ * (link_int.h).
  *
  * Every input starts from the same live state: two links, A (numbers its
  * flows 2, 4, ...: a provider) and B, with flows open both ways (TCP and
@@ -20,6 +22,7 @@
 
 #include "fuzz.h"
 #include "link.h"
+#include "link_int.h"
 #include "log.h"
 
 #define CHECK(c) do { if (!(c)) abort(); } while (0)
