@@ -111,6 +111,8 @@ struct daemon {
 	size_t flows_open;                  /* flows holding a socket, all networks */
 	uint64_t fd_limit;                  /* RLIMIT_NOFILE */
 	uint64_t started_ms;
+	uint64_t refused_logged_ms;         /* the last report of rate-limited handshakes */
+	uint64_t refused_logged;            /* ... and the count it reported up to */
 	int quitting;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
 	struct event *housekeeping;         /* once a second: timeouts */

@@ -472,16 +472,15 @@ static void evict_handshake(struct mesh *m, const struct hs_key *src, uint64_t *
 /* note_refused() - one log line per flood, naming its latest source */
 static void note_refused(struct daemon *d, const struct path_addr *from)
 {
-	static uint64_t last_ms, last_count;
 	uint64_t now = clock_now_ms(), n = d->ctr.handshakes_refused_rate;
 	char a[96];
 
-	if (last_ms && now - last_ms < REFUSED_LOG_MS)
+	if (d->refused_logged_ms && now - d->refused_logged_ms < REFUSED_LOG_MS)
 		return;
 	log_warnx("mesh: handshakes from %s over the per-source rate: %llu refused since the last report",
-		  path_addr_fmt(from, a), (unsigned long long)(n - last_count));
-	last_ms = now;
-	last_count = n;
+		  path_addr_fmt(from, a), (unsigned long long)(n - d->refused_logged));
+	d->refused_logged_ms = now;
+	d->refused_logged = n;
 }
 
 /* admit() - a ClientHello returned its cookie: may it have a handshake? */

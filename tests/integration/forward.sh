@@ -128,13 +128,6 @@ fw_listening() {  # NS PROTO PORT
 
 not_listening() { ! fw_listening "$@"; }
 
-fw_start_consumer() {  # LOGNAME
-	om_bg "$NS_CONS" "$1" "$OMNETD" --role consumer -c "$OM_T/consumer.conf" \
-		-S "$OM_T/c" -s "$OM_T/c.sock" -l 0.0.0.0:6950 -v
-	CONS_PID=$OM_LASTPID
-	om_wait 10 test -S "$OM_T/c.sock"
-}
-
 fw_stop_consumer() {
 	kill "$CONS_PID" 2>/dev/null
 	om_wait_gone "$CONS_PID" 10

@@ -215,29 +215,49 @@ om_consumer_conf() {  # extra lines on stdin
 	echo "nameserver $SRV_ADDR" >"$OM_T/resolv.conf"
 }
 
+# om_start_consumer [LOGNAME] - the consumer in cons, configured by
+# $OM_T/consumer.conf, its state in $OM_T/c, the mesh on 6950 and control
+# on $OM_T/c.sock; sets CONS_PID.  Again after a restart: what it had comes
+# back from the state directory.
+om_start_consumer() {
+	mkdir -p "$OM_T/c"
+	om_bg "$NS_CONS" "${1:-consumer}" "$OMNETD" --role consumer -c "$OM_T/consumer.conf" \
+		-S "$OM_T/c" -s "$OM_T/c.sock" -l 0.0.0.0:6950 -v
+	CONS_PID=$OM_LASTPID
+	om_wait 10 test -S "$OM_T/c.sock" || { log "consumer did not start"; return 1; }
+}
+
+# om_start_provider [LOGNAME] - the provider in prov, its state in $OM_T/p,
+# control on $OM_T/p.sock; with OM_PROVIDER_CONF as its configuration and
+# under OM_PROVIDER_WRAP (e.g. "prlimit --nofile=700") if set; sets PROV_PID
+om_start_provider() {
+	mkdir -p "$OM_T/p"
+	# shellcheck disable=SC2086 # the wrapper is words
+	om_bg "$NS_PROV" "${1:-provider}" ${OM_PROVIDER_WRAP:-} "$OMNETD" --role provider \
+		-S "$OM_T/p" ${OM_PROVIDER_CONF:+-c "$OM_PROVIDER_CONF"} -s "$OM_T/p.sock" \
+		-l 0.0.0.0:6950 -v
+	PROV_PID=$OM_LASTPID
+	om_wait 10 test -S "$OM_T/p.sock" || { log "provider did not start"; return 1; }
+}
+
+# om_identities - PROV_FP and CONS_FP, the daemons' fingerprints (each made
+# on first use in its state directory)
+om_identities() {
+	mkdir -p "$OM_T/p" "$OM_T/c"
+	PROV_FP=$("$OMNETD" --show-identity -S "$OM_T/p") || return 1
+	CONS_FP=$("$OMNETD" --show-identity -S "$OM_T/c") || return 1
+}
+
 # om_start_daemons - a consumer in cons, a provider in prov, pinned to each
 # other, and network $NETID attached to the VM's interface
 om_start_daemons() {
-	local cfp pfp
-	mkdir -p "$OM_T/p" "$OM_T/c"
 	[ -f "$OM_T/consumer.conf" ] || om_consumer_conf </dev/null
-	pfp=$("$OMNETD" --show-identity -S "$OM_T/p") || return 1
-	cfp=$("$OMNETD" --show-identity -S "$OM_T/c") || return 1
-	PROV_FP=$pfp CONS_FP=$cfp
-	om_bg "$NS_CONS" consumer "$OMNETD" --role consumer -c "$OM_T/consumer.conf" \
-		-S "$OM_T/c" -s "$OM_T/c.sock" -l 0.0.0.0:6950 -v
-	CONS_PID=$OM_LASTPID
-	# a test may put a configuration for the provider in $OM_T/provider.conf,
-	# and run it under a wrapper (OM_PROVIDER_WRAP, e.g. "prlimit --nofile=700")
-	# shellcheck disable=SC2086 # the wrapper is words
-	om_bg "$NS_PROV" provider ${OM_PROVIDER_WRAP:-} "$OMNETD" --role provider -S "$OM_T/p" \
-		${OM_PROVIDER_CONF:+-c "$OM_PROVIDER_CONF"} -s "$OM_T/p.sock" -l 0.0.0.0:6950 -v
-	PROV_PID=$OM_LASTPID
-	om_wait 10 test -S "$OM_T/c.sock" || { log "consumer did not start"; return 1; }
-	om_wait 10 test -S "$OM_T/p.sock" || { log "provider did not start"; return 1; }
-	ctl_c peer add provider --fingerprint "$pfp" >/dev/null || return 1
+	om_identities || return 1
+	om_start_consumer || return 1
+	om_start_provider || return 1
+	ctl_c peer add provider --fingerprint "$PROV_FP" >/dev/null || return 1
 	ctl_c network add $NETID --peer provider >/dev/null || return 1
-	ctl_p peer add consumer --fingerprint "$cfp" --endpoint $CONS_ADDR:6950 >/dev/null || return 1
+	ctl_p peer add consumer --fingerprint "$CONS_FP" --endpoint $CONS_ADDR:6950 >/dev/null || return 1
 	ctl_p network add $NETID --peer consumer --netns "$NS_CAP" --iface tap0 >/dev/null || return 1
 	om_wait 15 peer_connected ctl_p consumer || { log "link did not come up"; return 1; }
 }
@@ -249,6 +269,22 @@ ctl_c() { "$OMNETCTL" -s "$OM_T/c.sock" "$@"; }
 json_eval() {
 	local fn=$1 expr=$2; shift 2
 	"$fn" --json "$@" | $PY -c "import json,sys; r=json.load(sys.stdin)['result']; print($expr)"
+}
+
+# peer_field CTL PEER EXPR - a field of a peer in `status --json` (python
+# expression over p), "None" when absent
+peer_field() {
+	"$1" --json status 2>/dev/null | status_field "$2" "$3"
+}
+
+# status_field PEER EXPR - the same, from a status reply on stdin
+status_field() {
+	$PY -c "
+import json, sys
+r = json.load(sys.stdin)['result']
+p = [p for p in r['peers'] if p['name'] == '$1']
+p = p[0] if p else None
+print(($2) if p else None)" 2>/dev/null
 }
 
 peer_connected() {  # ctl_fn peername

@@ -113,10 +113,8 @@ ctl_r2() { "$OMNETCTL" -s "$OM_T/r2.sock" "$@"; }
 om_paths_daemons() {
 	local relays=$1 ep=$2 i name
 	local rfp=() rflags=()
-	mkdir -p "$OM_T/p" "$OM_T/c"
 	[ -f "$OM_T/consumer.conf" ] || om_consumer_conf </dev/null
-	PROV_FP=$("$OMNETD" --show-identity -S "$OM_T/p") || return 1
-	CONS_FP=$("$OMNETD" --show-identity -S "$OM_T/c") || return 1
+	om_identities || return 1
 	for ((i = 1; i <= relays; i++)); do
 		name=r$i
 		mkdir -p "$OM_T/$name"
@@ -133,11 +131,8 @@ om_paths_daemons() {
 			>/dev/null || return 1
 		rflags+=(--relay "$name")
 	done
-	om_bg "$NS_CONS" consumer "$OMNETD" --role consumer -c "$OM_T/consumer.conf" \
-		-S "$OM_T/c" -s "$OM_T/c.sock" -l 0.0.0.0:6950 -v
-	CONS_PID=$OM_LASTPID
+	om_start_consumer || return 1
 	om_start_provider || return 1
-	om_wait 10 test -S "$OM_T/c.sock" || { log "consumer did not start"; return 1; }
 	for ((i = 1; i <= relays; i++)); do
 		local raddr=$R1_ADDR
 		[ $i = 2 ] && raddr=$R2_ADDR
@@ -151,31 +146,6 @@ om_paths_daemons() {
 	ctl_p network add $NETID --peer consumer --netns "$NS_CAP" --iface tap0 >/dev/null || return 1
 	PATHS_RELAY_FLAGS=("${rflags[@]}")
 	PATHS_CONS_EP=$ep
-}
-
-# om_start_provider - (again, after a restart: peers and networks come back
-# from the state directory)
-om_start_provider() {
-	om_bg "$NS_PROV" provider "$OMNETD" --role provider -S "$OM_T/p" -s "$OM_T/p.sock" \
-		-l 0.0.0.0:6950 -v ${OM_PROVIDER_CONF:+-c "$OM_PROVIDER_CONF"}
-	PROV_PID=$OM_LASTPID
-	om_wait 10 test -S "$OM_T/p.sock" || { log "provider did not start"; return 1; }
-}
-
-# peer_field CTL PEER EXPR - a field of a peer in `status --json` (python
-# expression over p), "None" when absent
-peer_field() {
-	"$1" --json status 2>/dev/null | status_field "$2" "$3"
-}
-
-# status_field PEER EXPR - the same, from a status reply on stdin
-status_field() {
-	$PY -c "
-import json, sys
-r = json.load(sys.stdin)['result']
-p = [p for p in r['peers'] if p['name'] == '$1']
-p = p[0] if p else None
-print(($2) if p else None)" 2>/dev/null
 }
 
 # peer_is CTL PEER STATE METHOD - connected by that method?

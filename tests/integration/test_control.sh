@@ -22,11 +22,7 @@ om_bg "$NS_RTR" pcp $PY "$TOOLS" pcp-router --addr $RTR_LAN
 om_wait 10 sh -c "ip netns exec $NS_RTR ss -lun | grep -q ':5351 '" || fail "the PCP stand-in starts"
 
 om_consumer_conf </dev/null
-mkdir -p "$OM_T/c"
-om_bg "$NS_CONS" consumer "$OMNETD" --role consumer -c "$OM_T/consumer.conf" -S "$OM_T/c" \
-	-s "$SOCK" -l 0.0.0.0:6950 -v
-CONS_PID=$OM_LASTPID
-om_wait 10 test -S "$SOCK" || { fail "the consumer starts"; exit 1; }
+om_start_consumer || { fail "the consumer starts"; exit 1; }
 ctl_c peer add prov --fingerprint sha256:$(printf '%064d' 7) >/dev/null &&
 	ctl_c network add $NETID --peer prov >/dev/null || { fail "peer and network"; exit 1; }
 

@@ -68,7 +68,7 @@ external-port = 8070
 vm-port = $VM_PORT
 EOF
 check "omnetd -t accepts the configuration with a [forward]" "$OMNETD" -t "$OM_T/consumer.conf"
-fw_start_consumer consumer2 || { fail "the consumer restarts"; exit 1; }
+om_start_consumer consumer2 || { fail "the consumer restarts"; exit 1; }
 check "the link comes back" om_wait 20 peer_connected ctl_p consumer
 check "both runtime rules and the configured one are there" test "$(fw_count)" = 3
 check "the configured rule says where it comes from" \

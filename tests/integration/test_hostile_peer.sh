@@ -181,15 +181,11 @@ secret_in() {  # FILE - copies of the secret in it
 revive() {
 	if ! om_alive "$PROV_PID"; then
 		log "$1: the provider is dead; starting it again"
-		om_bg "$NS_PROV" provider-2 "$OMNETD" --role provider -S "$OM_T/p" -c "$OM_PROVIDER_CONF" \
-			-s "$OM_T/p.sock" -l 0.0.0.0:6950 -v
-		PROV_PID=$OM_LASTPID
+		om_start_provider provider-2
 	fi
 	if ! om_alive "$CONS_PID"; then
 		log "$1: the consumer is dead; starting it again"
-		om_bg "$NS_CONS" consumer-2 "$OMNETD" --role consumer -c "$OM_T/consumer.conf" \
-			-S "$OM_T/c" -s "$OM_T/c.sock" -l 0.0.0.0:6950 -v
-		CONS_PID=$OM_LASTPID
+		om_start_consumer consumer-2
 	fi
 	om_wait 20 peer_connected ctl_p consumer ||
 		log "$1: the honest provider is not connected: the honest checks will fail"

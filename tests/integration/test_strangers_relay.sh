@@ -18,18 +18,15 @@ STRANGER=$OM_BUILD/tests/stranger
 FLOOD_S=3
 
 om_paths_topology eim eim || { fail "topology"; exit 1; }
-mkdir -p "$OM_T/p" "$OM_T/c" "$OM_T/r1"
-PROV_FP=$("$OMNETD" --show-identity -S "$OM_T/p") || { fail "identities"; exit 1; }
-CONS_FP=$("$OMNETD" --show-identity -S "$OM_T/c")
+mkdir -p "$OM_T/r1"
+om_identities || { fail "identities"; exit 1; }
 R1_FP=$("$OMNETD" --show-identity -S "$OM_T/r1")
 om_bg "$NS_R1" relay1 "$OMNETD" --role relay -S "$OM_T/r1" -s "$OM_T/r1.sock" -l 0.0.0.0:6950 -v
 om_wait 10 test -S "$OM_T/r1.sock" || { fail "the relay starts"; exit 1; }
 ctl_r1 peer add provider --fingerprint "$PROV_FP" >/dev/null
 ctl_r1 peer add consumer --fingerprint "$CONS_FP" >/dev/null
 om_consumer_conf </dev/null
-om_bg "$NS_CONS" consumer "$OMNETD" --role consumer -c "$OM_T/consumer.conf" -S "$OM_T/c" \
-	-s "$OM_T/c.sock" -l 0.0.0.0:6950 -v
-om_wait 10 test -S "$OM_T/c.sock" || { fail "the consumer starts"; exit 1; }
+om_start_consumer || { fail "the consumer starts"; exit 1; }
 ctl_c peer add r1 --fingerprint "$R1_FP" --endpoint $R1_ADDR:6950 >/dev/null
 ctl_c peer add provider --fingerprint "$PROV_FP" --relay r1 >/dev/null
 check "the consumer is connected to the relay" om_wait 15 peer_connected ctl_c r1
