@@ -265,10 +265,18 @@ om_start_daemons() {
 ctl_p() { "$OMNETCTL" -s "$OM_T/p.sock" "$@"; }
 ctl_c() { "$OMNETCTL" -s "$OM_T/c.sock" "$@"; }
 
-# json_get SOCKET-FN PYTHON-EXPR: evaluate an expression on `status --json`
+# json_eval CTL-FN PYTHON-EXPR COMMAND... - a Python expression over the
+# result (r) of `omnetctl --json COMMAND...`, printed
 json_eval() {
 	local fn=$1 expr=$2; shift 2
 	"$fn" --json "$@" | $PY -c "import json,sys; r=json.load(sys.stdin)['result']; print($expr)"
+}
+
+# json_is CTL-FN PYTHON-EXPR WANT COMMAND... - the expression prints WANT
+# (light enough to poll with om_wait)
+json_is() {
+	local fn=$1 expr=$2 want=$3; shift 3
+	[ "$(json_eval "$fn" "$expr" "$@" 2>/dev/null)" = "$want" ]
 }
 
 # peer_field CTL PEER EXPR - a field of a peer in `status --json` (python

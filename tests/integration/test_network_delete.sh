@@ -21,7 +21,7 @@ check "a VM connection for the deleted network gets nowhere ($what)" test "$what
 check "consumer: frames for the deleted network are counted in status" \
 	test "$(json_eval ctl_c "r['counters']['dropped_deleted_network']" status)" -ge 1
 check "provider: told by the consumer, shows the network as peer-deleted" \
-	om_wait 5 sh -c "test \"\$($OMNETCTL -s $OM_T/p.sock --json network list | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"result\"][0][\"state\"])')\" = peer-deleted"
+	om_wait 5 json_is ctl_p "r[0]['state']" peer-deleted network list
 ctl_c network add $NETID --peer provider >/dev/null
 check "after adding it again, connections work" \
 	om_wait 10 vm $PY "$OM_SRCDIR/tests/integration/servers.py" probe --tcp $SRV_ADDR:7
@@ -41,7 +41,7 @@ PYEOF
 held=$!
 OM_PIDS+=($held)
 om_wait 10 grep -q connected "$OM_T/held.log" || fail "a long-lived VM connection opens"
-check "the provider counts the open flow" om_wait 5 sh -c "test \"\$($OMNETCTL -s $OM_T/p.sock --json flows | $PY -c 'import json,sys; print(len(json.load(sys.stdin)[\"result\"]))')\" -ge 1"
+check "the provider counts the open flow" om_wait 5 json_is ctl_p "len(r) >= 1" True flows
 check "the nftables table exists before" ip netns exec "$NS_CAP" nft list table ip omnetd
 ctl_p network delete $NETID >/dev/null
 check "the VM's open connection is closed promptly" om_wait 5 grep -qE "closed|reset" "$OM_T/held.log"

@@ -37,9 +37,9 @@ check "no punched path ever answered (the NAT maps each destination anew)" \
 	field_is ctl_p consumer "[c for c in p['candidates'] if c['method'] == 'hole-punched' and c['answered_ms_ago'] is not None]" "[]"
 used=$(peer_field ctl_p consumer "p['relay']")
 check "status names the relay in use ($used)" test "$used" = r1 -o "$used" = r2
+ctl_r() { "$OMNETCTL" -s "$OM_T/$R.sock" "$@"; }
 relay_counter() {  # RELAY NAME
-	"$OMNETCTL" -s "$OM_T/$1.sock" --json status |
-		$PY -c "import json,sys; print(json.load(sys.stdin)['result']['relay']['$2'])"
+	R=$1 json_eval ctl_r "r['relay']['$2']" status
 }
 check "the relay counts what it forwarded" test "$(relay_counter "$used" datagrams_relayed)" -gt 10000
 check "the relay counts what it dropped over the limit" \

@@ -16,8 +16,7 @@ command -v miniupnpd >/dev/null || { echo "SKIP: needs miniupnpd"; exit 77; }
 # (r) of `policy check --json`
 pc_is() {
 	local dst=$1 expr=$2 want=$3; shift 3
-	test "$(ctl_c --json policy check "$dst" "$@" |
-		$PY -c "import json,sys; r=json.load(sys.stdin)['result']; print($expr)")" = "$want"
+	json_is ctl_c "$expr" "$want" policy check "$dst" "$@"
 }
 
 fw_topology || { fail "topology"; exit 1; }

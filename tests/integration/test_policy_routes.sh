@@ -45,8 +45,7 @@ second_site() {
 # result (r) of `policy check --json`
 pc_json() {
 	local dst=$1 expr=$2; shift 2
-	ctl_c --json policy check "$dst" "$@" |
-		$PY -c "import json,sys; r=json.load(sys.stdin)['result']; print($expr)"
+	json_eval ctl_c "$expr" policy check "$dst" "$@"
 }
 pc_is() { test "$(pc_json "$1" "$2")" = "$3"; }	# DST EXPR WANT
 # pc_has DST TEXT - the JSON reply has TEXT; light enough to poll every 10 ms

@@ -66,7 +66,7 @@ FORGE_PID=$OM_LASTPID
 t0=$(date +%s%N)
 # an idle path is probed after at most probe-interval-max (15 s), then
 # lost after probe-timeout (2.5 s)
-if om_wait 25 sh -c "[ \"\$($OMNETCTL -s $OM_T/c.sock --json status | $PY -c \"import json,sys; print([p['state'] for p in json.load(sys.stdin)['result']['peers'] if p['name']=='provider'][0])\")\" != connected ]"; then
+if om_wait 25 eval '! peer_connected ctl_c provider'; then
 	pass "with the provider frozen, forged datagrams from its address do not keep the path alive (lost after $(( ($(date +%s%N) - t0) / 1000000 )) ms)"
 else
 	fail "with the provider frozen, the consumer notices within 25 s despite forged datagrams from its address"
