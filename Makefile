@@ -36,7 +36,7 @@ LDFLAGS_ALL = $(SANFLAGS) $(CONFIG_LDFLAGS)
 
 # Pure cores (src/core/): no sockets, no event loop, no clock, no
 # randomness; the time comes in as an argument.  Tests link these alone.
-CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c link_sent.c link_loss.c link_dgram.c link_sched.c \
+CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c link_send.c link_sent.c link_loss.c link_dgram.c link_sched.c \
             path.c hslimit.c dhcp.c \
             policy.c config.c tcpraw.c resolv.c pcp.c
 # Glue: sockets, libevent, OpenSSL, namespaces, nftables.

@@ -1,10 +1,16 @@
-/* link.c: reliability, flow control and scheduling of one link session.
+/* link.c: one link session's flows: opening, accepting, resetting and
+ * freeing them, their send and receive rings, flow control per flow and
+ * per link, and reading packets (link_recv(): every frame applied to the
+ * flow it names, within the limits of link.h).
  *
  * Packets carry a packet number that is never reused; the receiver
  * acknowledges ranges of them.  What a lost packet carried is not resent
  * as a packet: its frames are put back where they came from (stream bytes
  * into the flow's retransmit set, control frames into their queues) and
- * go out again in new packets, as QUIC does (RFC 9000 13.3). */
+ * go out again in new packets, as QUIC does (RFC 9000 13.3).  Building
+ * packets is link_send.c; what was sent and what an ACK does, link_sent.c;
+ * loss and probe timeouts, link_loss.c; datagrams, link_dgram.c; networks'
+ * limits and turns, link_sched.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -117,13 +123,13 @@ void link_free(struct link *l)
 
 /* Entry points nest (a callback may call back in); flows freed inside are
  * released only when the outermost one returns. */
-static void enter(struct link *l, uint64_t now_us)
+void link_enter(struct link *l, uint64_t now_us)
 {
 	if (l->depth++ == 0 && now_us)
 		l->now_us = now_us;
 }
 
-static void leave(struct link *l)
+void link_leave(struct link *l)
 {
 	if (--l->depth == 0)
 		reap(l);
@@ -362,7 +368,7 @@ static void credit_unconsumed(struct link *l, struct link_flow *f, uint64_t fina
 	link_update_window(l);
 }
 
-static void queue_reset(struct link *l, struct link_flow *f, uint64_t reason)
+void link_queue_reset(struct link *l, struct link_flow *f, uint64_t reason)
 {
 	struct pending_ctl p = { .type = WF_RESET, .flow = f->id, .reason = reason,
 				 .final = f->snd_next };
@@ -370,11 +376,11 @@ static void queue_reset(struct link *l, struct link_flow *f, uint64_t reason)
 	link_pend_push(l, &p);
 }
 
-/* to_ghost() - a flow reset here: its state goes at once, and until the
+/* link_to_ghost() - a flow reset here: its state goes at once, and until the
  * peer's RESET tells how far it had sent (docs/DESIGN.md 11.5), a ghost of
  * a few bytes counts what still arrives on it for link flow control.  A
  * UDP flow carries no stream bytes: nothing is owed. */
-static void to_ghost(struct link *l, struct link_flow *f)
+void link_to_ghost(struct link *l, struct link_flow *f)
 {
 	credit_unconsumed(l, f, f->rcv.end);
 	if (f->proto != WIRE_PROTO_UDP)
@@ -391,7 +397,7 @@ static void refuse_flow(struct link *l, struct link_flow *f, uint64_t reason, ui
 
 	(*counter)++;
 	pend_push_answer(l, &p);
-	to_ghost(l, f);
+	link_to_ghost(l, f);
 }
 
 /* flow_done() - finished both ways: every byte and the FIN acknowledged
@@ -530,8 +536,8 @@ void link_ctl_queue(struct link *l, struct link_flow *f)
 	l->ctl_tail = f;
 }
 
-/* ctl_pop() - the first flow of the control queue leaves it */
-static void ctl_pop(struct link *l)
+/* link_ctl_pop() - the first flow of the control queue leaves it */
+void link_ctl_pop(struct link *l)
 {
 	ctl_unlink(l, l->ctl_head);
 }
@@ -1043,10 +1049,10 @@ int link_recv(struct link *l, const uint8_t *pkt, size_t len, uint64_t now_us)
 	uint64_t pn;
 	int eliciting, acks = 0;
 
-	enter(l, now_us);
+	link_enter(l, now_us);
 	if (wire_get_pn(&p, end, &pn) < 0 || (eliciting = validate(p, (size_t)(end - p))) < 0) {
 		l->st.packets_malformed++;
-		leave(l);
+		link_leave(l);
 		return -1;
 	}
 	l->last_recv_us = l->now_us;
@@ -1057,7 +1063,7 @@ int link_recv(struct link *l, const uint8_t *pkt, size_t len, uint64_t now_us)
 		l->st.packets_duplicate++;
 		if (eliciting)
 			l->ack_now = 1;
-		leave(l);
+		link_leave(l);
 		return 0;
 	}
 	record_pn(l, pn, eliciting);
@@ -1083,389 +1089,11 @@ int link_recv(struct link *l, const uint8_t *pkt, size_t len, uint64_t now_us)
 	/* a network over its share may have grown its hold: the others keep
 	 * their credit (link_update_window) */
 	link_update_window(l);
-	leave(l);
+	link_leave(l);
 	return 0;
 }
 
 /* ---- sending ----------------------------------------------------------- */
-
-static int ack_due(const struct link *l)
-{
-	if (!l->ack_pending && !l->ack_now)
-		return 0;
-	return l->ack_pending >= 2 || l->ack_now || l->now_us >= l->ack_deadline_us;
-}
-
-static int put_ack(struct link *l, struct wbuf *b, struct sent_pkt *p)
-{
-	struct wire_ack_range r[WIRE_MAX_ACK_RANGES];
-	size_t n = 0, i = l->rcv_pns.n;
-	uint64_t delay;
-
-	if (!l->have_rcv || !l->rcv_pns.n) {
-		/* all acknowledged already (ack of ack): nothing is owed */
-		l->ack_pending = 0;
-		l->ack_now = 0;
-		return 0;
-	}
-	while (i-- > 0 && n < ARRAY_SIZE(r)) {
-		r[n].lo = l->rcv_pns.r[i].lo;
-		r[n].hi = l->rcv_pns.r[i].hi - 1;
-		n++;
-	}
-	delay = l->now_us - l->rcv_largest_us;
-	/* fewer ranges if the packet is short of room */
-	while (n > 0 && wire_put_ack(b, delay, r, n) < 0)
-		n--;
-	if (n == 0)
-		return 0;
-	l->ack_pending = 0;
-	l->ack_now = 0;
-	l->ack_deadline_us = 0;
-	p->has_ack = 1;
-	p->ack_largest = r[0].hi;
-	return 1;
-}
-
-int link_record_frame(struct sent_pkt *p, uint8_t type, uint64_t flow, uint64_t off,
-		      uint16_t len, uint8_t fin, uint32_t aux)
-{
-	struct sent_frame *sf;
-
-	if (p->nframes >= LINK_MAX_FRAMES)
-		return -1;
-	sf = &p->f[p->nframes++];
-	sf->type = type;
-	sf->flow = flow;
-	sf->off = off;
-	sf->len = len;
-	sf->fin = fin;
-	sf->aux = aux;
-	p->ack_eliciting = 1;
-	return 0;
-}
-
-static int frames_full(const struct sent_pkt *p)
-{
-	return p->nframes >= LINK_MAX_FRAMES;
-}
-
-/* put_flow_ctl() - OPEN, OPENED and WINDOW frames a flow owes the peer */
-static int put_flow_ctl(struct link *l, struct link_flow *f, struct wbuf *b, struct sent_pkt *p)
-{
-	if (f->need_open && !frames_full(p)) {
-		if (wire_put_open(b, f->id, &f->net, f->proto, f->kind, &f->src, &f->dst) < 0)
-			return -1;
-		f->need_open = 0;
-		link_record_frame(p, WF_OPEN, f->id, 0, 0, 0, 0);
-	}
-	if (f->need_opened && !frames_full(p)) {
-		if (wire_put_opened(b, f->id) < 0)
-			return -1;
-		f->need_opened = 0;
-		link_record_frame(p, WF_OPENED, f->id, 0, 0, 0, 0);
-	}
-	if (f->need_window && !frames_full(p)) {
-		if (wire_put_window(b, f->id, f->rcv_max) < 0)
-			return -1;
-		f->need_window = 0;
-		link_record_frame(p, WF_WINDOW, f->id, f->rcv_max, 0, 0, 0);
-	}
-	return f->need_open || f->need_opened || f->need_window ? -1 : 0;
-}
-
-/* put_pending() - link-level control frames, oldest first, as many as
- * fit; the rest waits for the next packet */
-static void put_pending(struct link *l, struct wbuf *b, struct sent_pkt *p)
-{
-	while (l->pend_head < l->npend && !frames_full(p)) {
-		const struct pending_ctl *c = &l->pend[l->pend_head];
-		int r = -1;
-
-		if (c->type == WF_RESET)
-			r = wire_put_reset(b, c->flow, c->reason, c->final);
-		else if (c->type == WF_CLOSE)
-			r = wire_put_close(b, c->flow);
-		else if (c->type == WF_NETWORK_DELETED)
-			r = wire_put_network_deleted(b, &c->net);
-		if (r < 0)
-			break;
-		/* NETWORK_DELETED is not retransmitted: the peer learns it again
-		 * from the frames it is dropped for */
-		if (c->type != WF_NETWORK_DELETED)
-			link_record_frame(p, c->type, c->flow, c->final, 0, 0, (uint32_t)c->reason);
-		else
-			p->ack_eliciting = 1;
-		l->pend_head++;
-	}
-	if (l->pend_head == l->npend)
-		l->pend_head = l->npend = 0;
-}
-
-/* put_oneshot() - queued frames go whole or wait for the next packet */
-static void put_oneshot(struct link *l, struct wbuf *b, struct sent_pkt *p)
-{
-	if (!l->noneshot || wbuf_room(b) < l->noneshot)
-		return;
-	memcpy(b->p + b->len, l->oneshot, l->noneshot);
-	b->len += l->noneshot;
-	l->noneshot = 0;
-	p->ack_eliciting = 1;
-}
-
-static void put_control(struct link *l, struct wbuf *b, struct sent_pkt *p)
-{
-	put_oneshot(l, b, p);
-	if (l->need_link_window && !frames_full(p) &&
-	    wire_put_window(b, 0, l->rcv_max_data) == 0) {
-		l->need_link_window = 0;
-		link_record_frame(p, WF_WINDOW, 0, l->rcv_max_data, 0, 0, 0);
-	}
-	if (l->cand_pending && !frames_full(p) &&
-	    wire_put_candidates(b, l->cand_method, l->cand_addr, l->ncand) == 0) {
-		l->cand_pending = 0;
-		link_record_frame(p, WF_CANDIDATES, 0, 0, 0, 0, 0);
-	}
-	put_pending(l, b, p);
-	/* with data waiting, flows' control frames take half the packet at
-	 * most: a VM churning connections (an OPEN each) must not starve the
-	 * other networks' data */
-	while (l->ctl_head && !frames_full(p) &&
-	       (sched_empty(l) || p->nframes < LINK_MAX_FRAMES / 2)) {
-		struct link_flow *f = l->ctl_head;
-
-		if (put_flow_ctl(l, f, b, p) < 0)
-			break;
-		ctl_pop(l);
-		flow_schedule(l, f); /* an OPEN may have unblocked its data */
-	}
-}
-
-/* send_ring_broken() - a send ring lacks bytes it should hold (a bug of
- * ours): that flow is reset both ways, the link and the daemon go on */
-static void send_ring_broken(struct link *l, struct link_flow *f, struct wbuf *b, size_t mark)
-{
-	b->len = mark;
-	l->st.internal_errors++;
-	log_warnx("link: flow %llu: send ring lost bytes it held; flow reset",
-		  (unsigned long long)f->id);
-	if (l->cb.flow_gone && f->have_open)
-		l->cb.flow_gone(l->cb.arg, f, RST_RESOURCE);
-	queue_reset(l, f, RST_RESOURCE);
-	to_ghost(l, f);
-}
-
-/* put_stream_retx() - resend lost bytes, skipping any acknowledged since */
-static int put_stream_retx(struct link *l, struct link_flow *f, struct wbuf *b,
-			   struct sent_pkt *p)
-{
-	struct range r, a;
-
-	while (rangeset_next(&f->snd_retx, f->snd.base, &r)) {
-		uint64_t lo = r.lo, hi = r.hi;
-		size_t room, len, mark;
-		int fin;
-
-		if (rangeset_next(&f->snd_acked, lo, &a) && a.lo <= lo) {
-			rangeset_remove(&f->snd_retx, lo, a.hi);
-			continue;
-		}
-		if (rangeset_next(&f->snd_acked, lo, &a))
-			hi = MIN(hi, a.lo);
-		room = wbuf_room(b);
-		if (room <= WIRE_STREAM_HDR_MAX)
-			return 0;
-		len = (size_t)MIN(hi - lo, (uint64_t)(room - wire_stream_hdr_len(f->id, lo, room)));
-		fin = f->fin_retx && lo + len == f->snd.end;
-		mark = b->len;
-		if (wire_put_stream(b, f->id, lo, fin, NULL, len) < 0)
-			return 0;
-		if (ring_copy(&f->snd, lo, b->p + b->len, len) < 0) {
-			send_ring_broken(l, f, b, mark);
-			return 0;
-		}
-		b->len += len;
-		rangeset_remove(&f->snd_retx, lo, lo + len);
-		if (fin)
-			f->fin_retx = 0;
-		link_record_frame(p, WF_STREAM, f->id, lo, (uint16_t)len, (uint8_t)fin, 0);
-		l->st.stream_bytes_retransmitted += len;
-		l->building_retx = 1;
-		return 1;
-	}
-	if (f->fin_retx) {
-		if (wire_put_stream(b, f->id, f->snd.end, 1, NULL, 0) < 0)
-			return 0;
-		f->fin_retx = 0;
-		link_record_frame(p, WF_STREAM, f->id, f->snd.end, 0, 1, 0);
-		return 1;
-	}
-	return -1; /* nothing to resend */
-}
-
-static int put_stream_new(struct link *l, struct link_flow *f, struct wbuf *b, struct sent_pkt *p)
-{
-	uint64_t lim = MIN(f->snd.end, f->snd_max);
-	uint64_t avail = lim > f->snd_next ? lim - f->snd_next : 0;
-	uint64_t credit = l->snd_max_data - MIN(l->snd_data, l->snd_max_data);
-	size_t room = wbuf_room(b), len, mark = b->len;
-	int fin;
-
-	if (room <= WIRE_STREAM_HDR_MAX)
-		return 0;
-	len = (size_t)MIN(MIN(avail, credit),
-			  (uint64_t)(room - wire_stream_hdr_len(f->id, f->snd_next, room)));
-	fin = f->fin_queued && !f->fin_sent && f->snd_next + len == f->snd.end;
-	if (len == 0 && !fin)
-		return 0;
-	if (wire_put_stream(b, f->id, f->snd_next, fin, NULL, len) < 0)
-		return 0;
-	if (ring_copy(&f->snd, f->snd_next, b->p + b->len, len) < 0) {
-		send_ring_broken(l, f, b, mark);
-		return 0;
-	}
-	b->len += len;
-	link_record_frame(p, WF_STREAM, f->id, f->snd_next, (uint16_t)len, (uint8_t)fin, 0);
-	f->snd_next += len;
-	l->snd_data += len;
-	l->st.stream_bytes_sent += len;
-	if (fin)
-		f->fin_sent = 1;
-	return 1;
-}
-
-static int put_flow_data(struct link *l, struct link_flow *f, struct wbuf *b, struct sent_pkt *p)
-{
-	int r;
-
-	if (f->dq)
-		return dgram_put(l, f, b, p);
-	r = put_stream_retx(l, f, b, p);
-	if (r >= 0)
-		return r;
-	return put_stream_new(l, f, b, p);
-}
-
-/* put_data() - round robin over networks, and within each over its flows
- * with something to send, one frame per turn (link_sched.c), so a bulk
- * flow cannot hold back small ones nor a busy network the others */
-static void put_data(struct link *l, struct wbuf *b, struct sent_pkt *p)
-{
-	size_t fails = 0;
-
-	while (!sched_empty(l) && !frames_full(p) && wbuf_room(b) > WIRE_STREAM_HDR_MAX + 8) {
-		struct link_flow *f = sched_pop(l);
-		int sent = put_flow_data(l, f, b, p);
-
-		flow_schedule(l, f);
-		/* one that did not fit lets the others try; when every flow had
-		 * its turn since the last that fitted, the packet is done */
-		fails = sent ? 0 : fails + 1;
-		if (fails > l->nsched)
-			break;
-	}
-}
-
-static int has_ctl(const struct link *l)
-{
-	return l->ctl_head || l->npend > l->pend_head || l->need_link_window || l->cand_pending || l->ping_pending ||
-	       l->noneshot;
-}
-
-int link_wants_send(const struct link *l, uint64_t now_us)
-{
-	return has_ctl(l) || !sched_empty(l) || l->probes || l->ack_pending || l->ack_now;
-}
-
-static void commit_packet(struct link *l, struct sent_pkt *p, size_t len)
-{
-	p->pn = l->next_pn++;
-	p->sent_us = l->now_us;
-	p->size = (uint32_t)len;
-	p->state = p->ack_eliciting ? SP_INFLIGHT : SP_ACKED;
-	l->st.packets_sent++;
-	l->st.bytes_sent += len;
-	l->st.packets_retransmitted += l->building_retx;
-	l->building_retx = 0;
-	if (!p->ack_eliciting) {
-		l->st.packets_ack_only++;
-		sent_trim(l);
-		return;
-	}
-	l->last_eliciting_us = l->now_us;
-	/* a new flight starts the delivery clock afresh */
-	if (l->cc.in_flight == 0)
-		l->first_sent_us = l->delivered_us = l->now_us;
-	p->delivered = l->delivered;
-	p->delivered_us = l->delivered_us;
-	p->first_sent_us = l->first_sent_us;
-	p->app_limited = l->app_limited_until != 0;
-	cc_on_sent(&l->cc, len, l->now_us);
-	if (l->probes)
-		l->probes--;
-}
-
-/* may_send_data() - congestion window and pacer both allow a full packet;
- * probes go regardless (RFC 9002 6.2.4).  The pacer spaces data: control
- * frames alone (window updates, OPENED, resets) are small and must never
- * wait for it, or a receiver that only acknowledges could starve its peer. */
-static int may_send_data(struct link *l, size_t max)
-{
-	uint64_t wait;
-
-	l->pace_at_us = 0;
-	if (l->probes)
-		return 1;
-	if (!cc_can_send(&l->cc, max))
-		return 0;
-	if (sched_empty(l))
-		return 1;
-	wait = cc_pacing_delay_us(&l->cc, max, l->now_us);
-	if (wait == 0)
-		return 1;
-	l->pace_at_us = l->now_us + wait;
-	return 0;
-}
-
-size_t link_send(struct link *l, uint8_t *buf, size_t cap, uint64_t now_us)
-{
-	size_t max = MIN(cap, l->cfg.max_packet);
-	struct wbuf b = { buf, 0, max };
-	struct sent_pkt *p;
-	int may_send, acked;
-
-	enter(l, now_us);
-	may_send = may_send_data(l, max);
-	/* nothing to send though the window allows: samples taken until what
-	 * is in flight now is delivered say little about the path's rate */
-	if (may_send && !l->probes && sched_empty(l) && !has_ctl(l)) {
-		l->app_limited_until = MAX(l->delivered + l->cc.in_flight, 1);
-		l->cc.app_limited = 1;
-	} else if (!l->app_limited_until) {
-		l->cc.app_limited = 0;
-	}
-	if (!(may_send && (has_ctl(l) || !sched_empty(l) || l->probes)) && !ack_due(l)) {
-		leave(l);
-		return 0;
-	}
-	p = sent_next(l);
-	wire_put_pn(&b, l->next_pn);
-	acked = (l->ack_pending || l->ack_now) ? put_ack(l, &b, p) : 0;
-	if (may_send) {
-		put_control(l, &b, p);
-		put_data(l, &b, p);
-		if ((l->probes || l->ping_pending) && !p->ack_eliciting && wire_put_ping(&b) == 0)
-			p->ack_eliciting = 1;
-		l->ping_pending = 0;
-	}
-	if (!p->ack_eliciting && !acked) {
-		leave(l);
-		return 0;
-	}
-	commit_packet(l, p, b.len);
-	leave(l);
-	return b.len;
-}
 
 /* ---- timers ------------------------------------------------------------ */
 
@@ -1479,31 +1107,31 @@ uint64_t link_next_timer_us(const struct link *l, uint64_t now_us)
 		t = loss_pto_deadline_us(l);
 	if (l->ack_pending && l->ack_deadline_us < t)
 		t = l->ack_deadline_us;
-	if (l->pace_at_us && (!sched_empty(l) || has_ctl(l)) && l->pace_at_us < t)
+	if (l->pace_at_us && (!sched_empty(l) || link_has_ctl(l)) && l->pace_at_us < t)
 		t = l->pace_at_us;
 	return t;
 }
 
 void link_on_timer(struct link *l, uint64_t now_us)
 {
-	enter(l, now_us);
+	link_enter(l, now_us);
 	if (l->loss_time_us && l->now_us >= l->loss_time_us)
 		loss_detect(l);
 	else if (!l->loss_time_us && l->cc.in_flight > 0 && l->now_us >= loss_pto_deadline_us(l))
 		loss_on_pto(l);
-	leave(l);
+	link_leave(l);
 }
 
 void link_restart_path(struct link *l, uint64_t now_us)
 {
-	enter(l, now_us);
+	link_enter(l, now_us);
 	loss_all_in_flight(l);
 	rtt_init(&l->rtt);
 	cc_init(&l->cc, l->cfg.cc, l->cfg.max_packet);
 	l->loss_time_us = 0;
 	l->pto_count = 0;
 	l->ping_pending = 1;
-	leave(l);
+	link_leave(l);
 }
 
 /* ---- flow API ---------------------------------------------------------- */
@@ -1587,7 +1215,7 @@ void link_flow_accept(struct link_flow *f)
 {
 	struct link *l = f->link;
 
-	enter(l, 0);
+	link_enter(l, 0);
 	if (!f->accepted) {
 		f->accepted = 1;
 		if (f->proto == WIRE_PROTO_TCP) {
@@ -1597,7 +1225,7 @@ void link_flow_accept(struct link_flow *f)
 		if (rangeset_first_gap(&f->rcv_have, f->rcv.base) > f->rcv.base || f->rcv_fin)
 			notify_readable(l, f);
 	}
-	leave(l);
+	link_leave(l);
 }
 
 size_t link_flow_send_space(const struct link_flow *f)
@@ -1697,23 +1325,23 @@ void link_flow_reset(struct link_flow *f, uint64_t reason)
 {
 	struct link *l = f->link;
 
-	enter(l, 0);
-	queue_reset(l, f, reason);
+	link_enter(l, 0);
+	link_queue_reset(l, f, reason);
 	/* TCP: a ghost waits for the peer's RESET to settle link flow
 	 * control; UDP flows carry no stream bytes and go at once */
-	to_ghost(l, f);
-	leave(l);
+	link_to_ghost(l, f);
+	link_leave(l);
 }
 
 void link_flow_drop(struct link_flow *f)
 {
 	struct link *l = f->link;
 
-	enter(l, 0);
+	link_enter(l, 0);
 	credit_unconsumed(l, f, f->rcv.end);
 	ghost_add(l, f->id, f->rcv.end, f->rcv_max);
 	flow_free(l, f);
-	leave(l);
+	link_leave(l);
 }
 
 size_t link_flow_peek(struct link_flow *f, const uint8_t **p)
@@ -1771,10 +1399,10 @@ void link_flow_eof_seen(struct link_flow *f)
 {
 	struct link *l = f->link;
 
-	enter(l, 0);
+	link_enter(l, 0);
 	f->fin_read = 1;
 	flow_maybe_finish(l, f);
-	leave(l);
+	link_leave(l);
 }
 
 void link_flow_close(struct link_flow *f)
@@ -1782,11 +1410,11 @@ void link_flow_close(struct link_flow *f)
 	struct link *l = f->link;
 	struct pending_ctl p = { .type = WF_CLOSE, .flow = f->id };
 
-	enter(l, 0);
+	link_enter(l, 0);
 	if (!f->local || !f->need_open)
 		link_pend_push(l, &p);
 	flow_free(l, f);
-	leave(l);
+	link_leave(l);
 }
 
 struct link_flow *link_flow_find(struct link *l, uint64_t id)
@@ -1845,31 +1473,6 @@ void link_queue_candidates(struct link *l, const uint8_t *method, const struct i
 	l->cand_pending = 1;
 }
 
-size_t link_build_mtu_probe(struct link *l, size_t size, uint8_t *buf, size_t cap,
-			    uint64_t now_us)
-{
-	struct wbuf b = { buf, 0, size };
-	struct sent_pkt *p;
-
-	if (size > cap || size < 16)
-		return 0;
-	enter(l, now_us);
-	p = sent_next(l);
-	wire_put_pn(&b, l->next_pn);
-	wire_put_ping(&b);
-	memset(b.p + b.len, 0, size - b.len); /* PADDING frames */
-	p->pn = l->next_pn++;
-	p->sent_us = l->now_us;
-	p->size = (uint32_t)size;
-	p->state = SP_INFLIGHT;
-	p->ack_eliciting = 1;
-	p->mtu_probe = 1;
-	l->st.packets_sent++;
-	l->st.bytes_sent += size;
-	leave(l);
-	return size;
-}
-
 void link_set_max_packet(struct link *l, size_t max)
 {
 	l->cfg.max_packet = max;
@@ -1879,29 +1482,6 @@ void link_set_max_packet(struct link *l, size_t max)
 size_t link_max_packet(const struct link *l)
 {
 	return l->cfg.max_packet;
-}
-
-/* link_build_path_packet() - RFC 9000 8.2: path probes are padded to the
- * minimum size (when cap allows) so a path that cannot carry full packets
- * is not chosen.  Not tracked for loss: the path logic retries on its own
- * timer. */
-size_t link_build_path_packet(struct link *l, uint8_t type, const uint8_t data[8],
-			      uint8_t *buf, size_t cap, uint64_t now_us)
-{
-	struct wbuf b = { buf, 0, MIN(cap, l->cfg.max_packet) };
-	struct sent_pkt *p;
-
-	enter(l, now_us);
-	p = sent_next(l);
-	wire_put_pn(&b, l->next_pn);
-	wire_put_path(&b, type, data);
-	if (b.len < LINK_MIN_PACKET && b.cap >= LINK_MIN_PACKET) {
-		memset(b.p + b.len, 0, LINK_MIN_PACKET - b.len);
-		b.len = LINK_MIN_PACKET;
-	}
-	commit_packet(l, p, b.len);
-	leave(l);
-	return b.len;
 }
 
 const struct link_stats *link_stats(const struct link *l)

@@ -1,6 +1,6 @@
 /* link_int.h: the link core's own structures, shared by its files and
- * nobody else: link.c (flows, streams, building and reading packets),
- * link_sent.c (the sent-packet record and ACKs), link_loss.c (loss
+ * nobody else: link.c (flows, streams, reading packets), link_send.c
+ * (building packets), link_sent.c (the sent-packet record and ACKs), link_loss.c (loss
  * detection, probe timeouts), link_dgram.c (UDP datagrams) and
  * link_sched.c (networks: limits, shares and round-robin scheduling).  The glue sees only link.h. */
 #ifndef OMNET_LINK_INT_H
@@ -243,7 +243,14 @@ extern char link_freed_mark;
 /* link.c */
 int link_record_frame(struct sent_pkt *p, uint8_t type, uint64_t flow, uint64_t off,
 		      uint16_t len, uint8_t fin, uint32_t aux);
+/* link_enter(), link_leave() - around every entry point: the time, and
+ * flows freed meanwhile reaped at the outermost return */
+void link_enter(struct link *l, uint64_t now_us);
+void link_leave(struct link *l);
 void link_flow_schedule(struct link *l, struct link_flow *f);
+void link_ctl_pop(struct link *l);
+void link_queue_reset(struct link *l, struct link_flow *f, uint64_t reason);
+void link_to_ghost(struct link *l, struct link_flow *f);
 void link_ctl_queue(struct link *l, struct link_flow *f);
 void link_pend_push(struct link *l, const struct pending_ctl *p);
 /* link_stream_acked() - a STREAM frame arrived: its bytes leave the ring */
@@ -251,6 +258,9 @@ void link_stream_acked(struct link *l, struct link_flow *f, const struct sent_fr
 /* link_remote_or_local_flow() - the flow a frame names: ours as we have
  * it, the peer's made if the id is new (NULL: closed, or over a limit) */
 struct link_flow *link_remote_or_local_flow(struct link *l, uint64_t id);
+
+/* link_send.c */
+int link_has_ctl(const struct link *l);
 
 /* link_sent.c */
 /* sent_get() - the record of packet pn, NULL if forgotten or never sent */
