@@ -239,19 +239,15 @@ struct table {
 	char **cells; /* row by row, the header row first */
 };
 
-static struct table *table_new(const char *const *hdr, size_t ncols);
 static void table_add(struct table *t, const char *text);
 
-/* table_new() - a table with ncols columns; hdr names them, or is NULL
- * for a table of key-value lines without a header */
-static struct table *table_new(const char *const *hdr, size_t ncols)
+/* table_new() - an empty table of ncols columns: a listing adds its
+ * header row first (columns_table()), key-value lines have none */
+static struct table *table_new(size_t ncols)
 {
 	struct table *t = xcalloc(1, sizeof(*t));
-	size_t i;
 
 	t->ncols = ncols;
-	for (i = 0; hdr && i < ncols; i++)
-		table_add(t, hdr[i]);
 	return t;
 }
 
@@ -363,7 +359,7 @@ static struct table *columns_table(const struct column *cols, size_t ncols, json
 		if (need && !json_is_object(json_object_get(row, need)))
 			continue;
 		if (!t) {
-			t = table_new(NULL, ncols);
+			t = table_new(ncols);
 			for (c = 0; c < ncols; c++)
 				table_add(t, cols[c].header);
 		}
@@ -454,7 +450,7 @@ static const char *fmt_flow_counts(json_t *v, char *buf, size_t len)
 /* print_status_head() - who the daemon is */
 static void print_status_head(json_t *r)
 {
-	struct table *t = table_new(NULL, 2);
+	struct table *t = table_new(2);
 	char buf[CTL_TEXT];
 
 	kv(t, "role", jtext(json_object_get(r, "role"), buf, sizeof(buf)));
@@ -565,7 +561,7 @@ static const char *fmt_memory(json_t *mem, char *buf, size_t len)
 /* print_status_tail() - flow counts, counters and memory */
 static void print_status_tail(json_t *r)
 {
-	struct table *t = table_new(NULL, 2);
+	struct table *t = table_new(2);
 	json_t *counters = json_object_get(r, "counters");
 	json_t *mem = json_object_get(r, "memory"), *v;
 	char buf[CTL_TEXT], used[64];
@@ -800,7 +796,7 @@ static const char *fmt_decider(json_t *r, char *buf, size_t len)
 /* print_policy_check() - the verdict, what decided, and why */
 static void print_policy_check(json_t *req, json_t *r)
 {
-	struct table *t = table_new(NULL, 2);
+	struct table *t = table_new(2);
 	json_t *skipped = json_object_get(r, "port_rules_skipped");
 	char buf[CTL_TEXT], dst[CTL_TEXT], proto[16];
 

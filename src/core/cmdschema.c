@@ -220,9 +220,9 @@ const char *cmd_check_destination(const char *s)
 const struct cmd_schema cmd_schemas[] = {
 	{ "status", ALL, NULL, { NULL }, "",
 	  "role, fingerprint, link address, peers (state, method, RTT), networks,\n"
-	  "      flow counts", NULL, { { NULL } } },
+	  "      flow counts", NULL, { { 0 } } },
 	{ "identity", ALL, NULL, { NULL }, "", "print the daemon's fingerprint", NULL,
-	  { { NULL } } },
+	  { { 0 } } },
 	{ "peer.add", ALL, NULL, { NULL },
 	  "NAME --fingerprint FP [--endpoint ADDR[:PORT]]... [--relay NAME]...",
 	  "pin a peer by fingerprint, with zero or more known endpoints (port "
@@ -234,7 +234,7 @@ const struct cmd_schema cmd_schemas[] = {
 	      "--endpoint", "ADDR[:PORT]" },
 	    { "relays", CMD_LIST, 0, cmd_check_name, CONFIG_RELAYS_MAX, NULL, "--relay", "NAME" },
 	    { "relay", CMD_STRING, 0, cmd_check_name, 0, NULL, NULL, NULL } } },
-	{ "peer.list", ALL, NULL, { NULL }, "", "list the pinned peers", NULL, { { NULL } } },
+	{ "peer.list", ALL, NULL, { NULL }, "", "list the pinned peers", NULL, { { 0 } } },
 	{ "peer.remove", ALL, NULL, { NULL }, "NAME", "forget a peer", "peer {name} removed",
 	  { F_NAME("name", "NAME") } },
 	{ "network.add", CMD_ROLE_PROVIDER | CONSUMER, "a relay carries no networks",
@@ -246,7 +246,7 @@ const struct cmd_schema cmd_schemas[] = {
 	    { "peer", CMD_STRING, REQ, cmd_check_name, 0, NULL, "--peer", "NAME" },
 	    { "netns", CMD_STRING, 0, cmd_check_netns, 0, NULL, "--netns", "NETNS" },
 	    { "iface", CMD_STRING, 0, cmd_check_iface, 0, NULL, "--iface", "IFACE" } } },
-	{ "network.list", ALL, NULL, { NULL }, "", "list the networks", NULL, { { NULL } } },
+	{ "network.list", ALL, NULL, { NULL }, "", "list the networks", NULL, { { 0 } } },
 	{ "network.delete", ALL, NULL, { NULL }, "ID",
 	  "delete local state for the network and stop processing its ID",
 	  "network {id} deleted", { F_NETID("id") } },
@@ -259,7 +259,7 @@ const struct cmd_schema cmd_schemas[] = {
 	    { "map", CMD_STRING, FOLD, cmd_check_map, 0, "none", "--map",
 	      "none|upnp|natpmp|pcp|auto" } } },
 	{ "forward.list", CONSUMER, FORWARD_ROLE, { NULL }, "",
-	  "list port forwards, their router mappings and external addresses", NULL, { { NULL } } },
+	  "list port forwards, their router mappings and external addresses", NULL, { { 0 } } },
 	{ "forward.remove", CONSUMER, FORWARD_ROLE, { NULL }, "[--network ID] tcp|udp EXTERNAL_PORT",
 	  "remove a port forward", "forward {proto} {external_port} removed",
 	  { F_NETWORK, F_PROTO, F_PORT("external_port", "EXTERNAL_PORT") } },
