@@ -25,6 +25,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "cmdschema.h"
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
@@ -106,10 +107,42 @@ static const struct ctl_command *find_command(const char *name)
 	return NULL;
 }
 
+/* role_bit() - the daemon's role as cmd_schemas[] names roles */
+static unsigned role_bit(enum role r)
+{
+	switch (r) {
+	case ROLE_PROVIDER:
+		return CMD_ROLE_PROVIDER;
+	case ROLE_CONSUMER:
+		return CMD_ROLE_CONSUMER;
+	case ROLE_RELAY:
+	default:
+		return CMD_ROLE_RELAY;
+	}
+}
+
+/* run_command() - the request checked against its command's schema, then
+ * handled; the result, CTL_DEFERRED, or NULL with err set */
+static json_t *run_command(struct conn *cn, const char *name, json_t *req,
+			   struct ctl_error *err)
+{
+	const struct cmd_schema *schema = cmd_schema_find(name);
+	const struct ctl_command *cmd = find_command(name);
+	json_t *result;
+
+	if (!schema || !cmd)
+		return ctl_fail(err, "unknown_command", "unknown command \"%.200s\"", name);
+	if (ctl_schema_check(schema, role_bit(cn->c->d->role), req, err) < 0)
+		return NULL;
+	cn->c->current = cn;
+	result = cmd->fn(cn->c->d, req, err);
+	cn->c->current = NULL;
+	return result;
+}
+
 static void handle_line(struct conn *cn, const char *line, size_t len)
 {
 	struct ctl_error err = { 0 };
-	const struct ctl_command *cmd;
 	json_error_t jerr;
 	json_t *req, *result;
 	const char *name;
@@ -125,11 +158,7 @@ static void handle_line(struct conn *cn, const char *line, size_t len)
 	name = json_string_value(json_object_get(req, "cmd"));
 	if (!json_is_object(req) || !name) {
 		send_error(cn, "bad_request", "a request is an object with a string \"cmd\"");
-	} else if (!(cmd = find_command(name))) {
-		snprintf(msg, sizeof(msg), "unknown command \"%.200s\"", name);
-		send_error(cn, "unknown_command", msg);
-	} else if (cn->c->current = cn, result = cmd->fn(cn->c->d, req, &err),
-		   cn->c->current = NULL, !result) {
+	} else if (!(result = run_command(cn, name, req, &err))) {
 		send_error(cn, err.code ? err.code : "internal", err.message);
 	} else if (result != CTL_DEFERRED) { /* deferred: conn_ready() holds back what follows */
 		send_reply(cn, json_pack("{s:b, s:o}", "ok", 1, "result", result));

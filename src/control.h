@@ -32,7 +32,22 @@ struct ctl_command {
 	json_t *(*fn)(struct daemon *d, json_t *req, struct ctl_error *err);
 };
 
+/* The handlers, by name; each name is an entry of cmd_schemas[]
+ * (src/core/cmdschema.h), which says what a request must carry. */
 extern const struct ctl_command ctl_commands[];
+
+struct cmd_schema;
+/* ctl_schema_check() - req against its command c, for a daemon of role
+ * (a CMD_ROLE_* bit): wrong_role, bad_request for a field missing or of
+ * the wrong type, invalid_argument for a value c's checks refuse; fields
+ * c does not know are ignored, defaults are filled in.  0, or -1 with err
+ * set. */
+int ctl_schema_check(const struct cmd_schema *c, unsigned role, json_t *req,
+		     struct ctl_error *err);
+/* ctl_str() - a string field of a checked request; NULL when absent */
+const char *ctl_str(json_t *req, const char *key);
+/* ctl_port() - a port field of a checked request; 0 when absent */
+uint16_t ctl_port(json_t *req, const char *key);
 
 /* A handler that cannot answer yet (it waits on the network) takes a
  * pending reply with ctl_defer() and returns CTL_DEFERRED; later requests

@@ -1,7 +1,11 @@
 /* ctl_cmds.c: the control commands, one function each, and their table.
  *
- * Adding a command: one function here and one line in ctl_commands[].
- * Every field and error code is documented in docs/CONTROL.md. */
+ * What a request must carry is the command's entry in cmd_schemas[]
+ * (src/core/cmdschema.c): control.c checks it there before a handler
+ * here runs, so a handler reads its fields without checking their types
+ * or values again and judges only what needs the daemon's state.  Adding
+ * a command: its entry there, one function here and one line in
+ * ctl_commands[].  Every field and error code is in docs/CONTROL.md. */
 #include <stddef.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -9,6 +13,7 @@
 #include <jansson.h>
 
 #include "capture.h"
+#include "cmdschema.h"
 #include "control.h"
 #include "daemon.h"
 #include "egress.h"
@@ -27,59 +32,12 @@
 
 /* ---- request helpers -------------------------------------------------- */
 
-/* req_string() - a required string field, or an error naming it */
-static const char *req_string(json_t *req, const char *key, struct ctl_error *err)
+/* req_netid() - a network ID field the schema has checked; -1 if absent */
+static int req_netid(json_t *req, const char *key, struct netid *id)
 {
-	json_t *v = json_object_get(req, key);
+	const char *s = ctl_str(req, key);
 
-	if (!json_is_string(v)) {
-		ctl_fail(err, "bad_request", "field \"%s\" must be a string", key);
-		return NULL;
-	}
-	return json_string_value(v);
-}
-
-/* opt_string() - an optional string: NULL if absent, "" + error if mistyped */
-static const char *opt_string(json_t *req, const char *key, struct ctl_error *err)
-{
-	json_t *v = json_object_get(req, key);
-
-	if (!v || json_is_null(v))
-		return NULL;
-	if (!json_is_string(v)) {
-		ctl_fail(err, "bad_request", "field \"%s\" must be a string", key);
-		return "";
-	}
-	return json_string_value(v);
-}
-
-static int req_netid(json_t *req, const char *key, struct netid *id, struct ctl_error *err)
-{
-	const char *s = req_string(req, key, err);
-
-	if (!s)
-		return -1;
-	if (netid_parse(s, id) < 0) {
-		ctl_fail(err, "invalid_argument", "network id \"%.64s\" is not 32 hex digits", s);
-		return -1;
-	}
-	return 0;
-}
-
-static int valid_name(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > CONFIG_NAME_MAX)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
-		    c != '.' && c != '_' && c != '-')
-			return 0;
-	}
-	return 1;
+	return s ? netid_parse(s, id) : -1;
 }
 
 static json_t *addr_or_null(const struct sockaddr *sa)
@@ -394,23 +352,18 @@ static json_t *cmd_peer_list(struct daemon *d, json_t *req, struct ctl_error *er
 	return a;
 }
 
+/* parse_endpoints() - the checked endpoints, each with the default port
+ * if it has none */
 static int parse_endpoints(json_t *req, struct peer *tmp, struct ctl_error *err)
 {
 	json_t *eps = json_object_get(req, "endpoints"), *v;
 	size_t i;
 
-	if (!eps || json_is_null(eps))
-		return 0;
-	if (!json_is_array(eps)) {
-		ctl_fail(err, "bad_request", "field \"endpoints\" must be an array of strings");
-		return -1;
-	}
 	json_array_foreach(eps, i, v) {
 		struct sockaddr_storage ss;
 		socklen_t len;
 
-		if (!json_is_string(v) ||
-		    addr_parse(json_string_value(v), OMNET_DEFAULT_PORT, &ss, &len) < 0) {
+		if (addr_parse(json_string_value(v), OMNET_DEFAULT_PORT, &ss, &len) < 0) {
 			ctl_fail(err, "invalid_argument", "endpoint %zu is not ADDRESS[:PORT]", i + 1);
 			return -1;
 		}
@@ -422,24 +375,16 @@ static int parse_endpoints(json_t *req, struct peer *tmp, struct ctl_error *err)
 	return 0;
 }
 
-/* parse_relays() - "relay": NAME and/or "relays": [NAME...] */
+/* parse_relays() - "relay": NAME and/or "relays": [NAME...], checked
+ * names, each once */
 static int parse_relays(json_t *req, struct peer *tmp, struct ctl_error *err)
 {
-	json_t *one = json_object_get(req, "relay"), *many = json_object_get(req, "relays"), *v;
-	const char *name;
-	size_t i, j, n = json_is_array(many) ? json_array_size(many) : 0;
+	json_t *many = json_object_get(req, "relays");
+	const char *one = ctl_str(req, "relay"), *name;
+	size_t i, j, n = json_array_size(many);
 
-	if ((one && !json_is_string(one)) || (many && !json_is_array(many))) {
-		ctl_fail(err, "bad_request",
-			 "field \"relay\" must be a string, \"relays\" an array of strings");
-		return -1;
-	}
 	for (i = 0; i < n + (one ? 1 : 0); i++) {
-		v = i < n ? json_array_get(many, i) : one;
-		if (!json_is_string(v) || !valid_name(name = json_string_value(v))) {
-			ctl_fail(err, "invalid_argument", "relay name must be a peer name");
-			return -1;
-		}
+		name = i < n ? json_string_value(json_array_get(many, i)) : one;
 		for (j = 0; j < tmp->nrelay; j++)
 			if (strcmp(tmp->relay[j], name) == 0)
 				break;
@@ -456,18 +401,12 @@ static int parse_relays(json_t *req, struct peer *tmp, struct ctl_error *err)
 
 static json_t *cmd_peer_add(struct daemon *d, json_t *req, struct ctl_error *err)
 {
-	const char *name = req_string(req, "name", err), *fp;
+	const char *name = ctl_str(req, "name"), *fp = ctl_str(req, "fingerprint");
 	struct peer tmp, *p;
 	size_t i;
 
-	if (!name)
-		return NULL;
-	if (!(fp = req_string(req, "fingerprint", err)))
-		return NULL;
-	if (!valid_name(name))
-		return ctl_fail(err, "invalid_argument", "peer name must be 1-63 of A-Z a-z 0-9 . _ -");
-	if (!fingerprint_valid(fp))
-		return ctl_fail(err, "invalid_argument", "fingerprint must be sha256: and 64 hex digits");
+	if (!name || !fp)
+		return ctl_fail(err, "internal", "peer.add without its fields");
 	if (strcmp(fp, d->id.fingerprint) == 0)
 		return ctl_fail(err, "invalid_argument", "that is this daemon's own fingerprint");
 	if (peer_find(d, name))
@@ -492,12 +431,12 @@ static json_t *cmd_peer_add(struct daemon *d, json_t *req, struct ctl_error *err
 
 static json_t *cmd_peer_remove(struct daemon *d, json_t *req, struct ctl_error *err)
 {
-	const char *name = req_string(req, "name", err);
+	const char *name = ctl_str(req, "name");
 	struct network *n;
 	struct peer *p;
 
 	if (!name)
-		return NULL;
+		return ctl_fail(err, "internal", "peer.remove without its name");
 	if (!(p = peer_find(d, name)))
 		return ctl_fail(err, "not_found", "no peer named %s", name);
 	TAILQ_FOREACH(n, &d->networks, entry)
@@ -511,11 +450,11 @@ static json_t *cmd_peer_remove(struct daemon *d, json_t *req, struct ctl_error *
 
 static json_t *peer_cmd(struct daemon *d, json_t *req, struct ctl_error *err, int up)
 {
-	const char *name = req_string(req, "peer", err);
+	const char *name = ctl_str(req, "peer");
 	struct peer *p;
 
 	if (!name)
-		return NULL;
+		return ctl_fail(err, "internal", "no peer field");
 	if (!(p = peer_find(d, name)))
 		return ctl_fail(err, "not_found", "no peer named %s", name);
 	if (up)
@@ -540,26 +479,21 @@ static json_t *cmd_disconnect(struct daemon *d, json_t *req, struct ctl_error *e
 
 static json_t *cmd_network_add(struct daemon *d, json_t *req, struct ctl_error *err)
 {
-	const char *peer, *netns, *iface;
+	const char *peer = ctl_str(req, "peer");
 	char msg[512];
 	struct netid id;
 
-	if (d->role == ROLE_RELAY)
-		return ctl_fail(err, "wrong_role", "a relay carries no networks");
-	if (req_netid(req, "id", &id, err) < 0 || !(peer = req_string(req, "peer", err)))
-		return NULL;
-	netns = opt_string(req, "netns", err);
-	iface = opt_string(req, "iface", err);
-	if (err->code)
-		return NULL;
+	if (req_netid(req, "id", &id) < 0 || !peer)
+		return ctl_fail(err, "internal", "network.add without its fields");
 	if (network_find(d, &id))
-		return ctl_fail(err, "exists", "network %s exists", json_string_value(json_object_get(req, "id")));
+		return ctl_fail(err, "exists", "network %s exists", ctl_str(req, "id"));
 	if (!peer_find(d, peer))
 		return ctl_fail(err, "not_found", "no peer named %s", peer);
-	if (!network_add(d, &id, peer, netns, iface, 0, msg, sizeof(msg)))
+	if (!network_add(d, &id, peer, ctl_str(req, "netns"), ctl_str(req, "iface"), 0, msg,
+			 sizeof(msg)))
 		return ctl_fail(err, "invalid_argument", "%s", msg);
 	daemon_save_state(d);
-	return json_pack("{s:s}", "id", json_string_value(json_object_get(req, "id")));
+	return json_pack("{s:s}", "id", ctl_str(req, "id"));
 }
 
 static json_t *cmd_network_list(struct daemon *d, json_t *req, struct ctl_error *err)
@@ -582,8 +516,8 @@ static json_t *cmd_network_delete(struct daemon *d, json_t *req, struct ctl_erro
 	struct netid id;
 	char idstr[NETID_HEXLEN + 1];
 
-	if (req_netid(req, "id", &id, err) < 0)
-		return NULL;
+	if (req_netid(req, "id", &id) < 0)
+		return ctl_fail(err, "internal", "network.delete without its id");
 	netid_fmt(&id, idstr);
 	if (!(n = network_find(d, &id)))
 		return ctl_fail(err, "not_found", "no network %s", idstr);
@@ -610,21 +544,13 @@ static json_t *flow_json(const struct flow *f, uint64_t now)
 
 static json_t *cmd_flows(struct daemon *d, json_t *req, struct ctl_error *err)
 {
-	const char *filter = opt_string(req, "network", err);
+	struct netid id;
+	int filter = req_netid(req, "network", &id) == 0;
 	json_t *a = json_array();
 	const struct network *n;
 	const struct flow *f;
 	uint64_t now = clock_now_ms();
-	struct netid id;
 
-	if (filter && err->code) {
-		json_decref(a);
-		return NULL;
-	}
-	if (filter && netid_parse(filter, &id) < 0) {
-		json_decref(a);
-		return ctl_fail(err, "invalid_argument", "network id must be 32 hex digits");
-	}
 	TAILQ_FOREACH(n, &d->networks, entry) {
 		if (filter && !netid_eq(&n->id, &id))
 			continue;
@@ -636,56 +562,23 @@ static json_t *cmd_flows(struct daemon *d, json_t *req, struct ctl_error *err)
 
 /* ---- port forwards ---------------------------------------------------- */
 
-static json_t *wrong_role_forward(struct ctl_error *err)
+/* req_proto() - the checked proto field: WIRE_PROTO_TCP or _UDP */
+static uint8_t req_proto(json_t *req)
 {
-	return ctl_fail(err, "wrong_role", "port forwards are set up on the consumer");
-}
+	const char *s = ctl_str(req, "proto");
 
-/* req_port() - a required integer field, 1..65535 */
-static int req_port(json_t *req, const char *key, uint16_t *port, struct ctl_error *err)
-{
-	json_t *v = json_object_get(req, key);
-
-	if (!json_is_integer(v)) {
-		ctl_fail(err, "bad_request", "field \"%s\" must be an integer", key);
-		return -1;
-	}
-	if (json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
-		ctl_fail(err, "invalid_argument", "%s %lld: a port is 1 to 65535", key,
-			 (long long)json_integer_value(v));
-		return -1;
-	}
-	*port = (uint16_t)json_integer_value(v);
-	return 0;
-}
-
-static int req_proto(json_t *req, uint8_t *proto, struct ctl_error *err)
-{
-	const char *s = req_string(req, "proto", err);
-
-	if (!s)
-		return -1;
-	if (strcmp(s, "tcp") != 0 && strcmp(s, "udp") != 0) {
-		ctl_fail(err, "invalid_argument", "proto \"%.32s\": expected tcp or udp", s);
-		return -1;
-	}
-	*proto = s[0] == 't' ? WIRE_PROTO_TCP : WIRE_PROTO_UDP;
-	return 0;
+	return s && strcmp(s, "udp") == 0 ? WIRE_PROTO_UDP : WIRE_PROTO_TCP;
 }
 
 /* forward_network() - the rule's network: the one named, which must exist,
  * or the only one there is */
 static int forward_network(struct daemon *d, json_t *req, struct netid *id, struct ctl_error *err)
 {
-	const char *s = opt_string(req, "network", err);
+	const char *s = ctl_str(req, "network");
 	struct network *n = TAILQ_FIRST(&d->networks);
 
-	if (s && err->code)
-		return -1;
 	if (s) {
-		if (req_netid(req, "network", id, err) < 0)
-			return -1;
-		if (!network_find(d, id)) {
+		if (netid_parse(s, id) < 0 || !network_find(d, id)) {
 			ctl_fail(err, "not_found", "no network %s", s);
 			return -1;
 		}
@@ -705,25 +598,16 @@ static int forward_network(struct daemon *d, json_t *req, struct netid *id, stru
 
 static json_t *cmd_forward_add(struct daemon *d, json_t *req, struct ctl_error *err)
 {
-	const char *map_s, *code = "internal";
-	uint16_t ext, vm;
+	const char *map_s = ctl_str(req, "map"), *code = "internal";
+	uint16_t ext = ctl_port(req, "external_port"), vm = ctl_port(req, "vm_port");
+	uint8_t proto = req_proto(req);
 	struct forward *fw;
 	struct netid id;
 	char msg[512];
-	uint8_t proto;
-	int map = CONFIG_MAP_NONE;
+	int map = map_s ? forward_map_parse(map_s) : CONFIG_MAP_NONE;
 
-	if (d->role != ROLE_CONSUMER)
-		return wrong_role_forward(err);
-	if (req_proto(req, &proto, err) < 0 || req_port(req, "external_port", &ext, err) < 0 ||
-	    req_port(req, "vm_port", &vm, err) < 0)
-		return NULL;
-	map_s = opt_string(req, "map", err);
-	if (map_s && err->code)
-		return NULL;
-	if (map_s && (map = forward_map_parse(map_s)) < 0)
-		return ctl_fail(err, "invalid_argument",
-				"map \"%.32s\": expected none, upnp, natpmp, pcp or auto", map_s);
+	if (!ext || !vm || map < 0)
+		return ctl_fail(err, "internal", "forward.add without its fields");
 	if (forward_network(d, req, &id, err) < 0)
 		return NULL;
 	fw = forward_add(d, &id, proto, ext, vm, map, 0, 1, &code, msg, sizeof(msg));
@@ -745,20 +629,15 @@ static json_t *cmd_forward_add(struct daemon *d, json_t *req, struct ctl_error *
 
 static json_t *cmd_forward_remove(struct daemon *d, json_t *req, struct ctl_error *err)
 {
-	const char *net_s;
+	const char *net_s = ctl_str(req, "network");
+	uint16_t ext = ctl_port(req, "external_port");
+	uint8_t proto = req_proto(req);
 	struct forward *fw;
 	struct netid id;
 	json_t *res;
-	uint16_t ext;
-	uint8_t proto;
 
-	if (d->role != ROLE_CONSUMER)
-		return wrong_role_forward(err);
-	if (req_proto(req, &proto, err) < 0 || req_port(req, "external_port", &ext, err) < 0)
-		return NULL;
-	net_s = opt_string(req, "network", err);
-	if (net_s && (err->code || req_netid(req, "network", &id, err) < 0))
-		return NULL;
+	if (net_s && netid_parse(net_s, &id) < 0)
+		return ctl_fail(err, "internal", "forward.remove with a bad network");
 	fw = forward_find(d, proto, ext);
 	if (!fw || (net_s && !netid_eq(&fw->net, &id)))
 		return ctl_fail(err, "not_found", "no forward of %s port %u%s%s",
@@ -776,10 +655,6 @@ static json_t *cmd_forward_list(struct daemon *d, json_t *req, struct ctl_error 
 	json_t *a = json_array();
 	struct forward *fw;
 
-	if (d->role != ROLE_CONSUMER) {
-		json_decref(a);
-		return wrong_role_forward(err);
-	}
 	TAILQ_FOREACH(fw, &d->forwards, entry)
 		json_array_append_new(a, forward_json(fw));
 	return a;
@@ -787,70 +662,28 @@ static json_t *cmd_forward_list(struct daemon *d, json_t *req, struct ctl_error 
 
 /* ---- policy.check ----------------------------------------------------- */
 
-/* parse_destination() - "ADDR", "ADDR:PORT", "[ADDR]:PORT", "[ADDR]" or a
- * bare IPv6 address; *has_port says whether a port was given */
-static int parse_destination(const char *s, struct ipport *a, int *has_port)
-{
-	char host[INET6_ADDRSTRLEN];
-	const char *end, *port = NULL;
-	uint64_t p;
-	size_t hl;
-
-	memset(a, 0, sizeof(*a));
-	if (s[0] == '[') {
-		if (!(end = strchr(++s, ']')) || (end[1] && end[1] != ':'))
-			return -1;
-		port = end[1] ? end + 2 : NULL;
-	} else if ((end = strchr(s, ':')) && !strchr(end + 1, ':')) {
-		port = end + 1;
-	} else {
-		end = s + strlen(s);
-	}
-	hl = (size_t)(end - s);
-	if (hl == 0 || hl >= sizeof(host))
-		return -1;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	if (inet_pton(AF_INET, host, a->addr) == 1)
-		a->family = AF_INET;
-	else if (inet_pton(AF_INET6, host, a->addr) == 1)
-		a->family = AF_INET6;
-	else
-		return -1;
-	if (port && parse_u64(port, 1, 65535, &p) < 0)
-		return -1;
-	a->port = port ? (uint16_t)p : 0;
-	*has_port = port != NULL;
-	return 0;
-}
-
-/* policy_request() - destination, port and protocol of a policy.check */
+/* policy_request() - destination, port and protocol of a checked
+ * policy.check */
 static int policy_request(json_t *req, struct ipport *dst, int *has_port, uint8_t *proto,
 			  struct ctl_error *err)
 {
-	const char *s = req_string(req, "destination", err), *p;
-	json_t *port = json_object_get(req, "port");
+	const char *s = ctl_str(req, "destination");
+	uint16_t port = ctl_port(req, "port");
 
-	if (!s)
-		return -1;
-	if (parse_destination(s, dst, has_port) < 0) {
-		ctl_fail(err, "invalid_argument", "destination \"%.64s\": expected ADDR, ADDR:PORT "
-			 "or [IPV6]:PORT, numeric, with a port 1 to 65535", s);
+	if (!s || cmd_parse_destination(s, dst, has_port) < 0) {
+		ctl_fail(err, "internal", "policy.check without its destination");
 		return -1;
 	}
-	if (port && !json_is_null(port)) {
-		if (*has_port) {
-			ctl_fail(err, "invalid_argument", "the port is given twice (destination and port)");
-			return -1;
-		}
-		if (req_port(req, "port", &dst->port, err) < 0)
-			return -1;
+	if (port && *has_port) {
+		ctl_fail(err, "invalid_argument", "the port is given twice (destination and port)");
+		return -1;
+	}
+	if (port) {
+		dst->port = port;
 		*has_port = 1;
 	}
-	*proto = WIRE_PROTO_TCP;
-	if ((p = opt_string(req, "proto", err)) && err->code)
-		return -1;
-	return p ? req_proto(req, proto, err) : 0;
+	*proto = req_proto(req);
+	return 0;
 }
 
 /* policy_route_json() - a route that decided, its parts for scripts */
@@ -885,8 +718,6 @@ static json_t *cmd_policy_check(struct daemon *d, json_t *req, struct ctl_error 
 	int has_port;
 	uint8_t proto;
 
-	if (d->role != ROLE_CONSUMER)
-		return ctl_fail(err, "wrong_role", "only a consumer has an egress policy");
 	if (policy_request(req, &dst, &has_port, &proto, err) < 0)
 		return NULL;
 	egress_explain(d, proto, &dst, !has_port, &v);

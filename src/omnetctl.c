@@ -2,13 +2,16 @@
  *
  * One request, one reply: the command line becomes one JSON object on one
  * line, omnetd answers with one line, and we print it for people (or as
- * received, with --json).  Each command is an entry in ctl_cmds[], in the
- * spirit of tmux's cmd-*.c: its words, its parameters with the request
- * field each fills and the check each must pass, and how its result is
- * printed.  Everything that can be checked here is checked here, so a typo
- * is reported without bothering the daemon.  Exit status: 0 the daemon
- * said ok, 1 it did not (or could not be asked), 2 the command line is
- * wrong.  The protocol is docs/CONTROL.md.
+ * received, with --json).  Each command is its entry in cmd_schemas[]
+ * (src/core/cmdschema.c), the table omnetd checks requests against: its
+ * words, its fields with the option or position that fills each, the check
+ * each must pass and its default.  Here a command adds only how its result
+ * is printed (printers[]), and each listing is a column table, a column
+ * described once.  Everything that can be checked here is checked here,
+ * with the daemon's own checks, so a typo is reported without bothering
+ * the daemon.  Exit status: 0 the daemon said ok, 1 it did not (or could
+ * not be asked), 2 the command line is wrong.  The protocol is
+ * docs/CONTROL.md.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -27,6 +30,7 @@
 
 #include <jansson.h>
 
+#include "cmdschema.h"
 #include "config.h"
 #include "osutil.h"
 #include "util.h"
@@ -43,11 +47,8 @@
 #define CTL_TIMEOUT_MS 30000
 #define CTL_REQUEST_MAX 65536	/* bytes in a request line, newline included */
 #define CTL_REPLY_MAX (16 << 20) /* replies are not capped: flows lists grow */
-#define CTL_MAX_PARAMS 6
 #define CTL_TEXT 512		/* one printed value */
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 #define EXIT_DAEMON 1
 #define EXIT_USAGE 2
@@ -60,36 +61,11 @@ struct ctl_opts {
 	uint64_t timeout_ms;
 };
 
-enum param_type {
-	P_STR,	 /* a string field */
-	P_LOWER, /* a string field, folded to lower case (hex, keywords) */
-	P_INT,	 /* an integer field */
-	P_LIST,	 /* an array of strings; the option may be repeated */
-};
-
-#define PF_REQUIRED 0x1
-
-/* One argument of a command: a positional one when flag is NULL. */
-struct ctl_param {
-	const char *flag;		   /* "--relay" */
-	const char *meta;		   /* what the value is: "NAME" */
-	const char *key;		   /* the request field it fills */
-	enum param_type type;
-	int flags;
-	const char *dflt;		   /* sent when the option is absent */
-	const char *(*check)(const char *); /* NULL when fine, else why not */
-};
-
-/* One command: omnetctl WORDS... ARGS; the request's "cmd" is the words
- * joined by a dot. */
-struct ctl_cmd {
-	const char *words[2];
-	const char *args; /* for --help */
-	const char *about;
-	struct ctl_param params[CTL_MAX_PARAMS];
-	const char *(*check)(json_t *req); /* rules across fields */
+/* How a command's result is printed for people; a command without a
+ * printer prints its confirmation (struct cmd_schema's done). */
+struct ctl_printer {
+	const char *name; /* the command, as in cmd_schemas[] */
 	void (*print)(json_t *req, json_t *result);
-	const char *done; /* confirmation; {field} is that request field */
 };
 
 static char usage_msg[512];
@@ -105,176 +81,6 @@ static int usage_err(const char *fmt, ...)
 	vsnprintf(usage_msg, sizeof(usage_msg), fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-/* --- checks on argument values: NULL when fine, else what was expected --- */
-
-static int is_hex_n(const char *s, size_t n)
-{
-	size_t i;
-
-	if (strlen(s) != n)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isxdigit((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
-/* has_control() - a control character: only trouble in a value */
-static int has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-/* check_name() - a peer name as omnetd takes it (config.h) */
-static const char *check_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > CONFIG_NAME_MAX ||
-	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
-		return "expected a name of 1 to " STR(CONFIG_NAME_MAX)
-		       " letters, digits, '.', '_' or '-'";
-	return NULL;
-}
-
-static const char *check_text(const char *s)
-{
-	if (*s == '\0' || has_control(s))
-		return "expected a non-empty value without control characters";
-	return NULL;
-}
-
-static const char *check_fingerprint(const char *s)
-{
-	if (strncasecmp(s, "sha256:", 7) == 0 && is_hex_n(s + 7, 64))
-		return NULL;
-	return "expected sha256: followed by 64 hex digits";
-}
-
-static const char *check_netid(const char *s)
-{
-	if (is_hex_n(s, NETID_HEXLEN))
-		return NULL;
-	return "expected a network ID of 32 hex digits";
-}
-
-static const char *check_port(const char *s)
-{
-	uint64_t v;
-
-	if (parse_u64(s, 1, 65535, &v) < 0)
-		return "expected a port number 1..65535";
-	return NULL;
-}
-
-static const char *check_proto(const char *s)
-{
-	if (strcasecmp(s, "tcp") == 0 || strcasecmp(s, "udp") == 0)
-		return NULL;
-	return "expected tcp or udp";
-}
-
-static const char *check_map(const char *s)
-{
-	static const char *const ok[] = { "none", "upnp", "natpmp", "pcp", "auto" };
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(ok); i++)
-		if (strcasecmp(s, ok[i]) == 0)
-			return NULL;
-	return "expected none, upnp, natpmp, pcp or auto";
-}
-
-/* check_endpoint() - ADDR:PORT or [IPV6]:PORT, numeric: omnetd never
- * resolves names.  A bare IPv6 address would leave the port ambiguous, so
- * it must be bracketed. */
-static const char *check_endpoint(const char *s)
-{
-	char host[INET6_ADDRSTRLEN], bin[16];
-	const char *port, *end;
-	int af = AF_INET6;
-
-	if (s[0] == '[' && (end = strchr(s, ']')) && end[1] == ':') {
-		s++;
-		port = end + 2;
-	} else if ((end = strrchr(s, ':')) && !memchr(s, ':', (size_t)(end - s))) {
-		af = AF_INET;
-		port = end + 1;
-	} else if (end) {
-		return "an IPv6 address needs brackets: [ADDR]:PORT";
-	} else {
-		return "expected ADDR:PORT or [IPV6]:PORT";
-	}
-	if ((size_t)(end - s) >= sizeof(host))
-		return "expected a numeric address";
-	memcpy(host, s, (size_t)(end - s));
-	host[end - s] = '\0';
-	if (inet_pton(af, host, bin) != 1)
-		return af == AF_INET ? "expected a numeric IPv4 address (omnetd does not resolve names)"
-				     : "expected a numeric IPv6 address";
-	if (check_port(port))
-		return "expected a port number 1..65535 after the address";
-	return NULL;
-}
-
-/* check_destination() - what policy check takes: ADDR:PORT or
- * [IPV6]:PORT as an endpoint, or an address alone (IPv6 with or without
- * brackets) */
-static const char *check_destination(const char *s)
-{
-	char host[INET6_ADDRSTRLEN], bin[16];
-	size_t n = strlen(s);
-
-	if (s[0] == '[' && n > 2 && s[n - 1] == ']') {
-		s++;
-		n -= 2;
-	} else if (strchr(s, ']') || (strchr(s, ':') && !strchr(strchr(s, ':') + 1, ':'))) {
-		return check_endpoint(s);
-	}
-	if (n >= sizeof(host))
-		return "expected a numeric address, optionally with :PORT";
-	memcpy(host, s, n);
-	host[n] = '\0';
-	if (inet_pton(AF_INET, host, bin) != 1 && inet_pton(AF_INET6, host, bin) != 1)
-		return "expected a numeric address, optionally with :PORT (omnetd does not resolve "
-		       "names)";
-	return NULL;
-}
-
-/* check_iface() - what the kernel accepts as an interface name
- * (dev_valid_name(): shorter than IFNAMSIZ, no '/', ':' or blanks) */
-static const char *check_iface(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 15 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
-	    strpbrk(s, "/: \t") || has_control(s))
-		return "expected an interface name of 1 to 15 characters, no '/', ':' or blanks";
-	return NULL;
-}
-
-/* check_peer_add() - no more endpoints than omnetd keeps per peer */
-static const char *check_peer_add(json_t *req)
-{
-	if (json_array_size(json_object_get(req, "endpoints")) > CONFIG_ENDPOINTS_MAX)
-		return "at most " STR(CONFIG_ENDPOINTS_MAX) " --endpoint options";
-	if (json_array_size(json_object_get(req, "relays")) > CONFIG_RELAYS_MAX)
-		return "at most " STR(CONFIG_RELAYS_MAX) " --relay options";
-	return NULL;
-}
-
-/* check_network_add() - a provider names both the namespace and the
- * interface, a consumer neither */
-static const char *check_network_add(json_t *req)
-{
-	if (!json_object_get(req, "netns") != !json_object_get(req, "iface"))
-		return "--netns and --iface go together";
-	return NULL;
 }
 
 /* --- printing values from replies, whatever their type --- */
@@ -433,19 +239,15 @@ struct table {
 	char **cells; /* row by row, the header row first */
 };
 
-static struct table *table_new(const char *const *hdr, size_t ncols);
 static void table_add(struct table *t, const char *text);
 
-/* table_new() - a table with ncols columns; hdr names them, or is NULL
- * for a table of key-value lines without a header */
-static struct table *table_new(const char *const *hdr, size_t ncols)
+/* table_new() - an empty table of ncols columns: a listing adds its
+ * header row first (columns_table()), key-value lines have none */
+static struct table *table_new(size_t ncols)
 {
 	struct table *t = xcalloc(1, sizeof(*t));
-	size_t i;
 
 	t->ncols = ncols;
-	for (i = 0; hdr && i < ncols; i++)
-		table_add(t, hdr[i]);
 	return t;
 }
 
@@ -519,26 +321,69 @@ static void table_done(struct table *t, int indent)
 	table_free(t);
 }
 
-/* cell() - a field of obj as text */
-static void cell(struct table *t, json_t *obj, const char *key)
-{
-	char buf[CTL_TEXT];
+/* One column of a listing: its header, the row's field it shows and how.
+ * key "a.b" is field b of the row's object a; NULL is the whole row. */
+struct column {
+	const char *header;
+	const char *key;
+	const char *(*fmt)(json_t *v, char *buf, size_t len); /* NULL: jtext() */
+};
 
-	table_add(t, jtext(json_object_get(obj, key), buf, sizeof(buf)));
+/* row_field() - what key names in row (struct column), or NULL */
+static json_t *row_field(json_t *row, const char *key)
+{
+	const char *dot;
+	char outer[64];
+
+	if (!key)
+		return row;
+	if (!(dot = strchr(key, '.')) || (size_t)(dot - key) >= sizeof(outer))
+		return json_object_get(row, key);
+	memcpy(outer, key, (size_t)(dot - key));
+	outer[dot - key] = '\0';
+	return json_object_get(json_object_get(row, outer), dot + 1);
 }
 
-static void cell_ms(struct table *t, json_t *obj, const char *key)
+/* columns_table() - a table of ncols columns, one line per element of
+ * rows; rows whose field need is not an object are left out (need NULL:
+ * none is).  NULL when no row is left. */
+static struct table *columns_table(const struct column *cols, size_t ncols, json_t *rows,
+				   const char *need)
 {
+	struct table *t = NULL;
 	char buf[CTL_TEXT];
+	size_t i, c;
+	json_t *row;
 
-	table_add(t, fmt_duration(json_object_get(obj, key), buf, sizeof(buf)));
+	json_array_foreach(rows, i, row) {
+		if (need && !json_is_object(json_object_get(row, need)))
+			continue;
+		if (!t) {
+			t = table_new(ncols);
+			for (c = 0; c < ncols; c++)
+				table_add(t, cols[c].header);
+		}
+		for (c = 0; c < ncols; c++) {
+			json_t *v = row_field(row, cols[c].key);
+
+			table_add(t, cols[c].fmt ? cols[c].fmt(v, buf, sizeof(buf))
+						 : jtext(v, buf, sizeof(buf)));
+		}
+	}
+	return t;
 }
 
-static void cell_bytes(struct table *t, json_t *obj, const char *key)
+/* print_listing() - the table of rows, or "no WHAT" when there is none */
+static void print_listing(const struct column *cols, size_t ncols, json_t *rows,
+			  const char *what)
 {
-	char buf[CTL_TEXT];
+	struct table *t = columns_table(cols, ncols, rows, NULL);
 
-	table_add(t, fmt_bytes(json_object_get(obj, key), buf, sizeof(buf)));
+	if (!t) {
+		printf("no %s\n", what);
+		return;
+	}
+	table_done(t, 0);
 }
 
 /* kv() - a key-value line of a header-less two-column table */
@@ -605,7 +450,7 @@ static const char *fmt_flow_counts(json_t *v, char *buf, size_t len)
 /* print_status_head() - who the daemon is */
 static void print_status_head(json_t *r)
 {
-	struct table *t = table_new(NULL, 2);
+	struct table *t = table_new(2);
 	char buf[CTL_TEXT];
 
 	kv(t, "role", jtext(json_object_get(r, "role"), buf, sizeof(buf)));
@@ -635,95 +480,66 @@ static void print_peer_errors(json_t *peers)
 	}
 }
 
+/* fmt_peer_path() - where a peer's datagrams go: a relayed path by the
+ * relay's name (its channel means nothing here), else the endpoint */
+static const char *fmt_peer_path(json_t *p, char *buf, size_t len)
+{
+	const char *relay = json_string_value(json_object_get(p, "relay"));
+
+	if (!relay)
+		return jtext(json_object_get(p, "endpoint"), buf, len);
+	snprintf(buf, len, "via %s", relay);
+	return buf;
+}
+
+static const struct column status_peer_cols[] = {
+	{ "NAME", "name", NULL },
+	{ "STATE", "state", NULL },
+	{ "METHOD", "method", NULL },
+	{ "PATH", NULL, fmt_peer_path },
+	{ "RTT", "rtt_ms", fmt_duration },
+	{ "IN-STATE", "state_ms", fmt_duration },
+	{ "NEXT-RETRY", "next_retry_ms", fmt_duration },
+};
+
 static void print_status_peers(json_t *peers)
 {
-	static const char *const hdr[] = { "NAME", "STATE", "METHOD", "PATH",
-					   "RTT", "IN-STATE", "NEXT-RETRY" };
-	char via[CTL_TEXT];
-	struct table *t;
-	size_t i;
-	json_t *p;
-
-	if (json_array_size(peers) == 0) {
-		printf("no peers\n");
-		return;
-	}
-	t = table_new(hdr, ARRAY_SIZE(hdr));
-	json_array_foreach(peers, i, p) {
-		cell(t, p, "name");
-		cell(t, p, "state");
-		cell(t, p, "method");
-		/* a relayed path by the relay's name: its channel means nothing here */
-		if (json_is_string(json_object_get(p, "relay"))) {
-			snprintf(via, sizeof(via), "via %s",
-				 json_string_value(json_object_get(p, "relay")));
-			table_add(t, via);
-		} else {
-			cell(t, p, "endpoint");
-		}
-		cell_ms(t, p, "rtt_ms");
-		cell_ms(t, p, "state_ms");
-		cell_ms(t, p, "next_retry_ms");
-	}
-	table_done(t, 0);
+	print_listing(status_peer_cols, ARRAY_SIZE(status_peer_cols), peers, "peers");
 	print_peer_errors(peers);
 }
 
-/* print_status_links() - the link counters of the peers that report them */
+/* the link counters of the peers that report them */
+static const struct column status_link_cols[] = {
+	{ "PEER", "name", NULL },
+	{ "PKTS-SENT", "link.packets_sent", NULL },
+	{ "PKTS-RECV", "link.packets_received", NULL },
+	{ "LOST", "link.packets_lost", NULL },
+	{ "RETRANS", "link.packets_retransmitted", NULL },
+	{ "SENT", "link.bytes_sent", fmt_bytes },
+	{ "RECEIVED", "link.bytes_received", fmt_bytes },
+	{ "CWND", "link.cwnd_bytes", fmt_bytes },
+	{ "PACING", "link.pacing_rate_bps", fmt_rate },
+	{ "IN-FLIGHT", "link.in_flight_bytes", fmt_bytes },
+	{ "BUFFERED", "link.buffered_bytes", fmt_bytes },
+};
+
 static void print_status_links(json_t *peers)
 {
-	static const char *const hdr[] = { "PEER", "PKTS-SENT", "PKTS-RECV", "LOST",
-					   "RETRANS", "SENT", "RECEIVED", "CWND",
-					   "PACING", "IN-FLIGHT", "BUFFERED" };
-	struct table *t = NULL;
-	char buf[CTL_TEXT];
-	size_t i;
-	json_t *p, *l;
+	struct table *t = columns_table(status_link_cols, ARRAY_SIZE(status_link_cols), peers,
+					"link");
 
-	json_array_foreach(peers, i, p) {
-		if (!json_is_object(l = json_object_get(p, "link")))
-			continue;
-		if (!t)
-			t = table_new(hdr, ARRAY_SIZE(hdr));
-		cell(t, p, "name");
-		cell(t, l, "packets_sent");
-		cell(t, l, "packets_received");
-		cell(t, l, "packets_lost");
-		cell(t, l, "packets_retransmitted");
-		cell_bytes(t, l, "bytes_sent");
-		cell_bytes(t, l, "bytes_received");
-		cell_bytes(t, l, "cwnd_bytes");
-		table_add(t, fmt_rate(json_object_get(l, "pacing_rate_bps"), buf, sizeof(buf)));
-		cell_bytes(t, l, "in_flight_bytes");
-		cell_bytes(t, l, "buffered_bytes");
-	}
 	if (t) {
 		putchar('\n');
 		table_done(t, 0);
 	}
 }
 
-static void print_status_networks(json_t *nets)
-{
-	static const char *const hdr[] = { "ID", "PEER", "STATE", "FLOWS" };
-	char buf[CTL_TEXT];
-	struct table *t;
-	size_t i;
-	json_t *n;
-
-	if (json_array_size(nets) == 0) {
-		printf("no networks\n");
-		return;
-	}
-	t = table_new(hdr, ARRAY_SIZE(hdr));
-	json_array_foreach(nets, i, n) {
-		cell(t, n, "id");
-		cell(t, n, "peer");
-		cell(t, n, "state");
-		table_add(t, fmt_flow_counts(json_object_get(n, "flows"), buf, sizeof(buf)));
-	}
-	table_done(t, 0);
-}
+static const struct column status_network_cols[] = {
+	{ "ID", "id", NULL },
+	{ "PEER", "peer", NULL },
+	{ "STATE", "state", NULL },
+	{ "FLOWS", "flows", fmt_flow_counts },
+};
 
 /* fmt_memory() - "1.5 MiB of 64.0 MiB (peak 2.0 MiB)", parts left out
  * when the daemon does not say */
@@ -745,7 +561,7 @@ static const char *fmt_memory(json_t *mem, char *buf, size_t len)
 /* print_status_tail() - flow counts, counters and memory */
 static void print_status_tail(json_t *r)
 {
-	struct table *t = table_new(NULL, 2);
+	struct table *t = table_new(2);
 	json_t *counters = json_object_get(r, "counters");
 	json_t *mem = json_object_get(r, "memory"), *v;
 	char buf[CTL_TEXT], used[64];
@@ -773,34 +589,25 @@ static void print_status(json_t *req, json_t *r)
 	print_status_links(peers);
 	if (json_object_get(r, "networks")) {
 		putchar('\n');
-		print_status_networks(json_object_get(r, "networks"));
+		print_listing(status_network_cols, ARRAY_SIZE(status_network_cols),
+			      json_object_get(r, "networks"), "networks");
 	}
 	putchar('\n');
 	print_status_tail(r);
 }
 
+static const struct column peer_cols[] = {
+	{ "NAME", "name", NULL },
+	{ "FINGERPRINT", "fingerprint", NULL },
+	{ "ENDPOINTS", "endpoints", NULL },
+	{ "RELAYS", "relays", NULL },
+	{ "STATE", "state", NULL },
+	{ "SOURCE", "source", NULL },
+};
+
 static void print_peer_list(json_t *req, json_t *result)
 {
-	static const char *const hdr[] = { "NAME", "FINGERPRINT", "ENDPOINTS", "RELAYS",
-					   "STATE", "SOURCE" };
-	json_t *list = result_list(result, "peers"), *p;
-	struct table *t;
-	size_t i;
-
-	if (json_array_size(list) == 0) {
-		printf("no peers\n");
-		return;
-	}
-	t = table_new(hdr, ARRAY_SIZE(hdr));
-	json_array_foreach(list, i, p) {
-		cell(t, p, "name");
-		cell(t, p, "fingerprint");
-		cell(t, p, "endpoints");
-		cell(t, p, "relays");
-		cell(t, p, "state");
-		cell(t, p, "source");
-	}
-	table_done(t, 0);
+	print_listing(peer_cols, ARRAY_SIZE(peer_cols), result_list(result, "peers"), "peers");
 }
 
 /* fmt_lease() - a DHCP lease: its address, whatever else it carries */
@@ -814,31 +621,21 @@ static const char *fmt_lease(json_t *v, char *buf, size_t len)
 	return jtext(addr ? addr : json_object_get(v, "ip"), buf, len);
 }
 
+static const struct column network_cols[] = {
+	{ "ID", "id", NULL },
+	{ "PEER", "peer", NULL },
+	{ "NETNS", "netns", NULL },
+	{ "IFACE", "iface", NULL },
+	{ "STATE", "state", NULL },
+	{ "FLOWS", "flows", fmt_flow_counts },
+	{ "LEASE", "lease", fmt_lease },
+	{ "SOURCE", "source", NULL },
+};
+
 static void print_network_list(json_t *req, json_t *result)
 {
-	static const char *const hdr[] = { "ID", "PEER", "NETNS", "IFACE", "STATE",
-					   "FLOWS", "LEASE", "SOURCE" };
-	json_t *list = result_list(result, "networks"), *n;
-	char buf[CTL_TEXT];
-	struct table *t;
-	size_t i;
-
-	if (json_array_size(list) == 0) {
-		printf("no networks\n");
-		return;
-	}
-	t = table_new(hdr, ARRAY_SIZE(hdr));
-	json_array_foreach(list, i, n) {
-		cell(t, n, "id");
-		cell(t, n, "peer");
-		cell(t, n, "netns");
-		cell(t, n, "iface");
-		cell(t, n, "state");
-		table_add(t, fmt_flow_counts(json_object_get(n, "flows"), buf, sizeof(buf)));
-		table_add(t, fmt_lease(json_object_get(n, "lease"), buf, sizeof(buf)));
-		cell(t, n, "source");
-	}
-	table_done(t, 0);
+	print_listing(network_cols, ARRAY_SIZE(network_cols), result_list(result, "networks"),
+		      "networks");
 }
 
 /* fmt_public() - the router's external address and port of a mapping,
@@ -894,34 +691,24 @@ static void print_forward_errors(json_t *list)
 	}
 }
 
+static const struct column forward_cols[] = {
+	{ "NETWORK", "network", NULL },
+	{ "PROTO", "proto", NULL },
+	{ "PORT", "external_port", NULL },
+	{ "VM-PORT", "vm_port", NULL },
+	{ "MAP", "map", NULL },
+	{ "LISTENING", "listening", NULL },
+	{ "MAPPING", "mapping", fmt_mapping },
+	{ "PUBLIC", "mapping", fmt_public },
+	{ "LEASE", "mapping.lease_remaining_ms", fmt_duration },
+	{ "ACTIVE", "active", NULL },
+};
+
 static void print_forward_list(json_t *req, json_t *result)
 {
-	static const char *const hdr[] = { "NETWORK", "PROTO", "PORT", "VM-PORT", "MAP",
-					   "LISTENING", "MAPPING", "PUBLIC", "LEASE", "ACTIVE" };
-	json_t *list = result_list(result, "forwards"), *f, *m;
-	char buf[CTL_TEXT];
-	struct table *t;
-	size_t i;
+	json_t *list = result_list(result, "forwards");
 
-	if (json_array_size(list) == 0) {
-		printf("no forwards\n");
-		return;
-	}
-	t = table_new(hdr, ARRAY_SIZE(hdr));
-	json_array_foreach(list, i, f) {
-		m = json_object_get(f, "mapping");
-		cell(t, f, "network");
-		cell(t, f, "proto");
-		cell(t, f, "external_port");
-		cell(t, f, "vm_port");
-		cell(t, f, "map");
-		cell(t, f, "listening");
-		table_add(t, fmt_mapping(m, buf, sizeof(buf)));
-		table_add(t, fmt_public(m, buf, sizeof(buf)));
-		cell_ms(t, m, "lease_remaining_ms");
-		cell(t, f, "active");
-	}
-	table_done(t, 0);
+	print_listing(forward_cols, ARRAY_SIZE(forward_cols), list, "forwards");
 	print_forward_errors(list);
 }
 
@@ -939,29 +726,19 @@ static void print_forward_added(json_t *req, json_t *result)
 	       jtext(json_object_get(m, "lease_remaining_ms"), l, sizeof(l)));
 }
 
+static const struct column flow_cols[] = {
+	{ "PROTO", "proto", NULL },
+	{ "VM", "vm", NULL },
+	{ "REMOTE", "remote", NULL },
+	{ "STATE", "state", NULL },
+	{ "UP", "bytes_up", fmt_bytes },
+	{ "DOWN", "bytes_down", fmt_bytes },
+	{ "AGE", "age_ms", fmt_duration },
+};
+
 static void print_flows(json_t *req, json_t *result)
 {
-	static const char *const hdr[] = { "PROTO", "VM", "REMOTE", "STATE", "UP", "DOWN",
-					   "AGE" };
-	json_t *list = result_list(result, "flows"), *f;
-	struct table *t;
-	size_t i;
-
-	if (json_array_size(list) == 0) {
-		printf("no flows\n");
-		return;
-	}
-	t = table_new(hdr, ARRAY_SIZE(hdr));
-	json_array_foreach(list, i, f) {
-		cell(t, f, "proto");
-		cell(t, f, "vm");
-		cell(t, f, "remote");
-		cell(t, f, "state");
-		cell_bytes(t, f, "bytes_up");
-		cell_bytes(t, f, "bytes_down");
-		cell_ms(t, f, "age_ms");
-	}
-	table_done(t, 0);
+	print_listing(flow_cols, ARRAY_SIZE(flow_cols), result_list(result, "flows"), "flows");
 }
 
 /* policy_labels - "decided by" for people, by the daemon's decided_by */
@@ -1019,7 +796,7 @@ static const char *fmt_decider(json_t *r, char *buf, size_t len)
 /* print_policy_check() - the verdict, what decided, and why */
 static void print_policy_check(json_t *req, json_t *r)
 {
-	struct table *t = table_new(NULL, 2);
+	struct table *t = table_new(2);
 	json_t *skipped = json_object_get(r, "port_rules_skipped");
 	char buf[CTL_TEXT], dst[CTL_TEXT], proto[16];
 
@@ -1039,82 +816,49 @@ static void print_policy_check(json_t *req, json_t *r)
 	table_done(t, 0);
 }
 
-/* --- the commands --- */
+/* --- the commands: cmd_schemas[], and how each result is printed --- */
 
-#define ARG_NAME(meta, key) { NULL, meta, key, P_STR, PF_REQUIRED, NULL, check_name }
-#define ARG_NETID(key) { NULL, "ID", key, P_LOWER, PF_REQUIRED, NULL, check_netid }
-#define ARG_PROTO { NULL, "tcp|udp", "proto", P_LOWER, PF_REQUIRED, NULL, check_proto }
-#define ARG_PORT(meta, key) { NULL, meta, key, P_INT, PF_REQUIRED, NULL, check_port }
-#define OPT_NETWORK { "--network", "ID", "network", P_LOWER, 0, NULL, check_netid }
-
-static const struct ctl_cmd ctl_cmds[] = {
-	{ { "status" }, "",
-	  "role, fingerprint, link address, peers (state, method, RTT), networks,\n"
-	  "      flow counts",
-	  { { 0 } }, NULL, print_status, NULL },
-	{ { "identity" }, "", "print the daemon's fingerprint",
-	  { { 0 } }, NULL, print_identity, NULL },
-	{ { "peer", "add" }, "NAME --fingerprint FP [--endpoint HOST:PORT]... [--relay NAME]...",
-	  "pin a peer by fingerprint, with zero or more known endpoints",
-	  { ARG_NAME("NAME", "name"),
-	    { "--fingerprint", "FP", "fingerprint", P_LOWER, PF_REQUIRED, NULL,
-	      check_fingerprint },
-	    { "--endpoint", "HOST:PORT", "endpoints", P_LIST, 0, NULL, check_endpoint },
-	    { "--relay", "NAME", "relays", P_LIST, 0, NULL, check_name } },
-	  check_peer_add, NULL, "peer {name} added" },
-	{ { "peer", "list" }, "", "list the pinned peers",
-	  { { 0 } }, NULL, print_peer_list, NULL },
-	{ { "peer", "remove" }, "NAME", "forget a peer",
-	  { ARG_NAME("NAME", "name") }, NULL, NULL, "peer {name} removed" },
-	{ { "network", "add" }, "ID --peer NAME [--netns NETNS --iface IFACE]",
-	  "consumer: accept network ID from the peer; provider: carry the traffic of\n"
-	  "      the VM behind IFACE in namespace NETNS to the peer",
-	  { ARG_NETID("id"),
-	    { "--peer", "NAME", "peer", P_STR, PF_REQUIRED, NULL, check_name },
-	    { "--netns", "NETNS", "netns", P_STR, 0, NULL, check_text },
-	    { "--iface", "IFACE", "iface", P_STR, 0, NULL, check_iface } },
-	  check_network_add, NULL, "network {id} added for peer {peer}" },
-	{ { "network", "list" }, "", "list the networks",
-	  { { 0 } }, NULL, print_network_list, NULL },
-	{ { "network", "delete" }, "ID",
-	  "delete local state for the network and stop processing its ID",
-	  { ARG_NETID("id") }, NULL, NULL, "network {id} deleted" },
-	{ { "forward", "add" },
-	  "[--network ID] tcp|udp EXTERNAL_PORT VM_PORT [--map none|upnp|natpmp|pcp|auto]",
-	  "consumer: expose a VM port on this network (--network is needed only\n"
-	  "      when there is more than one)",
-	  { OPT_NETWORK, ARG_PROTO, ARG_PORT("EXTERNAL_PORT", "external_port"),
-	    ARG_PORT("VM_PORT", "vm_port"),
-	    { "--map", "none|upnp|natpmp|pcp|auto", "map", P_LOWER, 0, "none", check_map } },
-	  NULL, print_forward_added, NULL },
-	{ { "forward", "list" }, "",
-	  "list port forwards, their router mappings and external addresses",
-	  { { 0 } }, NULL, print_forward_list, NULL },
-	{ { "forward", "remove" }, "[--network ID] tcp|udp EXTERNAL_PORT", "remove a port forward",
-	  { OPT_NETWORK, ARG_PROTO, ARG_PORT("EXTERNAL_PORT", "external_port") },
-	  NULL, NULL, "forward {proto} {external_port} removed" },
-	{ { "flows" }, "[--network ID]",
-	  "open flows: protocol, VM side, remote side, bytes each way, age",
-	  { OPT_NETWORK }, NULL, print_flows, NULL },
-	{ { "disconnect" }, "PEER", "stop the link to a peer and its retries",
-	  { ARG_NAME("PEER", "peer") }, NULL, NULL, "peer {peer} disconnected" },
-	{ { "connect" }, "PEER", "resume the link to a peer stopped by disconnect",
-	  { ARG_NAME("PEER", "peer") }, NULL, NULL, "peer {peer}: connecting" },
-	{ { "policy", "check" }, "ADDR[:PORT] [--proto tcp|udp]",
-	  "consumer: would the egress policy let the VM reach ADDR, and what\n"
-	  "      decides (rule, route, address of this host, built-in range)",
-	  { { NULL, "ADDR[:PORT]", "destination", P_STR, PF_REQUIRED, NULL, check_destination },
-	    { "--proto", "tcp|udp", "proto", P_LOWER, 0, "tcp", check_proto } },
-	  NULL, print_policy_check, NULL },
+static const struct ctl_printer printers[] = {
+	{ "status", print_status },
+	{ "identity", print_identity },
+	{ "peer.list", print_peer_list },
+	{ "network.list", print_network_list },
+	{ "forward.add", print_forward_added },
+	{ "forward.list", print_forward_list },
+	{ "flows", print_flows },
+	{ "policy.check", print_policy_check },
 };
 
-/* cmd_name() - the words of a command, joined by sep */
-static const char *cmd_name(const struct ctl_cmd *c, char sep, char *buf, size_t len)
+/* find_printer() - how the result of command name is printed, or NULL */
+static const struct ctl_printer *find_printer(const char *name)
 {
-	if (c->words[1])
-		snprintf(buf, len, "%s%c%s", c->words[0], sep, c->words[1]);
-	else
-		snprintf(buf, len, "%s", c->words[0]);
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(printers); i++)
+		if (strcmp(printers[i].name, name) == 0)
+			return &printers[i];
+	return NULL;
+}
+
+/* cmd_words() - the command's words: its name up to the dot, and what
+ * follows it (NULL for a one-word command) */
+static void cmd_words(const struct cmd_schema *c, char first[32], const char **second)
+{
+	const char *dot = strchr(c->name, '.');
+	size_t n = dot ? (size_t)(dot - c->name) : strlen(c->name);
+
+	snprintf(first, 32, "%.*s", (int)n, c->name);
+	*second = dot ? dot + 1 : NULL;
+}
+
+/* cmd_label() - the command as typed: "peer add" */
+static const char *cmd_label(const struct cmd_schema *c, char *buf, size_t len)
+{
+	char first[32];
+	const char *second;
+
+	cmd_words(c, first, &second);
+	snprintf(buf, len, "%s%s%s", first, second ? " " : "", second ? second : "");
 	return buf;
 }
 
@@ -1133,10 +877,10 @@ static void usage(FILE *f)
 		   "  --version          print the version\n"
 		   "\n"
 		   "commands:\n", CTL_TIMEOUT_MS);
-	for (i = 0; i < ARRAY_SIZE(ctl_cmds); i++) {
-		const struct ctl_cmd *c = &ctl_cmds[i];
+	for (i = 0; i < cmd_schemas_count; i++) {
+		const struct cmd_schema *c = &cmd_schemas[i];
 
-		fprintf(f, "  %s%s%s\n      %s\n", cmd_name(c, ' ', name, sizeof(name)),
+		fprintf(f, "  %s%s%s\n      %s\n", cmd_label(c, name, sizeof(name)),
 			*c->args ? " " : "", c->args, c->about);
 	}
 	fprintf(f, "\nExit status: 0 done, 1 the daemon refused or could not be reached,\n"
@@ -1221,15 +965,17 @@ static int parse_globals(int argc, char **argv, struct ctl_opts *o)
 static const char *subcommands(const char *group, char *buf, size_t len)
 {
 	size_t i, used = 0;
+	const char *second;
+	char first[32];
 
 	buf[0] = '\0';
-	for (i = 0; i < ARRAY_SIZE(ctl_cmds); i++) {
-		const struct ctl_cmd *c = &ctl_cmds[i];
+	for (i = 0; i < cmd_schemas_count; i++) {
 		int n;
 
-		if (!c->words[1] || strcmp(c->words[0], group) != 0)
+		cmd_words(&cmd_schemas[i], first, &second);
+		if (!second || strcmp(first, group) != 0)
 			continue;
-		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", c->words[1]);
+		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", second);
 		if (n < 0 || (size_t)n >= len - used)
 			break;
 		used += (size_t)n;
@@ -1239,21 +985,23 @@ static const char *subcommands(const char *group, char *buf, size_t len)
 
 /* find_cmd() - the command named by the first words of argv; *nwords says
  * how many it took.  NULL after usage_err(). */
-static const struct ctl_cmd *find_cmd(int argc, char **argv, int *nwords)
+static const struct cmd_schema *find_cmd(int argc, char **argv, int *nwords)
 {
-	char subs[256];
+	const char *second;
+	char subs[256], first[32];
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(ctl_cmds); i++) {
-		const struct ctl_cmd *c = &ctl_cmds[i];
+	for (i = 0; i < cmd_schemas_count; i++) {
+		const struct cmd_schema *c = &cmd_schemas[i];
 
-		if (strcmp(c->words[0], argv[0]) != 0)
+		cmd_words(c, first, &second);
+		if (strcmp(first, argv[0]) != 0)
 			continue;
-		if (!c->words[1]) {
+		if (!second) {
 			*nwords = 1;
 			return c;
 		}
-		if (argc > 1 && strcmp(c->words[1], argv[1]) == 0) {
+		if (argc > 1 && strcmp(second, argv[1]) == 0) {
 			*nwords = 2;
 			return c;
 		}
@@ -1269,91 +1017,92 @@ static const struct ctl_cmd *find_cmd(int argc, char **argv, int *nwords)
 
 /* The arguments of one command as they are parsed. */
 struct parse {
-	const struct ctl_cmd *cmd;
+	const struct cmd_schema *cmd;
 	char name[64];			/* "peer add", for messages */
-	json_t *vals[CTL_MAX_PARAMS];	/* by parameter */
+	json_t *vals[CMD_FIELDS_MAX];	/* by field */
 	int npos;			/* positional arguments seen */
 };
 
-static int nparams(const struct ctl_cmd *c)
+/* on_line() - whether field f is given on the command line (some are
+ * for scripts only) */
+static int on_line(const struct cmd_field *f)
 {
-	int n = 0;
-
-	while (n < CTL_MAX_PARAMS && c->params[n].meta)
-		n++;
-	return n;
+	return f->meta != NULL;
 }
 
-/* param_value() - value checked and made a JSON value of p's type; NULL
- * after usage_err() */
-static json_t *param_value(struct parse *ps, const struct ctl_param *p, const char *value)
+/* fold() - value in lower case, in buf; value itself if it does not fit */
+static const char *fold(const char *value, char *buf, size_t len)
 {
-	const char *label = p->flag ? p->flag : p->meta;
-	const char *why = p->check ? p->check(value) : NULL;
-	json_t *v = NULL;
-	uint64_t n;
-	char *low, *s;
+	size_t i;
 
-	if (why) {
+	if (strlen(value) >= len)
+		return value;
+	for (i = 0; value[i]; i++)
+		buf[i] = (char)tolower((unsigned char)value[i]);
+	buf[i] = '\0';
+	return buf;
+}
+
+/* param_value() - value folded if the field says so, checked with the
+ * daemon's check, and made a JSON value of the field's type; NULL after
+ * usage_err() */
+static json_t *param_value(struct parse *ps, const struct cmd_field *f, const char *value)
+{
+	const char *label = f->flag ? f->flag : f->meta, *v = value, *why;
+	char low[CTL_TEXT];
+	json_t *j = NULL;
+	uint64_t n;
+
+	if (f->flags & CMDF_FOLD)
+		v = fold(value, low, sizeof(low));
+	if (f->check && (why = f->check(v))) {
 		usage_err("%s: %s '%s': %s", ps->name, label, value, why);
 		return NULL;
 	}
-	switch (p->type) {
-	case P_INT:
-		if (parse_u64(value, 0, INT64_MAX, &n) == 0)
-			v = json_integer((json_int_t)n);
-		break;
-	case P_LOWER:
-		low = xstrdup(value);
-		for (s = low; *s; s++)
-			*s = (char)tolower((unsigned char)*s);
-		v = json_string(low);
-		free(low);
-		break;
-	case P_STR:
-	case P_LIST:
-		v = json_string(value); /* NULL unless UTF-8 */
-		break;
-	}
-	if (!v)
+	if (f->type == CMD_INT && parse_u64(v, 0, INT64_MAX, &n) == 0)
+		j = json_integer((json_int_t)n);
+	else if (f->type != CMD_INT)
+		j = json_string(v); /* NULL unless UTF-8 */
+	if (!j)
 		usage_err("%s: %s '%s': not a valid value", ps->name, label, value);
-	return v;
+	return j;
 }
 
-/* set_param() - record argument value of parameter index k */
+/* set_param() - record argument value of field index k */
 static int set_param(struct parse *ps, int k, const char *value)
 {
-	const struct ctl_param *p = &ps->cmd->params[k];
+	const struct cmd_field *f = &ps->cmd->fields[k];
 	json_t *v;
 
-	if (ps->vals[k] && p->type != P_LIST)
-		return usage_err("%s: %s given more than once", ps->name, p->flag);
-	if (!(v = param_value(ps, p, value)))
+	if (ps->vals[k] && f->type != CMD_LIST)
+		return usage_err("%s: %s given more than once", ps->name, f->flag);
+	if (!(v = param_value(ps, f, value)))
 		return -1;
-	if (p->type != P_LIST) {
+	if (f->type != CMD_LIST) {
 		ps->vals[k] = v;
 		return 0;
 	}
 	if (!ps->vals[k])
 		ps->vals[k] = json_array();
 	json_array_append_new(ps->vals[k], v);
+	if (f->max_items && json_array_size(ps->vals[k]) > f->max_items)
+		return usage_err("%s: at most %zu %s options", ps->name, f->max_items, f->flag);
 	return 0;
 }
 
 /* parse_option() - the option at argv[*i]: one of the command's or a global */
 static int parse_option(struct parse *ps, int argc, char **argv, int *i, struct ctl_opts *o)
 {
-	int k, n = nparams(ps->cmd), r;
+	int k, n = (int)cmd_schema_nfields(ps->cmd), r;
 	const char *v;
 
 	for (k = 0; k < n; k++) {
-		const char *flag = ps->cmd->params[k].flag;
+		const struct cmd_field *f = &ps->cmd->fields[k];
 
-		if (!flag || !opt_is(argv[*i], flag))
+		if (!on_line(f) || !f->flag || !opt_is(argv[*i], f->flag))
 			continue;
-		if (!(v = opt_value(flag, argc, argv, i)))
-			return usage_err("%s: %s needs a value (%s)", ps->name, flag,
-					 ps->cmd->params[k].meta);
+		if (!(v = opt_value(f->flag, argc, argv, i)))
+			return usage_err("%s: %s needs a value (%s)", ps->name, f->flag, f->meta);
 		return set_param(ps, k, v);
 	}
 	if ((r = global_opt(argc, argv, i, o)) != 0)
@@ -1364,10 +1113,12 @@ static int parse_option(struct parse *ps, int argc, char **argv, int *i, struct 
 /* parse_positional() - the next positional argument */
 static int parse_positional(struct parse *ps, const char *arg)
 {
-	int k, n = nparams(ps->cmd), seen = 0;
+	int k, n = (int)cmd_schema_nfields(ps->cmd), seen = 0;
 
 	for (k = 0; k < n; k++) {
-		if (ps->cmd->params[k].flag)
+		const struct cmd_field *f = &ps->cmd->fields[k];
+
+		if (!on_line(f) || f->flag)
 			continue;
 		if (seen++ == ps->npos) {
 			ps->npos++;
@@ -1377,43 +1128,57 @@ static int parse_positional(struct parse *ps, const char *arg)
 	return usage_err("%s: unexpected argument '%s'", ps->name, arg);
 }
 
-/* finish_request() - every parameter into req in table order, defaults
- * for absent ones, errors for missing required ones */
+/* field_flag() - how the command line names field key of c */
+static const char *field_flag(const struct cmd_schema *c, const char *key)
+{
+	size_t k, n = cmd_schema_nfields(c);
+
+	for (k = 0; k < n; k++)
+		if (strcmp(c->fields[k].key, key) == 0)
+			return c->fields[k].flag ? c->fields[k].flag : c->fields[k].meta;
+	return key;
+}
+
+/* finish_request() - every field into req in table order, defaults for
+ * absent ones, errors for missing required ones and for a pair given
+ * apart */
 static int finish_request(struct parse *ps, json_t *req)
 {
-	int k, n = nparams(ps->cmd);
-	const char *why;
+	int k, n = (int)cmd_schema_nfields(ps->cmd);
+	const struct cmd_schema *c = ps->cmd;
 
 	for (k = 0; k < n; k++) {
-		const struct ctl_param *p = &ps->cmd->params[k];
+		const struct cmd_field *f = &c->fields[k];
 
-		if (!ps->vals[k] && (p->flags & PF_REQUIRED))
-			return usage_err("%s: missing %s%s%s", ps->name, p->flag ? p->flag : "",
-					 p->flag ? " " : "", p->meta);
-		if (!ps->vals[k] && p->dflt)
-			ps->vals[k] = json_string(p->dflt);
-		if (!ps->vals[k] && p->type == P_LIST)
+		if (!on_line(f))
+			continue;
+		if (!ps->vals[k] && (f->flags & CMDF_REQUIRED))
+			return usage_err("%s: missing %s%s%s", ps->name, f->flag ? f->flag : "",
+					 f->flag ? " " : "", f->meta);
+		if (!ps->vals[k] && f->dflt)
+			ps->vals[k] = json_string(f->dflt);
+		if (!ps->vals[k] && f->type == CMD_LIST)
 			ps->vals[k] = json_array();
 		if (ps->vals[k])
-			json_object_set_new(req, p->key, ps->vals[k]);
+			json_object_set_new(req, f->key, ps->vals[k]);
 		ps->vals[k] = NULL;
 	}
-	if (ps->cmd->check && (why = ps->cmd->check(req)))
-		return usage_err("%s: %s", ps->name, why);
+	if (c->pair[0] && !json_object_get(req, c->pair[0]) != !json_object_get(req, c->pair[1]))
+		return usage_err("%s: %s and %s go together", ps->name, field_flag(c, c->pair[0]),
+				 field_flag(c, c->pair[1]));
 	return 0;
 }
 
 /* build_request() - the request for cmd from its arguments, each checked;
  * NULL after usage_err() */
-static json_t *build_request(const struct ctl_cmd *cmd, int argc, char **argv,
+static json_t *build_request(const struct cmd_schema *cmd, int argc, char **argv,
 			     struct ctl_opts *o)
 {
 	struct parse ps = { .cmd = cmd };
-	char dotted[64];
 	json_t *req;
 	int i, k, only_pos = 0, r = 0;
 
-	cmd_name(cmd, ' ', ps.name, sizeof(ps.name));
+	cmd_label(cmd, ps.name, sizeof(ps.name));
 	for (i = 0; i < argc && r == 0; i++) {
 		if (!only_pos && strcmp(argv[i], "--") == 0)
 			only_pos = 1;
@@ -1422,9 +1187,9 @@ static json_t *build_request(const struct ctl_cmd *cmd, int argc, char **argv,
 		else
 			r = parse_positional(&ps, argv[i]);
 	}
-	req = json_pack("{ss}", "cmd", cmd_name(cmd, '.', dotted, sizeof(dotted)));
+	req = json_pack("{ss}", "cmd", cmd->name);
 	if (r < 0 || finish_request(&ps, req) < 0) {
-		for (k = 0; k < CTL_MAX_PARAMS; k++)
+		for (k = 0; k < CMD_FIELDS_MAX; k++)
 			json_decref(ps.vals[k]);
 		json_decref(req);
 		return NULL;
@@ -1556,9 +1321,10 @@ static void print_error(json_t *reply)
 }
 
 /* handle_reply() - print the reply line; returns the exit status */
-static int handle_reply(const struct ctl_cmd *cmd, const struct ctl_opts *o, json_t *req,
+static int handle_reply(const struct cmd_schema *cmd, const struct ctl_opts *o, json_t *req,
 			const char *line, size_t len)
 {
+	const struct ctl_printer *pr;
 	json_error_t jerr;
 	json_t *reply, *ok;
 	int rc = 0;
@@ -1578,8 +1344,8 @@ static int handle_reply(const struct ctl_cmd *cmd, const struct ctl_opts *o, jso
 	if (json_is_false(ok)) {
 		print_error(reply);
 		rc = EXIT_DAEMON;
-	} else if (!o->json && cmd->print) {
-		cmd->print(req, json_object_get(reply, "result"));
+	} else if (!o->json && (pr = find_printer(cmd->name))) {
+		pr->print(req, json_object_get(reply, "result"));
 	} else if (!o->json && cmd->done) {
 		print_done(cmd->done, req);
 	}
@@ -1612,7 +1378,7 @@ static void report_read(enum read_result rr, const char *path, const struct ctl_
 }
 
 /* run() - send req to the daemon, print its reply; returns the exit status */
-static int run(const struct ctl_cmd *cmd, const struct ctl_opts *o, json_t *req)
+static int run(const struct cmd_schema *cmd, const struct ctl_opts *o, json_t *req)
 {
 	char *text = json_dumps(req, JSON_COMPACT), *line = NULL;
 	size_t len, linelen;
@@ -1678,7 +1444,7 @@ static void pick_socket(struct ctl_opts *o)
 int main(int argc, char **argv)
 {
 	struct ctl_opts o = { .timeout_ms = CTL_TIMEOUT_MS };
-	const struct ctl_cmd *cmd;
+	const struct cmd_schema *cmd;
 	json_t *req;
 	int i, nwords, rc;
 

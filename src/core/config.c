@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "cmdschema.h"
 #include "config.h"
 #include "log.h"
 #include "util.h"
@@ -116,14 +117,11 @@ static void *append(void *arr, size_t *n, size_t size)
 	return arr;
 }
 
-/* config_name_valid() - a peer name: [A-Za-z0-9._-]{1,63} */
+/* config_name_valid() - a peer name: [A-Za-z0-9._-]{1,63}, as the control
+ * commands take it (cmdschema.c) */
 int config_name_valid(const char *name)
 {
-	size_t n = strlen(name);
-
-	return n >= 1 && n <= CONFIG_NAME_MAX &&
-	       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			    "0123456789._-") == n;
+	return cmd_check_name(name) == NULL;
 }
 
 /* --- values --- */
@@ -382,17 +380,15 @@ static int set_netns(struct parser *p, const struct keydef *k, void *obj, const 
 	return 0;
 }
 
-/* set_iface() - what the kernel takes as a name (dev_valid_name()) */
+/* set_iface() - an interface name as network.add takes it (cmdschema.c) */
 static int set_iface(struct parser *p, const struct keydef *k, void *obj, const char *v)
 {
 	struct config_network *net = obj;
-	size_t n = strlen(v);
+	const char *why = cmd_check_iface(v);
 
-	if (n >= sizeof(net->iface) || strcspn(v, "/: \t") != n ||
-	    strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
-		return fail(p, "%s: '%.64s' is not an interface name (1..15 bytes, "
-			    "no '/', ':' or space)", k->name, v);
-	strcpy(net->iface, v);
+	if (why)
+		return fail(p, "%s: '%.64s' is not an interface name: %s", k->name, v, why);
+	snprintf(net->iface, sizeof(net->iface), "%s", v);
 	return 0;
 }
 

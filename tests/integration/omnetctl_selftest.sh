@@ -52,7 +52,7 @@ if [ -z "$OMNETCTL" ]; then
 	${CC:-gcc} -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow \
 		-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
 		-D_GNU_SOURCE -I"$ROOT/src" -I"$ROOT/src/core" -o "$OMNETCTL" "$ROOT/src/omnetctl.c" \
-		"$ROOT/src/osutil.c" "$ROOT/src/core/util.c" "$ROOT/src/core/log.c" \
+		"$ROOT/src/osutil.c" "$ROOT/src/core/util.c" "$ROOT/src/core/log.c" "$ROOT/src/core/cmdschema.c" \
 		$(pkg-config --cflags --libs jansson) ||
 		{ echo "FAIL: cannot build omnetctl"; exit 1; }
 fi
@@ -376,6 +376,9 @@ req_case "peer add, option first, fingerprint folded, no endpoints, no relay" \
 req_case "peer add with --opt=value" \
 	"{\"cmd\":\"peer.add\",\"name\":\"carol.x_1-2\",\"fingerprint\":\"$FP_B\",\"endpoints\":[\"198.51.100.9:1\"],\"relays\":[]}" \
 	peer add carol.x_1-2 --fingerprint="$FP_B" --endpoint=198.51.100.9:1
+req_case "peer add, endpoints without a port: sent as given, omnetd supplies the port" \
+	"{\"cmd\":\"peer.add\",\"name\":\"dave\",\"fingerprint\":\"$FP_A\",\"endpoints\":[\"192.0.2.1\",\"[2001:db8::1]\"],\"relays\":[]}" \
+	peer add dave --fingerprint "$FP_A" --endpoint 192.0.2.1 --endpoint '[2001:db8::1]'
 req_case "peer list" '{"cmd":"peer.list"}' peer list
 req_case "peer remove" '{"cmd":"peer.remove","name":"alice"}' peer remove alice
 out_is "peer remove confirms" "peer alice removed"
@@ -596,9 +599,12 @@ usage_case "fingerprint with a non-hex digit" peer add alice --fingerprint sha25
 check "fingerprint error says what is expected" \
 	grep -q -- "--fingerprint 'sha256:.*': expected sha256: followed by 64 hex digits" "$TMP/err"
 usage_case "--fingerprint without a value" peer add alice --fingerprint
-usage_case "endpoint without port" peer add alice --fingerprint "$FP_A" --endpoint 192.0.2.1
+usage_case "endpoint 0.0.0.0" peer add alice --fingerprint "$FP_A" --endpoint 0.0.0.0:6950
+usage_case "endpoint [::]" peer add alice --fingerprint "$FP_A" --endpoint '[::]'
 usage_case "endpoint with port 0" peer add alice --fingerprint "$FP_A" --endpoint 192.0.2.1:0
 usage_case "bare IPv6 endpoint" peer add alice --fingerprint "$FP_A" --endpoint 2001:db8::1:6950
+check "bare IPv6 endpoint: the message says brackets" \
+	grep -q -- "--endpoint '2001:db8::1:6950': an IPv6 address needs brackets" "$TMP/err"
 usage_case "host name endpoint" peer add alice --fingerprint "$FP_A" --endpoint relay.example.net:6950
 usage_case "bracketed IPv4 endpoint" peer add alice --fingerprint "$FP_A" --endpoint '[192.0.2.1]:6950'
 usage_case "nine endpoints" peer add alice --fingerprint "$FP_A" --endpoint 192.0.2.1:1 \
@@ -623,6 +629,9 @@ usage_case "network ID with a non-hex digit" network delete 0123456789abcdef0123
 usage_case "network add without --peer" network add "$NETID"
 usage_case "--netns without --iface" network add "$NETID" --peer alice --netns vm1
 usage_case "--iface without --netns" network add "$NETID" --peer alice --iface tap0
+check "--netns and --iface: the message names both" \
+	grep -q -- "network add: --netns and --iface go together" "$TMP/err"
+usage_case "interface name with a quote" network add "$NETID" --peer alice --netns vm1 --iface 'ta"p'
 usage_case "interface name too long" network add "$NETID" --peer alice --netns vm1 --iface abcdefghijklmnop
 usage_case "forward add without VM_PORT" forward add tcp 8080
 usage_case "proto sctp" forward add sctp 8080 80

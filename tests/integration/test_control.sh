@@ -87,6 +87,23 @@ check "deep nesting, huge and fractional numbers, wrong types, NUL, long strings
 	test "$(replies "$out" "[x['ok'] or x['error']['code'] for x in r]")" = "['bad_request', 'bad_request', 'bad_request', 'invalid_argument', 'bad_request', 'bad_request', 'bad_request', 'invalid_argument', True]"
 check "the daemon is alive after them" alive
 
+# --- one table of commands on both sides: what omnetctl sends, the daemon
+# takes; what it refuses, the daemon refuses with the same words
+ctl_c peer add nop --fingerprint sha256:$(printf '%064d' 8) --endpoint 192.0.2.9 \
+	--endpoint '[2001:db8::9]' >/dev/null
+check "endpoints without a port: omnetctl sends them, the daemon adds port 6950" \
+	test "$(json_eval ctl_c "[p['endpoints'] for p in r if p['name'] == 'nop']" peer list)" = \
+	"[['192.0.2.9:6950', '[2001:db8::9]:6950']]"
+ctl_c peer remove nop >/dev/null
+why_ctl=$(ctl_c peer remove 'a b' 2>&1 | sed -n "s/.*'a b': \(.*\); see omnetctl --help\$/\1/p")
+out=$(send '{"cmd":"peer.remove","name":"a b"}')
+why_d=$(replies "$out" "r[0]['error']['code'] + ' ' + r[0]['error']['message']")
+check "a bad peer name: invalid_argument, in omnetctl's words ($why_d | $why_ctl)" \
+	test -n "$why_ctl" -a "$why_d" = "invalid_argument name \"a b\": $why_ctl"
+out=$(send '{"cmd":"network.add","id":"'$NETID'","peer":"prov","netns":"vm1","iface":"ta p"}')
+check "a bad interface name: invalid_argument naming iface ($out)" \
+	test "$(replies "$out" "r[0]['error']['code'], r[0]['error']['message'].startswith('iface')")" = "invalid_argument True"
+
 # --- many connections: a bounded number served, the rest told so at once
 mkfifo "$OM_T/hold.fifo"
 ip netns exec "$NS_CONS" $PY "$TOOLS" conns --sock "$SOCK" --count 200 --hold \
