@@ -21,6 +21,7 @@
 #include <sys/vfs.h>
 
 #include "capns.h"
+#include "cmdschema.h"
 #include "log.h"
 #include "netlink.h"
 #include "netns.h"
@@ -59,38 +60,6 @@ static int ipv4_unicast(const void *addr)
 	return (a >> 24) != 0 && (a >> 24) != 127 && (a >> 28) != 14 && a != 0xffffffff;
 }
 
-/* iface_ok() - a name the kernel accepts (dev_valid_name()) and that
- * needs no escaping inside the nftables ruleset's quotes */
-static int iface_ok(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n >= 16 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch <= ' ' || ch >= 0x7f || strchr("/:\"\\", ch))
-			return 0;
-	}
-	return 1;
-}
-
-/* netns_name_ok() - a name under /run/netns, or an absolute path */
-static int netns_name_ok(const char *s)
-{
-	size_t i;
-
-	if (!*s || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return 0;
-	if (strchr(s, '/') && s[0] != '/')
-		return 0;
-	for (i = 0; s[i]; i++)
-		if ((unsigned char)s[i] < ' ' || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 int capns_check(const struct capns_params *p, char *err, size_t errlen)
 {
 	const char *why = NULL;
@@ -98,9 +67,9 @@ int capns_check(const struct capns_params *p, char *err, size_t errlen)
 	if (!terminated(p->idstr, sizeof(p->idstr)) || strlen(p->idstr) != NETID_HEXLEN ||
 	    strspn(p->idstr, "0123456789abcdef") != NETID_HEXLEN)
 		why = "not a network id";
-	else if (!terminated(p->netns, sizeof(p->netns)) || !netns_name_ok(p->netns))
+	else if (!terminated(p->netns, sizeof(p->netns)) || cmd_check_netns(p->netns))
 		why = "not a namespace name or an absolute path";
-	else if (!terminated(p->iface, sizeof(p->iface)) || !iface_ok(p->iface))
+	else if (!terminated(p->iface, sizeof(p->iface)) || cmd_check_iface(p->iface))
 		why = "not an interface name";
 	else if (!ipv4_unicast(&p->gateway) || !ipv4_unicast(&p->dns))
 		why = "the gateway and DNS addresses must be IPv4 unicast";

@@ -93,8 +93,6 @@ static int check_add(struct daemon *d, const struct netid *id, const char *peer,
 		snprintf(err, errlen, "a provider's network needs --netns and --iface");
 	else if (!provider && ((netns && *netns) || (iface && *iface)))
 		snprintf(err, errlen, "--netns and --iface are for a provider's network");
-	else if (provider && strlen(iface) >= IF_NAMESIZE)
-		snprintf(err, errlen, "interface name %s too long", iface);
 	else if (provider && strlen(netns) >= sizeof(((struct network *)0)->netns))
 		snprintf(err, errlen, "namespace name %.64s... too long", netns);
 	else if (provider && netns_identity(netns, nsid, err, errlen) < 0)

@@ -124,7 +124,7 @@ struct hp {
 };
 
 /* note() - one line on stderr; die() - and exit */
-static void vnote(const char *fmt, va_list ap)
+static void __attribute__((format(printf, 1, 0))) vnote(const char *fmt, va_list ap)
 {
 	fprintf(stderr, "hostile_peer: ");
 	vfprintf(stderr, fmt, ap);

@@ -49,7 +49,7 @@
 #include "wire.h"
 
 
-static void die(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt, ...)
 {
 	va_list ap;
 

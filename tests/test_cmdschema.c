@@ -78,7 +78,9 @@ static const struct value_case value_cases[] = {
 	OK(cmd_check_endpoint, "192.0.2.1"),
 	OK(cmd_check_endpoint, "[2001:db8::1]:6950"),
 	OK(cmd_check_endpoint, "[2001:db8::1]"),
-	BAD(cmd_check_endpoint, "2001:db8::1:6950"), /* a bare IPv6: is 6950 a port? */
+	/* a bare IPv6 is all address, as in the configuration file */
+	OK(cmd_check_endpoint, "2001:db8::1:6950"),
+	BAD(cmd_check_endpoint, "2001:db8::1:6950:1:2:3:4:5"),
 	BAD(cmd_check_endpoint, "192.0.2.1:0"),
 	BAD(cmd_check_endpoint, "192.0.2.1:"),
 	BAD(cmd_check_endpoint, "192.0.2.1:65536"),

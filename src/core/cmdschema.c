@@ -62,12 +62,15 @@ bad:
 	return "expected an interface name of 1 to 15 characters, no '/', ':', quotes or blanks";
 }
 
-/* cmd_check_netns() - a name under /run/netns or a path: whether it names
- * a namespace only the daemon can tell */
+/* cmd_check_netns() - a name under /run/netns or an absolute path: whether
+ * it names a namespace only the daemon can tell.  The provider's privileged
+ * helper checks the same again (capns.c), at its own boundary. */
 const char *cmd_check_netns(const char *s)
 {
 	if (*s == '\0' || has_control(s))
 		return "expected a non-empty value without control characters";
+	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0 || (strchr(s, '/') && s[0] != '/'))
+		return "expected a name under /run/netns or an absolute path";
 	return NULL;
 }
 
@@ -127,9 +130,10 @@ static int unspecified(const uint8_t *bin, size_t len)
 }
 
 /* cmd_check_endpoint() - where a peer can be reached: IPV4, IPV4:PORT,
- * [IPV6] or [IPV6]:PORT, numeric (omnetd never resolves names); without
- * a port omnetd uses OMNET_DEFAULT_PORT.  A bare IPv6 address is refused:
- * "2001:db8::1:6950" could mean a port. */
+ * IPV6, [IPV6] or [IPV6]:PORT, numeric (omnetd never resolves names);
+ * without a port omnetd uses OMNET_DEFAULT_PORT.  A bare IPv6 address is
+ * all address ("2001:db8::1:6950" is the address ending in :6950, as in
+ * the configuration file): a port needs the brackets. */
 const char *cmd_check_endpoint(const char *s)
 {
 	char host[INET6_ADDRSTRLEN];
@@ -144,7 +148,8 @@ const char *cmd_check_endpoint(const char *s)
 		port = end[1] ? end + 2 : NULL;
 		s++;
 	} else if ((end = strchr(s, ':')) && strchr(end + 1, ':')) {
-		return "an IPv6 address needs brackets: [ADDR] or [ADDR]:PORT";
+		af = AF_INET6;
+		end = s + strlen(s);
 	} else {
 		port = end ? end + 1 : NULL;
 		end = end ? end : s + strlen(s);

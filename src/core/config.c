@@ -317,7 +317,9 @@ static int set_endpoint(struct parser *p, const struct keydef *k, void *obj, con
 	struct sockaddr_storage ss;
 	size_t i;
 
-	if (endpoint_ok(v, &ss) < 0)
+	/* the same check as the control socket's (cmdschema.c), so a file and
+	 * a command accept the same endpoints */
+	if (cmd_check_endpoint(v) || endpoint_ok(v, &ss) < 0)
 		return fail(p, "%s: '%.64s' is not IPV4[:PORT] or [IPV6][:PORT] "
 			    "(numeric, port 1..65535)", k->name, v);
 	for (i = 0; i < peer->nendpoint; i++)

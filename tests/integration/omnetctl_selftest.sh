@@ -379,6 +379,9 @@ req_case "peer add with --opt=value" \
 req_case "peer add, endpoints without a port: sent as given, omnetd supplies the port" \
 	"{\"cmd\":\"peer.add\",\"name\":\"dave\",\"fingerprint\":\"$FP_A\",\"endpoints\":[\"192.0.2.1\",\"[2001:db8::1]\"],\"relays\":[]}" \
 	peer add dave --fingerprint "$FP_A" --endpoint 192.0.2.1 --endpoint '[2001:db8::1]'
+req_case "peer add, a bare IPv6 endpoint is all address (as in omnetd.conf)" \
+	"{\"cmd\":\"peer.add\",\"name\":\"erin\",\"fingerprint\":\"$FP_A\",\"endpoints\":[\"2001:db8::1:6950\"],\"relays\":[]}" \
+	peer add erin --fingerprint "$FP_A" --endpoint 2001:db8::1:6950
 req_case "peer list" '{"cmd":"peer.list"}' peer list
 req_case "peer remove" '{"cmd":"peer.remove","name":"alice"}' peer remove alice
 out_is "peer remove confirms" "peer alice removed"
@@ -602,9 +605,8 @@ usage_case "--fingerprint without a value" peer add alice --fingerprint
 usage_case "endpoint 0.0.0.0" peer add alice --fingerprint "$FP_A" --endpoint 0.0.0.0:6950
 usage_case "endpoint [::]" peer add alice --fingerprint "$FP_A" --endpoint '[::]'
 usage_case "endpoint with port 0" peer add alice --fingerprint "$FP_A" --endpoint 192.0.2.1:0
-usage_case "bare IPv6 endpoint" peer add alice --fingerprint "$FP_A" --endpoint 2001:db8::1:6950
-check "bare IPv6 endpoint: the message says brackets" \
-	grep -q -- "--endpoint '2001:db8::1:6950': an IPv6 address needs brackets" "$TMP/err"
+usage_case "IPv6 endpoint with too many groups" peer add alice --fingerprint "$FP_A" \
+	--endpoint 2001:db8::1:2:3:4:5:6:7
 usage_case "host name endpoint" peer add alice --fingerprint "$FP_A" --endpoint relay.example.net:6950
 usage_case "bracketed IPv4 endpoint" peer add alice --fingerprint "$FP_A" --endpoint '[192.0.2.1]:6950'
 usage_case "nine endpoints" peer add alice --fingerprint "$FP_A" --endpoint 192.0.2.1:1 \
