@@ -1106,6 +1106,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  { { NULL, "ADDR[:PORT]", "destination", P_STR, PF_REQUIRED, NULL, check_destination },
 	    { "--proto", "tcp|udp", "proto", P_LOWER, 0, "tcp", check_proto } },
 	  NULL, print_policy_check, NULL },
+	{ { "reload" }, "", "re-read the configuration file as SIGHUP does; fails with FILE:LINE:\n"
+	  "      message if it does not load (the running configuration is kept)",
+	  { { 0 } }, NULL, NULL, "configuration reloaded" },
 };
 
 /* cmd_name() - the words of a command, joined by sep */
