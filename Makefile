@@ -245,6 +245,13 @@ distcheck: dist
 check-packaging:
 	tests/packaging/run
 
+# The packaged units under systemd as PID 1: a Debian 12 container
+# (systemd-nspawn, its root file system cached in /var/cache/omnet-tests)
+# with the .deb installed.  Needs root.
+.PHONY: check-systemd
+check-systemd:
+	tests/packaging/systemd
+
 clean:
 	rm -rf $(O)
 

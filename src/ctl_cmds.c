@@ -742,6 +742,18 @@ static json_t *cmd_policy_check(struct daemon *d, json_t *req, struct ctl_error 
 		"port_rules_skipped", v.port_rules_skipped);
 }
 
+/* reload: what SIGHUP does, with the file's error in the reply, so that
+ * `systemctl reload` (ExecReload=omnetctl reload) fails visibly */
+static json_t *cmd_reload(struct daemon *d, json_t *req, struct ctl_error *err)
+{
+	char e[1024];
+	int r = daemon_reload(d, e, sizeof(e));
+
+	if (r < 0)
+		return ctl_fail(err, "config_invalid", "%s", e);
+	return json_pack("{s:o}", "config", r ? json_string(d->config_path) : json_null());
+}
+
 const struct ctl_command ctl_commands[] = {
 	{ "status", cmd_status },
 	{ "identity", cmd_identity },
@@ -758,5 +770,6 @@ const struct ctl_command ctl_commands[] = {
 	{ "forward.remove", cmd_forward_remove },
 	{ "forward.list", cmd_forward_list },
 	{ "policy.check", cmd_policy_check },
+	{ "reload", cmd_reload },
 	{ NULL, NULL },
 };

@@ -219,33 +219,34 @@ static void on_quit(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(d->base, NULL);
 }
 
-/* on_reload() - SIGHUP: the egress policy, resolvers, candidate-allow and
- * the log level are re-read; peers, networks and forwards of the file need
- * a restart */
-static void on_reload(evutil_socket_t sig, short what, void *arg)
+/* daemon_reload() - SIGHUP and the control command reload: the egress
+ * policy, resolvers, candidate-allow and the log level are re-read; peers,
+ * networks and forwards of the file need a restart.  Returns 1 if the file
+ * was reloaded, 0 if there is no file (only the resolvers are re-read), -1
+ * with err ("FILE:LINE: message") if it fails to load: the running
+ * configuration is kept. */
+int daemon_reload(struct daemon *d, char *err, size_t errlen)
 {
-	struct daemon *d = arg;
 	struct config c;
 	struct policy *p;
-	char err[1024];
 
 	if (!d->config_path[0]) {
-		log_info("SIGHUP: no configuration file; re-reading %s", d->cfg.resolv_conf);
+		log_info("reload: no configuration file; re-reading %s", d->cfg.resolv_conf);
 		if (d->role == ROLE_CONSUMER)
 			egress_load_resolvers(d);
-		return;
+		return 0;
 	}
 	config_defaults(&c);
-	if (config_load_file(&c, d->config_path, err, sizeof(err)) < 0) {
+	if (config_load_file(&c, d->config_path, err, errlen) < 0) {
 		log_warnx("reload failed, keeping the running configuration: %s", err);
 		config_free(&c);
-		return;
+		return -1;
 	}
 	if (d->role == ROLE_CONSUMER) {
-		if (!(p = load_policy(&c, err, sizeof(err)))) {
+		if (!(p = load_policy(&c, err, errlen))) {
 			log_warnx("reload failed, keeping the running configuration: %s", err);
 			config_free(&c);
-			return;
+			return -1;
 		}
 		/* the host's addresses, routes and public addresses stay:
 		 * netlink keeps them current, the file does not say them */
@@ -262,6 +263,14 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		egress_load_resolvers(d);
 	config_free(&c);
 	log_info("configuration reloaded from %s", d->config_path);
+	return 1;
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	char err[1024];
+
+	daemon_reload(arg, err, sizeof(err));
 }
 
 static void on_housekeeping(evutil_socket_t fd, short what, void *arg)

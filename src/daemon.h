@@ -128,6 +128,7 @@ int daemon_run(struct daemon *d);
 void daemon_free(struct daemon *d);
 /* daemon_save_state() - persist runtime peers, networks, forwards */
 void daemon_save_state(struct daemon *d);
+int daemon_reload(struct daemon *d, char *err, size_t errlen);
 int daemon_network_is_deleted(const struct daemon *d, const struct netid *id);
 /* daemon_flow_room() - a new flow may take a descriptor: below the
  * process's limit less a reserve; counts a refusal */

@@ -281,6 +281,10 @@ const struct cmd_schema cmd_schemas[] = {
 	  { { "destination", CMD_STRING, REQ, cmd_check_destination, 0, NULL, NULL, "ADDR[:PORT]" },
 	    { "port", CMD_INT, 0, cmd_check_port, 0, NULL, NULL, NULL },
 	    { "proto", CMD_STRING, FOLD, cmd_check_proto, 0, "tcp", "--proto", "tcp|udp" } } },
+	{ "reload", ALL, NULL, { NULL }, "",
+	  "re-read the configuration file as SIGHUP does; fails with FILE:LINE:\n"
+	  "      message if it does not load (the running configuration is kept)",
+	  "configuration reloaded", { { 0 } } },
 };
 
 const size_t cmd_schemas_count = ARRAY_SIZE(cmd_schemas);

@@ -157,6 +157,7 @@ policy_check = {
 replies = {
     "status": ok(status),
     "policy.check": ok(policy_check),
+    "reload": ok({"config": "/etc/omnetd/omnetd.conf"}),
     "identity": ok({"fingerprint": fp_self}),
     "peer.list": ok(peers),
     "network.list": ok(networks),
@@ -423,6 +424,8 @@ out_is "connect confirms" "peer alice: connecting"
 req_case "disconnect" '{"cmd":"disconnect","peer":"alice"}' disconnect alice
 out_is "disconnect confirms" "peer alice disconnected"
 req_case "--json after the command" '{"cmd":"status"}' status --json
+req_case "reload" '{"cmd":"reload"}' reload
+out_is "reload confirms" "configuration reloaded"
 req_case "policy check ADDR:PORT, proto defaults to tcp" \
 	'{"cmd":"policy.check","destination":"203.0.113.10:80","proto":"tcp"}' \
 	policy check 203.0.113.10:80
@@ -522,6 +525,11 @@ check "daemon error: stdout empty" [ ! -s "$TMP/out" ]
 ctl --json connect zed
 rc_is "daemon error with --json exits 1" 1
 out_is "daemon error with --json prints the raw reply" "$ERR"
+set_reply reload '{"ok": false, "error": {"code": "config_invalid", "message": "/etc/omnetd/omnetd.conf:71: mtu: 12 is not in 576..65535"}}'
+ctl reload
+rc_is "a reload the daemon refused exits 1 (systemctl reload fails)" 1
+err_is "and says where the file is wrong" \
+	"omnetctl: /etc/omnetd/omnetd.conf:71: mtu: 12 is not in 576..65535 (config_invalid)"
 set_reply connect '{"ok": false}'
 ctl connect zed
 err_is "error without details" "omnetctl: request failed (unknown)"
