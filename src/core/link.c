@@ -787,6 +787,8 @@ static void on_packet_lost(struct link *l, struct sent_pkt *p)
 	if (p->mtu_probe)
 		return; /* too big for the path, not congestion; nothing to resend */
 	l->st.packets_lost++;
+	if (l->cb.packet_lost)
+		l->cb.packet_lost(l->cb.arg, p->pn, p->size);
 	if (p->ack_eliciting)
 		cc_on_lost(&l->cc, p->size);
 	requeue_frames(l, p);
@@ -886,9 +888,11 @@ static void on_packet_acked(struct link *l, struct sent_pkt *p)
 	if (p->mtu_probe) {
 		p->state = SP_ACKED;
 		if (l->cb.probe_acked)
-			l->cb.probe_acked(l->cb.arg, p->size);
+			l->cb.probe_acked(l->cb.arg, p->pn, p->size);
 		return;
 	}
+	if (l->cb.packet_acked)
+		l->cb.packet_acked(l->cb.arg, p->pn, p->size);
 	if (was_lost)
 		spurious_loss(l, p);
 	p->state = SP_ACKED;
@@ -1847,6 +1851,8 @@ static void on_pto(struct link *l)
 		struct sent_pkt *p = sp_get(l, pn);
 
 		if (p->state == SP_INFLIGHT && p->ack_eliciting) {
+			if (l->cb.packet_timeout && !p->mtu_probe)
+				l->cb.packet_timeout(l->cb.arg, p->pn, p->size);
 			requeue_frames(l, p);
 			break;
 		}
@@ -2211,6 +2217,11 @@ void link_set_max_packet(struct link *l, size_t max)
 size_t link_max_packet(const struct link *l)
 {
 	return l->cfg.max_packet;
+}
+
+uint64_t link_next_pn(const struct link *l)
+{
+	return l->next_pn;
 }
 
 /* link_build_path_packet() - RFC 9000 8.2: path probes are padded to the
