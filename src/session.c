@@ -136,7 +136,7 @@ static void pmtu_run(struct session *s, uint64_t now_ms)
 		uint8_t buf[PMTU_MAX + 64];
 		uint64_t pn = link_next_pn(s->link);
 		size_t n = link_build_mtu_probe(s->link, act.probe, buf, sizeof(buf),
-						now_ms * 1000);
+						clock_now_us());
 
 		if (n)
 			dtls_write(s->dtls, buf, n);
@@ -144,6 +144,8 @@ static void pmtu_run(struct session *s, uint64_t now_ms)
 	}
 }
 
+/* The link core's reports, for the path MTU core: they only update its
+ * state; pmtu_run() acts on it once the link core has returned. */
 static void probe_acked(void *arg, uint64_t pn, size_t size)
 {
 	struct session *s = arg;
