@@ -23,6 +23,7 @@
 #include "network.h"
 #include "peer.h"
 #include "relay.h"
+#include "pmtu.h"
 #include "policy.h"
 #include "privdrop.h"
 #include "privsep.h"
@@ -140,12 +141,13 @@ static int mkdir_p(const char *path, mode_t mode)
 }
 
 /* link_config_from() - the link core's limits from the configuration; a
- * packet is what fits a DTLS record in one datagram on the path (IPv6
- * headers assumed, the larger) */
+ * packet is what fits a DTLS record in one datagram: each session sizes
+ * its own for its path (pmtu.h), this is what fits any path (IPv6 through
+ * a relay carries the most headers) */
 static void link_config_from(struct link_config *lc, const struct config *c)
 {
 	link_config_default(lc);
-	lc->max_packet = c->mtu - 40 - 8 - WIRE_OUTER_DATA_LEN - DTLS_OVERHEAD;
+	lc->max_packet = c->mtu - pmtu_overhead(PMTU_IPV6, 1, PMTU_PACKET);
 	lc->flow_window_max = c->flow_window_max_bytes;
 	lc->link_window_max = c->link_window_max_bytes;
 	lc->send_buffer = c->send_buffer_bytes;

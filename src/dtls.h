@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "identity.h"
+#include "pmtu.h"
 
 struct dtls_ctx;
 struct dtls_conn;
@@ -68,7 +69,8 @@ const char *dtls_error(const struct dtls_conn *s);
 #define DTLS_INSTANCE_LEN 8
 int dtls_peer_instance(const struct dtls_conn *s, uint8_t out[DTLS_INSTANCE_LEN]);
 const char *dtls_cipher(const struct dtls_conn *s);
-/* DTLS record overhead for AEAD ciphers: header 13, nonce 8, tag 16 */
-#define DTLS_OVERHEAD 37
+/* DTLS record overhead for AEAD ciphers: header 13, nonce 8, tag 16
+ * (pmtu.h counts it with every other header a datagram carries) */
+#define DTLS_OVERHEAD PMTU_DTLS_OVERHEAD
 
 #endif

@@ -16,6 +16,7 @@
 #include "osutil.h"
 #include "mesh.h"
 #include "peer.h"
+#include "pmtu.h"
 #include "relay.h"
 #include "session.h"
 #include "util.h"
@@ -504,7 +505,7 @@ struct mesh *mesh_new(struct daemon *d, const struct sockaddr *listen, socklen_t
 	 * jumbo size */
 	m->slot_size = MAX((size_t)2048, (size_t)d->cfg.mtu + 64);
 	if (d->cfg.pmtu_probe)
-		m->slot_size = MAX(m->slot_size, (size_t)9000 + 64);
+		m->slot_size = MAX(m->slot_size, (size_t)PMTU_MAX + 64);
 	for (i = 0; i < TX_SLOTS; i++)
 		m->tx[i].buf = xmalloc(m->slot_size);
 	m->rx_buf = xmalloc(RX_BATCH * (size_t)RX_BUF);

@@ -26,22 +26,16 @@
 #define UNKNOWN_SILENCE_MS 1000
 #define PATH_PACKET_MIN 24         /* packet number, PATH_CHALLENGE/RESPONSE, room */
 #define REFUSED_LOG_MS 10000       /* one line per flood, not one per datagram */
-#define PMTU_MAX 9000              /* jumbo frames: the largest worth probing */
-#define PMTU_STEP 32               /* close enough: stop searching */
-#define PMTU_TRIES 2
-#define PMTU_RAISE_MS 600000       /* RFC 8899: search again every 10 min */
 
 static void arm_timer(struct session *s);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 static void release_handshake(struct session *s);
 
-/* link_mtu() - what DTLS may put in one datagram: the path MTU less IP,
- * UDP and our headers (a relayed datagram carries two) */
+/* link_mtu() - what DTLS may put in one handshake datagram: the path MTU
+ * less IP, UDP and our headers (a relayed datagram carries two) */
 static unsigned link_mtu(const struct daemon *d, const struct path_addr *to)
 {
-	unsigned ip = to->sa.ss_family == AF_INET6 ? 40 : 20;
-
-	return d->cfg.mtu - ip - 8 - WIRE_OUTER_HS_LEN - WIRE_OUTER_DATA_LEN;
+	return d->cfg.mtu - pmtu_path_overhead(to, PMTU_HANDSHAKE);
 }
 
 static void dtls_out(void *arg, const uint8_t *rec, size_t len)
@@ -57,7 +51,8 @@ static void dtls_out(void *arg, const uint8_t *rec, size_t len)
 	if (o.type == WIRE_HANDSHAKE && s->hs_tx_budget != PATH_UNLIMITED) {
 		/* dialling an address that never sent us anything: only so
 		 * much, retransmissions included (RFC 9000 8) */
-		uint64_t n = len + WIRE_OUTER_HS_LEN + (s->path.channel ? WIRE_OUTER_DATA_LEN : 0);
+		uint64_t n = len + pmtu_overhead(PMTU_UDP_PAYLOAD, s->path.channel != 0,
+						 PMTU_HANDSHAKE);
 
 		if (n > s->hs_tx_budget) {
 			s->d->ctr.path_sends_limited++;
@@ -108,74 +103,68 @@ struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer
 	return s;
 }
 
-/* ---- path MTU search ----------------------------------------------------- */
+/* ---- path MTU (pmtu.h) ------------------------------------------------ */
 
-static size_t plain_for(const struct session *s, unsigned dgram)
-{
-	unsigned ip = s->path.sa.ss_family == AF_INET6 ? 40 : 20;
-	unsigned relay = s->path.channel ? WIRE_OUTER_DATA_LEN : 0;
-
-	return dgram - ip - 8 - relay - WIRE_OUTER_DATA_LEN - DTLS_OVERHEAD;
-}
-
-static void pmtu_send(struct session *s)
-{
-	uint8_t buf[PMTU_MAX + 64];
-	size_t n = link_build_mtu_probe(s->link, plain_for(s, s->pmtu.probing), buf, sizeof(buf),
-					clock_now_us());
-
-	if (n)
-		dtls_write(s->dtls, buf, n);
-	s->pmtu.deadline_ms = clock_now_ms() +
-			      MAX((uint64_t)200, 3 * link_rtt(s->link)->smoothed_us / 1000);
-}
-
-/* pmtu_next() - probe the middle of what is left, or rest for a while */
-static void pmtu_next(struct session *s)
-{
-	char a[96];
-
-	s->pmtu.probing = 0;
-	s->pmtu.tries = 0;
-	if (s->pmtu.hi < s->pmtu.lo + PMTU_STEP) {
-		s->pmtu.deadline_ms = clock_now_ms() + PMTU_RAISE_MS;
-		log_info("peer %s: path MTU to %s is %u bytes", s->peer->name,
-			 path_addr_fmt(&s->path, a), s->pmtu.lo);
-		return;
-	}
-	s->pmtu.probing = (s->pmtu.lo + s->pmtu.hi + 1) / 2;
-	pmtu_send(s);
-}
-
+/* pmtu_start() - the session's path, from the configured MTU */
 static void pmtu_start(struct session *s)
 {
-	s->pmtu.lo = s->d->cfg.mtu;
-	s->pmtu.hi = PMTU_MAX;
-	pmtu_next(s);
+	struct pmtu_config c = { .base = s->d->cfg.mtu, .max = PMTU_MAX,
+				 .search = s->d->cfg.pmtu_probe };
+
+	pmtu_reset(&s->pmtu, &c, pmtu_ip_of(&s->path), s->path.channel != 0,
+		   link_next_pn(s->link), clock_now_ms());
 }
 
-/* pmtu_timeout() - no ACK for the probe: once more, then rule the size out */
-static void pmtu_timeout(struct session *s)
+/* pmtu_run() - what the path MTU core asks for now: the packet size, a
+ * probe, a line in the log.  Called after the link core has run, never
+ * from inside it. */
+static void pmtu_run(struct session *s, uint64_t now_ms)
 {
-	if (!s->pmtu.probing)
-		pmtu_start(s); /* time for the periodic search */
-	else if (++s->pmtu.tries < PMTU_TRIES)
-		pmtu_send(s);
-	else {
-		s->pmtu.hi = s->pmtu.probing - 1;
-		pmtu_next(s);
+	struct pmtu_action act;
+	char a[96];
+
+	pmtu_poll(&s->pmtu, now_ms, &act);
+	if (act.payload != link_max_packet(s->link))
+		link_set_max_packet(s->link, act.payload);
+	if (act.events & PMTU_EV_BLACK_HOLE)
+		log_info("peer %s: path %s stopped carrying large datagrams: back to %u bytes",
+			 s->peer->name, path_addr_fmt(&s->path, a), s->pmtu.mtu);
+	if (act.events & PMTU_EV_FOUND)
+		log_info("peer %s: path MTU to %s is %u bytes", s->peer->name,
+			 path_addr_fmt(&s->path, a), s->pmtu.mtu);
+	if (act.probe) {
+		uint8_t buf[PMTU_MAX + 64];
+		uint64_t pn = link_next_pn(s->link);
+		size_t n = link_build_mtu_probe(s->link, act.probe, buf, sizeof(buf),
+						clock_now_us());
+
+		if (n)
+			dtls_write(s->dtls, buf, n);
+		pmtu_probe_sent(&s->pmtu, pn, link_rtt(s->link)->smoothed_us / 1000, now_ms);
 	}
 }
 
-static void probe_acked(void *arg, size_t size)
+/* The link core's reports, for the path MTU core: they only update its
+ * state; pmtu_run() acts on it once the link core has returned. */
+static void probe_acked(void *arg, uint64_t pn, size_t size)
 {
 	struct session *s = arg;
 
-	if (!s->pmtu.probing || size != plain_for(s, s->pmtu.probing))
-		return;
-	s->pmtu.lo = s->pmtu.probing;
-	link_set_max_packet(s->link, size);
-	pmtu_next(s);
+	pmtu_on_probe_acked(&s->pmtu, pn, size, clock_now_ms());
+}
+
+static void packet_acked(void *arg, uint64_t pn, size_t size)
+{
+	struct session *s = arg;
+
+	pmtu_on_acked(&s->pmtu, pn, size);
+}
+
+static void packet_lost(void *arg, uint64_t pn, size_t size)
+{
+	struct session *s = arg;
+
+	pmtu_on_lost(&s->pmtu, pn, size, link_rtt(s->link)->smoothed_us / 1000, clock_now_ms());
 }
 
 /* ---- path frames ------------------------------------------------------- */
@@ -187,8 +176,10 @@ static size_t send_path_packet(struct session *s, const struct path_addr *to, ui
 			       const uint8_t data[PATH_CHALLENGE_LEN], uint64_t max)
 {
 	uint8_t pkt[2048];
-	size_t over = WIRE_OUTER_DATA_LEN + (to->channel ? WIRE_OUTER_DATA_LEN : 0) + DTLS_OVERHEAD;
-	size_t cap = sizeof(pkt), n;
+	size_t over = pmtu_overhead(PMTU_UDP_PAYLOAD, to->channel != 0, PMTU_PACKET);
+	/* sized for the path it goes on, which may not be the session's */
+	size_t cap = MIN(sizeof(pkt), (size_t)(s->d->cfg.mtu - pmtu_path_overhead(to, PMTU_PACKET)));
+	size_t n;
 
 	if (max != PATH_UNLIMITED) {
 		if (max < over + PATH_PACKET_MIN)
@@ -271,18 +262,27 @@ size_t session_challenge(struct session *s, const struct path_addr *to,
 void session_migrate(struct session *s, const struct path_addr *to, enum path_method method,
 		     const char *why)
 {
+	int moved = !path_addr_eq(to, &s->path);
 	char a[96], b[96];
 
 	log_info("peer %s: path %s (%s) -> %s (%s): %s", s->peer->name,
 		 path_addr_fmt(&s->path, a), path_method_name(s->method), path_addr_fmt(to, b),
 		 path_method_name(method), why);
-	if (!path_addr_eq(to, &s->path))
+	if (moved)
 		s->path_since_ms = clock_now_ms();
 	s->path = *to;
 	s->method = method;
-	/* the new path may be nothing like the old one: measure it afresh,
-	 * and send again what the old one may have swallowed */
+	/* the new path may be nothing like the old one: its headers, its MTU
+	 * (from the base again: what the old one carried may not pass here),
+	 * its RTT and rate are measured afresh, and what the old one may have
+	 * swallowed is sent again, in packets that fit */
+	if (moved) {
+		pmtu_start(s);
+		link_set_max_packet(s->link, pmtu_max_payload(&s->pmtu));
+	}
 	link_restart_path(s->link, clock_now_us());
+	if (moved)
+		pmtu_run(s, clock_now_ms());
 	mesh_wake(s->mesh, s);
 }
 
@@ -300,6 +300,7 @@ static void established(struct session *s)
 {
 	struct daemon *d = s->d;
 	struct link_cb cb = daemon_link_cb;
+	struct link_config lc;
 	char a[96];
 
 	if (!s->peer)
@@ -314,14 +315,19 @@ static void established(struct session *s)
 	release_handshake(s);
 	cb.arg = s;
 	cb.probe_acked = probe_acked;
+	cb.packet_acked = packet_acked;
+	cb.packet_lost = packet_lost;
+	cb.packet_timeout = packet_lost;
 	cb.path_frame = path_frame;
 	d->link_cfg.opens_even = d->role == ROLE_PROVIDER;
-	s->link = link_new(&d->link_cfg, &cb, &d->pool, clock_now_us());
+	lc = d->link_cfg;
+	lc.max_packet = d->cfg.mtu - pmtu_path_overhead(&s->path, PMTU_PACKET);
+	s->link = link_new(&lc, &cb, &d->pool, clock_now_us());
 	log_info("peer %s: session %08x established via %s, %s, %s", s->peer->name, s->local_id,
 		 path_addr_fmt(&s->path, a), dtls_cipher(s->dtls),
 		 s->client ? "we dialled" : "it dialled");
-	if (d->cfg.pmtu_probe)
-		pmtu_start(s);
+	pmtu_start(s);
+	pmtu_run(s, clock_now_ms());
 	peer_session_up(s->peer, s);
 }
 
@@ -341,11 +347,14 @@ static void deliver(void *arg, const uint8_t *plain, size_t len)
 {
 	struct session *s = arg;
 
+	uint64_t now_us = clock_now_us();
+
 	s->rx_auth = 1; /* the record's MAC checked out */
 	if (!s->link)
 		return;
-	if (link_recv(s->link, plain, len, clock_now_us()) < 0)
+	if (link_recv(s->link, plain, len, now_us) < 0)
 		s->d->ctr.datagrams_malformed++;
+	pmtu_run(s, now_us / 1000);
 }
 
 void session_input(struct session *s, const struct wire_outer *o, const uint8_t *p, size_t len,
@@ -637,8 +646,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	link_on_timer(s->link, clock_now_us());
-	if (s->d->cfg.pmtu_probe && s->pmtu.deadline_ms && now_ms >= s->pmtu.deadline_ms)
-		pmtu_timeout(s);
+	pmtu_run(s, now_ms);
 	mesh_wake(s->mesh, s);
 }
 
@@ -656,9 +664,11 @@ static void arm_timer(struct session *s)
 		at = rel == UINT64_MAX ? UINT64_MAX : now + rel;
 		at = MIN(at, (s->created_ms + s->d->cfg.handshake_timeout_ms) * 1000);
 	} else {
+		uint64_t pmtu_at = pmtu_deadline(&s->pmtu);
+
 		at = link_next_timer_us(s->link, now);
-		if (s->pmtu.deadline_ms)
-			at = MIN(at, s->pmtu.deadline_ms * 1000);
+		if (pmtu_at != UINT64_MAX)
+			at = MIN(at, pmtu_at * 1000);
 	}
 	if (at == UINT64_MAX)
 		return;

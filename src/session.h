@@ -10,6 +10,7 @@
 
 #include "hslimit.h"
 #include "path.h"
+#include "pmtu.h"
 #include "wire.h"
 
 struct daemon;
@@ -49,13 +50,9 @@ struct session {
 	uint64_t hs_tx_budget;       /* PATH_UNLIMITED, or bytes left */
 	int dirty;
 	struct session *dirty_next;
-	/* path MTU search (pmtu-probe = yes), in datagram bytes */
-	struct {
-		unsigned lo, hi;        /* lo works; hi is the highest not yet ruled out */
-		unsigned probing;       /* size in flight, 0: none */
-		unsigned tries;
-		uint64_t deadline_ms;   /* probe timeout, or the next search */
-	} pmtu;
+	/* the path's MTU, and the search for a larger one (once established;
+	 * reset whenever the path changes) */
+	struct pmtu pmtu;
 };
 
 /* session_client_new() - dial; tx_budget: what the handshake may send
@@ -80,7 +77,9 @@ void session_wake(struct session *s);
 size_t session_challenge(struct session *s, const struct path_addr *to,
 			 const uint8_t data[PATH_CHALLENGE_LEN], uint64_t max_bytes);
 /* session_migrate() - send on this path from now on (it may be the same
- * one, back after an outage); what is in flight is sent again there */
+ * one, back after an outage); what is in flight is sent again there, and
+ * a different path starts from the configured MTU (sized for its headers)
+ * and its own search */
 void session_migrate(struct session *s, const struct path_addr *to, enum path_method method,
 		     const char *why);
 /* session_queue_frame() - an encoded control frame for the next packet */

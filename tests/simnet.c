@@ -136,6 +136,10 @@ void sim_chan_send(struct sim_chan *c, const uint8_t *pkt, size_t len, uint64_t 
 	uint64_t depart = now_us;
 
 	c->sent++;
+	if (c->p.max_len && len > c->p.max_len) {
+		c->too_big++; /* the path MTU: it never fragments */
+		return;
+	}
 	if (now_us >= c->p.down_from_us && now_us < c->p.down_until_us) {
 		c->dropped++;
 		return;

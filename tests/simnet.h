@@ -23,6 +23,7 @@ struct sim_path {
 	uint64_t rate_bps;      /* 0: unlimited */
 	uint64_t queue_us;      /* tail drop beyond this much queueing */
 	uint64_t down_from_us, down_until_us; /* outage: everything dropped */
+	size_t max_len;         /* 0: any; else longer packets are dropped (too big) */
 };
 
 struct sim_pkt {
@@ -40,7 +41,7 @@ struct sim_chan {
 	uint64_t rng;
 	uint64_t order;
 	/* counters */
-	uint64_t sent, delivered, dropped, duplicated, queue_drops, bytes_delivered;
+	uint64_t sent, delivered, dropped, duplicated, queue_drops, bytes_delivered, too_big;
 };
 
 struct sim {

@@ -1484,6 +1484,11 @@ size_t link_max_packet(const struct link *l)
 	return l->cfg.max_packet;
 }
 
+uint64_t link_next_pn(const struct link *l)
+{
+	return l->next_pn;
+}
+
 const struct link_stats *link_stats(const struct link *l)
 {
 	return &l->st;

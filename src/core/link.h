@@ -122,7 +122,13 @@ struct link_cb {
 	 * packet: the glue knows which path the packet came on */
 	void (*path_frame)(void *arg, const struct wire_frame *f);
 	/* a path MTU probe of this many plaintext bytes was acknowledged */
-	void (*probe_acked)(void *arg, size_t size);
+	void (*probe_acked)(void *arg, uint64_t pn, size_t size);
+	/* for black-hole detection (pmtu.h): another packet we sent was
+	 * acknowledged, or declared lost, or was the oldest in flight when a
+	 * probe timeout fired; all optional */
+	void (*packet_acked)(void *arg, uint64_t pn, size_t size);
+	void (*packet_lost)(void *arg, uint64_t pn, size_t size);
+	void (*packet_timeout)(void *arg, uint64_t pn, size_t size);
 };
 
 
@@ -203,9 +209,13 @@ size_t link_build_path_packet(struct link *l, uint8_t type, const uint8_t data[8
  * reports it arrived.  Returns its length, 0 if it does not fit cap. */
 size_t link_build_mtu_probe(struct link *l, size_t size, uint8_t *buf, size_t cap,
 			    uint64_t now_us);
-/* link_set_max_packet() - the path carries packets this large */
+/* link_set_max_packet() - the path carries packets this large (it may
+ * shrink: what was sent larger is resent in smaller packets, and a UDP
+ * datagram's fragment cut for the larger size is dropped, as UDP would) */
 void link_set_max_packet(struct link *l, size_t max);
 size_t link_max_packet(const struct link *l);
+/* link_next_pn() - the number the next packet will carry */
+uint64_t link_next_pn(const struct link *l);
 /* link_queue_frame() - an encoded frame for the next packet, sent once
  * (callers that need it to arrive send it again: soft state) */
 int link_queue_frame(struct link *l, const uint8_t *frame, size_t len);

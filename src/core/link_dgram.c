@@ -18,6 +18,10 @@
 
 /* ---- send side --------------------------------------------------------- */
 
+/* a fragment leaves room in its packet for the packet number, the frame's
+ * header and an ACK frame */
+#define DGRAM_FRAG_ROOM 48
+
 static struct dgram_rec *dq_at(struct dgram_queue *q, size_t i)
 {
 	return &q->r[(q->head + i) & (q->cap - 1)];
@@ -143,6 +147,13 @@ int dgram_put(struct link *l, struct link_flow *f, struct wbuf *b, struct sent_p
 			l->st.dgrams_expired++;
 			continue;
 		}
+		if (d->len + DGRAM_FRAG_ROOM > l->cfg.max_packet) {
+			/* cut for a path that carried larger packets (the path
+			 * changed, or its MTU shrank): no packet takes it now */
+			dq_set_state(q, d, DG_DROPPED);
+			l->st.dgrams_expired++;
+			continue;
+		}
 		mark = b->len;
 		if (wire_put_dgram(b, f->id, d->seq, d->total, d->frag, NULL, d->len) < 0)
 			break;
@@ -168,7 +179,7 @@ int link_flow_send_dgram(struct link_flow *f, const void *data, size_t len, uint
 {
 	struct link *l = f->link;
 	struct dgram_queue *q = f->dq;
-	size_t frag_max = l->cfg.max_packet - 48, nfrag, i;
+	size_t frag_max = l->cfg.max_packet - DGRAM_FRAG_ROOM, nfrag, i;
 	uint64_t start;
 
 	if (!q || len > 65535)

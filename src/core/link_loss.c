@@ -81,6 +81,8 @@ void loss_on_packet(struct link *l, struct sent_pkt *p)
 	if (p->mtu_probe)
 		return; /* too big for the path, not congestion; nothing to resend */
 	l->st.packets_lost++;
+	if (l->cb.packet_lost)
+		l->cb.packet_lost(l->cb.arg, p->pn, p->size);
 	if (p->ack_eliciting)
 		cc_on_lost(&l->cc, p->size);
 	requeue_frames(l, p);
@@ -162,6 +164,8 @@ void loss_on_pto(struct link *l)
 		struct sent_pkt *p = sent_get(l, pn);
 
 		if (p->state == SP_INFLIGHT && p->ack_eliciting) {
+			if (l->cb.packet_timeout && !p->mtu_probe)
+				l->cb.packet_timeout(l->cb.arg, p->pn, p->size);
 			requeue_frames(l, p);
 			break;
 		}

@@ -141,9 +141,11 @@ static void on_packet_acked(struct link *l, struct sent_pkt *p)
 	if (p->mtu_probe) {
 		p->state = SP_ACKED;
 		if (l->cb.probe_acked)
-			l->cb.probe_acked(l->cb.arg, p->size);
+			l->cb.probe_acked(l->cb.arg, p->pn, p->size);
 		return;
 	}
+	if (l->cb.packet_acked)
+		l->cb.packet_acked(l->cb.arg, p->pn, p->size);
 	if (was_lost)
 		loss_spurious(l, p);
 	p->state = SP_ACKED;

@@ -185,7 +185,7 @@ static void cb_path(void *arg, const struct wire_frame *fr)
 	((struct side *)arg)->path_frames++;
 }
 
-static void cb_probe(void *arg, size_t size)
+static void cb_probe(void *arg, uint64_t pn, size_t size)
 {
 	((struct side *)arg)->probes++;
 }
