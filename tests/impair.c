@@ -6,11 +6,16 @@
  * two veth pairs): every frame arriving on one leaves on the other, so the
  * namespaces at the outer ends talk as if on one impaired link.
  *
- * Per direction, a received frame is dropped (--loss), maybe duplicated
- * (--dup), given a delay (--delay-ms, --jitter-ms, --reorder), then passes a
- * token bucket (--rate-mbit) and a time-ordered heap before it is sent.  A
- * frame that needs none of that and has nothing queued ahead of it is sent
- * straight from the receive buffer, which keeps the plain bridge fast.
+ * Per direction, a received frame is dropped in a blackout (--blackout-ms)
+ * or by chance (--loss, --ge), maybe duplicated (--dup), given a delay
+ * (--delay-ms, --jitter-ms, --reorder), then waits in the bottleneck queue
+ * (--queue-pkts, --queue-ms) for a token bucket (--rate-mbit) and in a
+ * time-ordered heap, whose release times --burst-ms rounds up to a grid,
+ * before it is sent.  A frame that needs none of that and has nothing queued
+ * ahead of it is sent straight from the receive buffer, which keeps the
+ * plain bridge fast.  Each direction has its own settings (--a-to-b,
+ * --b-to-a), and lines written to a control FIFO (--control) replace them
+ * while the bridge runs, so a path can change under a running link.
  *
  * The sockets use PACKET_VNET_HDR so that GSO super-frames and frames with a
  * checksum left to offload (legs whose offloads were not turned off) cross
@@ -20,6 +25,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -40,6 +46,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,12 +78,23 @@ struct impair {
 	double dup;
 	double reorder;
 	uint64_t rate_bps;		/* 0: unlimited */
+	uint64_t queue_pkts;		/* bottleneck queue limit in frames, 0: none */
+	uint64_t queue_us;		/* ... and in time to drain it at rate_bps */
+	uint64_t burst_us;		/* release on a grid of this period, 0: off */
+	double ge_p;			/* Gilbert-Elliott: good to bad, 0: off */
+	double ge_r;			/* bad to good */
+	double ge_loss_bad;		/* loss in each state */
+	double ge_loss_good;
+	uint64_t blackout_us;		/* drop everything for this long ... */
+	uint64_t blackout_every_us;	/* ... at the end of every such period */
 };
 
 struct opts {
 	const char *if_a;
 	const char *if_b;
 	struct impair imp;
+	const char *spec[2];		/* --a-to-b and --b-to-a */
+	const char *control;
 	uint64_t limit_pkts;
 	uint64_t seed;
 	int seed_set;
@@ -96,6 +114,8 @@ struct counters {
 	uint64_t dropped_tx;		/* send refused, e.g. EMSGSIZE */
 	uint64_t dropped_oversize;	/* did not fit the receive buffer */
 	uint64_t dropped_rcvbuf;	/* kernel dropped: our socket buffer was full */
+	uint64_t dropped_blackout;
+	uint64_t changes;		/* settings replaced through --control */
 };
 
 static const struct {
@@ -111,6 +131,8 @@ static const struct {
 	{ "dropped_tx", offsetof(struct counters, dropped_tx) },
 	{ "dropped_oversize", offsetof(struct counters, dropped_oversize) },
 	{ "dropped_rcvbuf", offsetof(struct counters, dropped_rcvbuf) },
+	{ "dropped_blackout", offsetof(struct counters, dropped_blackout) },
+	{ "changes", offsetof(struct counters, changes) },
 };
 
 /* A queued frame: virtio-net header and frame, in a pool slot. */
@@ -140,6 +162,8 @@ struct dir {
 	int rx_fd;
 	int tx_fd;
 	struct impair imp;
+	uint64_t imp_since_us;		/* when imp took effect: blackout phase */
+	int ge_bad;			/* Gilbert-Elliott state */
 	uint64_t prng;
 	uint64_t seq;
 	uint64_t limit;
@@ -150,8 +174,10 @@ struct dir {
 	struct frame *fifo;		/* rate stage, a ring of limit entries */
 	unsigned fifo_head;
 	unsigned fifo_len;
+	uint64_t fifo_bytes;		/* frame bytes in the rate stage */
 	int64_t tokens;			/* micro-bits: rate_bps * elapsed us */
 	int64_t tokens_max;
+	int64_t burst_min;		/* the bucket holds at least two frames */
 	uint64_t tokens_us;
 	unsigned char *rx_mem;
 	struct mmsghdr rx_msg[BATCH];
@@ -224,16 +250,38 @@ static void usage(FILE *f)
 	      "  --reorder PCT      probability that a frame is held back --reorder-ms extra\n"
 	      "  --reorder-ms N     hold-back for --reorder (default 10)\n"
 	      "  --rate-mbit N      token-bucket rate, decimals allowed (default 0 = unlimited)\n"
+	      "  --queue-pkts N     bottleneck queue: frames waiting for --rate-mbit beyond N\n"
+	      "                     are tail-dropped (default 0: only --limit-pkts)\n"
+	      "  --queue-ms N       the same, once the queue takes more than N ms to drain\n"
+	      "  --burst-ms N       hold frames and release them in a batch every N ms (on a\n"
+	      "                     grid of the monotonic clock), like Wi-Fi aggregation\n"
+	      "  --ge P,R,BAD[,GOOD] Gilbert-Elliott burst loss, in percent: per frame the\n"
+	      "                     state goes good->bad with P, bad->good with R, then the\n"
+	      "                     frame is lost with BAD or GOOD (default 0) by its state.\n"
+	      "                     Mean loss P/(P+R)*BAD + R/(P+R)*GOOD; bad runs last 1/R\n"
+	      "  --blackout-ms D    drop every frame for D ms at the end of every period of\n"
+	      "  --blackout-every-ms P  P ms (the first starts P-D ms after the setting)\n"
 	      "  --limit-pkts N     frames held (rate queue plus delay) before tail drop\n"
-	      "                     (default 1000; like netem's limit, cover rate x delay)\n"
+	      "                     (default 1000; like netem's limit, cover rate x delay;\n"
+	      "                     set once at start, for both directions)\n"
 	      "  --seed N           PRNG seed for reproducible runs (default: time and pid)\n"
 	      "  --a-to-b-only      impair only A->B; B->A is a plain bridge\n"
 	      "  --b-to-a-only      impair only B->A; A->B is a plain bridge\n"
+	      "  --a-to-b SPEC      settings of A->B alone, replacing the options above for\n"
+	      "  --b-to-a SPEC      it: \"delay-ms=20 loss=1 ge=1,25,100\" (option names\n"
+	      "                     without dashes, blank-separated; \"\" is a plain bridge)\n"
 	      "Control:\n"
+	      "  --control FIFO     read lines \"[a-to-b|b-to-a|both] SPEC\" from FIFO (made if\n"
+	      "                     absent) while running; each line replaces the settings of\n"
+	      "                     the directions it names (default both), the rest off.\n"
+	      "                     A bad line is reported and changes nothing.  Each change\n"
+	      "                     is logged with its CLOCK_MONOTONIC time in ms\n"
 	      "  --pidfile FILE     write our pid once both sockets are open; removed at exit\n"
 	      "  --stats FILE       on SIGUSR1 and at exit, write \"a_to_b_rx 123\" lines\n"
-	      "                     (rx tx dropped_loss dropped_queue duplicated reordered\n"
-	      "                     dropped_tx dropped_oversize dropped_rcvbuf), replaced\n"
+	      "                     (rx tx dropped_loss (--loss and --ge) dropped_queue\n"
+	      "                     duplicated reordered\n"
+	      "                     dropped_tx dropped_oversize dropped_rcvbuf\n"
+	      "                     dropped_blackout changes), replaced\n"
 	      "                     atomically: delete it, signal, wait for it to reappear\n"
 	      "  --duration-ms N    exit after N ms (default 0 = until SIGTERM/SIGINT)\n"
 	      "Exit status: 0 clean exit, 1 runtime error, 2 usage error.\n", f);
@@ -316,54 +364,170 @@ static int parse_rate(const char *s, uint64_t *out_bps)
 	return 0;
 }
 
-enum {
-	OPT_A = 256, OPT_B, OPT_DELAY, OPT_JITTER, OPT_LOSS, OPT_DUP, OPT_REORDER,
-	OPT_REORDER_MS, OPT_RATE, OPT_LIMIT, OPT_SEED, OPT_PIDFILE, OPT_STATS,
-	OPT_A2B, OPT_B2A, OPT_DURATION,
+/* parse_ge() - "P,R,BAD[,GOOD]" percentages into @imp's Gilbert-Elliott model */
+static int parse_ge(const char *s, struct impair *imp)
+{
+	double *field[4] = { &imp->ge_p, &imp->ge_r, &imp->ge_loss_bad, &imp->ge_loss_good };
+	char buf[128], *tok, *save = NULL;
+	unsigned n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	imp->ge_loss_good = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (n == 4 || parse_pct("ge", tok, field[n]))
+			goto bad;
+		n++;
+	}
+	if (n >= 3)
+		return 0;
+bad:
+	say("--ge: '%s' is not P,R,BAD[,GOOD] (percentages)", s);
+	return -1;
+}
+
+enum key_kind { KEY_MS, KEY_PCT, KEY_RATE, KEY_COUNT, KEY_GE };
+
+/* The per-direction settings, by option name: command line, --a-to-b and
+ * --b-to-a specs and control lines all go through this table */
+static const struct imp_key {
+	const char *name;
+	enum key_kind kind;
+	size_t off;
+} imp_keys[] = {
+	{ "delay-ms", KEY_MS, offsetof(struct impair, delay_us) },
+	{ "jitter-ms", KEY_MS, offsetof(struct impair, jitter_us) },
+	{ "loss", KEY_PCT, offsetof(struct impair, loss) },
+	{ "dup", KEY_PCT, offsetof(struct impair, dup) },
+	{ "reorder", KEY_PCT, offsetof(struct impair, reorder) },
+	{ "reorder-ms", KEY_MS, offsetof(struct impair, reorder_us) },
+	{ "rate-mbit", KEY_RATE, offsetof(struct impair, rate_bps) },
+	{ "queue-pkts", KEY_COUNT, offsetof(struct impair, queue_pkts) },
+	{ "queue-ms", KEY_MS, offsetof(struct impair, queue_us) },
+	{ "burst-ms", KEY_MS, offsetof(struct impair, burst_us) },
+	{ "ge", KEY_GE, 0 },
+	{ "blackout-ms", KEY_MS, offsetof(struct impair, blackout_us) },
+	{ "blackout-every-ms", KEY_MS, offsetof(struct impair, blackout_every_us) },
 };
 
-static const struct option long_opts[] = {
+/* impair_defaults() - all off: a plain bridge */
+static void impair_defaults(struct impair *imp)
+{
+	memset(imp, 0, sizeof(*imp));
+	imp->reorder_us = 10000;
+}
+
+/* impair_set_key() - parse @val for the setting @k of @imp */
+static int impair_set_key(struct impair *imp, const struct imp_key *k, const char *val)
+{
+	void *field = (char *)imp + k->off;
+
+	switch (k->kind) {
+	case KEY_MS: return parse_ms(k->name, val, field);
+	case KEY_PCT: return parse_pct(k->name, val, field);
+	case KEY_RATE: return parse_rate(val, field);
+	case KEY_COUNT: return parse_u64(k->name, val, 1000000, field);
+	case KEY_GE: return parse_ge(val, imp);
+	}
+	return -1;
+}
+
+/* impair_check() - settings that only make sense together; -1 after a message */
+static int impair_check(const struct impair *imp)
+{
+	if (imp->blackout_us && imp->blackout_us >= imp->blackout_every_us) {
+		say("--blackout-ms needs a longer --blackout-every-ms");
+		return -1;
+	}
+	if ((imp->queue_pkts || imp->queue_us) && !imp->rate_bps) {
+		say("--queue-pkts and --queue-ms need --rate-mbit");
+		return -1;
+	}
+	return 0;
+}
+
+/* spec_parse() - "key=value ..." (blank-separated) into @imp, from all off;
+ * -1 after a message */
+static int spec_parse(const char *spec, struct impair *imp)
+{
+	char buf[1024], *tok, *save = NULL;
+
+	impair_defaults(imp);
+	if (strlen(spec) >= sizeof(buf)) {
+		say("settings '%.40s...' too long", spec);
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		char *eq = strchr(tok, '=');
+		unsigned i;
+
+		if (eq)
+			*eq = '\0';
+		for (i = 0; i < ARRAY_SIZE(imp_keys); i++)
+			if (!strcmp(tok, imp_keys[i].name))
+				break;
+		if (!eq || i == ARRAY_SIZE(imp_keys)) {
+			say("'%s%s': not a setting=value (try --help)", tok, eq ? "=" : "");
+			return -1;
+		}
+		if (impair_set_key(imp, &imp_keys[i], eq + 1))
+			return -1;
+	}
+	return impair_check(imp);
+}
+
+enum {
+	OPT_A = 256, OPT_B, OPT_LIMIT, OPT_SEED, OPT_PIDFILE, OPT_STATS,
+	OPT_A2B, OPT_B2A, OPT_DURATION, OPT_SPEC_A2B, OPT_SPEC_B2A, OPT_CONTROL,
+	OPT_IMP,		/* OPT_IMP + i: imp_keys[i] */
+};
+
+static const struct option fixed_opts[] = {
 	{ "a", required_argument, NULL, OPT_A },
 	{ "b", required_argument, NULL, OPT_B },
-	{ "delay-ms", required_argument, NULL, OPT_DELAY },
-	{ "jitter-ms", required_argument, NULL, OPT_JITTER },
-	{ "loss", required_argument, NULL, OPT_LOSS },
-	{ "dup", required_argument, NULL, OPT_DUP },
-	{ "reorder", required_argument, NULL, OPT_REORDER },
-	{ "reorder-ms", required_argument, NULL, OPT_REORDER_MS },
-	{ "rate-mbit", required_argument, NULL, OPT_RATE },
 	{ "limit-pkts", required_argument, NULL, OPT_LIMIT },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "stats", required_argument, NULL, OPT_STATS },
 	{ "a-to-b-only", no_argument, NULL, OPT_A2B },
 	{ "b-to-a-only", no_argument, NULL, OPT_B2A },
+	{ "a-to-b", required_argument, NULL, OPT_SPEC_A2B },
+	{ "b-to-a", required_argument, NULL, OPT_SPEC_B2A },
+	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "duration-ms", required_argument, NULL, OPT_DURATION },
 	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
 };
+
+/* long_opts_build() - getopt's table: the fixed options, then one per
+ * impairment setting, then the terminator */
+static void long_opts_build(struct option *lo)
+{
+	unsigned i, n = ARRAY_SIZE(fixed_opts);
+
+	memcpy(lo, fixed_opts, sizeof(fixed_opts));
+	for (i = 0; i < ARRAY_SIZE(imp_keys); i++)
+		lo[n + i] = (struct option){ imp_keys[i].name, required_argument, NULL,
+					     OPT_IMP + (int)i };
+	memset(&lo[n + i], 0, sizeof(lo[n + i]));
+}
 
 /* opt_apply() - store one parsed option @c with argument @arg into @o */
 static int opt_apply(struct opts *o, int c, const char *arg)
 {
-	struct impair *imp = &o->imp;
-
+	if (c >= OPT_IMP && c < OPT_IMP + (int)ARRAY_SIZE(imp_keys))
+		return impair_set_key(&o->imp, &imp_keys[c - OPT_IMP], arg);
 	switch (c) {
 	case OPT_A: o->if_a = arg; return 0;
 	case OPT_B: o->if_b = arg; return 0;
-	case OPT_DELAY: return parse_ms("delay-ms", arg, &imp->delay_us);
-	case OPT_JITTER: return parse_ms("jitter-ms", arg, &imp->jitter_us);
-	case OPT_LOSS: return parse_pct("loss", arg, &imp->loss);
-	case OPT_DUP: return parse_pct("dup", arg, &imp->dup);
-	case OPT_REORDER: return parse_pct("reorder", arg, &imp->reorder);
-	case OPT_REORDER_MS: return parse_ms("reorder-ms", arg, &imp->reorder_us);
-	case OPT_RATE: return parse_rate(arg, &imp->rate_bps);
 	case OPT_LIMIT: return parse_u64("limit-pkts", arg, 1000000, &o->limit_pkts);
 	case OPT_SEED: o->seed_set = 1; return parse_u64("seed", arg, UINT64_MAX, &o->seed);
 	case OPT_PIDFILE: o->pidfile = arg; return 0;
 	case OPT_STATS: o->statsfile = arg; return 0;
 	case OPT_A2B: o->only |= 1; return 0;
 	case OPT_B2A: o->only |= 2; return 0;
+	case OPT_SPEC_A2B: o->spec[0] = arg; return 0;
+	case OPT_SPEC_B2A: o->spec[1] = arg; return 0;
+	case OPT_CONTROL: o->control = arg; return 0;
 	case OPT_DURATION: return parse_u64("duration-ms", arg, UINT64_MAX / 1000, &o->duration_ms);
 	}
 	return -1;
@@ -372,6 +536,9 @@ static int opt_apply(struct opts *o, int c, const char *arg)
 /* opts_check() - what getopt cannot see: required and conflicting options */
 static int opts_check(const struct opts *o)
 {
+	struct impair spec;
+	int i;
+
 	if (!o->if_a || !o->if_b) {
 		say("--a and --b are required (try --help)");
 		return -1;
@@ -388,21 +555,26 @@ static int opts_check(const struct opts *o)
 		say("--limit-pkts must be at least 1");
 		return -1;
 	}
-	return 0;
+	for (i = 0; i < 2; i++)
+		if (o->spec[i] && spec_parse(o->spec[i], &spec))
+			return -1;
+	return impair_check(&o->imp);
 }
 
 /* opts_parse() - fill @o from the command line; 0 to run, 1 after --help,
  * -1 on a usage error (already reported) */
 static int opts_parse(int argc, char **argv, struct opts *o)
 {
+	struct option lo[ARRAY_SIZE(fixed_opts) + ARRAY_SIZE(imp_keys) + 1];
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->imp.reorder_us = 10000;
+	impair_defaults(&o->imp);
 	o->limit_pkts = 1000;
+	long_opts_build(lo);
 	opterr = 0;
 	/* The leading ':' makes a missing argument ':' rather than '?' */
-	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			return 1;
@@ -591,6 +763,7 @@ static void fifo_push(struct dir *d, const struct frame *f)
 {
 	d->fifo[(d->fifo_head + d->fifo_len) % d->limit] = *f;
 	d->fifo_len++;
+	d->fifo_bytes += f->len - VNET_BYTES;
 }
 
 /* fifo_pop() - remove and return the head of @d's non-empty rate queue */
@@ -600,6 +773,7 @@ static struct frame fifo_pop(struct dir *d)
 
 	d->fifo_head = (d->fifo_head + 1) % d->limit;
 	d->fifo_len--;
+	d->fifo_bytes -= f.len - VNET_BYTES;
 	return f;
 }
 
@@ -645,6 +819,9 @@ static uint64_t tb_ready_us(const struct dir *d)
 {
 	uint64_t debt = d->tokens < 0 ? (uint64_t)-d->tokens : 0;
 
+	/* The rate was switched off under a full queue: drain it now */
+	if (!d->imp.rate_bps)
+		return 0;
 	return d->tokens_us + (debt + d->imp.rate_bps - 1) / d->imp.rate_bps;
 }
 
@@ -710,15 +887,40 @@ static uint64_t frame_delay_us(struct dir *d)
 	return us;
 }
 
+/* burst_align() - @t_us rounded up to @d's --burst-ms grid: every frame due
+ * within one period leaves at its end, together */
+static uint64_t burst_align(const struct dir *d, uint64_t t_us)
+{
+	uint64_t p = d->imp.burst_us;
+
+	return p ? (t_us + p - 1) / p * p : t_us;
+}
+
+/* bottleneck_full() - whether a @len-byte message would overflow @d's
+ * bottleneck queue (--queue-pkts, --queue-ms) */
+static int bottleneck_full(const struct dir *d, size_t len)
+{
+	uint64_t bits = (d->fifo_bytes + len - VNET_BYTES) * 8;
+
+	if (d->imp.queue_pkts && d->fifo_len >= d->imp.queue_pkts)
+		return 1;
+	/* bits / rate_bps > queue_us / 1e6, without the division */
+	return d->imp.queue_us && d->imp.rate_bps &&
+	       bits * 1000000 > d->imp.queue_us * d->imp.rate_bps;
+}
+
 /* frame_queue() - copy a message into a slot and queue it, @extra_us late;
- * tail drop when @d holds --limit-pkts frames or the slots run out */
+ * tail drop when @d holds --limit-pkts frames, the slots run out or the
+ * bottleneck queue is full */
 static void frame_queue(struct dir *d, const unsigned char *msg, size_t len,
 			uint64_t extra_us, uint64_t now)
 {
 	struct pool *p = len <= d->small.slot_bytes ? &d->small : &d->jumbo;
+	int rate_stage = d->imp.rate_bps || d->fifo_len;
 	struct frame f;
 
-	if (d->heap_len + d->fifo_len >= d->limit || !p->nfree) {
+	if (d->heap_len + d->fifo_len >= d->limit || !p->nfree ||
+	    (rate_stage && bottleneck_full(d, len))) {
 		d->c.dropped_queue++;
 		return;
 	}
@@ -726,12 +928,14 @@ static void frame_queue(struct dir *d, const unsigned char *msg, size_t len,
 	memcpy(f.buf, msg, len);
 	f.len = len;
 	f.seq = d->seq++;
-	if (d->imp.rate_bps) {
+	/* Behind frames still in the rate stage even if the rate was just
+	 * switched off, so a change does not reorder them */
+	if (rate_stage) {
 		f.release_us = extra_us;
 		fifo_push(d, &f);
 		return;
 	}
-	f.release_us = now + extra_us;
+	f.release_us = burst_align(d, now + extra_us);
 	heap_push(d, &f);
 }
 
@@ -741,7 +945,8 @@ static void frame_admit(struct dir *d, unsigned char *msg, size_t len, uint64_t 
 {
 	uint64_t extra_us = frame_delay_us(d);
 
-	if (!d->heap_len && !d->fifo_len && !extra_us && tb_admit(d, len, now)) {
+	if (!d->heap_len && !d->fifo_len && !extra_us && !d->imp.burst_us &&
+	    tb_admit(d, len, now)) {
 		tx_add(d, msg, len, NULL);
 		return;
 	}
@@ -796,7 +1001,30 @@ static unsigned char *vlan_restore(struct msghdr *mh, unsigned char *msg, size_t
 	return msg;
 }
 
-/* frame_in() - take received message @i of @d through loss and duplication */
+/* in_blackout() - whether @now falls in one of @d's blackouts: the last
+ * --blackout-ms of every --blackout-every-ms since the setting took effect */
+static int in_blackout(const struct dir *d, uint64_t now)
+{
+	uint64_t period = d->imp.blackout_every_us;
+
+	if (!d->imp.blackout_us || now < d->imp_since_us)
+		return 0;
+	return (now - d->imp_since_us) % period >= period - d->imp.blackout_us;
+}
+
+/* ge_lost() - one frame through @d's Gilbert-Elliott model: move the state,
+ * then draw its loss by the new state.  No draws at all when it is off. */
+static int ge_lost(struct dir *d)
+{
+	if (!d->imp.ge_p)
+		return 0;
+	if (d->ge_bad ? chance(&d->prng, d->imp.ge_r) : chance(&d->prng, d->imp.ge_p))
+		d->ge_bad = !d->ge_bad;
+	return chance(&d->prng, d->ge_bad ? d->imp.ge_loss_bad : d->imp.ge_loss_good);
+}
+
+/* frame_in() - take received message @i of @d through blackouts, loss and
+ * duplication */
 static void frame_in(struct dir *d, unsigned i, uint64_t now)
 {
 	struct mmsghdr *m = &d->rx_msg[i];
@@ -810,7 +1038,11 @@ static void frame_in(struct dir *d, unsigned i, uint64_t now)
 		return;
 	}
 	msg = vlan_restore(&m->msg_hdr, msg, &len);
-	if (chance(&d->prng, d->imp.loss)) {
+	if (in_blackout(d, now)) {
+		d->c.dropped_blackout++;
+		return;
+	}
+	if (chance(&d->prng, d->imp.loss) || ge_lost(d)) {
 		d->c.dropped_loss++;
 		return;
 	}
@@ -871,11 +1103,12 @@ static void dir_release(struct dir *d, uint64_t now)
 {
 	if (d->imp.rate_bps && d->fifo_len)
 		tb_refill(d, now);
-	while (d->fifo_len && d->tokens >= 0) {
+	while (d->fifo_len && (d->tokens >= 0 || !d->imp.rate_bps)) {
 		struct frame f = fifo_pop(d);
 
-		d->tokens -= frame_cost(f.len);
-		f.release_us += now;
+		if (d->imp.rate_bps)
+			d->tokens -= frame_cost(f.len);
+		f.release_us = burst_align(d, f.release_us + now);
 		heap_push(d, &f);
 	}
 	while (d->heap_len && d->heap[0].release_us <= now) {
@@ -917,6 +1150,21 @@ static void dir_msgs_init(struct dir *d)
 	}
 }
 
+/* dir_set_impair() - give @d the settings @imp from @now on: a full token
+ * bucket, the blackout period starting over, the Gilbert-Elliott chain in
+ * its good state.  Queued frames keep the times they were given. */
+static void dir_set_impair(struct dir *d, const struct impair *imp, uint64_t now)
+{
+	d->imp = *imp;
+	d->imp_since_us = now;
+	d->ge_bad = 0;
+	d->tokens_max = (int64_t)d->imp.rate_bps * 1000;	/* 1 ms of traffic */
+	if (d->tokens_max < d->burst_min)
+		d->tokens_max = d->burst_min;
+	d->tokens = d->tokens_max;
+	d->tokens_us = now;
+}
+
 /* dir_init() - buffers, queues and bucket of direction @name, whose fds and
  * impairment the caller set; @seed starts its PRNG.  -1 when out of memory.
  * Small slots fit an @mtu-sized frame plus VLAN tag and headers. */
@@ -929,11 +1177,8 @@ static int dir_init(struct dir *d, const char *name, const struct opts *o,
 	d->name = name;
 	d->prng = seed;
 	d->limit = o->limit_pkts;
-	d->tokens_max = (int64_t)d->imp.rate_bps * 1000;	/* 1 ms of traffic */
-	if (d->tokens_max < frame_cost(2 * small_bytes))
-		d->tokens_max = frame_cost(2 * small_bytes);
-	d->tokens = d->tokens_max;
-	d->tokens_us = now_us();
+	d->burst_min = frame_cost(2 * small_bytes);
+	dir_set_impair(d, &d->imp, now_us());
 	d->heap = calloc(d->limit, sizeof(*d->heap));
 	d->fifo = calloc(d->limit, sizeof(*d->fifo));
 	d->rx_mem = mmap(NULL, (size_t)BATCH * RX_STRIDE, PROT_READ | PROT_WRITE,
@@ -963,16 +1208,32 @@ static void dir_free(struct dir *d)
 static const char *impair_describe(const struct impair *imp, char *buf, size_t size)
 {
 	char rate[32] = "unlimited";
+	size_t n;
 
 	if (!imp->delay_us && !imp->jitter_us && !imp->loss && !imp->dup &&
-	    !imp->reorder && !imp->rate_bps)
+	    !imp->reorder && !imp->rate_bps && !imp->burst_us && !imp->ge_p &&
+	    !imp->blackout_us)
 		return "plain bridge";
 	if (imp->rate_bps)
 		snprintf(rate, sizeof(rate), "%g Mbit/s", imp->rate_bps / 1e6);
-	snprintf(buf, size, "delay %" PRIu64 " ms, jitter %" PRIu64 " ms, loss %g%%, "
-		 "dup %g%%, reorder %g%% by %" PRIu64 " ms, rate %s",
-		 imp->delay_us / 1000, imp->jitter_us / 1000, imp->loss * 100,
-		 imp->dup * 100, imp->reorder * 100, imp->reorder_us / 1000, rate);
+	n = snprintf(buf, size, "delay %" PRIu64 " ms, jitter %" PRIu64 " ms, loss %g%%, "
+		     "dup %g%%, reorder %g%% by %" PRIu64 " ms, rate %s",
+		     imp->delay_us / 1000, imp->jitter_us / 1000, imp->loss * 100,
+		     imp->dup * 100, imp->reorder * 100, imp->reorder_us / 1000, rate);
+	if (imp->queue_pkts && n < size)
+		n += snprintf(buf + n, size - n, ", queue %" PRIu64 " pkts", imp->queue_pkts);
+	if (imp->queue_us && n < size)
+		n += snprintf(buf + n, size - n, ", queue %" PRIu64 " ms", imp->queue_us / 1000);
+	if (imp->burst_us && n < size)
+		n += snprintf(buf + n, size - n, ", released every %" PRIu64 " ms",
+			      imp->burst_us / 1000);
+	if (imp->ge_p && n < size)
+		n += snprintf(buf + n, size - n, ", GE p %g%% r %g%% loss bad %g%% good %g%%",
+			      imp->ge_p * 100, imp->ge_r * 100, imp->ge_loss_bad * 100,
+			      imp->ge_loss_good * 100);
+	if (imp->blackout_us && n < size)
+		snprintf(buf + n, size - n, ", blackout %" PRIu64 " ms every %" PRIu64 " ms",
+			 imp->blackout_us / 1000, imp->blackout_every_us / 1000);
 	return buf;
 }
 
@@ -1077,12 +1338,120 @@ static struct timespec *wait_time(const struct dir *dirs, uint64_t deadline_us,
 	return ts;
 }
 
-/* run() - the event loop, until a signal, the deadline or a fatal error */
-static int run(struct dir *dirs, const struct opts *o, const sigset_t *waitmask)
+/* The --control FIFO: partial lines wait in buf until their newline */
+struct control {
+	const char *path;
+	int fd;
+	int made;			/* we created the FIFO: remove it at exit */
+	size_t len;
+	char buf[4096];
+};
+
+/* control_open() - open (and make, if absent) the FIFO at @path for
+ * reading.  Read-write, so it never reports end-of-file when a writer
+ * closes.  -1 after a message. */
+static int control_open(struct control *ctl, const char *path)
 {
-	struct pollfd pfd[2] = {
+	struct stat st;
+
+	ctl->path = path;
+	if (!mkfifo(path, 0600))
+		ctl->made = 1;
+	else if (errno != EEXIST) {
+		say("--control %s: %s", path, strerror(errno));
+		return -1;
+	}
+	ctl->fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (ctl->fd < 0 || fstat(ctl->fd, &st) || !S_ISFIFO(st.st_mode)) {
+		say("--control %s: %s", path, ctl->fd < 0 ? strerror(errno) : "not a FIFO");
+		return -1;
+	}
+	return 0;
+}
+
+/* control_close() - close the FIFO; remove it if we made it */
+static void control_close(struct control *ctl)
+{
+	if (ctl->fd >= 0)
+		close(ctl->fd);
+	if (ctl->made)
+		unlink(ctl->path);
+}
+
+/* control_line() - apply one "[a-to-b|b-to-a|both] SPEC" line to @dirs,
+ * or report it and change nothing */
+static void control_line(struct dir *dirs, char *line)
+{
+	static const char *const words[] = { "a-to-b", "b-to-a", "both" };
+	size_t w;
+	unsigned mask = 3, i;
+	struct impair imp;
+	uint64_t now;
+
+	line += strspn(line, " \t\r");
+	if (!*line || *line == '#')
+		return;
+	w = strcspn(line, " \t\r");
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		if (w == strlen(words[i]) && !strncmp(line, words[i], w)) {
+			mask = i + 1;
+			line += w;
+			break;
+		}
+	line[strcspn(line, "\r")] = '\0';
+	if (spec_parse(line, &imp)) {
+		say("control: line ignored");
+		return;
+	}
+	now = now_us();
+	for (i = 0; i < 2; i++) {
+		char text[200];
+
+		if (!(mask & (1u << i)))
+			continue;
+		dir_set_impair(&dirs[i], &imp, now);
+		dirs[i].c.changes++;
+		say("control at %" PRIu64 " ms: %s: %s", now / 1000, dirs[i].name,
+		    impair_describe(&imp, text, sizeof(text)));
+	}
+}
+
+/* control_read() - take what the FIFO holds and apply its complete lines;
+ * -1 when it fails for good */
+static int control_read(struct control *ctl, struct dir *dirs)
+{
+	ssize_t n = read(ctl->fd, ctl->buf + ctl->len, sizeof(ctl->buf) - 1 - ctl->len);
+	char *nl;
+
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		say("--control %s: %s", ctl->path, strerror(errno));
+		return -1;
+	}
+	ctl->len += (size_t)n;
+	ctl->buf[ctl->len] = '\0';
+	while ((nl = strchr(ctl->buf, '\n'))) {
+		*nl = '\0';
+		control_line(dirs, ctl->buf);
+		ctl->len -= (size_t)(nl + 1 - ctl->buf);
+		memmove(ctl->buf, nl + 1, ctl->len + 1);
+	}
+	if (ctl->len == sizeof(ctl->buf) - 1) {
+		say("control: line longer than %zu bytes ignored", sizeof(ctl->buf) - 2);
+		ctl->len = 0;
+	}
+	return 0;
+}
+
+/* run() - the event loop, until a signal, the deadline or a fatal error */
+static int run(struct dir *dirs, const struct opts *o, const sigset_t *waitmask,
+	       struct control *ctl)
+{
+	struct pollfd pfd[3] = {
 		{ .fd = dirs[0].rx_fd, .events = POLLIN },
 		{ .fd = dirs[1].rx_fd, .events = POLLIN },
+		{ .fd = ctl->fd, .events = POLLIN },	/* poll skips -1 */
 	};
 	uint64_t deadline = o->duration_ms ? now_us() + o->duration_ms * 1000 : 0;
 	int i;
@@ -1097,11 +1466,13 @@ static int run(struct dir *dirs, const struct opts *o, const sigset_t *waitmask)
 			stats_write(o->statsfile, dirs);
 		got_usr1 = 0;
 		tsp = wait_time(dirs, deadline, now, &ts);
-		pfd[0].revents = pfd[1].revents = 0;
-		if (ppoll(pfd, 2, tsp, waitmask) < 0 && errno != EINTR) {
+		pfd[0].revents = pfd[1].revents = pfd[2].revents = 0;
+		if (ppoll(pfd, 3, tsp, waitmask) < 0 && errno != EINTR) {
 			say("ppoll: %s", strerror(errno));
 			return -1;
 		}
+		if ((pfd[2].revents & POLLIN) && control_read(ctl, dirs))
+			return -1;
 		for (i = 0; i < 2; i++)
 			if ((pfd[i].revents & (POLLIN | POLLERR)) && dir_rx(&dirs[i]))
 				return -1;
@@ -1145,8 +1516,12 @@ static int bridge_setup(struct dir *dirs, const struct opts *o, const int *ifind
 		d->rx_ifindex = ifindex[i];
 		d->rx_fd = fd[i];
 		d->tx_fd = fd[1 - i];
+		impair_defaults(&d->imp);
 		if (!o->only || o->only == i + 1)
 			d->imp = o->imp;
+		/* checked by opts_check() already */
+		if (o->spec[i] && spec_parse(o->spec[i], &d->imp))
+			return -1;
 		/* Separate streams per direction: one side's traffic does not
 		 * change the other's draws */
 		if (dir_init(d, i ? "b_to_a" : "a_to_b", o, mtu_max,
@@ -1161,20 +1536,22 @@ static int bridge_setup(struct dir *dirs, const struct opts *o, const int *ifind
 /* announce() - the one start-up line with every setting */
 static void announce(const struct dir *dirs, const struct opts *o, const int *mtu)
 {
-	char a2b[256], b2a[256];
+	char a2b[200], b2a[200];
 
 	say("a=%s (mtu %d) b=%s (mtu %d); a_to_b: %s; b_to_a: %s; limit %" PRIu64
-	    " pkts; seed %" PRIu64 "; duration %" PRIu64 " ms",
+	    " pkts; seed %" PRIu64 "; duration %" PRIu64 " ms%s%s",
 	    o->if_a, mtu[0], o->if_b, mtu[1],
 	    impair_describe(&dirs[0].imp, a2b, sizeof(a2b)),
 	    impair_describe(&dirs[1].imp, b2a, sizeof(b2a)),
-	    o->limit_pkts, o->seed, o->duration_ms);
+	    o->limit_pkts, o->seed, o->duration_ms,
+	    o->control ? "; control " : "", o->control ? o->control : "");
 }
 
 /* main() - parse, open both legs, announce, bridge until told to stop */
 int main(int argc, char **argv)
 {
 	static struct dir dirs[2];
+	struct control ctl = { .fd = -1 };
 	int ifindex[2], mtu[2], fd[2] = { -1, -1 }, rc = 1, i;
 	char pid[32];
 	sigset_t waitmask;
@@ -1194,17 +1571,20 @@ int main(int argc, char **argv)
 	fd[1] = fd[0] < 0 ? -1 : sock_open(o.if_b, ifindex[1]);
 	if (fd[1] < 0 || bridge_setup(dirs, &o, ifindex, mtu, fd))
 		goto out;
+	if (o.control && control_open(&ctl, o.control))
+		goto out;
 	signals_setup(&waitmask);
 	announce(dirs, &o, mtu);
 	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (o.pidfile && file_replace(o.pidfile, pid))
 		goto out;
-	rc = run(dirs, &o, &waitmask) ? 1 : 0;
+	rc = run(dirs, &o, &waitmask, &ctl) ? 1 : 0;
 	if (o.statsfile && stats_write(o.statsfile, dirs))
 		rc = 1;
 	if (o.pidfile)
 		unlink(o.pidfile);
 out:
+	control_close(&ctl);
 	for (i = 0; i < 2; i++) {
 		dir_free(&dirs[i]);
 		if (fd[i] >= 0)
