@@ -617,6 +617,92 @@ START_TEST(test_high_delay_300ms)
 }
 END_TEST
 
+/* ---- paths that change under a running link ---- */
+
+static uint64_t stop_at_us;
+
+static int time_up(void *arg)
+{
+	struct tctx *c = arg;
+
+	return c->sim.now_us >= stop_at_us;
+}
+
+/* bulk_for() - run a flow A -> B that always has data for span_us more of
+ * simulated time; the bytes B received meanwhile */
+static uint64_t bulk_for(struct tctx *c, uint64_t span_us)
+{
+	uint64_t before = c->b.n ? c->b.f[0].rcvd : 0;
+
+	stop_at_us = c->sim.now_us + span_us;
+	sim_run(&c->sim, stop_at_us + 1, time_up, tick, c);
+	ck_assert_int_eq(c->b.n, 1);
+	ck_assert(!c->b.f[0].bad);
+	return c->b.f[0].rcvd - before;
+}
+
+static void set_delay(struct tctx *c, uint64_t one_way_us)
+{
+	c->sim.ab.p.delay_us = c->sim.ba.p.delay_us = one_way_us;
+}
+
+/* fresh_bytes() - what a new link gets in its first span_us on a path:
+ * the yardstick (a new connection on the new path) */
+static uint64_t fresh_bytes(const struct sim_path *p, uint64_t span_us)
+{
+	struct tctx *c = ctx_new(p, p, 41);
+	uint64_t got;
+
+	open_flows(c, 1, (uint64_t)1 << 40, 0);
+	got = bulk_for(c, span_us);
+	ctx_free(c);
+	return got;
+}
+
+/* A link that carried bulk traffic on one path finds the path changed
+ * under it (another route, a relay far away, and back): within max(2 s,
+ * 20 RTTs) of the change it moves at least 0.8 of what a new link moves on
+ * the new path in the same time.  Longer: the minimum RTT learned on the
+ * short path must not keep the window small (BBR holds it ten seconds).
+ * Shorter: the long path's window outgrew its 20 ms queue, and bytes held
+ * back by the peer's window must not count as an idle application, or BBR
+ * never leaves startup and floods the queue at three times its rate. */
+static const uint64_t delay_change_us[][2] = {
+	{ 50, 20000 },       /* 0.1 ms RTT to 40 ms */
+	{ 5000, 100000 },    /* 10 ms to 200 ms */
+	{ 100000, 5000 },    /* and back */
+};
+
+START_TEST(test_path_change_keeps_its_speed)
+{
+	struct sim_path p = { .delay_us = delay_change_us[_i][0], .rate_bps = 200000000,
+			      .queue_us = 20000 };
+	struct sim_path after = p;
+	uint64_t rtt_us = 2 * delay_change_us[_i][1];
+	uint64_t span = MAX(2000000, 20 * rtt_us), fresh, got;
+	struct tctx *c;
+
+	after.delay_us = delay_change_us[_i][1];
+	fresh = fresh_bytes(&after, span);
+	c = ctx_new(&p, &p, 40);
+	open_flows(c, 1, (uint64_t)1 << 40, 0);
+	bulk_for(c, 3000000);
+	set_delay(c, delay_change_us[_i][1]);
+	got = bulk_for(c, span);
+	printf("path change %.1f -> %.1f ms RTT: %.1f Mbit/s in the %.1f s after it; "
+	       "a new link: %.1f Mbit/s (min RTT renewed %llu times; %llu lost, %llu spuriously)\n",
+	       2 * delay_change_us[_i][0] / 1000.0, rtt_us / 1000.0,
+	       (double)got * 8 / ((double)span / 1e6) / 1e6, (double)span / 1e6,
+	       (double)fresh * 8 / ((double)span / 1e6) / 1e6,
+	       (unsigned long long)link_cc(c->a.l)->bbr.min_rtt_renewed,
+	       (unsigned long long)link_stats(c->a.l)->packets_lost,
+	       (unsigned long long)link_stats(c->a.l)->packets_spuriously_lost);
+	fflush(stdout);
+	ck_assert_uint_ge(got * 10, fresh * 8);
+	ctx_free(c);
+}
+END_TEST
+
 /* Every congestion controller completes a lossy, reordered transfer
  * byte-exact with retransmission bounded by what was lost. */
 static const enum cc_algo all_cc[] = { CC_NEWRENO, CC_CUBIC, CC_BBR };
@@ -704,6 +790,7 @@ static Suite *link_suite(void)
 	tcase_add_test(t, test_acks_are_batched);
 	tcase_add_test(t, test_hostile_packets_rejected);
 	tcase_add_test(t, test_high_delay_300ms);
+	tcase_add_loop_test(t, test_path_change_keeps_its_speed, 0, 3);
 	tcase_add_loop_test(t, test_each_congestion_control_survives_loss, 0, 3);
 	tcase_add_test(t, test_link_buffer_cap_applies_backpressure);
 	suite_add_tcase(s, t);

@@ -29,6 +29,11 @@ static const unsigned cycle_gain[8] = { 125, 75, 100, 100, 100, 100, 100, 100 };
 #define FULL_BW_THRESH 125      /* 25% growth means the pipe is not full yet */
 #define FULL_BW_ROUNDS 3
 #define MIN_RTT_WINDOW_US 10000000
+/* The minimum RTT is stale when, for this many rounds in a row, no sample
+ * came within what our own queue can add to it (plus this slack for ACK
+ * timing): the path got longer (a new route, a relay, a slow hop) */
+#define STALE_ROUNDS 3
+#define STALE_SLACK_US 2000
 #define PROBE_RTT_TIME_US 200000
 #define MIN_CWND_PACKETS 4
 #define EXTRA_ACKED_ROUNDS 5      /* each of the two slots spans this many */
@@ -49,6 +54,7 @@ void bbr_init(struct cc *c)
 	b->pacing_gain_pct = HIGH_GAIN;
 	b->cwnd_gain_pct = HIGH_GAIN;
 	b->min_rtt_us = UINT64_MAX;
+	b->round_rtt_min_us = b->stale_rtt_min_us = UINT64_MAX;
 	c->min_cwnd = MIN_CWND_PACKETS * (uint64_t)c->mds;
 }
 
@@ -155,14 +161,61 @@ static void advance_cycle(struct cc *c, const struct rate_sample *rs, uint64_t n
 	b->cycle_stamp_us = now_us;
 }
 
+/* own_queue_us() - the most delay our own data can add at the bottleneck:
+ * the whole window queued there, drained at the bandwidth we measured */
+static uint64_t own_queue_us(const struct cc *c)
+{
+	const struct bbr *b = &c->bbr;
+
+	if (!b->btl_bw)
+		return UINT64_MAX;
+	return c->cwnd * 1000000 / b->btl_bw;
+}
+
+/* check_stale_min_rtt() - the minimum RTT was measured on a path that is
+ * gone.  BBR keeps it for ten seconds, and a window sized with a 0.1 ms
+ * minimum on what is now a 40 ms path crawls at a window per 40 ms all
+ * that time.  When for STALE_ROUNDS rounds in a row the lowest sample of
+ * the round was higher than the minimum plus everything we have in
+ * flight could queue (at the bandwidth still remembered from before), the
+ * difference is the path's, not ours: the minimum becomes the lowest of
+ * those rounds.  Called at the start of each round, before the bandwidth
+ * filter has forgotten the old path (ten rounds). */
+static void check_stale_min_rtt(struct cc *c, uint64_t now_us)
+{
+	struct bbr *b = &c->bbr;
+	uint64_t seen = b->round_rtt_min_us, queue = own_queue_us(c);
+
+	b->round_rtt_min_us = UINT64_MAX;
+	if (seen == UINT64_MAX || b->min_rtt_us == UINT64_MAX || queue == UINT64_MAX ||
+	    seen <= b->min_rtt_us + queue + STALE_SLACK_US) {
+		b->stale_rounds = 0;
+		b->stale_rtt_min_us = UINT64_MAX;
+		return;
+	}
+	b->stale_rtt_min_us = MIN(b->stale_rtt_min_us, seen);
+	if (++b->stale_rounds < STALE_ROUNDS)
+		return;
+	b->min_rtt_us = b->stale_rtt_min_us;
+	b->min_rtt_stamp_us = now_us;
+	b->stale_rounds = 0;
+	b->stale_rtt_min_us = UINT64_MAX;
+	b->min_rtt_renewed++;
+}
+
 /* update_min_rtt() - and PROBE_RTT: when the minimum is ten seconds old,
  * drain to four packets for 200 ms and a round so a fresh minimum can be
  * seen without our own queue in it */
 static void update_min_rtt(struct cc *c, const struct rate_sample *rs, uint64_t now_us)
 {
 	struct bbr *b = &c->bbr;
-	int expired = b->min_rtt_us != UINT64_MAX && now_us - b->min_rtt_stamp_us > MIN_RTT_WINDOW_US;
+	int expired;
 
+	if (b->round_start && b->state != BBR_PROBE_RTT)
+		check_stale_min_rtt(c, now_us);
+	if (rs->rtt_us)
+		b->round_rtt_min_us = MIN(b->round_rtt_min_us, rs->rtt_us);
+	expired = b->min_rtt_us != UINT64_MAX && now_us - b->min_rtt_stamp_us > MIN_RTT_WINDOW_US;
 	if (rs->rtt_us && (rs->rtt_us <= b->min_rtt_us || expired)) {
 		b->min_rtt_us = rs->rtt_us;
 		b->min_rtt_stamp_us = now_us;

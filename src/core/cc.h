@@ -72,6 +72,11 @@ struct bbr {
 	uint64_t extra_acked[2];
 	uint64_t extra_acked_round;
 	int extra_acked_idx;
+	/* a path that got longer: each round's lowest RTT sample, and how
+	 * many rounds in a row our own queue could not explain it */
+	uint64_t round_rtt_min_us, stale_rtt_min_us;
+	unsigned stale_rounds;
+	uint64_t min_rtt_renewed;  /* times the minimum was found stale (counter) */
 };
 
 struct cc {

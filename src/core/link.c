@@ -234,6 +234,8 @@ static void flow_release(struct link *l, struct link_flow *f)
 	credit_unwait(l, f);
 	unopened_done(l, f);
 	l->snd_buffered -= MIN(l->snd_buffered, ring_used(&f->snd));
+	if (f->snd.end > f->snd_next)
+		l->snd_unsent -= MIN(f->snd.end - f->snd_next, l->snd_unsent);
 	ring_free(&f->snd);
 	rcv_free(l, f);
 	rangeset_free(&f->snd_acked);
@@ -1285,6 +1287,7 @@ size_t link_flow_write(struct link_flow *f, const void *data, size_t len)
 		return 0;
 	n = ring_append(&f->snd, data, len, send_limit(f), pool_binds(l));
 	snd_account(l, f, n, 0);
+	l->snd_unsent += n;
 	f->tx_bytes += n;
 	if (n < len)
 		f->want_write = 1;
@@ -1308,6 +1311,7 @@ void link_flow_commit(struct link_flow *f, size_t n)
 {
 	ring_commit(&f->snd, n);
 	snd_account(f->link, f, n, 0);
+	f->link->snd_unsent += n;
 	f->tx_bytes += n;
 	if (n)
 		flow_schedule(f->link, f);

@@ -207,6 +207,7 @@ struct link {
 	int depth;               /* entry point nesting */
 
 	uint64_t snd_buffered;       /* bytes in all send rings */
+	uint64_t snd_unsent;         /* ... written by the glue, never sent yet */
 	int buffer_full;             /* a flow was refused for the link's cap */
 	/* what the peer makes us hold, as memory: a byte takes a chunk */
 	size_t rcv_chunks;           /* of every flow's receive ring */

@@ -252,6 +252,7 @@ static int put_stream_new(struct link *l, struct link_flow *f, struct wbuf *b, s
 	link_record_frame(p, WF_STREAM, f->id, f->snd_next, (uint16_t)len, (uint8_t)fin, 0);
 	f->snd_next += len;
 	l->snd_data += len;
+	l->snd_unsent -= MIN((uint64_t)len, l->snd_unsent);
 	l->st.stream_bytes_sent += len;
 	if (fin)
 		f->fin_sent = 1;
@@ -360,10 +361,16 @@ size_t link_send(struct link *l, uint8_t *buf, size_t cap, uint64_t now_us)
 
 	link_enter(l, now_us);
 	may_send = may_send_data(l, max);
-	/* nothing to send though the window allows: samples taken until what
-	 * is in flight now is delivered say little about the path's rate */
+	/* nothing to send though the congestion window allows: the window
+	 * must not grow on that (CUBIC, NewReno).  If the glue has nothing
+	 * unsent either, the application is what limits: samples taken until
+	 * what is in flight now is delivered say little about the path's rate.
+	 * Bytes held back by the peer's flow control are not that: as in
+	 * Linux, their samples count, or BBR would never see its bandwidth
+	 * stop growing and stay in startup, pacing at three times the path. */
 	if (may_send && !l->probes && sched_empty(l) && !link_has_ctl(l)) {
-		l->app_limited_until = MAX(l->delivered + l->cc.in_flight, 1);
+		if (l->snd_unsent == 0)
+			l->app_limited_until = MAX(l->delivered + l->cc.in_flight, 1);
 		l->cc.app_limited = 1;
 	} else if (!l->app_limited_until) {
 		l->cc.app_limited = 0;
