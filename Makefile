@@ -52,7 +52,7 @@ DAEMON_LIBS = $(LIBEVENT_LIBS) $(OPENSSL_LIBS) $(JANSSON_LIBS) $(NFTABLES_LIBS) 
 BINS = $(O)/omnetd $(O)/omnetctl
 
 UNIT_TESTS = test_wire test_rangeset test_ring test_link test_link_limits test_dhcp test_policy \
-             test_config test_tcpraw test_dtls test_path test_hslimit test_pcp test_control
+             test_config test_tcpraw test_dtls test_path test_nego test_hslimit test_pcp test_control
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
 TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest $(O)/tests/privsep_rtt \
              $(O)/tests/hostile_peer $(O)/tests/stranger
