@@ -183,6 +183,7 @@ struct world {
 	int trace;
 };
 
+/* rnd() - the world's random numbers (splitmix64): seeds, runs, ids */
 static uint64_t rnd(struct world *w)
 {
 	uint64_t z = (w->rng += 0x9e3779b97f4a7c15ULL);
@@ -192,6 +193,7 @@ static uint64_t rnd(struct world *w)
 	return z ^ (z >> 31);
 }
 
+/* ip4() - an IPv4 socket address */
 static struct sockaddr_in ip4(const char *s, uint16_t port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -200,11 +202,13 @@ static struct sockaddr_in ip4(const char *s, uint16_t port)
 	return a;
 }
 
+/* sin_eq() - same address and port */
 static int sin_eq(const struct sockaddr_in *a, const struct sockaddr_in *b)
 {
 	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
 }
 
+/* pa_of() - a path: direct, or through a relay's channel */
 static struct path_addr pa_of(const struct sockaddr_in *a, uint32_t channel)
 {
 	struct path_addr p;
@@ -214,11 +218,13 @@ static struct path_addr pa_of(const struct sockaddr_in *a, uint32_t channel)
 	return p;
 }
 
+/* sin_of() - where a path's datagrams go */
 static const struct sockaddr_in *sin_of(const struct path_addr *p)
 {
 	return (const struct sockaddr_in *)&p->sa;
 }
 
+/* fmt() - a path as text (four buffers in turn: for one printf or assertion) */
 static const char *fmt(const struct path_addr *p)
 {
 	static char b[4][96];
@@ -227,6 +233,7 @@ static const char *fmt(const struct path_addr *p)
 	return path_addr_fmt(p, b[i++ % 4]);
 }
 
+/* node_index() - a node's number, which is also its key (the smaller wins ties) */
 static int node_index(const struct world *w, const struct node *nd)
 {
 	return (int)(nd - w->node);
@@ -301,6 +308,7 @@ static void nat_rebind(struct nat *t)
 	t->next_port = t->base;
 }
 
+/* q_push() - a datagram on its way, in a heap by arrival time */
 static void q_push(struct world *w, const struct pkt *p)
 {
 	size_t i;
@@ -321,6 +329,7 @@ static void q_push(struct world *w, const struct pkt *p)
 	w->q[i] = *p;
 }
 
+/* q_pop() - the datagram that arrives first */
 static struct pkt q_pop(struct world *w)
 {
 	struct pkt top = w->q[0], last = w->q[--w->nq];
@@ -348,6 +357,7 @@ static struct pkt q_pop(struct world *w)
 	return top;
 }
 
+/* wire_send() - a datagram from nd, through its router, unless a cut drops it */
 static void wire_send(struct world *w, struct node *nd, const struct sockaddr_in *dst,
 		      uint32_t channel, const struct msg *m)
 {
@@ -368,6 +378,7 @@ static void wire_send(struct world *w, struct node *nd, const struct sockaddr_in
 	q_push(w, &p);
 }
 
+/* node_send() - a datagram on a path (a relayed one carries its channel) */
 static void node_send(struct world *w, struct node *nd, const struct path_addr *to,
 		      const struct msg *m)
 {
@@ -376,9 +387,12 @@ static void node_send(struct world *w, struct node *nd, const struct path_addr *
 
 /* ---- the glue: what src/peer.c does, in small --------------------------------- */
 
+/* g_drain() - carry out every queued action, in order */
 static void g_drain(struct world *w, struct node *nd, int pi);
+/* sess_close() - session_close(): the peer told (close_notify) if notify */
 static void sess_close(struct world *w, struct node *nd, int si, const char *why, int notify);
 
+/* peer_of() - nd's peer entry for that node, or -1 */
 static int peer_of(const struct node *nd, int node)
 {
 	int i;
@@ -389,6 +403,7 @@ static int peer_of(const struct node *nd, int node)
 	return -1;
 }
 
+/* relay_index() - which of p's relays peer ri is, or -1 */
 static int relay_index(const struct speer *p, int ri)
 {
 	int i;
@@ -399,6 +414,7 @@ static int relay_index(const struct speer *p, int ri)
 	return -1;
 }
 
+/* is_relay() - some peer of nd names ri as its relay */
 static int is_relay(const struct node *nd, int ri)
 {
 	int i;
@@ -409,6 +425,7 @@ static int is_relay(const struct node *nd, int ri)
 	return 0;
 }
 
+/* live() - the established session with peer pi, or NULL */
 static struct sess *live(struct node *nd, int pi)
 {
 	int si = nd->peer[pi].sess;
@@ -416,6 +433,7 @@ static struct sess *live(struct node *nd, int pi)
 	return si >= 0 && nd->sess[si].used && nd->sess[si].est ? &nd->sess[si] : NULL;
 }
 
+/* sess_new() - a fresh session slot with a new local id */
 static int sess_new(struct node *nd)
 {
 	int i;
@@ -433,6 +451,7 @@ static int sess_new(struct node *nd)
 	return -1;
 }
 
+/* sess_by_lid() - the session a receiver id names, or -1 */
 static int sess_by_lid(struct node *nd, uint32_t lid)
 {
 	int i;
@@ -443,6 +462,7 @@ static int sess_by_lid(struct node *nd, uint32_t lid)
 	return -1;
 }
 
+/* data() - an authenticated datagram on session s, to its path or to `to` */
 static void data(struct world *w, struct node *nd, struct sess *s, const struct path_addr *to,
 		 struct msg *m)
 {
@@ -464,6 +484,7 @@ static void tell_relay(struct node *nd, int pi, int i)
 		   s && r->n.state == NEGO_CONNECTED);
 }
 
+/* view_sync() - what peer.c's relay_view_sync() does */
 static void view_sync(struct node *nd, int ri)
 {
 	struct speer *r = &nd->peer[ri];
@@ -482,11 +503,13 @@ static void view_sync(struct node *nd, int ri)
 			tell_relay(nd, q, i);
 }
 
+/* allowed() - the candidate filter: nothing of our own */
 static int allowed(const struct node *nd, const struct sockaddr_in *a)
 {
 	return !sin_eq(a, &nd->addr) && !(nd->nat.on && a->sin_addr.s_addr == nd->nat.ext.s_addr);
 }
 
+/* learn() - an announced candidate, through the filter */
 static void learn(struct world *w, struct node *nd, int pi, const struct sockaddr_in *a, int refl,
 		  uint64_t expires)
 {
@@ -499,6 +522,7 @@ static void learn(struct world *w, struct node *nd, int pi, const struct sockadd
 	nego_candidate(&nd->peer[pi].n, &pn, w->now);
 }
 
+/* ask_relay() - RELAY_CONNECT: ask relay ri to introduce us to qi */
 static void ask_relay(struct world *w, struct node *nd, int ri, int qi)
 {
 	struct sess *s = live(nd, ri);
@@ -510,6 +534,7 @@ static void ask_relay(struct world *w, struct node *nd, int ri, int qi)
 	data(w, nd, s, NULL, &m);
 }
 
+/* announce() - what we repeat: CANDIDATES and our label, or requests to a relay */
 static void announce(struct world *w, struct node *nd, int pi)
 {
 	struct speer *p = &nd->peer[pi];
@@ -537,6 +562,7 @@ static void announce(struct world *w, struct node *nd, int pi)
 	data(w, nd, s, NULL, &m);
 }
 
+/* g_start() - peer_start() */
 static void g_start(struct world *w, struct node *nd, int pi)
 {
 	struct speer *p = &nd->peer[pi];
@@ -561,6 +587,7 @@ static void g_start(struct world *w, struct node *nd, int pi)
 		ask_relay(w, nd, p->relay[i], pi);
 }
 
+/* g_session_gone() - peer_session_gone(): an attempt or the session ended */
 static void g_session_gone(struct world *w, struct node *nd, int si, const char *why)
 {
 	struct sess *s = &nd->sess[si];
@@ -606,6 +633,7 @@ static void sess_close(struct world *w, struct node *nd, int si, const char *why
 	g_session_gone(w, nd, si, why);
 }
 
+/* g_session_up() - peer_session_up() */
 static void g_session_up(struct world *w, struct node *nd, int si)
 {
 	struct sess *s = &nd->sess[si];
@@ -642,6 +670,7 @@ static void g_session_up(struct world *w, struct node *nd, int si)
 	announce(w, nd, pi);
 }
 
+/* act() - carry out one action of the core, as peer.c's act() does */
 static void act(struct world *w, struct node *nd, int pi, const struct nego_action *a)
 {
 	struct speer *p = &nd->peer[pi];
@@ -761,6 +790,7 @@ static void g_drain(struct world *w, struct node *nd, int pi)
 		view_sync(nd, pi);
 }
 
+/* g_heard() - peer_path_alive(): the core hears the datagram, the filter asked if need be */
 static void g_heard(struct world *w, struct node *nd, int pi, const struct path_addr *from,
 		    const struct msg *m)
 {
@@ -783,6 +813,7 @@ static struct want *find_want(struct node *r, int from, int to)
 	return NULL;
 }
 
+/* find_chan() - the relay's channel of that id */
 static struct chan *find_chan(struct node *r, uint32_t id)
 {
 	int i;
@@ -793,6 +824,7 @@ static struct chan *find_chan(struct node *r, uint32_t id)
 	return NULL;
 }
 
+/* chan_between() - the channel a owns towards b, if they were introduced */
 static struct chan *chan_between(struct node *r, int a, int b)
 {
 	int i;
@@ -805,6 +837,7 @@ static struct chan *chan_between(struct node *r, int a, int b)
 	return NULL;
 }
 
+/* chan_new() - a channel for owner, with a fresh id */
 static struct chan *chan_new(struct node *r, int owner)
 {
 	int i;
@@ -821,6 +854,7 @@ static struct chan *chan_new(struct node *r, int owner)
 	return NULL;
 }
 
+/* send_intro() - RELAY_INTRO: where `about` is seen, its candidates, the channel */
 static void send_intro(struct world *w, struct node *r, int to, const struct want *about,
 		       uint32_t channel)
 {
@@ -837,6 +871,7 @@ static void send_intro(struct world *w, struct node *r, int to, const struct wan
 	data(w, r, ts, NULL, &m);
 }
 
+/* relay_connect() - a request to meet; both asked: a channel pair and introductions */
 static void relay_connect(struct world *w, struct node *r, int from, const struct msg *m)
 {
 	int to = peer_of(r, m->about), i;
@@ -872,6 +907,7 @@ static void relay_connect(struct world *w, struct node *r, int from, const struc
 	send_intro(w, r, to, wa, c->partner);
 }
 
+/* relay_forward() - a datagram on a channel, from its owner only, to the partner */
 static void relay_forward(struct world *w, struct node *r, const struct sockaddr_in *src,
 			  uint32_t channel, const struct msg *m)
 {
@@ -883,6 +919,7 @@ static void relay_forward(struct world *w, struct node *r, const struct sockaddr
 	wire_send(w, r, sin_of(&to->path), o->id, m);
 }
 
+/* relay_housekeeping() - requests not repeated go, and channels nobody asks for */
 static void relay_housekeeping(struct world *w, struct node *r)
 {
 	int i = 0;
@@ -922,6 +959,7 @@ static void established(struct world *w, struct node *nd, int si)
 	g_session_up(w, nd, si);
 }
 
+/* on_data() - an authenticated datagram: its frames, then the core hears it */
 static void on_data(struct world *w, struct node *nd, int si, const struct path_addr *from,
 		    const struct msg *m)
 {
@@ -992,6 +1030,7 @@ static void on_data(struct world *w, struct node *nd, int si, const struct path_
 		g_heard(w, nd, pi, from, m);
 }
 
+/* on_msg() - a datagram for nd: handshakes, data, UNKNOWN, close_notify */
 static void on_msg(struct world *w, struct node *nd, const struct path_addr *from,
 		   const struct msg *m)
 {
@@ -1110,6 +1149,7 @@ static void on_msg(struct world *w, struct node *nd, const struct path_addr *fro
 	}
 }
 
+/* deliver() - a datagram arrives: at a public host, or through a router that lets it in */
 static void deliver(struct world *w, const struct pkt *p)
 {
 	int i;
@@ -1144,6 +1184,7 @@ static uint64_t busy(const struct node *nd, int pi)
 	return p->sess >= 0 && p->seq > p->acked ? 200 : 0;
 }
 
+/* node_timers() - what is due at nd: handshakes, the cores' timers, announcements, the sender */
 static void node_timers(struct world *w, struct node *nd)
 {
 	int i;
@@ -1238,7 +1279,7 @@ static uint64_t next_event(const struct world *w)
 	return t;
 }
 
-/* step() - on to the next thing that happens, but not past `limit` */
+/* step_to() - on to the next thing that happens, but not past `limit` */
 static void step_to(struct world *w, uint64_t limit)
 {
 	uint64_t t = next_event(w);
@@ -1254,11 +1295,13 @@ static void step_to(struct world *w, uint64_t limit)
 		node_timers(w, &w->node[i]);
 }
 
+/* step() - one millisecond on */
 static void step(struct world *w)
 {
 	step_to(w, w->now + 1);
 }
 
+/* run_for() - let ms of simulated time pass */
 static void run_for(struct world *w, uint64_t ms)
 {
 	uint64_t end = w->now + ms;
@@ -1283,6 +1326,7 @@ enum router { PUBLIC, EIM, SYMMETRIC, DNAT };
 
 static struct world *W;
 
+/* add_node() - a daemon at ip, behind a router of that kind (ext: its public address) */
 static struct node *add_node(struct world *w, const char *name, const char *ip, enum router rt,
 			     const char *ext, int relay_role)
 {
@@ -1305,6 +1349,7 @@ static struct node *add_node(struct world *w, const char *name, const char *ip, 
 	return nd;
 }
 
+/* add_peer() - node a pins node b: a core of its own for it */
 static int add_peer(struct world *w, int a, int b)
 {
 	struct node *nd = &w->node[a];
@@ -1320,6 +1365,7 @@ static int add_peer(struct world *w, int a, int b)
 	return nd->npeer++;
 }
 
+/* P() - a's peer entry for b */
 static struct speer *P(struct world *w, int a, int b)
 {
 	int i = peer_of(&w->node[a], b);
@@ -1327,6 +1373,7 @@ static struct speer *P(struct world *w, int a, int b)
 	return i < 0 ? NULL : &w->node[a].peer[i];
 }
 
+/* S() - a's established session with b, or NULL */
 static struct sess *S(struct world *w, int a, int b)
 {
 	int i = peer_of(&w->node[a], b);
@@ -1334,6 +1381,7 @@ static struct sess *S(struct world *w, int a, int b)
 	return i < 0 ? NULL : live(&w->node[a], i);
 }
 
+/* world_new() - an empty world with the default timers */
 static struct world *world_new(uint64_t seed)
 {
 	struct world *w = xcalloc(1, sizeof(*w));
@@ -1380,6 +1428,7 @@ static struct world *paths_world(enum router natp, enum router natc, int relays,
 	return w;
 }
 
+/* start_node() - a daemon starts: every peer of it */
 static void start_node(struct world *w, int i)
 {
 	int pi;
@@ -1388,6 +1437,7 @@ static void start_node(struct world *w, int i)
 		g_start(w, &w->node[i], pi);
 }
 
+/* start_all() - every daemon starts */
 static void start_all(struct world *w)
 {
 	int i;
@@ -1425,6 +1475,7 @@ static void restart(struct world *w, int i)
 	start_node(w, i);
 }
 
+/* cut_pair() - nothing passes between those two public addresses */
 static void cut_pair(struct world *w, const char *a, const char *b)
 {
 	inet_pton(AF_INET, a, &w->cut[w->ncut].a);
@@ -1432,12 +1483,14 @@ static void cut_pair(struct world *w, const char *a, const char *b)
 	w->cut[w->ncut++].all = 0;
 }
 
+/* cut_all() - nothing passes to or from that public address */
 static void cut_all(struct world *w, const char *a)
 {
 	inet_pton(AF_INET, a, &w->cut[w->ncut].a);
 	w->cut[w->ncut++].all = 1;
 }
 
+/* uncut() - every cut is mended */
 static void uncut(struct world *w)
 {
 	w->ncut = 0;
@@ -1485,17 +1538,20 @@ static int entered(struct world *w, int a, int b, enum nego_state st, uint64_t s
 	return n;
 }
 
+/* world_free() - the world and its datagrams in flight */
 static void world_free(struct world *w)
 {
 	free(w->q);
 	free(w);
 }
 
+/* setup() - no world yet */
 static void setup(void)
 {
 	W = NULL;
 }
 
+/* teardown() - a world a test left (it failed) is freed */
 static void teardown(void)
 {
 	if (W)
@@ -1960,6 +2016,7 @@ static void expect(struct nego *n, const enum nego_act *want, size_t k)
 			      "unexpected action %d", a.type);
 }
 
+/* drain_all() - forget the queued actions */
 static void drain_all(struct nego *n)
 {
 	struct nego_action a;
@@ -2094,6 +2151,7 @@ END_TEST
 			tcase_add_test(tc, t);                                 \
 	} while (0)
 
+/* nego_suite() - the simulated network's scenarios, then the core alone */
 static Suite *nego_suite(void)
 {
 	Suite *s = suite_create("nego");
@@ -2122,6 +2180,7 @@ static Suite *nego_suite(void)
 	return s;
 }
 
+/* main() - run the suite; the exit status says if all passed */
 int main(void)
 {
 	SRunner *sr;

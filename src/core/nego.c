@@ -22,6 +22,8 @@ static void round_(struct nego *n, const char *why, uint64_t now);
 
 /* ---- the action queue ---------------------------------------------------- */
 
+/* push() - a new action at the end of the queue, zeroed but for its type
+ * and reason; a full queue (never, by its size) loses it, counted */
 static struct nego_action *push(struct nego *n, enum nego_act type, const char *why)
 {
 	struct nego_action *a;
@@ -59,6 +61,7 @@ static uint64_t rnd(struct nego *n)
 	return z ^ (z >> 31);
 }
 
+/* set_error() - what status shows as the link's last error */
 static void set_error(struct nego *n, const char *why)
 {
 	snprintf(n->last_error, sizeof(n->last_error), "%s", why ? why : "");
@@ -99,6 +102,8 @@ struct path_cand *nego_find(struct nego *n, const struct path_addr *to)
 	return pathset_find(&n->cands, to);
 }
 
+/* add_cand() - a candidate into the set (never pushing out the path in
+ * use), counting what it pushed out */
 static struct path_cand *add_cand(struct nego *n, const struct path_new *pn, uint64_t now)
 {
 	uint64_t before = n->cands.evicted;
@@ -195,6 +200,7 @@ enum path_method nego_method(const struct nego *n)
 
 /* ---- attempts ---------------------------------------------------------------- */
 
+/* attempt_index() - where attempt id is in the table, or -1 */
 static int attempt_index(const struct nego *n, uint64_t id)
 {
 	size_t i;
@@ -212,6 +218,7 @@ const struct nego_attempt *nego_attempt_find(const struct nego *n, uint64_t id)
 	return i < 0 ? NULL : &n->attempt[i];
 }
 
+/* remove_attempt() - forget the attempt at i (the glue drops the session) */
 static void remove_attempt(struct nego *n, int i)
 {
 	n->attempt[i] = n->attempt[--n->nattempt];
@@ -489,6 +496,8 @@ static void consider_switch(struct nego *n, struct path_cand *c, uint64_t now)
 		use_path(n, c, "following the peer to its path", now);
 }
 
+/* path_lost() - the path in use stopped answering: degraded, and a round
+ * that challenges every candidate now */
 static void path_lost(struct nego *n, uint64_t now)
 {
 	char why[96];
@@ -502,6 +511,8 @@ static void path_lost(struct nego *n, uint64_t now)
 	round_(n, why, now);
 }
 
+/* check_health() - probe the path in use when it has been quiet, and call
+ * it lost when the probe went unanswered (11.20) */
 static void check_health(struct nego *n, uint64_t now, uint64_t busy_ms)
 {
 	struct path_cand *cur = pathset_find(&n->cands, &n->sess.path);
