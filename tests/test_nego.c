@@ -1918,14 +1918,15 @@ START_TEST(test_peer_restarts)
 }
 END_TEST
 
-/* the consumer restarts: it knows no address of the provider, which holds
- * the old session.  The provider hears UNKNOWN for it once it has gone
- * quiet, dials again, and the link is direct again within seconds */
+/* the consumer restarts: it knows no address of the provider (and has no
+ * relay to learn one from), which holds the old session.  The provider
+ * hears UNKNOWN for it once it has gone quiet, dials again, and the link
+ * is direct again within seconds */
 START_TEST(test_peer_without_endpoint_restarts)
 {
 	uint64_t t0;
 
-	W = paths_world(EIM, DNAT, 1, 1, 11);
+	W = paths_world(EIM, DNAT, 0, 1, 11);
 	start_all(W);
 	ck_assert(RUN_UNTIL(W, 2000, on(W, PROV, CONS, PATH_DIRECT)));
 	P(W, PROV, CONS)->bulk = 1;
