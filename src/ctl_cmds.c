@@ -132,8 +132,8 @@ static json_t *cands_json(const struct peer *p, uint64_t now)
 	char buf[96];
 	size_t i;
 
-	for (i = 0; i < p->cands.n; i++) {
-		const struct path_cand *c = &p->cands.c[i];
+	for (i = 0; i < p->nego.cands.n; i++) {
+		const struct path_cand *c = &p->nego.cands.c[i];
 		json_t *o = json_pack("{s:s, s:s}", "method", path_method_name(c->method), "path",
 				      path_addr_fmt(&c->to, buf));
 
@@ -150,8 +150,8 @@ static json_t *peer_status(const struct peer *p)
 	uint64_t now = clock_now_ms();
 	char path[96];
 	json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "name", p->name, "fingerprint", p->fingerprint,
-			      "state", peer_state_name(p->state), "state_ms",
-			      (json_int_t)(now - p->state_since_ms));
+			      "state", peer_state_name(p->nego.state), "state_ms",
+			      (json_int_t)(now - p->nego.state_since_ms));
 	const struct peer *r = NULL;
 	size_t i;
 
@@ -174,16 +174,16 @@ static json_t *peer_status(const struct peer *p)
 	json_object_set_new(o, "rtt_ms", s && link_rtt(s->link)->has_sample
 				  ? json_real((double)link_rtt(s->link)->smoothed_us / 1000.0)
 				  : json_null());
-	json_object_set_new(o, "next_retry_ms", p->next_round_ms
-				  ? json_integer((json_int_t)(p->next_round_ms > now ? p->next_round_ms - now : 0))
+	json_object_set_new(o, "next_retry_ms", p->nego.next_round_ms
+				  ? json_integer((json_int_t)(p->nego.next_round_ms > now ? p->nego.next_round_ms - now : 0))
 				  : json_null());
-	json_object_set_new(o, "retry_delay_ms", p->next_round_ms
-				  ? json_integer((json_int_t)p->retry_delay_ms) : json_null());
-	json_object_set_new(o, "heard_ms", s && p->state == PEER_CONNECTED
-				  ? json_integer((json_int_t)(now - p->mon.last_rx_ms)) : json_null());
-	json_object_set_new(o, "probe_interval_ms", s && p->state == PEER_CONNECTED
-				  ? json_integer((json_int_t)p->mon.interval_ms) : json_null());
-	json_object_set_new(o, "last_error", p->last_error[0] ? json_string(p->last_error) : json_null());
+	json_object_set_new(o, "retry_delay_ms", p->nego.next_round_ms
+				  ? json_integer((json_int_t)p->nego.retry_delay_ms) : json_null());
+	json_object_set_new(o, "heard_ms", s && p->nego.state == NEGO_CONNECTED
+				  ? json_integer((json_int_t)(now - p->nego.mon.last_rx_ms)) : json_null());
+	json_object_set_new(o, "probe_interval_ms", s && p->nego.state == NEGO_CONNECTED
+				  ? json_integer((json_int_t)p->nego.mon.interval_ms) : json_null());
+	json_object_set_new(o, "last_error", p->nego.last_error[0] ? json_string(p->nego.last_error) : json_null());
 	json_object_set_new(o, "candidates", cands_json(p, now));
 	if (s)
 		json_object_set_new(o, "link", link_json(s));
@@ -341,7 +341,7 @@ static json_t *peer_json(const struct peer *p)
 		json_array_append_new(relays, json_string(p->relay[i]));
 	return json_pack("{s:s, s:s, s:o, s:o, s:s, s:s}", "name", p->name, "fingerprint",
 			 p->fingerprint, "endpoints", eps, "relays", relays, "state",
-			 peer_state_name(p->state), "source", p->from_config ? "config" : "runtime");
+			 peer_state_name(p->nego.state), "source", p->from_config ? "config" : "runtime");
 }
 
 static json_t *cmd_peer_list(struct daemon *d, json_t *req, struct ctl_error *err)
@@ -464,7 +464,7 @@ static json_t *peer_cmd(struct daemon *d, json_t *req, struct ctl_error *err, in
 	else
 		peer_disconnect(p);
 	daemon_save_state(d);
-	return json_pack("{s:s, s:s}", "peer", name, "state", peer_state_name(p->state));
+	return json_pack("{s:s, s:s}", "peer", name, "state", peer_state_name(p->nego.state));
 }
 
 static json_t *cmd_connect(struct daemon *d, json_t *req, struct ctl_error *err)

@@ -1,12 +1,10 @@
 /* peer.h: a pinned peer, the ways to reach it, and the state of the link.
  *
- * A link never gives up.  One function, negotiate_endpoint(), serves the
- * first connection and every recovery: without a session it dials every
- * candidate at once (the first to answer is kept); with one it challenges
- * the candidates and the session migrates to the best that answered
- * (direct, then hole-punched, then relayed).  Rounds repeat with
- * exponential backoff and jitter until a person disconnects the peer.
- * There is no "failed" state. */
+ * A link never gives up.  What to try and when, which path to use and
+ * which session to keep is decided by the negotiation core (core/nego.h);
+ * this glue feeds it what the sessions hear and carries out what it says:
+ * handshakes, challenges, migrations, dropping sessions.  There is no
+ * "failed" state. */
 #ifndef OMNET_PEER_H
 #define OMNET_PEER_H
 
@@ -18,23 +16,17 @@
 
 #include "config.h"
 #include "identity.h"
+#include "nego.h"
 #include "path.h"
 #include "wire.h"
 
 struct daemon;
 struct session;
-
-enum peer_state {
-	PEER_CONNECTING,   /* never connected yet */
-	PEER_CONNECTED,
-	PEER_DEGRADED,     /* the path in use stopped answering; trying others */
-	PEER_RECONNECTING, /* no path answers: retrying with backoff */
-	PEER_DISCONNECTED, /* stopped by `omnetctl disconnect` */
-};
+struct nl_ifaddr;
 
 #define PEER_MAX_ENDPOINTS CONFIG_ENDPOINTS_MAX
 #define PEER_MAX_RELAYS CONFIG_RELAYS_MAX
-#define PEER_MAX_ATTEMPTS 8
+#define PEER_MAX_ATTEMPTS NEGO_MAX_ATTEMPTS
 
 struct peer {
 	TAILQ_ENTRY(peer) entry;
@@ -47,31 +39,38 @@ struct peer {
 	char relay[PEER_MAX_RELAYS][CONFIG_NAME_MAX + 1];
 	size_t nrelay;
 	int from_config;
-	enum peer_state state;
-	uint64_t state_since_ms;
-	int admin_down;
-	char last_error[256];
+	int admin_down;              /* disconnected by the operator: nothing is sent to it */
+
+	/* the negotiation: state, candidates, health, backoff, decisions */
+	struct nego nego;
 
 	struct session *session;     /* established */
-	struct session *attempt[PEER_MAX_ATTEMPTS]; /* our handshakes in flight */
+	struct session *incoming;    /* the session nego_session_up() is deciding on */
+	struct {
+		uint64_t id;         /* the core's name for it */
+		struct session *s;
+	} attempt[PEER_MAX_ATTEMPTS]; /* our handshakes in flight */
 	size_t nattempt;
 
-	struct pathset cands;        /* every way to reach it we know of */
-	struct path_addr peer_path;  /* where its latest data came from */
-	/* the peer's own label for the path it sends on (PATH_METHOD): both
-	 * sides show the better of the two labels of a shared path */
-	struct path_addr label_path;
-	enum path_method label;
-	int have_label;
-	struct pathmon mon;          /* health of the path in use */
-	struct backoff backoff;      /* between negotiation rounds */
-	uint64_t round_ms;           /* the latest round started then */
-	uint64_t lost_ms;            /* the path in use was lost then */
-	uint64_t next_round_ms;      /* 0: none scheduled */
-	uint64_t retry_delay_ms;     /* the delay of the round scheduled, before jitter */
 	uint64_t announce_ms;        /* next CANDIDATES / relay request */
 	struct event *timer;
 	uint64_t timer_at_ms;
+
+	/* this peer as a relay, as the peers it relays for were last told */
+	struct {
+		int known, connected;
+		struct sockaddr_storage addr;
+	} relay_view;
+
+	/* this host's own addresses with their prefixes, as netlink last
+	 * listed them: what we announce to this peer, and where candidates
+	 * it names must not point */
+	struct {
+		struct nl_ifaddr *a;
+		struct path_prefix *pfx;
+		size_t n;
+		uint64_t at_ms;
+	} local;
 
 	/* candidates it (or a relay about it) named that the filter dropped,
 	 * and when that was last logged */
@@ -101,7 +100,7 @@ int peer_is_relay(const struct peer *p);
 void peer_start(struct peer *p);
 void peer_disconnect(struct peer *p);
 void peer_connect(struct peer *p);
-const char *peer_state_name(enum peer_state st);
+const char *peer_state_name(enum nego_state st);
 /* peer_method() - how the session's path was found, or NULL */
 const char *peer_method(const struct peer *p);
 

@@ -1,6 +1,7 @@
 /* test_path.c: candidates, their preference, path health and backoff.
  *
- * The pure half of endpoint negotiation, on a simulated clock: which
+ * The parts endpoint negotiation is built of, on a simulated clock (the
+ * negotiation itself, core/nego.c, is driven by tests/test_nego.c): which
  * answered candidate wins (direct over hole-punched over relay, the path
  * in use on a tie, nothing stale), that an answer counts only on the path
  * the challenge went out on, how probe intervals grow and when a path is
@@ -267,6 +268,37 @@ START_TEST(test_mon_busy_probes_sooner)
 	/* a busy threshold above the idle interval does not delay probes */
 	pathmon_start(&m, MIN_MS, MAX_MS, TIMEOUT_MS, 0);
 	ck_assert_uint_eq(pathmon_deadline(&m, 9000), MIN_MS);
+}
+END_TEST
+
+/* a path quiet for long because there was nothing to say, then busy: the
+ * probe that goes out at once has probe-timeout-ms to be answered (less
+ * the busy threshold), not none -- its loss does not count from the last
+ * datagram of the quiet time */
+START_TEST(test_mon_busy_after_long_quiet_is_not_lost_at_once)
+{
+	struct pathmon m;
+
+	pathmon_start(&m, MIN_MS, MAX_MS, TIMEOUT_MS, 0);
+	pathmon_answered(&m, 0);
+	pathmon_answered(&m, 0);
+	pathmon_answered(&m, 0); /* idle interval now 4000 ms */
+	pathmon_rx(&m, 10000);
+	/* 3 s later, data goes out: probed at once, a busy threshold into
+	 * the silence... */
+	ck_assert_int_eq(pathmon_check(&m, 13000, 200), PM_PROBE);
+	/* ...and lost a probe timeout after that, not at the next check */
+	ck_assert_uint_eq(pathmon_deadline(&m, 200), 12800 + TIMEOUT_MS);
+	ck_assert_int_eq(pathmon_check(&m, 13001, 200), PM_WAIT);
+	ck_assert_int_eq(pathmon_check(&m, 12800 + TIMEOUT_MS - 1, 200), PM_WAIT);
+	ck_assert_int_eq(pathmon_check(&m, 12800 + TIMEOUT_MS, 200), PM_LOST);
+	/* an idle probe out when the path got busy counts from the probe */
+	pathmon_start(&m, MIN_MS, MAX_MS, TIMEOUT_MS, 0);
+	pathmon_rx(&m, 10000);
+	ck_assert_int_eq(pathmon_check(&m, 10000 + MIN_MS, 0), PM_PROBE);
+	ck_assert_int_eq(pathmon_check(&m, 10000 + MIN_MS + 100, 200), PM_WAIT);
+	ck_assert_uint_eq(pathmon_deadline(&m, 200), 10000 + MIN_MS + TIMEOUT_MS);
+	ck_assert_int_eq(pathmon_check(&m, 10000 + MIN_MS + TIMEOUT_MS, 200), PM_LOST);
 }
 END_TEST
 
@@ -599,6 +631,7 @@ static Suite *path_suite(void)
 	tcase_add_test(tc, test_mon_lost_after_timeout);
 	tcase_add_test(tc, test_mon_any_traffic_answers);
 	tcase_add_test(tc, test_mon_busy_probes_sooner);
+	tcase_add_test(tc, test_mon_busy_after_long_quiet_is_not_lost_at_once);
 	tcase_add_test(tc, test_backoff_doubles_to_cap_with_jitter);
 	tcase_add_test(tc, test_full_evicts_the_oldest_unanswered);
 	tcase_add_test(tc, test_full_keeps_the_path_in_use_and_answered_ones_longest);

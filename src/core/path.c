@@ -347,6 +347,7 @@ void pathmon_start(struct pathmon *m, uint64_t min_ms, uint64_t max_ms, uint64_t
 	m->interval_ms = min_ms;
 	m->last_rx_ms = now_ms;
 	m->probe_ms = 0;
+	m->busy_ref_ms = 0;
 }
 
 void pathmon_answered(struct pathmon *m, uint64_t now_ms)
@@ -361,10 +362,12 @@ static uint64_t quiet_limit(const struct pathmon *m, uint64_t busy_ms)
 	return busy_ms && busy_ms < m->interval_ms ? busy_ms : m->interval_ms;
 }
 
-/* probe_ref() - what an unanswered probe's timeout counts from */
+/* probe_ref() - what an unanswered probe's timeout counts from: idle, the
+ * probe; busy, the last datagram heard -- or, when the path was quiet long
+ * before it got busy, when its silence under load began (11.20) */
 static uint64_t probe_ref(const struct pathmon *m, uint64_t busy_ms)
 {
-	return busy_ms ? m->last_rx_ms : m->probe_ms;
+	return busy_ms ? m->busy_ref_ms : m->probe_ms;
 }
 
 enum pathmon_action pathmon_check(struct pathmon *m, uint64_t now_ms, uint64_t busy_ms)
@@ -376,6 +379,11 @@ enum pathmon_action pathmon_check(struct pathmon *m, uint64_t now_ms, uint64_t b
 	if (now_ms - m->last_rx_ms < quiet_limit(m, busy_ms))
 		return PM_WAIT;
 	m->probe_ms = now_ms ? now_ms : 1;
+	/* busy, the probe goes out a busy threshold into the silence: the
+	 * loss counts from then, or from the last datagram if later (a long
+	 * idle interval is no silence under load); idle, from the probe */
+	m->busy_ref_ms = busy_ms && now_ms >= busy_ms ? MAX(m->last_rx_ms, now_ms - busy_ms)
+						       : m->probe_ms;
 	return PM_PROBE;
 }
 

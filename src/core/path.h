@@ -156,12 +156,16 @@ int path_prefix_match(const struct path_prefix *p, int family, const uint8_t *ad
  * Any authenticated datagram on the path answers a probe; a probe with no
  * answer after timeout_ms means the path is lost.  On a busy path every
  * packet in flight is a probe too: it is lost timeout_ms after the last
- * datagram heard, not after the challenge. */
+ * datagram heard, not after the challenge -- but never counting from
+ * before the path got busy: a path that was quiet because there was
+ * nothing to say, and then gets data, has timeout_ms to answer from the
+ * moment its silence became suspect (the busy threshold before the probe). */
 struct pathmon {
 	uint64_t min_ms, max_ms, timeout_ms;
 	uint64_t interval_ms;
 	uint64_t last_rx_ms; /* the last authenticated datagram on the path */
 	uint64_t probe_ms;   /* an unanswered probe went out then; 0: none */
+	uint64_t busy_ref_ms; /* what a busy path's loss counts from while that probe is out */
 };
 
 enum pathmon_action { PM_WAIT, PM_PROBE, PM_LOST };
