@@ -65,4 +65,16 @@ check "the download completes" om_wait_gone $curl_pid 120
 check "40 MB download across the relay's death is byte-exact" cmp -s "$OM_T/big.down" "$OM_T/www/big"
 check "the dead relay is being retried, not given up" \
 	om_wait 20 field_is ctl_p $used "p['state'] in ('degraded', 'reconnecting')" True
+
+# --- 10. a peer removed while it is being redialled: the daemon stops
+# dialling it at once (its attempts went on pointing at the freed peer, a
+# use-after-free ASan caught), stays up, and the link to the consumer is
+# unharmed
+check "the dead relay is removed" ctl_p peer remove $used
+before=$(grep -c "peer $used:" "$OM_T/provider.log")
+check "nothing more is done for it over the next 3 s" \
+	sh -c "sleep 3; kill -0 $PROV_PID && [ \$(grep -c 'peer $used:' $OM_T/provider.log) -le $((before + 1)) ]"
+check "the provider answers" ctl_p status
+check "and is still connected to the consumer through $other" \
+	field_is ctl_p consumer "p['state'] + '/' + str(p['relay'])" "connected/$other"
 exit $OM_FAILED
