@@ -667,10 +667,12 @@ static uint64_t fresh_bytes(const struct sim_path *p, uint64_t span_us)
  * Shorter: the long path's window outgrew its 20 ms queue, and bytes held
  * back by the peer's window must not count as an idle application, or BBR
  * never leaves startup and floods the queue at three times its rate. */
-static const uint64_t delay_change_us[][2] = {
-	{ 50, 20000 },       /* 0.1 ms RTT to 40 ms */
-	{ 5000, 100000 },    /* 10 ms to 200 ms */
-	{ 100000, 5000 },    /* and back */
+static const uint64_t delay_change_us[][3] = {
+	{ 50, 20000, 0 },       /* 0.1 ms RTT to 40 ms */
+	{ 5000, 100000, 0 },    /* 10 ms to 200 ms */
+	{ 100000, 5000, 0 },    /* and back */
+	{ 50, 20000, 1 },       /* clean 0.1 ms to 40 ms with 1% loss each way */
+	{ 50, 20000, 5 },       /* ... 5% */
 };
 
 START_TEST(test_path_change_keeps_its_speed)
@@ -683,15 +685,17 @@ START_TEST(test_path_change_keeps_its_speed)
 	struct tctx *c;
 
 	after.delay_us = delay_change_us[_i][1];
+	after.loss = (double)delay_change_us[_i][2] / 100;
 	fresh = fresh_bytes(&after, span);
 	c = ctx_new(&p, &p, 40);
 	open_flows(c, 1, (uint64_t)1 << 40, 0);
 	bulk_for(c, 3000000);
 	set_delay(c, delay_change_us[_i][1]);
+	c->sim.ab.p.loss = c->sim.ba.p.loss = after.loss;
 	got = bulk_for(c, span);
-	printf("path change %.1f -> %.1f ms RTT: %.1f Mbit/s in the %.1f s after it; "
+	printf("path change %.1f -> %.1f ms RTT, %.0f%% loss: %.1f Mbit/s in the %.1f s after it; "
 	       "a new link: %.1f Mbit/s (min RTT renewed %llu times; %llu lost, %llu spuriously)\n",
-	       2 * delay_change_us[_i][0] / 1000.0, rtt_us / 1000.0,
+	       2 * delay_change_us[_i][0] / 1000.0, rtt_us / 1000.0, after.loss * 100,
 	       (double)got * 8 / ((double)span / 1e6) / 1e6, (double)span / 1e6,
 	       (double)fresh * 8 / ((double)span / 1e6) / 1e6,
 	       (unsigned long long)link_cc(c->a.l)->bbr.min_rtt_renewed,
@@ -790,7 +794,7 @@ static Suite *link_suite(void)
 	tcase_add_test(t, test_acks_are_batched);
 	tcase_add_test(t, test_hostile_packets_rejected);
 	tcase_add_test(t, test_high_delay_300ms);
-	tcase_add_loop_test(t, test_path_change_keeps_its_speed, 0, 3);
+	tcase_add_loop_test(t, test_path_change_keeps_its_speed, 0, 5);
 	tcase_add_loop_test(t, test_each_congestion_control_survives_loss, 0, 3);
 	tcase_add_test(t, test_link_buffer_cap_applies_backpressure);
 	suite_add_tcase(s, t);

@@ -424,11 +424,15 @@ static void flow_maybe_finish(struct link *l, struct link_flow *f)
 /* ---- flow control ----------------------------------------------------- */
 
 /* maybe_grow_window() - autotuning: a window used up within two RTTs is
- * what limits the flow, so double it (up to the configured cap) */
+ * what limits the flow, so double it (up to the configured cap).  The RTT
+ * is the larger of the smoothed and the latest: a receiver sends few
+ * ack-eliciting packets (its WINDOW frames), so after the path got longer
+ * its smoothed RTT trails for dozens of round trips, and windows used up
+ * within two round trips of the new path looked slow to fill. */
 static uint64_t maybe_grow_window(const struct link *l, uint64_t window, uint64_t *at_us,
 				  uint64_t cap)
 {
-	uint64_t srtt = l->rtt.has_sample ? l->rtt.smoothed_us : 0;
+	uint64_t srtt = l->rtt.has_sample ? MAX(l->rtt.smoothed_us, l->rtt.latest_us) : 0;
 
 	if (*at_us && srtt && l->now_us - *at_us < 2 * srtt && window < cap)
 		window = MIN(window * 2, cap);
