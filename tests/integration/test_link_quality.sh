@@ -1,8 +1,11 @@
 #!/bin/bash
 # test_link_quality.sh: the link holds on a bad path (40 ms RTT, 1% loss,
 # via the userspace impairment bridge; this kernel has no sch_netem).
-#  - VM-to-server goodput through omnetd is at least 80% of a plain kernel
-#    TCP connection across the same impaired path, measured in this run;
+#  - goodput through omnetd, VM to server and server to VM, is at least
+#    half of a plain kernel TCP connection's across the same impaired path,
+#    measured in this run (bench/path-matrix carries the aims, 1.25x kernel
+#    BBR; a test keeps only what noise cannot fail, and a link that stalls
+#    or collapses fails this);
 #  - two bulk flows share the link within a factor of two;
 #  - a request/response flow's round trip stays within the path RTT plus
 #    50 ms while a bulk flow runs (no standing queue in the tunnel);
@@ -30,13 +33,20 @@ mbps() {  # NS iperf3-args...: receiver Mbit/s
 		$PY -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))'
 }
 
-# --- goodput against kernel TCP over the very same impaired link
+# --- goodput against kernel TCP over the very same impaired link, both
+# ways (up: the VM sends, the provider's link carries it; down: the server
+# sends, the consumer's link does)
 kcc=$(ip netns exec "$NS_PROV" sysctl -n net.ipv4.tcp_congestion_control)
 kernel=$(mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T)
 omnet=$(mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T)
-log "kernel TCP ($kcc) across the path: $kernel Mbit/s; VM through omnetd: $omnet Mbit/s"
-check "goodput through omnetd ($omnet Mbit/s) >= 80% of kernel $kcc TCP ($kernel Mbit/s)" \
-	test $((omnet * 100)) -ge $((kernel * 80))
+log "up: kernel TCP ($kcc) across the path: $kernel Mbit/s; VM through omnetd: $omnet Mbit/s"
+check "upload through omnetd ($omnet Mbit/s) >= 50% of kernel $kcc TCP ($kernel Mbit/s)" \
+	test $((omnet * 100)) -ge $((kernel * 50)) -a "${omnet:-0}" -gt 0
+kernel_down=$(mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T -R)
+omnet_down=$(mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T -R)
+log "down: kernel TCP ($kcc) across the path: $kernel_down Mbit/s; VM through omnetd: $omnet_down Mbit/s"
+check "download through omnetd ($omnet_down Mbit/s) >= 50% of kernel $kcc TCP ($kernel_down Mbit/s)" \
+	test $((omnet_down * 100)) -ge $((kernel_down * 50)) -a "${omnet_down:-0}" -gt 0
 
 # --- two bulk flows share the link
 ip netns exec "$NS_VM" iperf3 -f m -J -c $SRV_ADDR -p 5201 -t $T >"$OM_T/f1.json" 2>/dev/null &
