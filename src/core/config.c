@@ -278,8 +278,7 @@ static int set_fingerprint(struct parser *p, const struct keydef *k, void *obj,
 	struct config_peer *peer = obj;
 	size_t i;
 
-	if (strncmp(v, "sha256:", 7) != 0 || strlen(v + 7) != 64 ||
-	    strspn(v + 7, "0123456789abcdefABCDEF") != 64)
+	if (cmd_check_fingerprint(v))
 		return fail(p, "%s: '%.80s' is not sha256: followed by 64 hex digits",
 			    k->name, v);
 	for (i = 0; v[i]; i++)
@@ -288,38 +287,17 @@ static int set_fingerprint(struct parser *p, const struct keydef *k, void *obj,
 	return 0;
 }
 
-/* addr_unspecified() - 0.0.0.0 or ::, which no peer can be reached at */
-static int addr_unspecified(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
-}
-
-/* endpoint_ok() - a numeric address a peer can be reached at; 0 or -1 */
-static int endpoint_ok(const char *v, struct sockaddr_storage *ss)
-{
-	socklen_t len;
-
-	if (addr_parse(v, OMNET_DEFAULT_PORT, ss, &len) < 0)
-		return -1;
-	if (addr_unspecified(ss))
-		return -1;
-	if (ss->ss_family == AF_INET)
-		return ((struct sockaddr_in *)ss)->sin_port ? 0 : -1;
-	return ((struct sockaddr_in6 *)ss)->sin6_port ? 0 : -1;
-}
-
 /* set_endpoint() - one more address for the peer, up to CONFIG_ENDPOINTS_MAX */
 static int set_endpoint(struct parser *p, const struct keydef *k, void *obj, const char *v)
 {
 	struct config_peer *peer = obj;
 	struct sockaddr_storage ss;
+	socklen_t len;
 	size_t i;
 
 	/* the same check as the control socket's (cmdschema.c), so a file and
 	 * a command accept the same endpoints */
-	if (cmd_check_endpoint(v) || endpoint_ok(v, &ss) < 0)
+	if (cmd_check_endpoint(v) || addr_parse(v, OMNET_DEFAULT_PORT, &ss, &len) < 0)
 		return fail(p, "%s: '%.64s' is not IPV4[:PORT] or [IPV6][:PORT] "
 			    "(numeric, port 1..65535)", k->name, v);
 	for (i = 0; i < peer->nendpoint; i++)
