@@ -37,6 +37,14 @@ void fuzz_seedf(const char *dir, const void *data, size_t len, const char *fmt, 
 	fuzz_seed(dir, name, data, len);
 }
 
+void fuzz_seed_texts(const char *dir, const char *prefix, const char *const *texts, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		fuzz_seedf(dir, texts[i], strlen(texts[i]), "%s-%zu", prefix, i);
+}
+
 void fuzz_make_seeds(int *argc, char ***argv, void (*gen)(const char *dir))
 {
 	static const char opt[] = "--make-seeds=";

@@ -119,10 +119,7 @@ static const char *const samples[] = {
 
 static void seeds(const char *dir)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
-		fuzz_seedf(dir, samples[i], strlen(samples[i]), "requests-%zu", i);
+	fuzz_seed_texts(dir, "requests", samples, sizeof(samples) / sizeof(samples[0]));
 }
 
 /* setup() - a consumer daemon as omnetd's main() makes one */

@@ -46,10 +46,7 @@ static const char *const samples[] = {
 
 static void seeds(const char *dir)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
-		fuzz_seedf(dir, samples[i], strlen(samples[i]), "sample-%zu", i);
+	fuzz_seed_texts(dir, "sample", samples, sizeof(samples) / sizeof(samples[0]));
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
