@@ -57,6 +57,9 @@ void fuzz_seed(const char *dir, const char *name, const void *data, size_t len);
 /* fuzz_seedf() - the same, the name a printf format */
 void fuzz_seedf(const char *dir, const void *data, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* where the harnesses that run glue keep their files: a private tmpfs */
+#define FUZZ_TMP "/tmp/omnet-fuzz"
+
 /* fuzz_seed_texts() - n text seeds, named PREFIX-0, PREFIX-1... */
 void fuzz_seed_texts(const char *dir, const char *prefix, const char *const *texts, size_t n);
 /* fuzz_make_seeds() - from LLVMFuzzerInitialize(): with --make-seeds=DIR

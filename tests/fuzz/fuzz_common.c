@@ -77,12 +77,15 @@ static int write_file(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
-/* private_tmp() - a tmpfs of our own on /tmp, in our own mount namespace:
- * what a harness writes there is gone when it exits, however it exits */
+/* private_tmp() - a tmpfs of our own on FUZZ_TMP, in our own mount
+ * namespace: what a harness writes there is gone when it exits, however it
+ * exits.  Not over /tmp itself: a checkout (and its corpus) may live there. */
 static int private_tmp(void)
 {
+	if (mkdir(FUZZ_TMP, 01777) < 0 && errno != EEXIST)
+		return -1;
 	return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
-	       mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") == 0
+	       mount("tmpfs", FUZZ_TMP, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") == 0
 		       ? 0 : -1;
 }
 

@@ -125,7 +125,7 @@ static void seeds(const char *dir)
 /* setup() - a consumer daemon as omnetd's main() makes one */
 static void setup(void)
 {
-	const char *dir = "/tmp/omnet-fuzz-control"; /* our own /tmp: a private tmpfs */
+	const char *dir = FUZZ_TMP "/control"; /* a private tmpfs */
 	char err[1024], path[128];
 	FILE *f;
 
