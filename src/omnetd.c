@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "identity.h"
 #include "log.h"
+#include "osutil.h"
 #include "privdrop.h"
 #include "util.h"
 
@@ -150,6 +151,9 @@ int main(int argc, char **argv)
 	if (load_config(&d.cfg, &o) < 0)
 		return 1;
 	log_init(d.cfg.log_level - LOG_LVL_INFO + o.verbose);
+	/* the journal stamps each line itself (and says so in JOURNAL_STREAM) */
+	if (!getenv("JOURNAL_STREAM"))
+		log_set_stamp(log_stamp_local);
 	if (o.test) {
 		printf("%s: configuration OK\n", o.config ? o.config : "(embedded defaults)");
 		config_free(&d.cfg);

@@ -41,6 +41,20 @@ struct timeval timeval_from_ms(uint64_t ms)
 	return timeval_from_us(ms * 1000);
 }
 
+void log_stamp_local(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!localtime_r(&ts.tv_sec, &tm)) {
+		snprintf(buf, len, "? ");
+		return;
+	}
+	snprintf(buf, len, "%02d:%02d:%02d.%03ld ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 ts.tv_nsec / 1000000);
+}
+
 void random_bytes(void *buf, size_t len)
 {
 	uint8_t *p = buf;

@@ -16,6 +16,10 @@ uint64_t clock_now_ms(void);
 struct timeval timeval_from_ms(uint64_t ms);
 struct timeval timeval_from_us(uint64_t us);
 
+/* log_stamp_local() - "HH:MM:SS.mmm ", local time, for log lines that
+ * no journal stamps (log_set_stamp()) */
+void log_stamp_local(char *buf, size_t len);
+
 /* random_bytes() - fill buf from the kernel's generator; never fails
  * (getrandom blocks only before the pool is initialised at boot) */
 void random_bytes(void *buf, size_t len);

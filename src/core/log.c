@@ -10,11 +10,17 @@
 #include "log.h"
 
 static int verbosity = LOG_LVL_INFO;
+static void (*stamp_fn)(char *buf, size_t len);
 
 /* log_init() - set how much is logged: 0 info, 1 and more debug */
 void log_init(int v)
 {
 	verbosity = LOG_LVL_INFO + v;
+}
+
+void log_set_stamp(void (*stamp)(char *buf, size_t len))
+{
+	stamp_fn = stamp;
 }
 
 int log_verbosity(void)
@@ -25,7 +31,7 @@ int log_verbosity(void)
 static void __attribute__((format(printf, 4, 0)))
 vlog(int lvl, const char *prefix, int err, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char line[1024], when[32] = "";
 	int n;
 
 	if (lvl > verbosity)
@@ -33,10 +39,12 @@ vlog(int lvl, const char *prefix, int err, const char *fmt, va_list ap)
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n < 0)
 		return;
+	if (stamp_fn)
+		stamp_fn(when, sizeof(when));
 	if (err)
-		fprintf(stderr, "%s%s: %s\n", prefix, line, strerror(err));
+		fprintf(stderr, "%s%s%s: %s\n", when, prefix, line, strerror(err));
 	else
-		fprintf(stderr, "%s%s\n", prefix, line);
+		fprintf(stderr, "%s%s%s\n", when, prefix, line);
 }
 
 #define LOGFN(name, lvl, prefix, witherr)                       \

@@ -21,7 +21,7 @@ FORGED=40
 om_topology || { fail "topology"; exit 1; }
 om_start_daemons || { fail "daemons start and link up"; exit 1; }
 check "the consumer sees the provider connected" om_wait 10 peer_connected ctl_c provider
-sid=$(sed -n 's/^peer provider: session \([0-9a-f]*\) established.*/\1/p' "$OM_T/consumer.log" |
+sid=$(sed -n 's/^[0-9:.]* *peer provider: session \([0-9a-f]*\) established.*/\1/p' "$OM_T/consumer.log" |
 	tail -n 1)
 check "the consumer's session id is in its log ($sid)" test -n "$sid"
 
