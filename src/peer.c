@@ -231,7 +231,7 @@ static void act(struct peer *p, const struct nego_action *a)
 	switch (a->type) {
 	case NEGO_DIAL:
 		s = p->nattempt < PEER_MAX_ATTEMPTS
-			    ? session_client_new(d, d->mesh, p, &a->to, a->method, a->bytes)
+			    ? session_client_new(d, d->mesh, p, &a->to, a->method, a->id)
 			    : NULL;
 		if (!s) {
 			nego_attempt_gone(&p->nego, a->id, "the handshake could not start",
@@ -781,6 +781,15 @@ void peer_attempt_answered(struct peer *p, struct session *s)
 		return;
 	nego_attempt_answered(&p->nego, p->attempt[i].id, clock_now_ms());
 	drain(p);
+}
+
+int peer_attempt_send(struct peer *p, uint64_t id, uint64_t bytes)
+{
+	int ok = nego_attempt_send(&p->nego, id, bytes);
+
+	p->d->ctr.path_sends_limited += p->nego.ctr.limited;
+	p->nego.ctr.limited = 0;
+	return ok;
 }
 
 void peer_session_gone(struct peer *p, struct session *s, const char *why)

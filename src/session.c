@@ -48,18 +48,13 @@ static void dtls_out(void *arg, const uint8_t *rec, size_t len)
 	o.type = s->state == SESS_ESTABLISHED ? WIRE_DATA : WIRE_HANDSHAKE;
 	if (o.type == WIRE_HANDSHAKE && s->client)
 		o.receiver_id = 0;
-	if (o.type == WIRE_HANDSHAKE && s->hs_tx_budget != PATH_UNLIMITED) {
-		/* dialling an address that never sent us anything: only so
-		 * much, retransmissions included (RFC 9000 8) */
-		uint64_t n = len + pmtu_overhead(PMTU_UDP_PAYLOAD, s->path.channel != 0,
-						 PMTU_HANDSHAKE);
-
-		if (n > s->hs_tx_budget) {
-			s->d->ctr.path_sends_limited++;
-			return;
-		}
-		s->hs_tx_budget -= n;
-	}
+	/* our handshake to an address that may never have spoken: the
+	 * negotiation core says how much may go (RFC 9000 8) */
+	if (o.type == WIRE_HANDSHAKE && s->client && s->peer &&
+	    !peer_attempt_send(s->peer, s->attempt_id,
+			       len + pmtu_overhead(PMTU_UDP_PAYLOAD, s->path.channel != 0,
+						   PMTU_HANDSHAKE)))
+		return;
 	mesh_send_path(s->mesh, s->tx_path ? s->tx_path : &s->path, &o, rec, len);
 	s->last_tx_ms = clock_now_ms();
 }
@@ -75,7 +70,6 @@ static struct session *session_new(struct daemon *d, struct mesh *m, const struc
 	s->method = to->channel ? PATH_RELAY : PATH_DIRECT;
 	s->path_since_ms = clock_now_ms();
 	s->created_ms = s->last_rx_ms = clock_now_ms();
-	s->hs_tx_budget = PATH_UNLIMITED;
 	s->timer = evtimer_new(d->base, on_timer, s);
 	mesh_add_session(m, s);
 	return s;
@@ -83,7 +77,7 @@ static struct session *session_new(struct daemon *d, struct mesh *m, const struc
 
 struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer *p,
 				   const struct path_addr *to, enum path_method method,
-				   uint64_t tx_budget)
+				   uint64_t attempt_id)
 {
 	struct session *s = session_new(d, m, to);
 	char a[96];
@@ -91,7 +85,7 @@ struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer
 	s->client = 1;
 	s->peer = p;
 	s->method = method;
-	s->hs_tx_budget = tx_budget;
+	s->attempt_id = attempt_id;
 	log_info("peer %s: handshake via %s (session %08x)", p->name, path_addr_fmt(to, a),
 		 s->local_id);
 	s->dtls = dtls_client_new(d->dtls, p->fingerprint, link_mtu(d, to), dtls_out, s);
@@ -389,8 +383,9 @@ void session_input(struct session *s, const struct wire_outer *o, const uint8_t 
 		established(s);
 		return;
 	}
-	/* our handshake heard back: this path works, the other attempts go */
-	if (was == SESS_HANDSHAKE && s->client && !s->answered) {
+	/* our handshake heard back on the path it went to: that path works,
+	 * the other attempts go */
+	if (was == SESS_HANDSHAKE && s->client && !s->answered && path_addr_eq(from, &s->path)) {
 		s->answered = 1;
 		peer_attempt_answered(s->peer, s);
 	}

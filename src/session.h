@@ -47,7 +47,7 @@ struct session {
 	 * client's to an unvalidated address may send only so much */
 	struct hs_key src;
 	int hs_counted;
-	uint64_t hs_tx_budget;       /* PATH_UNLIMITED, or bytes left */
+	uint64_t attempt_id;         /* client: the negotiation's attempt it carries out */
 	int dirty;
 	struct session *dirty_next;
 	/* the path's MTU, and the search for a larger one (once established;
@@ -55,11 +55,11 @@ struct session {
 	struct pmtu pmtu;
 };
 
-/* session_client_new() - dial; tx_budget: what the handshake may send
- * there in all, retransmissions included (PATH_UNLIMITED: no limit) */
+/* session_client_new() - dial, for the negotiation's attempt attempt_id
+ * (which says how much each handshake datagram may send: peer_attempt_send()) */
 struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer *p,
 				   const struct path_addr *to, enum path_method method,
-				   uint64_t tx_budget);
+				   uint64_t attempt_id);
 /* session_accept() - a handshake datagram with no receiver id */
 void session_accept(struct daemon *d, struct mesh *m, const struct wire_outer *o,
 		    const uint8_t *p, size_t len, const struct path_addr *from);

@@ -43,6 +43,11 @@
 #define DATA_BYTES 1200
 #define SMALL_BYTES 60
 #define BARE_PROBE 80         /* a bare PATH_CHALLENGE with its headers */
+/* handshake datagrams, about as large as the real ones with their headers */
+#define HELLO_BYTES 240       /* a ClientHello */
+#define HELLO2_BYTES 260      /* ... echoing the cookie */
+#define CFLIGHT_BYTES 560     /* the client's certificate, key exchange, verify, finished */
+#define SFLIGHT_BYTES 1000    /* the server's hello, certificate, key exchange, request */
 
 enum msg_type { M_HELLO, M_VERIFY, M_HELLO2, M_SFLIGHT, M_CFIN, M_SFIN, M_DATA, M_UNKNOWN,
 		M_CLOSE };
@@ -78,6 +83,7 @@ struct pkt {
 
 struct sess {
 	int used, client, est, peer, stage;
+	uint64_t att;          /* client: the negotiation's attempt */
 	uint32_t lid, rid;
 	struct path_addr path;
 	enum path_method method;
@@ -118,6 +124,7 @@ struct speer {
 	struct hist hist[512];
 	int nhist;
 	int dials, dials_after_down, migrations, takes, refuses;
+	int hs_limited;               /* handshake datagrams the core held back */
 	char last_take[128];
 	uint64_t migrated_ms;
 };
@@ -386,6 +393,19 @@ static void node_send(struct world *w, struct node *nd, const struct path_addr *
 }
 
 /* ---- the glue: what src/peer.c does, in small --------------------------------- */
+
+/* hs_send() - a datagram of our handshake: as session.c's dtls_out(), it
+ * asks the negotiation core first whether the address may be sent it */
+static void hs_send(struct world *w, struct node *nd, struct sess *s, const struct msg *m)
+{
+	struct speer *p = &nd->peer[s->peer];
+
+	if (!nego_attempt_send(&p->n, s->att, m->len)) {
+		p->hs_limited++;
+		return;
+	}
+	node_send(w, nd, &s->path, m);
+}
 
 /* g_drain() - carry out every queued action, in order */
 static void g_drain(struct world *w, struct node *nd, int pi);
@@ -699,14 +719,15 @@ static void act(struct world *w, struct node *nd, int pi, const struct nego_acti
 		s->method = a->method;
 		s->created = w->now;
 		s->rtx_at = w->now + HS_RTX_MS;
+		s->att = a->id;
 		p->att[p->natt].id = a->id;
 		p->att[p->natt++].sess = si;
 		m.type = M_HELLO;
 		m.sid = s->lid;
 		m.key = node_index(w, nd);
 		m.instance = nd->instance;
-		m.len = 300;
-		node_send(w, nd, &s->path, &m);
+		m.len = HELLO_BYTES;
+		hs_send(w, nd, s, &m);
 		break;
 	case NEGO_DROP:
 		for (i = 0; i < p->natt; i++) {
@@ -1073,7 +1094,7 @@ static void on_msg(struct world *w, struct node *nd, const struct path_addr *fro
 		r.sid = s->lid;
 		r.key = node_index(w, nd);
 		r.instance = nd->instance;
-		r.len = 1000;
+		r.len = SFLIGHT_BYTES;
 		node_send(w, nd, from, &r);
 		break;
 	case M_VERIFY:
@@ -1094,8 +1115,8 @@ static void on_msg(struct world *w, struct node *nd, const struct path_addr *fro
 		r.sid = s->lid;
 		r.key = node_index(w, nd);
 		r.instance = nd->instance;
-		r.len = 300;
-		node_send(w, nd, &s->path, &r);
+		r.len = HELLO2_BYTES;
+		hs_send(w, nd, s, &r);
 		break;
 	case M_SFLIGHT:
 		if (!s || !s->client || s->est || s->stage > 2)
@@ -1106,8 +1127,8 @@ static void on_msg(struct world *w, struct node *nd, const struct path_addr *fro
 		s->rtx_at = w->now + HS_RTX_MS;
 		r.type = M_CFIN;
 		r.rid = s->rid;
-		r.len = 200;
-		node_send(w, nd, &s->path, &r);
+		r.len = CFLIGHT_BYTES;
+		hs_send(w, nd, s, &r);
 		break;
 	case M_CFIN:
 		if (!s || s->client)
@@ -1209,15 +1230,17 @@ static void node_timers(struct world *w, struct node *nd)
 		m.sid = s->lid;
 		m.key = node_index(w, nd);
 		m.instance = nd->instance;
-		m.len = 300;
 		if (!s->client) {
 			m.type = M_SFLIGHT;
 			m.rid = s->rid;
+			m.len = SFLIGHT_BYTES;
+			node_send(w, nd, &s->path, &m);
 		} else {
 			m.type = s->stage == 0 ? M_HELLO : s->stage == 1 ? M_HELLO2 : M_CFIN;
 			m.rid = s->stage == 2 ? s->rid : 0;
+			m.len = s->stage == 0 ? HELLO_BYTES : s->stage == 1 ? HELLO2_BYTES : CFLIGHT_BYTES;
+			hs_send(w, nd, s, &m);
 		}
-		node_send(w, nd, &s->path, &m);
 	}
 	for (i = 0; i < nd->npeer; i++) {
 		struct speer *p = &nd->peer[i];
@@ -2112,6 +2135,49 @@ START_TEST(test_attempts_kept_only_if_they_win)
 }
 END_TEST
 
+/* a handshake to an address a relay announced keeps within its allowance
+ * until the address answers, and is not limited after that; a configured
+ * endpoint never is, and an attempt the core does not know sends nothing */
+START_TEST(test_dial_budget_until_answered)
+{
+	struct sockaddr_in a = ip4("198.51.100.3", PORT), b = ip4("198.51.100.4", PORT);
+	struct path_addr pa = pa_of(&a, 0), pb = pa_of(&b, 0);
+	struct path_new ann = { &pa, PATH_HOLE_PUNCHED, PATH_ANNOUNCED, -1, 0 };
+	struct path_new conf = { &pb, PATH_DIRECT, PATH_CONFIGURED, -1, 0 };
+	struct nego_config c = core_cfg(1);
+	struct nego_action act;
+	uint64_t punched = 0, direct = 0, sent = 0;
+	struct nego n;
+
+	nego_init(&n, &c, 1000);
+	nego_candidate(&n, &ann, 1000);
+	nego_candidate(&n, &conf, 1000);
+	nego_start(&n, "start", 1000);
+	while (nego_next(&n, &act)) {
+		if (act.type == NEGO_DIAL && path_addr_eq(&act.to, &pa))
+			punched = act.id;
+		if (act.type == NEGO_DIAL && path_addr_eq(&act.to, &pb))
+			direct = act.id;
+	}
+	ck_assert(punched && direct);
+	/* a ClientHello, then its retransmission: both fit, a third does not */
+	while (nego_attempt_send(&n, punched, 240))
+		sent += 240;
+	ck_assert_uint_ge(sent, 480);
+	ck_assert_uint_le(sent, NEGO_DIAL_BYTES);
+	ck_assert_uint_eq(n.ctr.limited, 1);
+	ck_assert(nego_attempt_send(&n, direct, 100000));
+	/* the punched address answers: the rest of the handshake goes */
+	nego_attempt_answered(&n, punched, 1100);
+	ck_assert(nego_attempt_send(&n, punched, 260));
+	ck_assert(nego_attempt_send(&n, punched, 560));
+	ck_assert(nego_attempt_send(&n, punched, 560));
+	ck_assert(!nego_attempt_send(&n, direct, 100)); /* dropped when punched answered */
+	ck_assert(!nego_attempt_send(&n, 999, 100));
+	ck_assert_uint_eq(n.ctr.limited, 3);
+}
+END_TEST
+
 /* a disconnected or removed peer: its session is closed and no round
  * runs, not even when the close comes back as the session's end */
 START_TEST(test_down_never_dials)
@@ -2175,6 +2241,7 @@ static Suite *nego_suite(void)
 	ADD(sim, test_disconnect_dials_nothing);
 	ADD(core, test_tie_break_rule);
 	ADD(core, test_attempts_kept_only_if_they_win);
+	ADD(core, test_dial_budget_until_answered);
 	ADD(core, test_down_never_dials);
 	suite_add_tcase(s, sim);
 	suite_add_tcase(s, core);

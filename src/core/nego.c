@@ -247,9 +247,24 @@ void nego_attempt_answered(struct nego *n, uint64_t id, uint64_t now_ms)
 	if (i < 0)
 		return;
 	n->attempt[i].answered = 1;
+	n->attempt[i].budget = PATH_UNLIMITED;
 	/* the first to hear back goes on: the server kept nothing for the
 	 * others (a stateless HelloVerifyRequest), so they just stop */
 	drop_attempts(n, id);
+}
+
+int nego_attempt_send(struct nego *n, uint64_t id, uint64_t bytes)
+{
+	int i = attempt_index(n, id);
+	struct nego_attempt *a = i < 0 ? NULL : &n->attempt[i];
+
+	if (!a || (a->budget != PATH_UNLIMITED && bytes > a->budget)) {
+		n->ctr.limited++;
+		return 0;
+	}
+	if (a->budget != PATH_UNLIMITED)
+		a->budget -= bytes;
+	return 1;
 }
 
 void nego_attempt_gone(struct nego *n, uint64_t id, const char *why, uint64_t now_ms)
@@ -356,6 +371,7 @@ static void dial_all(struct nego *n, uint64_t now)
 			a->bytes = budget;
 			n->attempt[n->nattempt].id = a->id;
 			n->attempt[n->nattempt].to = c->to;
+			n->attempt[n->nattempt].budget = budget;
 			n->attempt[n->nattempt++].answered = 0;
 		}
 	}

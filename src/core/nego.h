@@ -63,7 +63,8 @@ struct nego_config {
 };
 
 enum nego_act {
-	NEGO_DIAL,      /* a handshake to `to` (method), `bytes` in all at most; attempt `id` */
+	NEGO_DIAL,      /* a handshake to `to` (method), attempt `id`: each datagram it
+			 * sends asks nego_attempt_send() first (`bytes` is its allowance) */
 	NEGO_DROP,      /* attempt `id` goes, silently */
 	NEGO_CHALLENGE, /* a PATH_CHALLENGE with `data` to `to`, in a datagram of at most `bytes`;
 			 * say what went with nego_challenge_sent() */
@@ -100,6 +101,7 @@ struct nego_attempt {
 	uint64_t id;
 	struct path_addr to;
 	int answered;
+	uint64_t budget;         /* bytes it may still send; PATH_UNLIMITED once answered */
 };
 
 /* What the glue says about one of the peer's relays. */
@@ -178,7 +180,20 @@ void nego_admin(struct nego *n, int down, const char *why, uint64_t now_ms);
  * with it (NULL: none), connected whether that session is connected */
 void nego_relay(struct nego *n, int idx, const struct sockaddr *addr, int connected);
 
+/* nego_attempt_answered() - the address attempt id dialled answered its
+ * handshake (any record back on that path): the other attempts are dropped */
 void nego_attempt_answered(struct nego *n, uint64_t id, uint64_t now_ms);
+/* nego_attempt_send() - may attempt id send a handshake datagram of `bytes`
+ * now?  1, and it is counted; 0 (and ctr.limited) if not, or if there is no
+ * such attempt.  Until its address answered, an attempt to an address not
+ * validated keeps within what its dial was given (NEGO_DIAL_BYTES: a
+ * ClientHello and its retransmission or cookie echo, RFC 9000 8's limit on
+ * what goes to an address that never spoke).  Once the address answered,
+ * the rest of that handshake is not limited: the address has shown that it
+ * talks DTLS to us, and a handshake cut off halfway helps nobody (when both
+ * sides punch at once, both would stall; the flights after the cookie are
+ * twice the allowance). */
+int nego_attempt_send(struct nego *n, uint64_t id, uint64_t bytes);
 void nego_attempt_gone(struct nego *n, uint64_t id, const char *why, uint64_t now_ms);
 void nego_session_up(struct nego *n, const struct nego_up *u, uint64_t now_ms);
 void nego_session_gone(struct nego *n, const char *why, uint64_t now_ms);
