@@ -92,6 +92,17 @@ static const struct {
 	LINK_STAT("internal_errors", internal_errors),
 };
 
+/* limits_json() - where the sender's time went (enum link_limit) */
+static json_t *limits_json(const struct link_stats *st)
+{
+	json_t *o = json_object();
+	int i;
+
+	for (i = 0; i < LINK_LIM_N; i++)
+		json_object_set_new(o, link_limit_name(i), json_integer((json_int_t)(st->limited_us[i] / 1000)));
+	return o;
+}
+
 static json_t *link_json(const struct session *s)
 {
 	const struct link_stats *st = link_stats(s->link);
@@ -115,6 +126,7 @@ static json_t *link_json(const struct session *s)
 	json_object_set_new(o, "rtt_min_ms", json_real((double)link_rtt(s->link)->min_us / 1000.0));
 	json_object_set_new(o, "max_packet_bytes", json_integer((json_int_t)link_max_packet(s->link)));
 	json_object_set_new(o, "path_mtu_bytes", json_integer((json_int_t)s->pmtu.mtu));
+	json_object_set_new(o, "send_limited_ms", limits_json(st));
 	if (cc->algo == CC_BBR)
 		json_object_set_new(o, "bbr", json_pack("{s:s, s:I, s:f, s:I, s:I, s:I}",
 			"state", bbr_state_name(cc),

@@ -610,6 +610,8 @@ int session_flush(struct session *s)
 		dtls_write(s->dtls, buf, n);
 		sent = 1;
 	}
+	if (mesh_tx_room(s->mesh) == 0 && link_wants_send(s->link, now))
+		link_limit_socket(s->link, now);
 	arm_timer(s);
 	if (sent)
 		peer_kick(s->peer);

@@ -772,6 +772,63 @@ START_TEST(test_link_buffer_cap_applies_backpressure)
 }
 END_TEST
 
+/* limits_sum() - all the time the link's sender has accounted for */
+static uint64_t limits_sum(const struct link *l)
+{
+	const struct link_stats *st = link_stats(l);
+	uint64_t sum = 0;
+	int i;
+
+	for (i = 0; i < LINK_LIM_N; i++)
+		sum += st->limited_us[i];
+	return sum;
+}
+
+/* the link says what held its sender back: the peer's flow window for a
+ * flow whose reader is slow; the pacer and the congestion window on a
+ * slow path; the application once there is nothing left to send */
+START_TEST(test_send_limits_say_what_held_the_sender)
+{
+	struct sim_path p = path(5, 0);
+	struct sim_path slow = { .delay_us = 20000, .rate_bps = 20000000, .queue_us = 50000 };
+	struct sim_path back = path(20, 0);
+	struct tctx *c = ctx_new(&p, &p, 6);
+	const uint64_t *lim = link_stats(c->a.l)->limited_us;
+	uint64_t sum, app;
+	int i;
+
+	open_flows(c, 1, 8 << 20, 0);
+	c->b.slow_bytes = 2000;
+	c->b.slow_index = 1;
+	c->sim.tick_every_us = 10000;
+	for (i = 0; i < 2000; i++)
+		sim_run(&c->sim, c->sim.now_us + 1000, all_done, tick, c);
+	sum = limits_sum(c->a.l);
+	printf("slow reader: %llu of %llu ms held by the peer's flow window\n",
+	       (unsigned long long)lim[LINK_LIM_FLOW_WINDOW] / 1000, (unsigned long long)sum / 1000);
+	ck_assert_uint_ge(sum, 1900000);
+	ck_assert_uint_ge(lim[LINK_LIM_FLOW_WINDOW], sum * 8 / 10);
+	ctx_free(c);
+
+	c = ctx_new(&slow, &back, 5);
+	lim = link_stats(c->a.l)->limited_us;
+	open_flows(c, 1, 4 << 20, 0);
+	ck_assert_int_eq(sim_run(&c->sim, 600000000, all_done, tick, c), 0);
+	sum = limits_sum(c->a.l);
+	printf("20 Mbit/s path: %llu of %llu ms held by the pacer or the window\n",
+	       (unsigned long long)(lim[LINK_LIM_PACING] + lim[LINK_LIM_CWND]) / 1000,
+	       (unsigned long long)sum / 1000);
+	ck_assert_uint_ge(lim[LINK_LIM_PACING] + lim[LINK_LIM_CWND], sum * 7 / 10);
+	ck_assert_uint_le(lim[LINK_LIM_FLOW_WINDOW], sum / 10);
+	/* then a second with nothing to send */
+	app = lim[LINK_LIM_APP];
+	c->sim.now_us += 1000000; /* the simulation has no event to run meanwhile */
+	link_send(c->a.l, (uint8_t[2048]){ 0 }, 2048, c->sim.now_us);
+	ck_assert_uint_ge(lim[LINK_LIM_APP] - app, 900000);
+	ctx_free(c);
+}
+END_TEST
+
 static Suite *link_suite(void)
 {
 	Suite *s = suite_create("link");
@@ -797,6 +854,7 @@ static Suite *link_suite(void)
 	tcase_add_loop_test(t, test_path_change_keeps_its_speed, 0, 5);
 	tcase_add_loop_test(t, test_each_congestion_control_survives_loss, 0, 3);
 	tcase_add_test(t, test_link_buffer_cap_applies_backpressure);
+	tcase_add_test(t, test_send_limits_say_what_held_the_sender);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -77,26 +77,36 @@ static void update_round(struct bbr *b, const struct rate_sample *rs)
 		b->next_round_delivered = b->delivered;
 		b->round_count++;
 		b->round_start = 1;
+		b->bw_rounds += b->round_sampled;
+		b->round_sampled = 0;
 	}
 }
 
 /* update_bw() - the max filter: per-round maxima over the last ten
- * rounds.  Old rounds expire only when a new sample is taken, so rounds
- * without a usable sample (app-limited) keep the estimate instead of
- * draining it.  An app-limited sample counts only if it raises the
- * estimate (the path did at least that much). */
+ * rounds that gave it a sample.  Rounds without a usable sample keep the
+ * estimate instead of draining it: an idle link's keepalives make rounds
+ * too, and after a pause the first small sample of the new transfer wiped
+ * every older round and became the estimate (a download after 7 s idle
+ * restarted at 3 Mbit/s on a 1 Gbit/s path and climbed a quarter per probe
+ * cycle).  A sample counts only if it raises the estimate when the sender
+ * held itself back: an idle application, the peer's flow control (how
+ * fast the peer let us go, not the path), or PROBE_RTT's four packets. */
 static void update_bw(struct bbr *b, const struct rate_sample *rs)
 {
-	uint64_t r;
+	uint64_t r, now;
 	size_t i;
 
-	if (!rs->delivery_rate || (rs->is_app_limited && rs->delivery_rate < b->btl_bw))
+	if (!rs->delivery_rate ||
+	    ((rs->is_app_limited || rs->is_window_limited || b->state == BBR_PROBE_RTT) &&
+	     rs->delivery_rate < b->btl_bw))
 		return;
-	for (r = b->bw_last_round + 1; r <= b->round_count && r <= b->bw_last_round + BBR_BW_ROUNDS; r++)
+	b->round_sampled = 1;
+	now = b->bw_rounds;
+	for (r = b->bw_last_round + 1; r <= now && r <= b->bw_last_round + BBR_BW_ROUNDS; r++)
 		b->bw_round[r % BBR_BW_ROUNDS] = 0;
-	b->bw_last_round = b->round_count;
-	if (rs->delivery_rate > b->bw_round[b->round_count % BBR_BW_ROUNDS])
-		b->bw_round[b->round_count % BBR_BW_ROUNDS] = rs->delivery_rate;
+	b->bw_last_round = now;
+	if (rs->delivery_rate > b->bw_round[now % BBR_BW_ROUNDS])
+		b->bw_round[now % BBR_BW_ROUNDS] = rs->delivery_rate;
 	b->btl_bw = 0;
 	for (i = 0; i < BBR_BW_ROUNDS; i++)
 		b->btl_bw = MAX(b->btl_bw, b->bw_round[i]);
@@ -172,6 +182,8 @@ static uint64_t own_queue_us(const struct cc *c)
 	return c->cwnd * 1000000 / b->btl_bw;
 }
 
+static void restart_startup(struct cc *c);
+
 /* check_stale_min_rtt() - the minimum RTT was measured on a path that is
  * gone.  BBR keeps it for ten seconds, and a window sized with a 0.1 ms
  * minimum on what is now a 40 ms path crawls at a window per 40 ms all
@@ -201,6 +213,33 @@ static void check_stale_min_rtt(struct cc *c, uint64_t now_us)
 	b->stale_rounds = 0;
 	b->stale_rtt_min_us = UINT64_MAX;
 	b->min_rtt_renewed++;
+	restart_startup(c);
+}
+
+/* restart_startup() - the minimum RTT was stale, and so is all that was
+ * concluded with it: the window was sized by it, every sample since was
+ * held back by that window, and the pipe was judged full and the
+ * bandwidth measured on that evidence.  Search again from what the last
+ * round delivered, doubling per round as a new connection would: on a
+ * 40 ms path the new bandwidth is found in a few hundred milliseconds,
+ * where the probe cycle's quarter per eight rounds takes seconds. */
+static void restart_startup(struct cc *c)
+{
+	struct bbr *b = &c->bbr;
+	uint64_t last = b->bw_round[(b->bw_rounds + BBR_BW_ROUNDS - 1) % BBR_BW_ROUNDS];
+	uint64_t now = b->bw_round[b->bw_rounds % BBR_BW_ROUNDS];
+
+	memset(b->bw_round, 0, sizeof(b->bw_round));
+	b->bw_round[b->bw_rounds % BBR_BW_ROUNDS] = MAX(last, now);
+	b->btl_bw = MAX(last, now);
+	b->filled_pipe = 0;
+	b->full_bw = 0;
+	b->full_bw_count = 0;
+	b->state = BBR_STARTUP;
+	b->pacing_gain_pct = HIGH_GAIN;
+	b->cwnd_gain_pct = HIGH_GAIN;
+	/* startup's rate only grows: start it from the new estimate */
+	c->pacing_rate = b->btl_bw * HIGH_GAIN / 100;
 }
 
 /* update_min_rtt() - and PROBE_RTT: when the minimum is ten seconds old,
@@ -220,7 +259,10 @@ static void update_min_rtt(struct cc *c, const struct rate_sample *rs, uint64_t 
 		b->min_rtt_us = rs->rtt_us;
 		b->min_rtt_stamp_us = now_us;
 	}
-	if (expired && b->state != BBR_PROBE_RTT) {
+	/* after a pause the queue has drained by itself: the samples of the
+	 * new flight are the fresh minimum, and PROBE_RTT's four packets would
+	 * only slow the restart (as Linux, tcp_bbr.c idle_restart) */
+	if (expired && b->state != BBR_PROBE_RTT && !b->idle_restart) {
 		b->state = BBR_PROBE_RTT;
 		b->pacing_gain_pct = 100;
 		b->cwnd_gain_pct = 100;
@@ -339,6 +381,8 @@ void bbr_on_rate_sample(struct cc *c, const struct rate_sample *rs, uint64_t now
 	check_full_pipe(b, rs);
 	check_drain(c, now_us);
 	update_min_rtt(c, rs, now_us);
+	if (rs->newly_acked)
+		b->idle_restart = 0;
 	update_ack_aggregation(c, rs, now_us);
 	set_pacing_rate(c, rs);
 	set_cwnd(c, rs);

@@ -70,6 +70,10 @@ void cc_init(struct cc *c, enum cc_algo algo, size_t mds)
 
 void cc_on_sent(struct cc *c, size_t bytes, uint64_t now_us)
 {
+	/* a transfer starting after a pause: nothing but keepalives in
+	 * flight, and the application had been what limited us */
+	if (c->in_flight < c->mds && c->app_limited && bytes >= c->mds / 2)
+		c->bbr.idle_restart = 1;
 	c->in_flight += bytes;
 	c->tokens -= (int64_t)bytes * 1000000;
 }

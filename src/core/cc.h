@@ -39,6 +39,7 @@ struct rate_sample {
 	uint64_t interval_us;
 	uint64_t prior_delivered; /* delivered count when the newest acked packet left */
 	int is_app_limited;
+	int is_window_limited;    /* sent while the peer's flow control held data back */
 	uint64_t rtt_us;          /* the ACK's RTT sample, 0 if none */
 	uint64_t newly_acked;     /* bytes */
 	uint64_t newly_lost;      /* bytes */
@@ -52,7 +53,10 @@ struct rate_sample {
 struct bbr {
 	int state;                /* STARTUP, DRAIN, PROBE_BW, PROBE_RTT */
 	uint64_t bw_round[BBR_BW_ROUNDS]; /* max delivery rate seen per round */
-	uint64_t bw_last_round;   /* round of the newest sample in bw_round */
+	uint64_t bw_last_round;   /* sampled round of the newest sample in bw_round */
+	uint64_t bw_rounds;       /* rounds that gave the filter a sample: its clock */
+	int round_sampled;        /* this round gave it one */
+	int idle_restart;         /* sending again after a pause; no ACK of it yet */
 	uint64_t btl_bw;          /* bytes/s: max of the window */
 	uint64_t min_rtt_us, min_rtt_stamp_us;
 	uint64_t round_count, next_round_delivered;

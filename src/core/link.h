@@ -65,7 +65,24 @@ struct link_config {
 
 void link_config_default(struct link_config *c);
 
+/* What held the sender back, in time.  Each link_send() ends in one of
+ * these, and the time until the next call is counted under it; so over a
+ * transfer the counts say where the time went (a link that is slow on a
+ * good path shows it: the peer's windows, the socket, or nothing to send). */
+enum link_limit {
+	LINK_LIM_SENDING,     /* it sent a packet: the glue calls again at once */
+	LINK_LIM_APP,         /* nothing to send: the flows' sockets gave nothing */
+	LINK_LIM_CWND,        /* the congestion window is full */
+	LINK_LIM_PACING,      /* the pacer holds the next packet */
+	LINK_LIM_FLOW_WINDOW, /* data waits for the peer's flow windows */
+	LINK_LIM_LINK_WINDOW, /* data waits for the peer's link window */
+	LINK_LIM_SOCKET,      /* the glue could not send (link_limit_socket()) */
+	LINK_LIM_N
+};
+const char *link_limit_name(enum link_limit lim);
+
 struct link_stats {
+	uint64_t limited_us[LINK_LIM_N];            /* time under each limit */
 	uint64_t packets_sent, packets_received, packets_lost, packets_acked;
 	uint64_t packets_duplicate, packets_malformed, packets_ack_only;
 	uint64_t packets_spuriously_lost;           /* declared lost, then acknowledged */
@@ -225,6 +242,9 @@ void link_queue_candidates(struct link *l, const uint8_t *method, const struct i
 
 /* Observability. */
 const struct link_stats *link_stats(const struct link *l);
+/* link_limit_socket() - the glue had a packet for the link but the socket
+ * took no more: the time until the next link_send() counts as that */
+void link_limit_socket(struct link *l, uint64_t now_us);
 const struct rtt *link_rtt(const struct link *l);
 const struct cc *link_cc(const struct link *l);
 uint64_t link_bytes_in_flight(const struct link *l);

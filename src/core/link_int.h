@@ -77,6 +77,7 @@ struct sent_pkt {
 	uint8_t ack_eliciting;
 	uint8_t nframes;
 	uint8_t app_limited;
+	uint8_t window_limited;   /* sent while the peer's flow control held data back */
 	uint8_t mtu_probe;        /* a path MTU probe: outside congestion control */
 	uint8_t has_ack;          /* carried an ACK frame ... */
 	uint64_t ack_largest;     /* ... acknowledging up to this packet number */
@@ -181,6 +182,7 @@ struct link {
 	/* delivery rate estimation (draft-cheng-iccrg-delivery-rate-estimation) */
 	uint64_t delivered, delivered_us, first_sent_us;
 	uint64_t app_limited_until;  /* 0, or delivered count that ends the lull */
+	uint64_t window_limited_until; /* likewise, data held by the peer's windows */
 	struct rate_sample rs;       /* being built for the current ACK frame */
 	uint64_t rs_send_elapsed, rs_ack_elapsed;
 
@@ -208,6 +210,8 @@ struct link {
 
 	uint64_t snd_buffered;       /* bytes in all send rings */
 	uint64_t snd_unsent;         /* ... written by the glue, never sent yet */
+	enum link_limit limit;       /* what the last link_send() ended in ... */
+	uint64_t limit_since_us;     /* ... and when */
 	int buffer_full;             /* a flow was refused for the link's cap */
 	/* what the peer makes us hold, as memory: a byte takes a chunk */
 	size_t rcv_chunks;           /* of every flow's receive ring */

@@ -325,6 +325,7 @@ static void commit_packet(struct link *l, struct sent_pkt *p, size_t len)
 	p->delivered_us = l->delivered_us;
 	p->first_sent_us = l->first_sent_us;
 	p->app_limited = l->app_limited_until != 0;
+	p->window_limited = l->window_limited_until != 0;
 	cc_on_sent(&l->cc, len, l->now_us);
 	if (l->probes)
 		l->probes--;
@@ -352,6 +353,47 @@ static int may_send_data(struct link *l, size_t max)
 	return 0;
 }
 
+static const char *const limit_names[LINK_LIM_N] = {
+	[LINK_LIM_SENDING] = "sending",
+	[LINK_LIM_APP] = "app",
+	[LINK_LIM_CWND] = "cwnd",
+	[LINK_LIM_PACING] = "pacing",
+	[LINK_LIM_FLOW_WINDOW] = "peer_flow_window",
+	[LINK_LIM_LINK_WINDOW] = "peer_link_window",
+	[LINK_LIM_SOCKET] = "socket",
+};
+
+const char *link_limit_name(enum link_limit lim)
+{
+	return limit_names[lim];
+}
+
+/* set_limit() - close the interval since the last call under its limit
+ * and open one under lim */
+static void set_limit(struct link *l, enum link_limit lim)
+{
+	if (l->limit_since_us && l->now_us > l->limit_since_us)
+		l->st.limited_us[l->limit] += l->now_us - l->limit_since_us;
+	l->limit_since_us = l->now_us;
+	l->limit = lim;
+}
+
+void link_limit_socket(struct link *l, uint64_t now_us)
+{
+	link_enter(l, now_us);
+	set_limit(l, LINK_LIM_SOCKET);
+	link_leave(l);
+}
+
+/* idle_limit() - why a link that may send had nothing to: no data, or
+ * data the peer's windows hold back */
+static enum link_limit idle_limit(const struct link *l)
+{
+	if (l->snd_unsent == 0)
+		return LINK_LIM_APP;
+	return l->snd_data >= l->snd_max_data ? LINK_LIM_LINK_WINDOW : LINK_LIM_FLOW_WINDOW;
+}
+
 size_t link_send(struct link *l, uint8_t *buf, size_t cap, uint64_t now_us)
 {
 	size_t max = MIN(cap, l->cfg.max_packet);
@@ -365,17 +407,26 @@ size_t link_send(struct link *l, uint8_t *buf, size_t cap, uint64_t now_us)
 	 * must not grow on that (CUBIC, NewReno).  If the glue has nothing
 	 * unsent either, the application is what limits: samples taken until
 	 * what is in flight now is delivered say little about the path's rate.
-	 * Bytes held back by the peer's flow control are not that: as in
-	 * Linux, their samples count, or BBR would never see its bandwidth
-	 * stop growing and stay in startup, pacing at three times the path. */
+	 * Bytes held back by the peer's flow control are marked apart: their
+	 * samples end startup as in Linux (or BBR would never see its
+	 * bandwidth stop growing, and pace at three times the path), but like
+	 * an idle application's they cannot lower the bandwidth estimate.  A
+	 * new flow's window starts small and grows per round trip; on a lossy
+	 * path its holes slow that, and the link's estimate, measured before
+	 * by other flows, fell to what one young window let through, then
+	 * took seconds to climb back a quarter per probe cycle. */
 	if (may_send && !l->probes && sched_empty(l) && !link_has_ctl(l)) {
 		if (l->snd_unsent == 0)
 			l->app_limited_until = MAX(l->delivered + l->cc.in_flight, 1);
+		else
+			l->window_limited_until = MAX(l->delivered + l->cc.in_flight, 1);
 		l->cc.app_limited = 1;
 	} else if (!l->app_limited_until) {
 		l->cc.app_limited = 0;
 	}
 	if (!(may_send && (link_has_ctl(l) || !sched_empty(l) || l->probes)) && !ack_due(l)) {
+		set_limit(l, !may_send ? (l->pace_at_us ? LINK_LIM_PACING : LINK_LIM_CWND)
+				       : idle_limit(l));
 		link_leave(l);
 		return 0;
 	}
@@ -390,10 +441,12 @@ size_t link_send(struct link *l, uint8_t *buf, size_t cap, uint64_t now_us)
 		l->ping_pending = 0;
 	}
 	if (!p->ack_eliciting && !acked) {
+		set_limit(l, idle_limit(l));
 		link_leave(l);
 		return 0;
 	}
 	commit_packet(l, p, b.len);
+	set_limit(l, LINK_LIM_SENDING);
 	link_leave(l);
 	return b.len;
 }

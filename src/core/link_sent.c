@@ -114,6 +114,7 @@ static void sample_delivery(struct link *l, const struct sent_pkt *p)
 		return;
 	rs->prior_delivered = p->delivered;
 	rs->is_app_limited = p->app_limited;
+	rs->is_window_limited = p->window_limited;
 	rs->interval_us = 1; /* marks "a packet set it" */
 	l->rs_send_elapsed = p->sent_us - p->first_sent_us;
 	l->rs_ack_elapsed = l->delivered_us - p->delivered_us;
@@ -169,6 +170,8 @@ static void finish_rate_sample(struct link *l)
 
 	if (l->app_limited_until && l->delivered > l->app_limited_until)
 		l->app_limited_until = 0;
+	if (l->window_limited_until && l->delivered > l->window_limited_until)
+		l->window_limited_until = 0;
 	rs->delivered = l->delivered - rs->prior_delivered;
 	rs->interval_us = interval;
 	rs->delivery_rate = 0;
