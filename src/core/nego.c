@@ -368,7 +368,6 @@ static void dial_all(struct nego *n, uint64_t now)
 			a->id = ++n->next_id;
 			a->to = c->to;
 			a->method = c->method;
-			a->bytes = budget;
 			n->attempt[n->nattempt].id = a->id;
 			n->attempt[n->nattempt].to = c->to;
 			n->attempt[n->nattempt].budget = budget;

@@ -64,7 +64,7 @@ struct nego_config {
 
 enum nego_act {
 	NEGO_DIAL,      /* a handshake to `to` (method), attempt `id`: each datagram it
-			 * sends asks nego_attempt_send() first (`bytes` is its allowance) */
+			 * sends asks nego_attempt_send() first */
 	NEGO_DROP,      /* attempt `id` goes, silently */
 	NEGO_CHALLENGE, /* a PATH_CHALLENGE with `data` to `to`, in a datagram of at most `bytes`;
 			 * say what went with nego_challenge_sent() */
