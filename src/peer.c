@@ -292,6 +292,21 @@ static void act(struct peer *p, const struct nego_action *a)
 
 /* drain() - carry out what the core queued, in order (what that sets off,
  * a session closing say, may queue more: it is carried out too) */
+/* take_counters() - the core's counters into the daemon's */
+static void take_counters(struct peer *p)
+{
+	struct nego *n = &p->nego;
+
+	if (!n->ctr.evicted && !n->ctr.limited && !n->ctr.actions_lost)
+		return;
+	p->d->ctr.candidates_evicted += n->ctr.evicted;
+	p->d->ctr.path_sends_limited += n->ctr.limited;
+	if (n->ctr.actions_lost)
+		log_warnx("peer %s: %llu negotiation actions lost", p->name,
+			  (unsigned long long)n->ctr.actions_lost);
+	memset(&n->ctr, 0, sizeof(n->ctr));
+}
+
 static void drain(struct peer *p)
 {
 	struct nego *n = &p->nego;
@@ -302,14 +317,7 @@ static void drain(struct peer *p)
 		act(p, &a);
 		any = 1;
 	}
-	if (n->ctr.evicted || n->ctr.limited || n->ctr.actions_lost) {
-		p->d->ctr.candidates_evicted += n->ctr.evicted;
-		p->d->ctr.path_sends_limited += n->ctr.limited;
-		if (n->ctr.actions_lost)
-			log_warnx("peer %s: %llu negotiation actions lost", p->name,
-				  (unsigned long long)n->ctr.actions_lost);
-		memset(&n->ctr, 0, sizeof(n->ctr));
-	}
+	take_counters(p);
 	if (any) {
 		relay_view_sync(p);
 		arm(p);
@@ -787,8 +795,7 @@ int peer_attempt_send(struct peer *p, uint64_t id, uint64_t bytes)
 {
 	int ok = nego_attempt_send(&p->nego, id, bytes);
 
-	p->d->ctr.path_sends_limited += p->nego.ctr.limited;
-	p->nego.ctr.limited = 0;
+	take_counters(p);
 	return ok;
 }
 
