@@ -37,10 +37,10 @@ LDFLAGS_ALL = $(SANFLAGS) $(CONFIG_LDFLAGS)
 # Pure cores (src/core/): no sockets, no event loop, no clock, no
 # randomness; the time comes in as an argument.  Tests link these alone.
 CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c link_send.c link_sent.c link_loss.c link_dgram.c link_sched.c \
-            path.c nego.c pmtu.c hslimit.c dhcp.c \
+            path.c nego.c pmtu.c hslimit.c replay.c dhcp.c \
             policy.c config.c tcpraw.c resolv.c pcp.c cmdschema.c
 # Glue: sockets, libevent, OpenSSL, namespaces, nftables.
-GLUE_SRCS = osutil.c identity.c dtls.c mesh.c session.c peer.c relay.c flow.c netns.c netlink.c nft.c \
+GLUE_SRCS = osutil.c identity.c dtls.c seal.c mesh.c session.c peer.c relay.c flow.c netns.c netlink.c nft.c \
             capns.c capture.c egress.c network.c state.c control.c ctl_schema.c ctl_cmds.c daemon.c privdrop.c \
             privsep.c portmap.c portmap_pcp.c portmap_natpmp.c portmap_upnp.c forward.c
 
@@ -53,7 +53,7 @@ BINS = $(O)/omnetd $(O)/omnetctl
 
 UNIT_TESTS = test_wire test_rangeset test_ring test_link test_link_limits test_dhcp test_policy \
              test_config test_tcpraw test_dtls test_path test_nego test_hslimit test_pcp test_control \
-             test_cmdschema test_pmtu
+             test_cmdschema test_pmtu test_replay
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
 TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest $(O)/tests/privsep_rtt \
              $(O)/tests/hostile_peer $(O)/tests/stranger
@@ -96,10 +96,10 @@ $(O)/tests/%.o: tests/%.c $(wildcard src/*.h src/core/*.h tests/*.h) config.mk
 	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Itests -c -o $@ $<
 $(O)/tests/test_%: $(O)/tests/test_%.o $(O)/tests/simnet.o $(O)/libcore.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) -lm
-$(O)/tests/test_dtls: $(O)/tests/test_dtls.o $(O)/src/dtls.o $(O)/src/identity.o $(O)/src/osutil.o $(O)/libcore.a
+$(O)/tests/test_dtls: $(O)/tests/test_dtls.o $(O)/src/dtls.o $(O)/src/seal.o $(O)/src/identity.o $(O)/src/osutil.o $(O)/libcore.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(OPENSSL_LIBS)
 # a peer that misbehaves on purpose (tests/integration/test_hostile_peer.sh)
-$(O)/tests/hostile_peer: $(O)/tests/hostile_peer.o $(O)/src/dtls.o $(O)/src/identity.o $(O)/src/osutil.o $(O)/libcore.a
+$(O)/tests/hostile_peer: $(O)/tests/hostile_peer.o $(O)/src/dtls.o $(O)/src/seal.o $(O)/src/identity.o $(O)/src/osutil.o $(O)/libcore.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(OPENSSL_LIBS) -lm
 $(O)/tests/test_control: $(O)/tests/test_control.o $(O)/libglue.a $(O)/libcore.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(DAEMON_LIBS) -lm

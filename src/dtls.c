@@ -25,6 +25,7 @@ struct dtls_ctx {
 	SSL *listener;            /* reused for every stateless ClientHello */
 	struct dtls_conn *lconn;  /* its BIO state */
 	uint8_t instance[DTLS_INSTANCE_LEN]; /* this process, in every handshake */
+	int no_seal;              /* do not offer sealed records (tests: an older peer) */
 };
 
 struct dtls_conn {
@@ -40,6 +41,7 @@ struct dtls_conn {
 	char peer_fp[FINGERPRINT_LEN + 1];
 	uint8_t peer_instance[DTLS_INSTANCE_LEN];
 	int have_peer_instance;
+	int peer_seals;           /* the peer offered sealed data records */
 	char err[256];
 	enum dtls_status status;
 };
@@ -78,6 +80,47 @@ static int instance_parse(SSL *ssl, unsigned int type, unsigned int context,
 		memcpy(s->peer_instance, in, inlen);
 		s->have_peer_instance = 1;
 	}
+	return 1;
+}
+
+/* The sealed-records extension (seal.h): one byte, the version of the
+ * record format.  A client offers it; a server that knows it answers with
+ * it (OpenSSL sends a ServerHello extension only when the ClientHello had
+ * it), and then both ends seal link packets themselves.  A peer without
+ * it keeps DTLS records: older versions still talk to this one. */
+#define SEALED_EXT 0xff6e
+#define SEALED_VERSION 1
+#define SEAL_LABEL "EXPORTER-omnet-sealed-records"
+
+static int sealed_add(SSL *ssl, unsigned int type, unsigned int context,
+		      const unsigned char **out, size_t *outlen, X509 *x, size_t chainidx,
+		      int *al, void *arg)
+{
+	static const unsigned char version = SEALED_VERSION;
+	const struct dtls_ctx *c = arg;
+
+	(void)ssl, (void)type, (void)context, (void)x, (void)chainidx, (void)al;
+	if (c->no_seal)
+		return 0; /* not included */
+	*out = &version;
+	*outlen = 1;
+	return 1;
+}
+
+static int sealed_parse(SSL *ssl, unsigned int type, unsigned int context,
+			const unsigned char *in, size_t inlen, X509 *x, size_t chainidx,
+			int *al, void *arg)
+{
+	struct dtls_conn *s = SSL_get_ex_data(ssl, conn_idx);
+
+	(void)type, (void)context, (void)x, (void)chainidx, (void)arg;
+	if (inlen != 1) {
+		*al = SSL_AD_DECODE_ERROR;
+		return 0;
+	}
+	/* another version: not offered (a server then sends none back) */
+	if (s)
+		s->peer_seals = in[0] == SEALED_VERSION;
 	return 1;
 }
 
@@ -267,13 +310,21 @@ struct dtls_ctx *dtls_ctx_new(const struct identity *id, dtls_pinned_fn pinned, 
 	if (RAND_bytes(c->instance, sizeof(c->instance)) != 1 ||
 	    SSL_CTX_add_custom_ext(c->ctx, INSTANCE_EXT,
 				   SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO,
-				   instance_add, NULL, c, instance_parse, NULL) != 1)
+				   instance_add, NULL, c, instance_parse, NULL) != 1 ||
+	    SSL_CTX_add_custom_ext(c->ctx, SEALED_EXT,
+				   SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO,
+				   sealed_add, NULL, c, sealed_parse, NULL) != 1)
 		goto fail;
 	return c;
 fail:
 	snprintf(err, errlen, "DTLS setup failed: %s", ERR_error_string(ERR_get_error(), NULL));
 	dtls_ctx_free(c);
 	return NULL;
+}
+
+void dtls_ctx_offer_sealed(struct dtls_ctx *c, int offer)
+{
+	c->no_seal = !offer;
 }
 
 void dtls_ctx_free(struct dtls_ctx *c)
@@ -366,8 +417,11 @@ struct dtls_conn *dtls_listen(struct dtls_ctx *c, const uint8_t *d, size_t n,
 		ERR_clear_error();
 		return NULL;
 	}
-	/* the listener became this session (it holds the ClientHello) */
+	/* the listener became this session (it holds the ClientHello, whose
+	 * extensions the handshake reads again: forget an earlier one's) */
 	c->lconn = NULL;
+	s->have_peer_instance = 0;
+	s->peer_seals = 0;
 	DTLS_set_link_mtu(s->ssl, link_mtu);
 	return s;
 }
@@ -487,6 +541,25 @@ int dtls_peer_instance(const struct dtls_conn *s, uint8_t out[DTLS_INSTANCE_LEN]
 	if (!s->have_peer_instance)
 		return -1;
 	memcpy(out, s->peer_instance, DTLS_INSTANCE_LEN);
+	return 0;
+}
+
+int dtls_data_secrets(const struct dtls_conn *s, uint8_t tx[DTLS_SECRET_LEN],
+		      uint8_t rx[DTLS_SECRET_LEN])
+{
+	uint8_t both[2 * DTLS_SECRET_LEN];
+	int client = !SSL_is_server(s->ssl);
+
+	if (s->status != DTLS_ESTABLISHED || !s->peer_seals ||
+	    SSL_export_keying_material(s->ssl, both, sizeof(both), SEAL_LABEL,
+				       strlen(SEAL_LABEL), NULL, 0, 0) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	/* the first half seals what the client sends */
+	memcpy(tx, both + (client ? 0 : DTLS_SECRET_LEN), DTLS_SECRET_LEN);
+	memcpy(rx, both + (client ? DTLS_SECRET_LEN : 0), DTLS_SECRET_LEN);
+	OPENSSL_cleanse(both, sizeof(both));
 	return 0;
 }
 

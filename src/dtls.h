@@ -27,6 +27,9 @@ typedef int (*dtls_pinned_fn)(void *arg, const char *fingerprint);
 struct dtls_ctx *dtls_ctx_new(const struct identity *id, dtls_pinned_fn pinned, void *arg,
 			      char *err, size_t errlen);
 void dtls_ctx_free(struct dtls_ctx *c);
+/* dtls_ctx_offer_sealed() - whether handshakes offer sealed records (on by
+ * default; off stands in for a peer of an older version in tests) */
+void dtls_ctx_offer_sealed(struct dtls_ctx *c, int offer);
 
 /* dtls_client_new() - start a handshake to a peer that must present
  * expect_fp; the ClientHello goes out through out() at once */
@@ -69,6 +72,12 @@ const char *dtls_error(const struct dtls_conn *s);
 #define DTLS_INSTANCE_LEN 8
 int dtls_peer_instance(const struct dtls_conn *s, uint8_t out[DTLS_INSTANCE_LEN]);
 const char *dtls_cipher(const struct dtls_conn *s);
+/* dtls_data_secrets() - once established, the secrets for sealed records
+ * (seal.h), what we send and what we receive, when the peer offered them
+ * in its handshake; -1 when it did not (it keeps DTLS records) */
+#define DTLS_SECRET_LEN 32
+int dtls_data_secrets(const struct dtls_conn *s, uint8_t tx[DTLS_SECRET_LEN],
+		      uint8_t rx[DTLS_SECRET_LEN]);
 /* DTLS record overhead for AEAD ciphers: header 13, nonce 8, tag 16
  * (pmtu.h counts it with every other header a datagram carries) */
 #define DTLS_OVERHEAD PMTU_DTLS_OVERHEAD

@@ -311,6 +311,7 @@ static void dispatch(struct mesh *m, const uint8_t *p, size_t len, const struct 
 	}
 	switch (o.type) {
 	case WIRE_DATA:
+	case WIRE_SEALED:
 	case WIRE_HANDSHAKE:
 		s = o.receiver_id ? idmap_get(&m->sessions, o.receiver_id) : NULL;
 		if (s) {
@@ -321,7 +322,7 @@ static void dispatch(struct mesh *m, const uint8_t *p, size_t len, const struct 
 			session_accept(m->d, m, &o, p + hl, len - (size_t)hl, from);
 		} else {
 			m->d->ctr.datagrams_unknown_session++;
-			if (o.type == WIRE_DATA)
+			if (o.type != WIRE_HANDSHAKE)
 				reply_unknown(m, o.receiver_id, from);
 		}
 		break;

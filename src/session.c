@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
 #include "daemon.h"
 #include "dtls.h"
 #include "flow.h"
@@ -20,6 +23,7 @@
 #include "mesh.h"
 #include "peer.h"
 #include "relay.h"
+#include "seal.h"
 #include "session.h"
 #include "util.h"
 
@@ -55,6 +59,32 @@ static void dtls_out(void *arg, const uint8_t *rec, size_t len)
 			       len + pmtu_overhead(PMTU_UDP_PAYLOAD, s->path.channel != 0,
 						   PMTU_HANDSHAKE)))
 		return;
+	mesh_send_path(s->mesh, s->tx_path ? s->tx_path : &s->path, &o, rec, len);
+	s->last_tx_ms = clock_now_ms();
+}
+
+/* session_write() - one link packet to the peer: sealed (seal.h) when
+ * both ends can, else as a DTLS record */
+static void session_write(struct session *s, const uint8_t *pkt, size_t n)
+{
+	struct wire_outer o = { .type = WIRE_SEALED, .receiver_id = s->remote_id };
+	uint8_t hdr[WIRE_OUTER_HS_LEN], rec[65536 + SEAL_OVERHEAD];
+	size_t len;
+
+	if (!s->seal) {
+		dtls_write(s->dtls, pkt, n);
+		return;
+	}
+	wire_outer_put(hdr, &o);
+	len = n <= 65536 ? seal_record(s->seal, hdr, WIRE_OUTER_DATA_LEN, pkt, n, rec) : 0;
+	if (!len) {
+		/* OpenSSL failed us: the link sends what it carried again */
+		if (!s->seal_failed++)
+			log_warnx("peer %s: cannot seal a record (%zu bytes): %s", s->peer->name,
+				  n, ERR_reason_error_string(ERR_get_error()));
+		ERR_clear_error();
+		return;
+	}
 	mesh_send_path(s->mesh, s->tx_path ? s->tx_path : &s->path, &o, rec, len);
 	s->last_tx_ms = clock_now_ms();
 }
@@ -133,7 +163,7 @@ static void pmtu_run(struct session *s, uint64_t now_ms)
 						clock_now_us());
 
 		if (n)
-			dtls_write(s->dtls, buf, n);
+			session_write(s, buf, n);
 		pmtu_probe_sent(&s->pmtu, pn, link_rtt(s->link)->smoothed_us / 1000, now_ms);
 	}
 }
@@ -182,7 +212,7 @@ static size_t send_path_packet(struct session *s, const struct path_addr *to, ui
 	}
 	n = link_build_path_packet(s->link, type, data, pkt, cap, clock_now_us());
 	s->tx_path = to;
-	dtls_write(s->dtls, pkt, n);
+	session_write(s, pkt, n);
 	s->tx_path = NULL;
 	return n + over;
 }
@@ -290,6 +320,18 @@ void session_queue_frame(struct session *s, const uint8_t *frame, size_t len)
 
 /* ---- handshakes and input ------------------------------------------------ */
 
+/* start_sealing() - link packets go as sealed records from now on, when
+ * the peer offered them in its handshake */
+static void start_sealing(struct session *s)
+{
+	uint8_t tx[DTLS_SECRET_LEN], rx[DTLS_SECRET_LEN];
+
+	if (dtls_data_secrets(s->dtls, tx, rx) == 0)
+		s->seal = seal_new(tx, rx);
+	OPENSSL_cleanse(tx, sizeof(tx));
+	OPENSSL_cleanse(rx, sizeof(rx));
+}
+
 static void established(struct session *s)
 {
 	struct daemon *d = s->d;
@@ -317,8 +359,10 @@ static void established(struct session *s)
 	lc = d->link_cfg;
 	lc.max_packet = d->cfg.mtu - pmtu_path_overhead(&s->path, PMTU_PACKET);
 	s->link = link_new(&lc, &cb, &d->pool, clock_now_us());
-	log_info("peer %s: session %08x established via %s, %s, %s", s->peer->name, s->local_id,
-		 path_addr_fmt(&s->path, a), dtls_cipher(s->dtls),
+	start_sealing(s);
+	log_info("peer %s: session %08x established via %s, %s, %s, %s", s->peer->name,
+		 s->local_id, path_addr_fmt(&s->path, a), dtls_cipher(s->dtls),
+		 s->seal ? "sealed records" : "DTLS records (the peer cannot seal)",
 		 s->client ? "we dialled" : "it dialled");
 	pmtu_start(s);
 	pmtu_run(s, clock_now_ms());
@@ -351,6 +395,30 @@ static void deliver(void *arg, const uint8_t *plain, size_t len)
 	pmtu_run(s, now_us / 1000);
 }
 
+/* open_sealed() - a sealed record: its packet to the link if it is
+ * authentic, new and in time (1); else it is dropped and counted (0) */
+static int open_sealed(struct session *s, const struct wire_outer *o, const uint8_t *p,
+		       size_t len)
+{
+	uint8_t hdr[WIRE_OUTER_HS_LEN], plain[65536];
+	ssize_t n;
+
+	/* a server's first sealed records may overtake its last handshake
+	 * flight: they are lost like any other, and sent again */
+	if (!s->seal || len > sizeof(plain) + SEAL_OVERHEAD) {
+		s->d->ctr.datagrams_unauthenticated++;
+		return 0;
+	}
+	wire_outer_put(hdr, o);
+	n = seal_open(s->seal, hdr, WIRE_OUTER_DATA_LEN, p, len, plain);
+	if (n < 0) {
+		s->d->ctr.datagrams_unauthenticated++;
+		return 0;
+	}
+	deliver(s, plain, (size_t)n);
+	return 1;
+}
+
 void session_input(struct session *s, const struct wire_outer *o, const uint8_t *p, size_t len,
 		   const struct path_addr *from)
 {
@@ -363,7 +431,13 @@ void session_input(struct session *s, const struct wire_outer *o, const uint8_t 
 	s->rx_probing = 0;
 	s->rx_auth = 0;
 	s->rx_len = len + (o->type == WIRE_HANDSHAKE ? WIRE_OUTER_HS_LEN : WIRE_OUTER_DATA_LEN);
-	st = dtls_input(s->dtls, p, len, deliver, s);
+	if (o->type == WIRE_SEALED) {
+		if (!open_sealed(s, o, p, len))
+			return;
+		st = dtls_status(s->dtls);
+	} else {
+		st = dtls_input(s->dtls, p, len, deliver, s);
+	}
 	if (st == DTLS_FAILED) {
 		if (was == SESS_HANDSHAKE)
 			handshake_failed(s);
@@ -607,7 +681,7 @@ int session_flush(struct session *s)
 		n = link_send(s->link, buf, sizeof(buf), now);
 		if (n == 0)
 			break;
-		dtls_write(s->dtls, buf, n);
+		session_write(s, buf, n);
 		sent = 1;
 	}
 	if (mesh_tx_room(s->mesh) == 0 && link_wants_send(s->link, now))
@@ -721,6 +795,7 @@ void session_free(struct session *s)
 		event_free(s->timer);
 	link_free(s->link);
 	dtls_conn_free(s->dtls);
+	seal_free(s->seal);
 	free(s);
 }
 

@@ -29,6 +29,8 @@ struct session {
 	enum session_state state;
 	struct peer *peer;           /* client: from the start; server: once authenticated */
 	struct dtls_conn *dtls;
+	struct seal *seal;           /* sealed records, once established (if the peer can) */
+	unsigned seal_failed;        /* records OpenSSL would not seal (logged once) */
 	struct link *link;           /* once established */
 	struct path_addr path;       /* where our datagrams go */
 	enum path_method method;     /* how that path was found */

@@ -38,6 +38,7 @@
 #include "log.h"
 #include "osutil.h"
 #include "ring.h"
+#include "seal.h"
 #include "util.h"
 #include "wire.h"
 
@@ -107,6 +108,7 @@ struct hp {
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	struct dtls_conn *conn;
+	struct seal *seal;           /* sealed records, when the daemon offered them */
 	int established;
 	uint32_t local_id, remote_id;
 	struct link *link;
@@ -343,9 +345,29 @@ static void session_drop(struct hp *h, const char *why)
 		note("session %08x ended: %s", h->local_id, why);
 	link_free(h->link);
 	dtls_conn_free(h->conn);
+	seal_free(h->seal);
 	h->link = NULL;
 	h->conn = NULL;
+	h->seal = NULL;
 	h->established = 0;
+}
+
+/* hp_write() - one link packet, sealed as the daemon does when both
+ * offered it (src/session.c), else a DTLS record */
+static void hp_write(struct hp *h, const uint8_t *pkt, size_t n)
+{
+	struct wire_outer o = { .type = WIRE_SEALED, .receiver_id = h->remote_id };
+	uint8_t hdr[WIRE_OUTER_HS_LEN], rec[RX_BUF];
+	size_t len;
+
+	if (!h->seal) {
+		dtls_write(h->conn, pkt, n);
+		return;
+	}
+	wire_outer_put(hdr, &o);
+	if (n + SEAL_OVERHEAD <= sizeof(rec) &&
+	    (len = seal_record(h->seal, hdr, WIRE_OUTER_DATA_LEN, pkt, n, rec)))
+		send_record(h->fd, &h->peer, h->peer_len, &o, rec, len);
 }
 
 /* Our link core behaves as an ordinary peer: it accepts what the other
@@ -380,7 +402,7 @@ static void cb_path_frame(void *arg, const struct wire_frame *fr)
 	/* RFC 9000 8.2.2: we have one path, the one it came on */
 	n = link_build_path_packet(h->link, WF_PATH_RESPONSE, fr->u.path_data, pkt, sizeof(pkt),
 				   clock_now_us());
-	dtls_write(h->conn, pkt, n);
+	hp_write(h, pkt, n);
 }
 
 static void established(struct hp *h)
@@ -388,12 +410,15 @@ static void established(struct hp *h)
 	struct link_config cfg;
 	struct link_cb cb = { .arg = h, .flow_open = cb_flow_open,
 			      .flow_readable = cb_flow_readable, .path_frame = cb_path_frame };
+	uint8_t tx[DTLS_SECRET_LEN], rx[DTLS_SECRET_LEN];
 	char a[ADDRSTRLEN];
 
 	link_config_default(&cfg);
 	cfg.max_packet = PKT_MAX;
 	cfg.opens_even = h->o.as_provider;
 	h->link = link_new(&cfg, &cb, &h->pool, clock_now_us());
+	if (dtls_data_secrets(h->conn, tx, rx) == 0 && !(h->seal = seal_new(tx, rx)))
+		die("cannot set up sealed records");
 	h->established = 1;
 	h->sessions++;
 	h->last_rx_us = clock_now_us();
@@ -401,8 +426,9 @@ static void established(struct hp *h)
 		h->connect_ms = (h->last_rx_us - h->started_us) / 1000;
 	/* a new session: the peer has seen none of our flow ids */
 	h->next_id = h->o.as_provider ? 2 : 1;
-	note("session %08x established with %s (peer's id %08x, %s)", h->local_id,
-	     addr_fmt((struct sockaddr *)&h->peer, a), h->remote_id, dtls_cipher(h->conn));
+	note("session %08x established with %s (peer's id %08x, %s, %s)", h->local_id,
+	     addr_fmt((struct sockaddr *)&h->peer, a), h->remote_id, dtls_cipher(h->conn),
+	     h->seal ? "sealed records" : "DTLS records");
 }
 
 /* heard() - an authenticated packet: our pings keep the peer talking
@@ -436,6 +462,17 @@ static void feed(struct hp *h, const uint8_t *p, size_t n)
 	}
 	if (st == DTLS_ESTABLISHED && !h->established)
 		established(h);
+}
+
+static void open_sealed(struct hp *h, const struct wire_outer *o, const uint8_t *p, size_t n)
+{
+	uint8_t hdr[WIRE_OUTER_HS_LEN], plain[RX_BUF];
+	ssize_t len;
+
+	wire_outer_put(hdr, o);
+	if (n <= sizeof(plain) &&
+	    (len = seal_open(h->seal, hdr, WIRE_OUTER_DATA_LEN, p, n, plain)) >= 0)
+		deliver(h, plain, (size_t)len);
 }
 
 /* listen_hello() - the peer dials us: the stateless cookie exchange, then
@@ -486,6 +523,8 @@ static void on_datagram(struct hp *h, const uint8_t *p, size_t n,
 			listen_hello(h, &o, p + hl, n - (size_t)hl, from, fromlen);
 	} else if (o.type == WIRE_DATA && ours) {
 		feed(h, p + hl, n - (size_t)hl);
+	} else if (o.type == WIRE_SEALED && ours && h->seal) {
+		open_sealed(h, &o, p + hl, n - (size_t)hl);
 	} else {
 		/* not for our session: answers to forged datagrams and the like */
 		h->cur.out_rx_datagrams++;
@@ -518,7 +557,7 @@ static void flush(struct hp *h, uint64_t now)
 		h->last_ping_us = now;
 	}
 	for (i = 0; i < 4096 && (n = link_send(h->link, buf, sizeof(buf), now)) > 0; i++)
-		dtls_write(h->conn, buf, n);
+		hp_write(h, buf, n);
 }
 
 static void read_socket(struct hp *h)
@@ -615,7 +654,7 @@ static int send_frames(struct hp *h, const uint8_t *frames, size_t len, unsigned
 	    wire_get_pn(&p, pkt + size, &pn) < 0)
 		return -1;
 	memcpy(pkt + (p - pkt), frames, len);
-	dtls_write(h->conn, pkt, (size_t)(p - pkt) + len);
+	hp_write(h, pkt, (size_t)(p - pkt) + len);
 	h->cur.tx_packets++;
 	h->cur.tx_bytes += (size_t)(p - pkt) + len;
 	h->cur.tx_frames += nframes;

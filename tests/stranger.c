@@ -274,26 +274,33 @@ static int run_flood(const struct opts *o)
 
 /* ---- forge ----------------------------------------------------------------- */
 
-/* forged() - a DATA datagram with an application-data record of epoch 1
- * that no key opens: 8 + 13 + 40 bytes */
+/* forged() - a datagram no key opens: every other one a DATA datagram
+ * with an application-data record of epoch 1 (8 + 13 + 40 bytes), the
+ * rest a sealed record with a fresh counter (8 + 8 + 40 bytes) */
 static size_t forged(uint8_t *buf, uint32_t id, uint64_t seq)
 {
-	struct wire_outer h = { .type = WIRE_DATA, .receiver_id = id };
-	size_t n = wire_outer_put(buf, &h), i;
+	struct wire_outer h = { .type = seq & 1 ? WIRE_SEALED : WIRE_DATA, .receiver_id = id };
+	size_t n = wire_outer_put(buf, &h), i, hl = 13;
 	uint8_t *r = buf + n;
 
-	r[0] = 23;          /* application_data */
-	r[1] = 0xfe;        /* DTLS 1.2 */
-	r[2] = 0xfd;
-	r[3] = 0;           /* epoch 1 */
-	r[4] = 1;
-	for (i = 0; i < 6; i++)
-		r[5 + i] = (uint8_t)(seq >> (8 * (5 - i)));
-	r[11] = 0;
-	r[12] = 40;
-	if (getentropy(r + 13, 40) < 0)
-		memset(r + 13, 0x5a, 40);
-	return n + 13 + 40;
+	if (h.type == WIRE_SEALED) {
+		for (i = 0; i < 8; i++)
+			r[i] = (uint8_t)(seq >> (8 * (7 - i)));
+		hl = 8;
+	} else {
+		r[0] = 23;          /* application_data */
+		r[1] = 0xfe;        /* DTLS 1.2 */
+		r[2] = 0xfd;
+		r[3] = 0;           /* epoch 1 */
+		r[4] = 1;
+		for (i = 0; i < 6; i++)
+			r[5 + i] = (uint8_t)(seq >> (8 * (5 - i)));
+		r[11] = 0;
+		r[12] = 40;
+	}
+	if (getentropy(r + hl, 40) < 0)
+		memset(r + hl, 0x5a, 40);
+	return n + hl + 40;
 }
 
 static uint16_t csum(const void *p, size_t len)

@@ -1,5 +1,7 @@
 /* test_dtls.c: DTLS sessions in memory: cookie exchange before any state,
- * mutual authentication by pinned fingerprint, records both ways. */
+ * mutual authentication by pinned fingerprint, records both ways; sealed
+ * records keyed by the handshake, accepted however late the path
+ * reorders them, and DTLS records with a peer that cannot seal. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,7 @@
 
 #include "dtls.h"
 #include "identity.h"
+#include "seal.h"
 
 #define MAXQ 64
 
@@ -197,6 +200,174 @@ START_TEST(test_instance_changes_with_the_process_not_the_session)
 }
 END_TEST
 
+/* sealed_pair() - a session between two fresh identities, the client's
+ * context offering sealed records if client_seals; each side's sealer
+ * (NULL where dtls_data_secrets() declined) */
+static void sealed_pair(int client_seals, struct seal **cs, struct seal **ss)
+{
+	static struct queue to_srv, to_cli;
+	uint8_t ctx_[DTLS_SECRET_LEN], crx[DTLS_SECRET_LEN], stx[DTLS_SECRET_LEN], srx[DTLS_SECRET_LEN];
+	struct identity a, b;
+	struct dtls_ctx *ca, *cb;
+	struct dtls_conn *cli, *srv = NULL;
+	char err[256];
+	int c_ok, s_ok;
+
+	make_identity(&a);
+	make_identity(&b);
+	pinned_fp = a.fingerprint;
+	ca = dtls_ctx_new(&a, pinned, NULL, err, sizeof(err));
+	cb = dtls_ctx_new(&b, pinned, NULL, err, sizeof(err));
+	ck_assert_ptr_nonnull(ca);
+	ck_assert_ptr_nonnull(cb);
+	dtls_ctx_offer_sealed(ca, client_seals);
+	memset(&to_srv, 0, sizeof(to_srv));
+	memset(&to_cli, 0, sizeof(to_cli));
+	cli = dtls_client_new(ca, b.fingerprint, 1400, out_fn, &to_srv);
+	pump(cli, &srv, cb, &to_srv, &to_cli);
+	ck_assert_ptr_nonnull(srv);
+	ck_assert_int_eq(dtls_status(cli), DTLS_ESTABLISHED);
+	ck_assert_int_eq(dtls_status(srv), DTLS_ESTABLISHED);
+	c_ok = dtls_data_secrets(cli, ctx_, crx) == 0;
+	s_ok = dtls_data_secrets(srv, stx, srx) == 0;
+	/* both ends decide alike, from the same two extensions */
+	ck_assert_int_eq(c_ok, s_ok);
+	*cs = *ss = NULL;
+	if (c_ok) {
+		ck_assert_mem_eq(ctx_, srx, DTLS_SECRET_LEN);
+		ck_assert_mem_eq(crx, stx, DTLS_SECRET_LEN);
+		ck_assert_mem_ne(ctx_, crx, DTLS_SECRET_LEN);
+		*cs = seal_new(ctx_, crx);
+		*ss = seal_new(stx, srx);
+		ck_assert_ptr_nonnull(*cs);
+		ck_assert_ptr_nonnull(*ss);
+	}
+	dtls_conn_free(cli);
+	dtls_conn_free(srv);
+	dtls_ctx_free(ca);
+	dtls_ctx_free(cb);
+	identity_free(&a);
+	identity_free(&b);
+}
+
+#define NREC 6000
+static uint8_t recs[NREC][64];
+static size_t rec_len[NREC];
+
+/* seal_n() - n records of the client, record i saying "record i" */
+static void seal_n(struct seal *s, const uint8_t *ad, int n)
+{
+	char msg[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		int m = snprintf(msg, sizeof(msg), "record %d", i);
+
+		rec_len[i] = seal_record(s, ad, 8, (const uint8_t *)msg, (size_t)m, recs[i]);
+		ck_assert_uint_eq(rec_len[i], (size_t)m + SEAL_OVERHEAD);
+	}
+}
+
+static int opens_as(struct seal *s, const uint8_t *ad, int i)
+{
+	uint8_t out[64];
+	char want[32];
+	ssize_t n = seal_open(s, ad, 8, recs[i], rec_len[i], out);
+	int m = snprintf(want, sizeof(want), "record %d", i);
+
+	if (n < 0)
+		return 0;
+	ck_assert_int_eq(n, m);
+	ck_assert_mem_eq(out, want, (size_t)m);
+	return 1;
+}
+
+/* The records of a path that reorders by thousands all open, once each;
+ * OpenSSL's DTLS records would lose every one more than 64 late. */
+START_TEST(test_sealed_records_survive_reordering)
+{
+	static const uint8_t ad[8] = { 1, 5, 0, 0, 0xde, 0xad, 0xbe, 0xef };
+	uint8_t other_ad[8], out[64];
+	struct seal *cs, *ss;
+	int i, opened = 0;
+
+	sealed_pair(1, &cs, &ss);
+	seal_n(cs, ad, NREC);
+	/* every tenth record 3000 late, the rest in order */
+	for (i = 0; i < NREC; i++) {
+		if (i % 10 == 0 && i + 3000 < NREC)
+			continue;
+		opened += opens_as(ss, ad, i);
+		if (i >= 3000 && (i - 3000) % 10 == 0)
+			opened += opens_as(ss, ad, i - 3000);
+	}
+	ck_assert_int_eq(opened, NREC);
+	/* each once */
+	for (i = 0; i < NREC; i += 7)
+		ck_assert_int_eq(opens_as(ss, ad, i), 0);
+	/* the header is authenticated, and so is every byte of the record */
+	seal_n(cs, ad, 2);
+	memcpy(other_ad, ad, 8);
+	other_ad[7] ^= 1;
+	ck_assert_int_lt(seal_open(ss, other_ad, 8, recs[0], rec_len[0], out), 0);
+	recs[0][SEAL_COUNTER_LEN] ^= 0x40;
+	ck_assert_int_lt(seal_open(ss, ad, 8, recs[0], rec_len[0], out), 0);
+	recs[0][SEAL_COUNTER_LEN] ^= 0x40;
+	recs[0][3] ^= 1; /* the counter */
+	ck_assert_int_lt(seal_open(ss, ad, 8, recs[0], rec_len[0], out), 0);
+	recs[0][3] ^= 1;
+	ck_assert_int_lt(seal_open(ss, ad, 8, recs[0], SEAL_OVERHEAD - 1, out), 0);
+	/* forgeries moved nothing: the genuine ones still open */
+	ck_assert_int_eq(opens_as(ss, ad, 0), 1);
+	ck_assert_int_eq(opens_as(ss, ad, 1), 1);
+	/* the server's direction has keys of its own */
+	ck_assert_uint_eq(seal_record(ss, ad, 8, (const uint8_t *)"x", 1, recs[0]), 1 + SEAL_OVERHEAD);
+	ck_assert_int_lt(seal_open(ss, ad, 8, recs[0], 1 + SEAL_OVERHEAD, out), 0);
+	ck_assert_int_eq(seal_open(cs, ad, 8, recs[0], 1 + SEAL_OVERHEAD, out), 1);
+	seal_free(cs);
+	seal_free(ss);
+}
+END_TEST
+
+/* Keys change every 2^22 records without a message: records on both sides
+ * of a change open in any order; an epoch the sender cannot be in yet is
+ * refused before any key is made for it. */
+START_TEST(test_sealed_keys_change_by_epoch)
+{
+	static const uint8_t ad[8] = { 1, 5 };
+	uint64_t edge = (uint64_t)1 << SEAL_EPOCH_SHIFT;
+	uint8_t out[64];
+	struct seal *cs, *ss;
+	int i;
+
+	sealed_pair(1, &cs, &ss);
+	seal_skip(cs, edge - 3);
+	seal_n(cs, ad, 6); /* three in epoch 0, three in epoch 1 */
+	ck_assert_int_eq(opens_as(ss, ad, 4), 1);
+	ck_assert_int_eq(opens_as(ss, ad, 1), 1);
+	for (i = 0; i < 6; i++)
+		ck_assert_int_eq(opens_as(ss, ad, i), i != 4 && i != 1);
+	/* epochs 3 and on are beyond what a sender in epoch 1 can reach */
+	seal_skip(cs, 3 * edge);
+	seal_n(cs, ad, 1);
+	ck_assert_int_lt(seal_open(ss, ad, 8, recs[0], rec_len[0], out), 0);
+	seal_free(cs);
+	seal_free(ss);
+}
+END_TEST
+
+/* A peer of an older version offers no sealed records: both ends keep
+ * DTLS records, and the session works as before. */
+START_TEST(test_no_sealing_with_an_older_peer)
+{
+	struct seal *cs, *ss;
+
+	sealed_pair(0, &cs, &ss);
+	ck_assert_ptr_null(cs);
+	ck_assert_ptr_null(ss);
+}
+END_TEST
+
 START_TEST(test_unpinned_key_is_refused)
 {
 	struct identity a, b, other;
@@ -329,6 +500,9 @@ int main(void)
 	int failed;
 
 	tcase_add_test(t, test_handshake_cookie_then_data);
+	tcase_add_test(t, test_sealed_records_survive_reordering);
+	tcase_add_test(t, test_sealed_keys_change_by_epoch);
+	tcase_add_test(t, test_no_sealing_with_an_older_peer);
 	tcase_add_test(t, test_progress_and_a_repeated_hello);
 	tcase_add_test(t, test_instance_changes_with_the_process_not_the_session);
 	tcase_add_test(t, test_unpinned_key_is_refused);

@@ -754,7 +754,7 @@ END_TEST
 /* outer_short_round_trip() - an 8-byte outer header of the idx-th short type */
 static void outer_short_round_trip(int idx)
 {
-	static const uint8_t types[] = { WIRE_DATA, WIRE_RELAY, WIRE_UNKNOWN };
+	static const uint8_t types[] = { WIRE_DATA, WIRE_RELAY, WIRE_UNKNOWN, WIRE_SEALED };
 	uint8_t t = types[idx];
 	struct wire_outer o = { .type = t,
 				.flags = 0x0102,
@@ -823,7 +823,7 @@ START_TEST(test_outer_rejects_wrong_version_unknown_type_short_input)
 	memcpy(bad, data, 8);
 	bad[1] = 0;
 	ck_assert_int_eq(wire_outer_parse(bad, 8, &g), -1);
-	bad[1] = 5;
+	bad[1] = 6;
 	ck_assert_int_eq(wire_outer_parse(bad, 8, &g), -1);
 	bad[1] = 0xff;
 	ck_assert_int_eq(wire_outer_parse(bad, 8, &g), -1);
@@ -1631,7 +1631,8 @@ START_TEST(test_fuzz_decoders_stay_in_bounds)
 		REQUIRE(n == -1 || (size_t)n <= len, "outer parse returned %d of %zu", n, len);
 		REQUIRE(n == -1 || (n == WIRE_OUTER_HS_LEN && o.type == WIRE_HANDSHAKE) ||
 				(n == WIRE_OUTER_DATA_LEN &&
-				 (o.type == WIRE_DATA || o.type == WIRE_RELAY || o.type == WIRE_UNKNOWN)),
+				 (o.type == WIRE_DATA || o.type == WIRE_RELAY || o.type == WIRE_UNKNOWN ||
+				  o.type == WIRE_SEALED)),
 			"outer parse returned %d for type %u", n, n < 0 ? 0 : o.type);
 		outer_ok += n > 0;
 		free(c);

@@ -60,7 +60,7 @@ struct link *link_new(const struct link_config *cfg, const struct link_cb *cb,
 	l->sp = xcalloc(l->sp_cap, sizeof(*l->sp));
 	l->pkt_threshold = LINK_PKT_THRESHOLD;
 	l->time_threshold = LINK_TIME_THRESHOLD;
-	rangeset_init(&l->rcv_pns, 256);
+	rangeset_init(&l->rcv_pns, LINK_PN_RANGES_MAX);
 	rtt_init(&l->rtt);
 	cc_init(&l->cc, cfg->cc, cfg->max_packet);
 	l->snd_max_data = LINK_INITIAL_LINK_WINDOW;

@@ -37,7 +37,7 @@ static void put_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* wire_outer_parse() - the clear header in front of DTLS records */
+/* wire_outer_parse() - the clear header in front of the records */
 int wire_outer_parse(const uint8_t *p, size_t len, struct wire_outer *o)
 {
 	if (len < WIRE_OUTER_DATA_LEN || p[0] != WIRE_VERSION)
@@ -54,6 +54,7 @@ int wire_outer_parse(const uint8_t *p, size_t len, struct wire_outer *o)
 		o->sender_id = get_be32(p + 8);
 		return WIRE_OUTER_HS_LEN;
 	case WIRE_DATA:
+	case WIRE_SEALED:
 	case WIRE_RELAY:
 	case WIRE_UNKNOWN:
 		return WIRE_OUTER_DATA_LEN;

@@ -1,7 +1,7 @@
 /* wire.h: omnet's wire format, byte by byte (see docs/PROTOCOL.md).
  *
- * A datagram is an outer header in the clear, then DTLS record(s).  The
- * plaintext of a DTLS record is one link packet: a packet number, then
+ * A datagram is an outer header in the clear, then DTLS record(s) or one
+ * sealed record (src/seal.h).  The plaintext of a record is one link packet: a packet number, then
  * frames.  Integers in frames are QUIC variable-length integers (RFC 9000
  * section 16); fixed fields are big-endian.  Pure code: no I/O. */
 #ifndef OMNET_WIRE_H
@@ -20,6 +20,7 @@ enum wire_outer_type {
 	WIRE_DATA = 2,      /* DTLS records of an established session */
 	WIRE_RELAY = 3,     /* for a relay: forward to the session in receiver id */
 	WIRE_UNKNOWN = 4,   /* "I hold no session with the id in receiver id" */
+	WIRE_SEALED = 5,    /* a sealed record of an established session (seal.h) */
 };
 
 #define WIRE_OUTER_DATA_LEN 8
