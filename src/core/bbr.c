@@ -58,6 +58,10 @@ void bbr_init(struct cc *c)
 	c->min_cwnd = MIN_CWND_PACKETS * (uint64_t)c->mds;
 }
 
+/* a round that lost this share of its bytes was overfull (bits of random
+ * loss stay well below) */
+#define BBR_HEAVY_LOSS_PCT 15
+
 /* bdp() - bandwidth-delay product in bytes, scaled by gain percent */
 static uint64_t bdp(const struct cc *c, unsigned gain_pct)
 {
@@ -73,7 +77,13 @@ static uint64_t bdp(const struct cc *c, unsigned gain_pct)
 static void update_round(struct bbr *b, const struct rate_sample *rs)
 {
 	b->round_start = 0;
+	b->round_lost += rs->newly_lost;
+	b->round_acked += rs->newly_acked;
 	if (rs->prior_delivered >= b->next_round_delivered) {
+		b->heavy_loss = b->round_lost * 100 >=
+				(b->round_lost + b->round_acked) * BBR_HEAVY_LOSS_PCT &&
+				b->round_lost;
+		b->round_lost = b->round_acked = 0;
 		b->next_round_delivered = b->delivered;
 		b->round_count++;
 		b->round_start = 1;
@@ -90,15 +100,20 @@ static void update_round(struct bbr *b, const struct rate_sample *rs)
  * restarted at 3 Mbit/s on a 1 Gbit/s path and climbed a quarter per probe
  * cycle).  A sample counts only if it raises the estimate when the sender
  * held itself back: an idle application, the peer's flow control (how
- * fast the peer let us go, not the path), or PROBE_RTT's four packets. */
+ * fast the peer let us go, not the path), or PROBE_RTT's four packets.
+ * Except that a round which lost a large part of what it sent (random loss
+ * is a few percent) shows the pipe was overfull, not held back: a path
+ * that became slower keeps the flow windows held by its losses, and its
+ * samples, taken as the window's, would have left a 2 Gbit/s estimate
+ * pacing into a 100 Mbit/s bottleneck for good. */
 static void update_bw(struct bbr *b, const struct rate_sample *rs)
 {
 	uint64_t r, now;
 	size_t i;
+	int held = rs->is_app_limited || (rs->is_window_limited && !b->heavy_loss) ||
+		   b->state == BBR_PROBE_RTT;
 
-	if (!rs->delivery_rate ||
-	    ((rs->is_app_limited || rs->is_window_limited || b->state == BBR_PROBE_RTT) &&
-	     rs->delivery_rate < b->btl_bw))
+	if (!rs->delivery_rate || (held && rs->delivery_rate < b->btl_bw))
 		return;
 	b->round_sampled = 1;
 	now = b->bw_rounds;

@@ -56,6 +56,8 @@ struct bbr {
 	uint64_t bw_last_round;   /* sampled round of the newest sample in bw_round */
 	uint64_t bw_rounds;       /* rounds that gave the filter a sample: its clock */
 	int round_sampled;        /* this round gave it one */
+	uint64_t round_lost, round_acked; /* bytes, this round so far */
+	int heavy_loss;           /* the last round lost BBR_HEAVY_LOSS_PCT or more */
 	int idle_restart;         /* sending again after a pause; no ACK of it yet */
 	uint64_t btl_bw;          /* bytes/s: max of the window */
 	uint64_t min_rtt_us, min_rtt_stamp_us;
