@@ -134,8 +134,8 @@ check-selftests: $(BINS) $(TEST_TOOLS)
 # in build-fuzz/.  make fuzz [FUZZ_TIME=60] [FUZZ_TARGETS="wire link"] runs
 # each for FUZZ_TIME seconds; check-fuzz runs each over its seed corpus and
 # FUZZ_CHECK_TIME seconds more; fuzz-seeds regenerates tests/fuzz/corpus/.
-FUZZ_TARGETS ?= wire link dhcp pcp natpmp config resolv syn control
-FUZZ_GLUE = natpmp control
+FUZZ_TARGETS ?= wire link dhcp pcp natpmp config resolv syn control seal
+FUZZ_GLUE = natpmp control seal
 FUZZ_TIME ?= 60
 FUZZ_CHECK_TIME ?= 4
 FUZZ_O = build-fuzz
