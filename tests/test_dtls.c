@@ -62,6 +62,22 @@ static void make_identity(struct identity *id)
 	rmdir(dir);
 }
 
+/* two_ends() - identities a and b (the servers pin a) and a context for
+ * each */
+static void two_ends(struct identity *a, struct identity *b, struct dtls_ctx **ca,
+		     struct dtls_ctx **cb)
+{
+	char err[256];
+
+	make_identity(a);
+	make_identity(b);
+	pinned_fp = a->fingerprint;
+	*ca = dtls_ctx_new(a, pinned, NULL, err, sizeof(err));
+	*cb = dtls_ctx_new(b, pinned, NULL, err, sizeof(err));
+	ck_assert_ptr_nonnull(*ca);
+	ck_assert_ptr_nonnull(*cb);
+}
+
 /* pump() - move queued datagrams between the two ends until quiet */
 static void pump(struct dtls_conn *cli, struct dtls_conn **srv, struct dtls_ctx *sctx,
 		 struct queue *to_srv, struct queue *to_cli)
@@ -95,15 +111,8 @@ START_TEST(test_handshake_cookie_then_data)
 	struct dtls_conn *cli, *srv = NULL;
 	static struct queue to_srv, to_cli;
 	struct got g = { 0 };
-	char err[256];
 
-	make_identity(&a);
-	make_identity(&b);
-	pinned_fp = a.fingerprint;
-	ca = dtls_ctx_new(&a, pinned, NULL, err, sizeof(err));
-	cb = dtls_ctx_new(&b, pinned, NULL, err, sizeof(err));
-	ck_assert_ptr_nonnull(ca);
-	ck_assert_ptr_nonnull(cb);
+	two_ends(&a, &b, &ca, &cb);
 	memset(&to_srv, 0, sizeof(to_srv));
 	memset(&to_cli, 0, sizeof(to_cli));
 	cli = dtls_client_new(ca, b.fingerprint, 1400, out_fn, &to_srv);
@@ -210,16 +219,9 @@ static void sealed_pair(int client_seals, struct seal **cs, struct seal **ss)
 	struct identity a, b;
 	struct dtls_ctx *ca, *cb;
 	struct dtls_conn *cli, *srv = NULL;
-	char err[256];
 	int c_ok, s_ok;
 
-	make_identity(&a);
-	make_identity(&b);
-	pinned_fp = a.fingerprint;
-	ca = dtls_ctx_new(&a, pinned, NULL, err, sizeof(err));
-	cb = dtls_ctx_new(&b, pinned, NULL, err, sizeof(err));
-	ck_assert_ptr_nonnull(ca);
-	ck_assert_ptr_nonnull(cb);
+	two_ends(&a, &b, &ca, &cb);
 	dtls_ctx_offer_sealed(ca, client_seals);
 	memset(&to_srv, 0, sizeof(to_srv));
 	memset(&to_cli, 0, sizeof(to_cli));
@@ -446,14 +448,9 @@ START_TEST(test_progress_and_a_repeated_hello)
 	uint8_t hello[2048];
 	size_t hello_len;
 	struct got g = { 0 };
-	char err[256];
 	int i, flight;
 
-	make_identity(&a);
-	make_identity(&b);
-	pinned_fp = a.fingerprint;
-	ca = dtls_ctx_new(&a, pinned, NULL, err, sizeof(err));
-	cb = dtls_ctx_new(&b, pinned, NULL, err, sizeof(err));
+	two_ends(&a, &b, &ca, &cb);
 	memset(&to_srv, 0, sizeof(to_srv));
 	memset(&to_cli, 0, sizeof(to_cli));
 	cli = dtls_client_new(ca, b.fingerprint, 1400, out_fn, &to_srv);

@@ -272,6 +272,14 @@ json_eval() {
 	"$fn" --json "$@" | $PY -c "import json,sys; r=json.load(sys.stdin)['result']; print($expr)"
 }
 
+# om_iperf_mbps NS iperf3-args... - an iperf3 client run in NS: the
+# receiver's Mbit/s (empty if it got no result)
+om_iperf_mbps() {
+	local ns=$1; shift
+	ip netns exec "$ns" iperf3 -f m -J "$@" 2>/dev/null |
+		$PY -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))'
+}
+
 # json_is CTL-FN PYTHON-EXPR WANT COMMAND... - the expression prints WANT
 # (light enough to poll with om_wait)
 json_is() {

@@ -27,23 +27,18 @@ om_start_daemons || { fail "daemons start and link up"; exit 1; }
 om_vm_dhcp || { fail "DHCP"; exit 1; }
 om_wait 10 srv $PY "$SERVERS" probe --tcp $SRV_ADDR:5202
 
-mbps() {  # NS iperf3-args...: receiver Mbit/s
-	local ns=$1; shift
-	ip netns exec "$ns" iperf3 -f m -J "$@" 2>/dev/null |
-		$PY -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))'
-}
 
 # --- goodput against kernel TCP over the very same impaired link, both
 # ways (up: the VM sends, the provider's link carries it; down: the server
 # sends, the consumer's link does)
 kcc=$(ip netns exec "$NS_PROV" sysctl -n net.ipv4.tcp_congestion_control)
-kernel=$(mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T)
-omnet=$(mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T)
+kernel=$(om_iperf_mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T)
+omnet=$(om_iperf_mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T)
 log "up: kernel TCP ($kcc) across the path: $kernel Mbit/s; VM through omnetd: $omnet Mbit/s"
 check "upload through omnetd ($omnet Mbit/s) >= 50% of kernel $kcc TCP ($kernel Mbit/s)" \
 	test $((omnet * 100)) -ge $((kernel * 50)) -a "${omnet:-0}" -gt 0
-kernel_down=$(mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T -R)
-omnet_down=$(mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T -R)
+kernel_down=$(om_iperf_mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T -R)
+omnet_down=$(om_iperf_mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T -R)
 log "down: kernel TCP ($kcc) across the path: $kernel_down Mbit/s; VM through omnetd: $omnet_down Mbit/s"
 check "download through omnetd ($omnet_down Mbit/s) >= 50% of kernel $kcc TCP ($kernel_down Mbit/s)" \
 	test $((omnet_down * 100)) -ge $((kernel_down * 50)) -a "${omnet_down:-0}" -gt 0
@@ -81,11 +76,11 @@ check "and its 90th percentile too ($busy_p90 ms)" \
 # back by the slow one falls short of it, while CPU noise does not.  Each
 # side is the better of two runs.
 best() { local a b; a=$("$@"); b=$("$@"); echo $((a > b ? a : b)); }
-alone=$(best mbps "$NS_VM" -c $SRV_ADDR -p 5202 -t $((T / 2)) -O 1 -b 150M)
+alone=$(best om_iperf_mbps "$NS_VM" -c $SRV_ADDR -p 5202 -t $((T / 2)) -O 1 -b 150M)
 vm $PY "$SERVERS" blast --host $SRV_ADDR --port 9100 --seconds $((T + 4)) >"$OM_T/blast.out" &
 blaster=$!
 sleep 2
-beside=$(best mbps "$NS_VM" -c $SRV_ADDR -p 5202 -t $((T / 2)) -O 1 -b 150M)
+beside=$(best om_iperf_mbps "$NS_VM" -c $SRV_ADDR -p 5202 -t $((T / 2)) -O 1 -b 150M)
 # while the slow flow still runs: open, and buffered no further than its windows
 slow=$(ctl_p --json flows | $PY -c 'import json,sys; print(" ".join("%s/%d" % (f["state"], f["bytes_up"]) for f in json.load(sys.stdin)["result"] if f["remote"].endswith(":9100")))')
 buffered=$(json_eval ctl_p "r['peers'][0]['link']['buffered_bytes']" status)

@@ -25,11 +25,6 @@ om_start_daemons || { fail "daemons start and link up"; exit 1; }
 om_vm_dhcp || { fail "DHCP"; exit 1; }
 om_wait 10 vm $PY "$OM_SRCDIR/tests/integration/servers.py" probe --tcp $SRV_ADDR:5201
 
-mbps() {  # NS iperf3-args...: receiver Mbit/s
-	local ns=$1; shift
-	ip netns exec "$ns" iperf3 -f m -J "$@" 2>/dev/null |
-		$PY -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))'
-}
 # link counters of one daemon: packets sent, declared lost, of those
 # acknowledged after all; datagrams no session key opened
 link_ctr() {
@@ -39,11 +34,11 @@ link_ctr() {
 kcc=$(ip netns exec "$NS_PROV" sysctl -n net.ipv4.tcp_congestion_control)
 read -r p_sent0 p_lost0 p_spur0 p_unauth0 < <(link_ctr ctl_p)
 read -r c_sent0 c_lost0 c_spur0 c_unauth0 < <(link_ctr ctl_c)
-kernel=$(mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T)
-omnet=$(mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T)
+kernel=$(om_iperf_mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T)
+omnet=$(om_iperf_mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T)
 log "up: kernel TCP ($kcc) across the path: $kernel Mbit/s; VM through omnetd: $omnet Mbit/s"
-kernel_down=$(mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T -R)
-omnet_down=$(mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T -R)
+kernel_down=$(om_iperf_mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T -R)
+omnet_down=$(om_iperf_mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T -R)
 log "down: kernel TCP ($kcc) across the path: $kernel_down Mbit/s; VM through omnetd: $omnet_down Mbit/s"
 read -r p_sent p_lost p_spur p_unauth < <(link_ctr ctl_p)
 read -r c_sent c_lost c_spur c_unauth < <(link_ctr ctl_c)
