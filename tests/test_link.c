@@ -662,45 +662,61 @@ static uint64_t fresh_bytes(const struct sim_path *p, uint64_t span_us)
  * Shorter: the long path's window outgrew its 20 ms queue, and bytes held
  * back by the peer's window must not count as an idle application, or BBR
  * never leaves startup and floods the queue at three times its rate. */
-static const uint64_t delay_change_us[][5] = {
-	{ 50, 20000, 0 },       /* 0.1 ms RTT to 40 ms */
-	{ 5000, 100000, 0 },    /* 10 ms to 200 ms */
-	{ 100000, 5000, 0 },    /* and back */
-	{ 50, 20000, 1 },       /* clean 0.1 ms to 40 ms with 1% loss each way */
-	{ 50, 20000, 5 },       /* ... 5% */
+struct path_change {
+	uint64_t delay_us, new_delay_us; /* one way */
+	unsigned new_loss_pct;
+	uint64_t rate_mbit, new_rate_mbit; /* 0: 200 Mbit/s */
+	uint64_t new_queue_us;             /* 0: 20 ms */
+};
+
+static const struct path_change path_changes[] = {
+	{ 50, 20000, 0, 0, 0, 0 },       /* 0.1 ms RTT to 40 ms */
+	{ 5000, 100000, 0, 0, 0, 0 },    /* 10 ms to 200 ms */
+	{ 100000, 5000, 0, 0, 0, 0 },    /* and back */
+	{ 50, 20000, 1, 0, 0, 0 },       /* clean 0.1 ms to 40 ms with 1% loss each way */
+	{ 50, 20000, 5, 0, 0, 0 },       /* ... 5% */
 	/* 40 ms, the bottleneck falls from 200 to 20 Mbit/s with a queue of
 	 * 20 packets (11 ms): the estimate of the old path must fall, though
 	 * its losses hold the flow windows and so the samples */
-	{ 20000, 20000, 0, 20, 11200 },
+	{ 20000, 20000, 0, 0, 20, 11200 },
+	/* and rises from 10 to 1000 Mbit/s: BBR's probe cycle finds a quarter
+	 * more per eight rounds; a probe that finds room searches as startup */
+	{ 20000, 20000, 0, 10, 1000, 0 },
 };
+
+static struct sim_path change_path(uint64_t delay_us, uint64_t rate_mbit, unsigned loss_pct,
+				   uint64_t queue_us)
+{
+	struct sim_path p = { .delay_us = delay_us, .rate_bps = (rate_mbit ? rate_mbit : 200) * 1000000,
+			      .queue_us = queue_us ? queue_us : 20000, .loss = loss_pct / 100.0 };
+
+	return p;
+}
 
 START_TEST(test_path_change_keeps_its_speed)
 {
-	struct sim_path p = { .delay_us = delay_change_us[_i][0], .rate_bps = 200000000,
-			      .queue_us = 20000 };
-	struct sim_path after = p;
-	uint64_t rtt_us = 2 * delay_change_us[_i][1];
+	const struct path_change *pc = &path_changes[_i];
+	struct sim_path p = change_path(pc->delay_us, pc->rate_mbit, 0, 0);
+	struct sim_path after = change_path(pc->new_delay_us, pc->new_rate_mbit, pc->new_loss_pct,
+					    pc->new_queue_us);
+	uint64_t rtt_us = 2 * pc->new_delay_us;
 	uint64_t span = MAX(2000000, 20 * rtt_us), fresh, got;
 	struct tctx *c;
 
-	after.delay_us = delay_change_us[_i][1];
-	after.loss = (double)delay_change_us[_i][2] / 100;
-	if (delay_change_us[_i][3]) {
-		after.rate_bps = delay_change_us[_i][3] * 1000000;
-		after.queue_us = delay_change_us[_i][4];
-	}
 	fresh = fresh_bytes(&after, span);
 	c = ctx_new(&p, &p, 40);
 	open_flows(c, 1, (uint64_t)1 << 40, 0);
 	bulk_for(c, 3000000);
 	c->sim.ab.p = c->sim.ba.p = after;
 	got = bulk_for(c, span);
-	printf("path change %.1f -> %.1f ms RTT, %.0f%% loss, %.0f Mbit/s: %.1f Mbit/s in the %.1f s after it; "
-	       "a new link: %.1f Mbit/s (min RTT renewed %llu times; %llu lost, %llu spuriously)\n",
-	       2 * delay_change_us[_i][0] / 1000.0, rtt_us / 1000.0, after.loss * 100,
-	       after.rate_bps / 1e6, (double)got * 8 / ((double)span / 1e6) / 1e6, (double)span / 1e6,
-	       (double)fresh * 8 / ((double)span / 1e6) / 1e6,
+	printf("path change %.1f -> %.1f ms RTT, %u%% loss, %.0f -> %.0f Mbit/s: %.1f Mbit/s in the "
+	       "%.1f s after it; a new link: %.1f Mbit/s (min RTT renewed %llu times, probes found "
+	       "room %llu times; %llu lost, %llu spuriously)\n",
+	       2 * pc->delay_us / 1000.0, rtt_us / 1000.0, pc->new_loss_pct, p.rate_bps / 1e6,
+	       after.rate_bps / 1e6, (double)got * 8 / ((double)span / 1e6) / 1e6,
+	       (double)span / 1e6, (double)fresh * 8 / ((double)span / 1e6) / 1e6,
 	       (unsigned long long)link_cc(c->a.l)->bbr.min_rtt_renewed,
+	       (unsigned long long)link_cc(c->a.l)->bbr.probes_found_room,
 	       (unsigned long long)link_stats(c->a.l)->packets_lost,
 	       (unsigned long long)link_stats(c->a.l)->packets_spuriously_lost);
 	fflush(stdout);
@@ -941,7 +957,7 @@ static Suite *link_suite(void)
 	tcase_add_test(t, test_high_delay_300ms);
 	tcase_add_test(t, test_bbr_heavy_loss_lowers_a_held_estimate);
 	tcase_add_loop_test(t, test_path_change_keeps_its_speed, 0,
-			    (int)(sizeof(delay_change_us) / sizeof(delay_change_us[0])));
+			    (int)(sizeof(path_changes) / sizeof(path_changes[0])));
 	tcase_add_loop_test(t, test_each_congestion_control_survives_loss, 0, 3);
 	tcase_add_test(t, test_link_buffer_cap_applies_backpressure);
 	tcase_add_test(t, test_send_limits_say_what_held_the_sender);

@@ -83,6 +83,8 @@ struct bbr {
 	uint64_t round_rtt_min_us, stale_rtt_min_us;
 	unsigned stale_rounds;
 	uint64_t min_rtt_renewed;  /* times the minimum was found stale (counter) */
+	uint64_t probe_start_bw;   /* the estimate when the probe phase began */
+	uint64_t probes_found_room; /* times a probe found much more (counter) */
 };
 
 struct cc {
