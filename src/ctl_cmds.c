@@ -84,6 +84,7 @@ static const struct {
 	LINK_STAT("packets_unacked", packets_unacked),
 	LINK_STAT("frames_deferred_memory", frames_deferred_memory),
 	LINK_STAT("frames_deferred_gaps", frames_deferred_gaps),
+	LINK_STAT("flow_windows_grown_at_edge", flow_windows_grown_at_edge),
 	LINK_STAT("ghosts_dropped", ghosts_dropped),
 	LINK_STAT("ack_frames_ignored", ack_frames_ignored),
 	LINK_STAT("datagrams_dropped_queue", dgrams_dropped_queue),
@@ -128,14 +129,15 @@ static json_t *link_json(const struct session *s)
 	json_object_set_new(o, "path_mtu_bytes", json_integer((json_int_t)s->pmtu.mtu));
 	json_object_set_new(o, "send_limited_ms", limits_json(st));
 	if (cc->algo == CC_BBR)
-		json_object_set_new(o, "bbr", json_pack("{s:s, s:I, s:f, s:I, s:I, s:I, s:I}",
+		json_object_set_new(o, "bbr", json_pack("{s:s, s:I, s:f, s:I, s:I, s:I, s:I, s:I}",
 			"state", bbr_state_name(cc),
 			"bandwidth_bps", (json_int_t)(cc->bbr.btl_bw * 8),
 			"min_rtt_ms", cc->bbr.min_rtt_us == UINT64_MAX ? 0.0 : (double)cc->bbr.min_rtt_us / 1000.0,
 			"rounds", (json_int_t)cc->bbr.round_count,
 			"pacing_gain_pct", (json_int_t)cc->bbr.pacing_gain_pct,
 			"min_rtt_renewed", (json_int_t)cc->bbr.min_rtt_renewed,
-			"probes_found_room", (json_int_t)cc->bbr.probes_found_room));
+			"probes_found_room", (json_int_t)cc->bbr.probes_found_room,
+			"loss_bounded_rounds", (json_int_t)cc->bbr.loss_bounded));
 	return o;
 }
 

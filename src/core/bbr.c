@@ -62,6 +62,10 @@ void bbr_init(struct cc *c)
 /* a round that lost this share of its bytes was overfull (bits of random
  * loss stay well below) */
 #define BBR_HEAVY_LOSS_PCT 15
+/* a round that lost this share (the random loss of real paths stays
+ * below) bounds the rate and what is in flight (update_loss_bounds) */
+#define BBR_LOSS_BOUND_PCT 10
+#define LOSS_BETA_PCT 70
 
 /* bdp() - bandwidth-delay product in bytes, scaled by gain percent */
 static uint64_t bdp(const struct cc *c, unsigned gain_pct)
@@ -80,11 +84,13 @@ static void update_round(struct bbr *b, const struct rate_sample *rs)
 	b->round_start = 0;
 	b->round_lost += rs->newly_lost;
 	b->round_acked += rs->newly_acked;
+	b->round_max_rate = MAX(b->round_max_rate, rs->delivery_rate);
 	if (rs->prior_delivered >= b->next_round_delivered) {
-		b->heavy_loss = b->round_lost * 100 >=
-				(b->round_lost + b->round_acked) * BBR_HEAVY_LOSS_PCT &&
-				b->round_lost;
-		b->round_lost = b->round_acked = 0;
+		b->last_round_loss_pct = b->round_lost + b->round_acked ?
+			(unsigned)(b->round_lost * 100 / (b->round_lost + b->round_acked)) : 0;
+		b->last_round_rate = b->round_max_rate;
+		b->heavy_loss = b->round_lost && b->last_round_loss_pct >= BBR_HEAVY_LOSS_PCT;
+		b->round_lost = b->round_acked = b->round_max_rate = 0;
 		b->next_round_delivered = b->delivered;
 		b->round_count++;
 		b->round_start = 1;
@@ -126,6 +132,37 @@ static void update_bw(struct bbr *b, const struct rate_sample *rs)
 	b->btl_bw = 0;
 	for (i = 0; i < BBR_BW_ROUNDS; i++)
 		b->btl_bw = MAX(b->btl_bw, b->bw_round[i]);
+}
+
+/* update_loss_bounds() - BBR keeps pacing at its estimate whatever is
+ * lost, which is what makes it fast on randomly lossy paths, and what
+ * starves a loss-based flow (CUBIC) in a shallow bottleneck queue: every
+ * packet CUBIC sends into the full queue is lost, it halves, BBR takes the
+ * room.  As BBRv2 does, a round that lost BBR_LOSS_BOUND_PCT bounds the
+ * rate at what the round delivered, or 70% of the bound before, and what
+ * is in flight likewise, until the next probe for bandwidth lifts both.
+ * Alone on the path the round delivered the bottleneck's rate, so the
+ * bound costs nothing; beside another flow it is our share, which the
+ * other may then grow into. */
+static void update_loss_bounds(struct cc *c)
+{
+	struct bbr *b = &c->bbr;
+	uint64_t bw_floor, inflight_floor;
+
+	if (!b->round_start || b->last_round_loss_pct < BBR_LOSS_BOUND_PCT ||
+	    b->state != BBR_PROBE_BW)
+		return;
+	bw_floor = (b->bw_lo ? b->bw_lo : b->btl_bw) * LOSS_BETA_PCT / 100;
+	inflight_floor = (b->inflight_lo ? b->inflight_lo : c->cwnd) * LOSS_BETA_PCT / 100;
+	b->bw_lo = MAX(b->last_round_rate, bw_floor);
+	b->inflight_lo = MAX(MIN(c->in_flight, c->cwnd), inflight_floor);
+	b->inflight_lo = MAX(b->inflight_lo, c->min_cwnd);
+	b->loss_bounded++;
+}
+
+static void lift_loss_bounds(struct bbr *b)
+{
+	b->bw_lo = b->inflight_lo = 0;
 }
 
 static void check_full_pipe(struct bbr *b, const struct rate_sample *rs)
@@ -188,8 +225,10 @@ static void advance_cycle(struct cc *c, const struct rate_sample *rs, uint64_t n
 	b->cycle_index = (b->cycle_index + 1) % 8;
 	b->pacing_gain_pct = cycle_gain[b->cycle_index];
 	b->cycle_stamp_us = now_us;
-	if (b->cycle_index == 0)
+	if (b->cycle_index == 0) {
 		b->probe_start_bw = b->btl_bw;
+		lift_loss_bounds(b);
+	}
 }
 
 /* check_probe_room() - in the rounds after a probe its samples come in:
@@ -276,6 +315,7 @@ static void restart_startup(struct cc *c)
 	b->state = BBR_STARTUP;
 	b->pacing_gain_pct = HIGH_GAIN;
 	b->cwnd_gain_pct = HIGH_GAIN;
+	lift_loss_bounds(b);
 	/* startup's rate only grows: start it from the new estimate */
 	c->pacing_rate = b->btl_bw * HIGH_GAIN / 100;
 }
@@ -343,7 +383,7 @@ static void set_pacing_rate(struct cc *c, const struct rate_sample *rs)
 		c->pacing_rate = c->cwnd * 1000000 / rs->rtt_us * HIGH_GAIN / 100;
 	if (!b->btl_bw)
 		return;
-	rate = b->btl_bw * b->pacing_gain_pct / 100;
+	rate = (b->bw_lo ? MIN(b->btl_bw, b->bw_lo) : b->btl_bw) * b->pacing_gain_pct / 100;
 	/* never below an initial window per round trip: a sender that was
 	 * mostly idle has only seen its own trickle */
 	rate = MAX(rate, 10 * (uint64_t)c->mds * 1000000 / MAX(b->min_rtt_us, (uint64_t)1000));
@@ -397,6 +437,8 @@ static void set_cwnd(struct cc *c, const struct rate_sample *rs)
 
 	if (b->filled_pipe)
 		target += MIN(extra, b->btl_bw * EXTRA_ACKED_MAX_US / 1000000);
+	if (b->inflight_lo)
+		target = MIN(target, b->inflight_lo);
 
 	if (b->filled_pipe)
 		c->cwnd = MIN(c->cwnd + rs->newly_acked, target);
@@ -414,6 +456,7 @@ void bbr_on_rate_sample(struct cc *c, const struct rate_sample *rs, uint64_t now
 	b->delivered += rs->newly_acked;
 	update_round(b, rs);
 	update_bw(b, rs);
+	update_loss_bounds(c);
 	check_probe_room(c);
 	if (b->state == BBR_PROBE_BW)
 		advance_cycle(c, rs, now_us);

@@ -109,6 +109,7 @@ struct link_stats {
 	uint64_t packets_unacked;                   /* held back: a frame was put off */
 	uint64_t frames_deferred_memory;            /* ... for the link's receive memory */
 	uint64_t frames_deferred_gaps;              /* ... for one range too many */
+	uint64_t flow_windows_grown_at_edge;        /* the peer sent to a window's edge: it grew */
 	uint64_t ghosts_dropped;                    /* past LINK_GHOSTS_MAX: credit lost */
 };
 

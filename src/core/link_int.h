@@ -47,6 +47,7 @@ struct link_flow {
 	uint64_t rcv_window;
 	uint64_t rcv_fin_off;
 	uint64_t rcv_window_at_us;
+	uint64_t rcv_edge_at_us;  /* when the window last grew at its edge */
 	/* datagrams */
 	struct dgram_queue *dq;
 	struct dgram_reasm *dr;
