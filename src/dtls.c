@@ -98,9 +98,12 @@ static int sealed_add(SSL *ssl, unsigned int type, unsigned int context,
 {
 	static const unsigned char version = SEALED_VERSION;
 	const struct dtls_ctx *c = arg;
+	const struct dtls_conn *s = SSL_get_ex_data(ssl, conn_idx);
 
-	(void)ssl, (void)type, (void)context, (void)x, (void)chainidx, (void)al;
-	if (c->no_seal)
+	(void)type, (void)context, (void)x, (void)chainidx, (void)al;
+	/* a server answers only a version it seals with: the answer is the
+	 * agreement, and both ends then seal or neither does */
+	if (c->no_seal || (SSL_is_server(ssl) && (!s || !s->peer_seals)))
 		return 0; /* not included */
 	*out = &version;
 	*outlen = 1;
@@ -118,7 +121,8 @@ static int sealed_parse(SSL *ssl, unsigned int type, unsigned int context,
 		*al = SSL_AD_DECODE_ERROR;
 		return 0;
 	}
-	/* another version: not offered (a server then sends none back) */
+	/* another version: not offered (a server then sends none back, and
+	 * a client that got another back does not seal) */
 	if (s)
 		s->peer_seals = in[0] == SEALED_VERSION;
 	return 1;
@@ -550,11 +554,12 @@ int dtls_data_secrets(const struct dtls_conn *s, uint8_t tx[DTLS_SECRET_LEN],
 	uint8_t both[2 * DTLS_SECRET_LEN];
 	int client = !SSL_is_server(s->ssl);
 
-	if (s->status != DTLS_ESTABLISHED || !s->peer_seals ||
-	    SSL_export_keying_material(s->ssl, both, sizeof(both), SEAL_LABEL,
+	if (s->status != DTLS_ESTABLISHED || !s->peer_seals || s->ctx->no_seal)
+		return -1;
+	if (SSL_export_keying_material(s->ssl, both, sizeof(both), SEAL_LABEL,
 				       strlen(SEAL_LABEL), NULL, 0, 0) != 1) {
 		ERR_clear_error();
-		return -1;
+		return -2;
 	}
 	/* the first half seals what the client sends */
 	memcpy(tx, both + (client ? 0 : DTLS_SECRET_LEN), DTLS_SECRET_LEN);

@@ -73,8 +73,9 @@ const char *dtls_error(const struct dtls_conn *s);
 int dtls_peer_instance(const struct dtls_conn *s, uint8_t out[DTLS_INSTANCE_LEN]);
 const char *dtls_cipher(const struct dtls_conn *s);
 /* dtls_data_secrets() - once established, the secrets for sealed records
- * (seal.h), what we send and what we receive, when the peer offered them
- * in its handshake; -1 when it did not (it keeps DTLS records) */
+ * (seal.h), what we send and what we receive, when both ends agreed on
+ * them in the handshake; -1 when they did not (DTLS records stay), -2 when
+ * they did but the secrets could not be had (the session cannot work) */
 #define DTLS_SECRET_LEN 32
 int dtls_data_secrets(const struct dtls_conn *s, uint8_t tx[DTLS_SECRET_LEN],
 		      uint8_t rx[DTLS_SECRET_LEN]);

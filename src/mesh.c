@@ -100,6 +100,53 @@ static size_t gso_run(struct mesh *m, size_t i)
 	return n;
 }
 
+/* route_mtu() - the MTU of the interface this host sends to `to` through
+ * (the kernel's route lookup, on a throwaway socket); 0 if unknown */
+static unsigned route_mtu(const struct sockaddr_storage *to, socklen_t tolen)
+{
+	int v6 = to->ss_family == AF_INET6, mtu = 0;
+	socklen_t len = sizeof(mtu);
+	int fd = socket(to->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (connect(fd, (const struct sockaddr *)to, tolen) < 0 ||
+	    getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MTU : IP_MTU, &mtu, &len) < 0)
+		mtu = 0;
+	close(fd);
+	return mtu > 0 ? (unsigned)mtu : 0;
+}
+
+struct too_big {
+	struct path_addr to;
+	unsigned mtu;
+};
+
+static void tell_too_big(struct session *s, void *arg)
+{
+	const struct too_big *tb = arg;
+	struct path_addr via = s->path;
+
+	via.channel = 0; /* a relayed path goes out to the relay's address */
+	if (s->state == SESS_ESTABLISHED && path_addr_eq(&via, &tb->to))
+		session_too_big(s, tb->mtu);
+}
+
+/* too_big() - the kernel refused a datagram as larger than the interface
+ * it leaves by can send (its MTU changed, or the route moved to another
+ * device): every session whose path leaves that way sizes its packets for
+ * it from now on */
+static void too_big(struct mesh *m, const struct tx_slot *t)
+{
+	struct too_big tb;
+
+	tb.mtu = route_mtu(&t->to, t->tolen);
+	if (!tb.mtu)
+		return;
+	path_addr_direct(&tb.to, (const struct sockaddr *)&t->to, t->tolen);
+	mesh_each_session(m, tell_too_big, &tb);
+}
+
 /* tx_push() - send what is queued with as few syscalls as possible: runs
  * of equal datagrams to one peer go as one GSO send each, up to 64 sends
  * per sendmmsg.  On a full socket buffer the rest waits for it to drain. */
@@ -154,6 +201,8 @@ static void tx_push(struct mesh *m)
 			m->gso = 0;
 			continue;
 		}
+		if (sent < 0 && errno == EMSGSIZE)
+			too_big(m, tx_at(m, 0));
 		if (sent < 0) {
 			/* an unreachable destination and the like: that send is lost
 			 * (the link resends), the rest goes on */

@@ -119,7 +119,9 @@ void seal_free(struct seal *s)
 
 void seal_skip(struct seal *s, uint64_t c)
 {
-	s->tx_next = c;
+	/* forward only: a counter used twice would repeat a nonce */
+	if (c > s->tx_next)
+		s->tx_next = c;
 }
 
 size_t seal_record(struct seal *s, const uint8_t *ad, size_t adlen, const uint8_t *in,
@@ -132,7 +134,7 @@ size_t seal_record(struct seal *s, const uint8_t *ad, size_t adlen, const uint8_
 	/* 2^62 records: centuries at any rate; never wrap a nonce */
 	if (c >> 62 || len > INT32_MAX)
 		return 0;
-	if (c >> SEAL_EPOCH_SHIFT != s->tx.epoch &&
+	if ((c >> SEAL_EPOCH_SHIFT != s->tx.epoch || !s->tx.valid) &&
 	    key_set(&s->tx, s->tx_secret, c >> SEAL_EPOCH_SHIFT, 1) < 0)
 		return 0;
 	put_be64(out, c);
@@ -150,9 +152,10 @@ size_t seal_record(struct seal *s, const uint8_t *ad, size_t adlen, const uint8_
 }
 
 /* rx_key() - the key of counter c's epoch: one of the newest accepted
- * epoch and its neighbours (a sender is never further ahead, and records
- * further behind are outside the replay window anyway), derived on first
- * use.  NULL for any other epoch. */
+ * epoch and its neighbours (records further behind are outside the replay
+ * window anyway; a sender further ahead would have lost 2^22 records in a
+ * row, which no session outlives), derived on first use.  NULL for any
+ * other epoch. */
 static struct seal_key *rx_key(struct seal *s, uint64_t c)
 {
 	uint64_t e = c >> SEAL_EPOCH_SHIFT, newest = s->replay.top >> SEAL_EPOCH_SHIFT;

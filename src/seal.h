@@ -43,8 +43,8 @@ size_t seal_record(struct seal *s, const uint8_t *ad, size_t adlen, const uint8_
  * or -1: too short, forged, corrupted, replayed or too late to tell */
 ssize_t seal_open(struct seal *s, const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len,
 		  uint8_t *out);
-/* seal_skip() - the next record sealed gets counter c (tests only: the
- * epoch change needs 2^22 records otherwise) */
+/* seal_skip() - the next record sealed gets counter c, if that is ahead
+ * (tests only: the epoch change needs 2^22 records otherwise) */
 void seal_skip(struct seal *s, uint64_t c);
 
 #endif

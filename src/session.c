@@ -79,9 +79,11 @@ static void session_write(struct session *s, const uint8_t *pkt, size_t n)
 	len = n <= 65536 ? seal_record(s->seal, hdr, WIRE_OUTER_DATA_LEN, pkt, n, rec) : 0;
 	if (!len) {
 		/* OpenSSL failed us: the link sends what it carried again */
+		const char *why = ERR_reason_error_string(ERR_get_error());
+
 		if (!s->seal_failed++)
 			log_warnx("peer %s: cannot seal a record (%zu bytes): %s", s->peer->name,
-				  n, ERR_reason_error_string(ERR_get_error()));
+				  n, why ? why : "too large, or the counter is spent");
 		ERR_clear_error();
 		return;
 	}
@@ -153,6 +155,10 @@ static void pmtu_run(struct session *s, uint64_t now_ms)
 	if (act.events & PMTU_EV_BLACK_HOLE)
 		log_info("peer %s: path %s stopped carrying large datagrams: back to %u bytes",
 			 s->peer->name, path_addr_fmt(&s->path, a), s->pmtu.mtu);
+	if (act.events & PMTU_EV_TOO_BIG)
+		log_info("peer %s: this host's interface towards %s carries at most %u bytes now: "
+			 "link packets of %zu bytes from now on", s->peer->name,
+			 path_addr_fmt(&s->path, a), s->pmtu.mtu, act.payload);
 	if (act.events & PMTU_EV_FOUND)
 		log_info("peer %s: path MTU to %s is %u bytes", s->peer->name,
 			 path_addr_fmt(&s->path, a), s->pmtu.mtu);
@@ -166,6 +172,16 @@ static void pmtu_run(struct session *s, uint64_t now_ms)
 			session_write(s, buf, n);
 		pmtu_probe_sent(&s->pmtu, pn, link_rtt(s->link)->smoothed_us / 1000, now_ms);
 	}
+}
+
+/* Called from the mesh's send loop: the smaller packets start at once,
+ * and pmtu_run() says so in the log at its next turn (it may send a
+ * probe, which the send loop must not be asked for from inside). */
+void session_too_big(struct session *s, unsigned mtu)
+{
+	pmtu_on_too_big(&s->pmtu, mtu, clock_now_ms());
+	link_set_max_packet(s->link, pmtu_max_payload(&s->pmtu));
+	mesh_wake(s->mesh, s);
 }
 
 /* The link core's reports, for the path MTU core: they only update its
@@ -321,15 +337,18 @@ void session_queue_frame(struct session *s, const uint8_t *frame, size_t len)
 /* ---- handshakes and input ------------------------------------------------ */
 
 /* start_sealing() - link packets go as sealed records from now on, when
- * the peer offered them in its handshake */
-static void start_sealing(struct session *s)
+ * both ends agreed on it in the handshake; -1 if they did and it cannot
+ * be set up (the peer seals: DTLS records from here would be one-sided) */
+static int start_sealing(struct session *s)
 {
 	uint8_t tx[DTLS_SECRET_LEN], rx[DTLS_SECRET_LEN];
+	int r = dtls_data_secrets(s->dtls, tx, rx);
 
-	if (dtls_data_secrets(s->dtls, tx, rx) == 0)
+	if (r == 0)
 		s->seal = seal_new(tx, rx);
 	OPENSSL_cleanse(tx, sizeof(tx));
 	OPENSSL_cleanse(rx, sizeof(rx));
+	return r == -2 || (r == 0 && !s->seal) ? -1 : 0;
 }
 
 static void established(struct session *s)
@@ -359,7 +378,11 @@ static void established(struct session *s)
 	lc = d->link_cfg;
 	lc.max_packet = d->cfg.mtu - pmtu_path_overhead(&s->path, PMTU_PACKET);
 	s->link = link_new(&lc, &cb, &d->pool, clock_now_us());
-	start_sealing(s);
+	if (start_sealing(s) < 0) {
+		ERR_clear_error();
+		session_close(s, "cannot set up sealed records (OpenSSL)");
+		return;
+	}
 	log_info("peer %s: session %08x established via %s, %s, %s, %s", s->peer->name,
 		 s->local_id, path_addr_fmt(&s->path, a), dtls_cipher(s->dtls),
 		 s->seal ? "sealed records" : "DTLS records (the peer cannot seal)",

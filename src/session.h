@@ -84,6 +84,9 @@ size_t session_challenge(struct session *s, const struct path_addr *to,
  * and its own search */
 void session_migrate(struct session *s, const struct path_addr *to, enum path_method method,
 		     const char *why);
+/* session_too_big() - this host's interface towards the session's path
+ * carries IP packets of at most mtu bytes (it refused a larger one) */
+void session_too_big(struct session *s, unsigned mtu);
 /* session_queue_frame() - an encoded control frame for the next packet */
 void session_queue_frame(struct session *s, const uint8_t *frame, size_t len);
 /* session_close() - end the session: its flows are reset, the peer told */

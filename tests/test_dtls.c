@@ -210,9 +210,10 @@ START_TEST(test_instance_changes_with_the_process_not_the_session)
 END_TEST
 
 /* sealed_pair() - a session between two fresh identities, the client's
- * context offering sealed records if client_seals; each side's sealer
- * (NULL where dtls_data_secrets() declined) */
-static void sealed_pair(int client_seals, struct seal **cs, struct seal **ss)
+ * context offering sealed records if client_seals, the server's if
+ * server_seals; each side's sealer (NULL where dtls_data_secrets()
+ * declined) */
+static void sealed_pair(int client_seals, int server_seals, struct seal **cs, struct seal **ss)
 {
 	static struct queue to_srv, to_cli;
 	uint8_t ctx_[DTLS_SECRET_LEN], crx[DTLS_SECRET_LEN], stx[DTLS_SECRET_LEN], srx[DTLS_SECRET_LEN];
@@ -223,6 +224,7 @@ static void sealed_pair(int client_seals, struct seal **cs, struct seal **ss)
 
 	two_ends(&a, &b, &ca, &cb);
 	dtls_ctx_offer_sealed(ca, client_seals);
+	dtls_ctx_offer_sealed(cb, server_seals);
 	memset(&to_srv, 0, sizeof(to_srv));
 	memset(&to_cli, 0, sizeof(to_cli));
 	cli = dtls_client_new(ca, b.fingerprint, 1400, out_fn, &to_srv);
@@ -293,7 +295,7 @@ START_TEST(test_sealed_records_survive_reordering)
 	struct seal *cs, *ss;
 	int i, opened = 0;
 
-	sealed_pair(1, &cs, &ss);
+	sealed_pair(1, 1, &cs, &ss);
 	seal_n(cs, ad, NREC);
 	/* every tenth record 3000 late, the rest in order */
 	for (i = 0; i < NREC; i++) {
@@ -342,7 +344,7 @@ START_TEST(test_sealed_keys_change_by_epoch)
 	struct seal *cs, *ss;
 	int i;
 
-	sealed_pair(1, &cs, &ss);
+	sealed_pair(1, 1, &cs, &ss);
 	seal_skip(cs, edge - 3);
 	seal_n(cs, ad, 6); /* three in epoch 0, three in epoch 1 */
 	ck_assert_int_eq(opens_as(ss, ad, 4), 1);
@@ -358,13 +360,17 @@ START_TEST(test_sealed_keys_change_by_epoch)
 }
 END_TEST
 
-/* A peer of an older version offers no sealed records: both ends keep
- * DTLS records, and the session works as before. */
+/* A peer of an older version offers no sealed records, or does not
+ * answer the offer: both ends keep DTLS records (neither seals alone),
+ * and the session works as before. */
 START_TEST(test_no_sealing_with_an_older_peer)
 {
 	struct seal *cs, *ss;
 
-	sealed_pair(0, &cs, &ss);
+	sealed_pair(0, 1, &cs, &ss); /* an older client */
+	ck_assert_ptr_null(cs);
+	ck_assert_ptr_null(ss);
+	sealed_pair(1, 0, &cs, &ss); /* an older server */
 	ck_assert_ptr_null(cs);
 	ck_assert_ptr_null(ss);
 }

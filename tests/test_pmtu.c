@@ -910,6 +910,61 @@ START_TEST(test_link_fragments_cut_for_a_larger_path_are_dropped)
 }
 END_TEST
 
+/* The egress interface's MTU fell under the link (the route moved to a
+ * device with a smaller MTU): the kernel refuses larger datagrams, and the
+ * core takes its word at once, below the base if need be but never below
+ * PMTU_MIN; ten minutes later it tries the base again, and keeps the
+ * ceiling while the interface still cannot send it. */
+START_TEST(test_interface_mtu_falls_below_the_base)
+{
+	struct pmtu_config cfg = { .base = 1500, .max = PMTU_MAX, .search = 0 };
+	struct pmtu p;
+	struct pmtu_action a;
+	uint64_t now = 1000;
+
+	pmtu_reset(&p, &cfg, PMTU_IPV4, 0, 0, now);
+	pmtu_poll(&p, now, &a);
+	ck_assert_uint_eq(a.payload, 1500 - 73);
+	pmtu_on_too_big(&p, 1400, now);
+	pmtu_poll(&p, now, &a);
+	ck_assert_uint_eq(a.payload, 1400 - 73);
+	ck_assert(a.events & PMTU_EV_TOO_BIG);
+	ck_assert_uint_eq(a.probe, 0);
+	/* never below the minimum; a larger figure changes nothing */
+	pmtu_on_too_big(&p, 600, now);
+	pmtu_on_too_big(&p, 1500, now);
+	pmtu_poll(&p, now, &a);
+	ck_assert_uint_eq(a.payload, PMTU_MIN - 73);
+	/* losses at the ceiling are no black hole to fall back from */
+	pmtu_on_lost(&p, 5, PMTU_MIN - 73, 40, now);
+	pmtu_poll(&p, now + 1000, &a);
+	ck_assert_uint_eq(a.payload, PMTU_MIN - 73);
+	/* ten minutes on: a probe of the base; it is refused too, and the
+	 * ceiling stays for another while */
+	now += PMTU_RAISE_MS;
+	pmtu_poll(&p, now, &a);
+	ck_assert_uint_eq(a.probe, 1500 - 73);
+	ck_assert_uint_eq(a.payload, PMTU_MIN - 73);
+	pmtu_probe_sent(&p, 100, 40, now);
+	now += 1000;
+	pmtu_poll(&p, now, &a);
+	ck_assert_uint_eq(a.probe, 0);
+	ck_assert_uint_eq(a.payload, PMTU_MIN - 73);
+	ck_assert_uint_ge(pmtu_deadline(&p), now + PMTU_RAISE_MS);
+	/* the next one gets through: the base again, and no search (off) */
+	now += PMTU_RAISE_MS;
+	pmtu_poll(&p, now, &a);
+	ck_assert_uint_eq(a.probe, 1500 - 73);
+	pmtu_probe_sent(&p, 200, 40, now);
+	pmtu_on_probe_acked(&p, 200, 1500 - 73, now + 40);
+	pmtu_poll(&p, now + 40, &a);
+	ck_assert_uint_eq(a.payload, 1500 - 73);
+	ck_assert(a.events & PMTU_EV_RAISED);
+	ck_assert_uint_eq(a.probe, 0);
+	ck_assert_uint_eq(pmtu_deadline(&p), UINT64_MAX);
+}
+END_TEST
+
 static Suite *pmtu_suite(void)
 {
 	Suite *s = suite_create("pmtu");
@@ -931,6 +986,7 @@ static Suite *pmtu_suite(void)
 	tcase_add_test(tc, test_black_hole_then_outage);
 	tcase_add_test(tc, test_congestion_is_no_black_hole);
 	tcase_add_test(tc, test_search_again_later);
+	tcase_add_test(tc, test_interface_mtu_falls_below_the_base);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(tl, 120);
 	tcase_add_test(tl, test_link_ipv6_relayed_transfer);

@@ -135,6 +135,18 @@ void pmtu_poll(struct pmtu *p, uint64_t now_ms, struct pmtu_action *a)
 		case PMTU_BASE:
 			p->probe_due = 1; /* until the path carries the base again */
 			break;
+		case PMTU_CEILING:
+			/* time to try the base again; a probe that timed out means
+			 * the interface still cannot: another while later */
+			if (p->probing) {
+				p->probing = 0;
+				p->deadline_ms = now_ms + PMTU_RAISE_MS;
+			} else {
+				p->probing = p->cfg.base;
+				p->probe_due = 1;
+				p->tries = 0;
+			}
+			break;
 		case PMTU_OFF:
 			break;
 		}
@@ -183,8 +195,18 @@ void pmtu_on_probe_acked(struct pmtu *p, uint64_t pn, size_t payload, uint64_t n
 		return;
 	if (large(p, payload))
 		p->suspicious = 0;
-	if (p->state == PMTU_BASE) {
-		start_search(p, now_ms);
+	if (p->state == PMTU_CEILING) {
+		p->mtu = p->cfg.base;
+		p->events |= PMTU_EV_RAISED;
+	}
+	if (p->state == PMTU_BASE || p->state == PMTU_CEILING) {
+		if (p->cfg.search && p->cfg.max >= p->cfg.base + PMTU_STEP) {
+			start_search(p, now_ms);
+		} else {
+			p->state = PMTU_OFF;
+			p->probing = 0;
+			p->deadline_ms = UINT64_MAX;
+		}
 		return;
 	}
 	p->mtu = p->probing;
@@ -222,4 +244,22 @@ void pmtu_on_lost(struct pmtu *p, uint64_t pn, size_t payload, uint64_t srtt_ms,
 	p->suspicious_ms = now_ms;
 	if (++p->suspicious >= PMTU_BLACK_HOLE)
 		black_hole(p);
+}
+
+void pmtu_on_too_big(struct pmtu *p, unsigned mtu, uint64_t now_ms)
+{
+	mtu = MAX(mtu, (unsigned)PMTU_MIN);
+	if (mtu >= p->mtu)
+		return;
+	p->state = PMTU_CEILING;
+	p->mtu = mtu;
+	p->probing = 0;
+	p->probe_due = 0;
+	p->tries = 0;
+	p->suspicious = 0;
+	p->large_acked = 0;
+	p->deadline_ms = now_ms + PMTU_RAISE_MS;
+	/* what was sent before was sized for the old interface */
+	p->epoch_pending = 1;
+	p->events |= PMTU_EV_TOO_BIG;
 }

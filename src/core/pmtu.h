@@ -44,6 +44,7 @@
 #define PMTU_BASE_RETRY_MAX_MS 10000 /* confirming the base: at least this often */
 #define PMTU_BLACK_HOLE 3          /* suspicious episodes (an RTT each at least) that
 				    * mean a black hole */
+#define PMTU_MIN 1280              /* below the base only this far (IPv6's minimum) */
 
 /* Where a datagram's size is measured: as an IP packet (the family's
  * header and UDP's count), or as the UDP payload alone. */
@@ -74,16 +75,19 @@ enum pmtu_state {
 	PMTU_SEARCHING,  /* between mtu (works) and hi (not ruled out) */
 	PMTU_DONE,       /* found; the next search at the deadline */
 	PMTU_BASE,       /* after a black hole: confirming the base */
+	PMTU_CEILING,    /* this host cannot send the base: below it, until a
+			  * probe of the base gets through (pmtu_on_too_big) */
 };
 
 /* what pmtu_poll() says to do */
-enum { PMTU_EV_FOUND = 1, PMTU_EV_BLACK_HOLE = 2, PMTU_EV_RAISED = 4 };
+enum { PMTU_EV_FOUND = 1, PMTU_EV_BLACK_HOLE = 2, PMTU_EV_RAISED = 4, PMTU_EV_TOO_BIG = 8 };
 struct pmtu_action {
 	size_t probe;        /* send a probe of this payload now, then pmtu_probe_sent(); 0: none */
 	size_t payload;      /* the largest link packet to send from now on */
 	unsigned events;     /* PMTU_EV_*: since the last poll, the search ended at pmtu.mtu
-			      * (FOUND), fell back to the base (BLACK_HOLE), or a probe
-			      * raised the payload (RAISED) */
+			      * (FOUND), fell back to the base (BLACK_HOLE), a probe
+			      * raised the payload (RAISED), or this host's interface
+			      * cannot send the size in use (TOO_BIG) */
 };
 
 struct pmtu {
@@ -130,6 +134,13 @@ void pmtu_on_probe_acked(struct pmtu *p, uint64_t pn, size_t payload, uint64_t n
 void pmtu_on_acked(struct pmtu *p, uint64_t pn, size_t payload);
 void pmtu_on_lost(struct pmtu *p, uint64_t pn, size_t payload, uint64_t srtt_ms,
 		  uint64_t now_ms);
+/* pmtu_on_too_big() - this host refused to send a datagram on the path
+ * because its interface carries at most mtu (EMSGSIZE; the egress device
+ * changed under the link, or its MTU did): at most that from now on, below
+ * the base if need be (not below PMTU_MIN), and the base is probed again
+ * PMTU_RAISE_MS later.  The kernel's word, so it is believed at once
+ * (RFC 8899 4.6.2 lets a PTB lower the PLPMTU). */
+void pmtu_on_too_big(struct pmtu *p, unsigned mtu, uint64_t now_ms);
 /* pmtu_payload() - the link packet a datagram of that MTU carries on the
  * path; pmtu_max_payload() - the one in use */
 size_t pmtu_payload(const struct pmtu *p, unsigned mtu);
