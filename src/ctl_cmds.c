@@ -126,6 +126,7 @@ static json_t *link_json(const struct session *s)
 	json_object_set_new(o, "send_credit_bytes", json_integer((json_int_t)link_send_credit(s->link)));
 	json_object_set_new(o, "rtt_min_ms", json_real((double)link_rtt(s->link)->min_us / 1000.0));
 	json_object_set_new(o, "max_packet_bytes", json_integer((json_int_t)link_max_packet(s->link)));
+	json_object_set_new(o, "reordering_packets", json_integer((json_int_t)link_reordering(s->link)));
 	json_object_set_new(o, "path_mtu_bytes", json_integer((json_int_t)s->pmtu.mtu));
 	json_object_set_new(o, "send_limited_ms", limits_json(st));
 	if (cc->algo == CC_BBR)

@@ -958,6 +958,31 @@ START_TEST(test_window_grows_past_holes)
 }
 END_TEST
 
+/* A link that learned how far its path reorders (10 ms of jitter at
+ * 200 Mbit/s: hundreds of packets) forgets it when it moves to another
+ * path, with its RTT and congestion state (RFC 9000 9.4): on the new path
+ * a loss is called after three later packets again, not after hundreds. */
+START_TEST(test_path_restart_forgets_the_old_path)
+{
+	struct sim_path p = { .delay_us = 20000, .jitter_us = 10000, .rate_bps = 200000000,
+			      .queue_us = 20000 };
+	struct tctx *c = ctx_new(&p, &p, 45);
+
+	open_flows(c, 1, (uint64_t)1 << 40, 0);
+	bulk_for(c, 2000000);
+	printf("reordering learned on a jittery path: %llu packets\n",
+	       (unsigned long long)link_reordering(c->a.l));
+	fflush(stdout);
+	ck_assert_uint_gt(link_reordering(c->a.l), 20);
+	ck_assert(link_rtt(c->a.l)->has_sample);
+	link_restart_path(c->a.l, c->sim.now_us);
+	ck_assert_uint_eq(link_reordering(c->a.l), LINK_PKT_THRESHOLD);
+	ck_assert(!link_rtt(c->a.l)->has_sample);
+	ck_assert_uint_eq(link_cc(c->a.l)->bbr.btl_bw, 0);
+	ctx_free(c);
+}
+END_TEST
+
 /* A link pauses (its keepalives still make round trips), then carries a
  * new transfer: it starts at the rate it had, not at what the first small
  * samples of the new flight show (the bandwidth filter must not age on
@@ -1020,6 +1045,7 @@ static Suite *link_suite(void)
 	tcase_add_test(t, test_bbr_heavy_loss_lowers_a_held_estimate);
 	tcase_add_test(t, test_window_grows_past_holes);
 	tcase_add_test(t, test_bbr_loss_bounds_the_rate);
+	tcase_add_test(t, test_path_restart_forgets_the_old_path);
 	tcase_add_loop_test(t, test_path_change_keeps_its_speed, 0,
 			    (int)(sizeof(path_changes) / sizeof(path_changes[0])));
 	tcase_add_loop_test(t, test_each_congestion_control_survives_loss, 0, 3);

@@ -1156,12 +1156,22 @@ void link_on_timer(struct link *l, uint64_t now_us)
 	link_leave(l);
 }
 
+uint64_t link_reordering(const struct link *l)
+{
+	return l->pkt_threshold;
+}
+
 void link_restart_path(struct link *l, uint64_t now_us)
 {
 	link_enter(l, now_us);
 	loss_all_in_flight(l);
+	/* RFC 9000 9.4: the RTT and the congestion controller start afresh;
+	 * and so does what loss detection learned of the old path's
+	 * reordering */
 	rtt_init(&l->rtt);
 	cc_init(&l->cc, l->cfg.cc, l->cfg.max_packet);
+	l->pkt_threshold = LINK_PKT_THRESHOLD;
+	l->time_threshold = LINK_TIME_THRESHOLD;
 	l->loss_time_us = 0;
 	l->pto_count = 0;
 	l->ping_pending = 1;

@@ -270,10 +270,15 @@ uint64_t link_usage(const struct link *l);
 /* link_can_open() - a local flow of network net may be opened: the link
  * and the network are both below their flow limits */
 int link_can_open(const struct link *l, const struct netid *net);
+/* link_reordering() - the packet threshold of loss detection, which grows
+ * to the reordering the path showed (LINK_PKT_THRESHOLD on a path that
+ * never reordered) */
+uint64_t link_reordering(const struct link *l);
 /* link_last_recv_us() - when the last packet was received */
 uint64_t link_last_recv_us(const struct link *l);
-/* link_restart_path() - after a path change: reset RTT and congestion state
- * and resend everything unacknowledged promptly (the new path may differ) */
+/* link_restart_path() - after a path change: reset RTT, congestion state
+ * and the reordering thresholds, and resend everything unacknowledged
+ * promptly (the new path may differ) */
 void link_restart_path(struct link *l, uint64_t now_us);
 
 #endif
