@@ -104,6 +104,23 @@ static void pump(struct dtls_conn *cli, struct dtls_conn **srv, struct dtls_ctx 
 	}
 }
 
+/* dial() - a client of cctx dials a server of sctx that must present
+ * server_fp, over fresh queues, until quiet; the server's session (NULL if
+ * none) in *srv */
+static struct dtls_conn *dial(struct dtls_ctx *cctx, struct dtls_ctx *sctx, const char *server_fp,
+			      struct dtls_conn **srv)
+{
+	static struct queue to_srv, to_cli;
+	struct dtls_conn *cli;
+
+	memset(&to_srv, 0, sizeof(to_srv));
+	memset(&to_cli, 0, sizeof(to_cli));
+	*srv = NULL;
+	cli = dtls_client_new(cctx, server_fp, 1400, out_fn, &to_srv);
+	pump(cli, srv, sctx, &to_srv, &to_cli);
+	return cli;
+}
+
 START_TEST(test_handshake_cookie_then_data)
 {
 	struct identity a, b;
@@ -161,13 +178,9 @@ END_TEST
 static void handshake_instance(struct dtls_ctx *cctx, struct dtls_ctx *sctx, const char *server_fp,
 			       uint8_t seen[DTLS_INSTANCE_LEN], uint8_t client_saw[DTLS_INSTANCE_LEN])
 {
-	static struct queue to_srv, to_cli;
 	struct dtls_conn *cli, *srv = NULL;
 
-	memset(&to_srv, 0, sizeof(to_srv));
-	memset(&to_cli, 0, sizeof(to_cli));
-	cli = dtls_client_new(cctx, server_fp, 1400, out_fn, &to_srv);
-	pump(cli, &srv, sctx, &to_srv, &to_cli);
+	cli = dial(cctx, sctx, server_fp, &srv);
 	ck_assert_ptr_nonnull(srv);
 	ck_assert_int_eq(dtls_status(cli), DTLS_ESTABLISHED);
 	ck_assert_int_eq(dtls_peer_instance(srv, seen), 0);
@@ -215,7 +228,6 @@ END_TEST
  * declined) */
 static void sealed_pair(int client_seals, int server_seals, struct seal **cs, struct seal **ss)
 {
-	static struct queue to_srv, to_cli;
 	uint8_t ctx_[DTLS_SECRET_LEN], crx[DTLS_SECRET_LEN], stx[DTLS_SECRET_LEN], srx[DTLS_SECRET_LEN];
 	struct identity a, b;
 	struct dtls_ctx *ca, *cb;
@@ -225,10 +237,7 @@ static void sealed_pair(int client_seals, int server_seals, struct seal **cs, st
 	two_ends(&a, &b, &ca, &cb);
 	dtls_ctx_offer_sealed(ca, client_seals);
 	dtls_ctx_offer_sealed(cb, server_seals);
-	memset(&to_srv, 0, sizeof(to_srv));
-	memset(&to_cli, 0, sizeof(to_cli));
-	cli = dtls_client_new(ca, b.fingerprint, 1400, out_fn, &to_srv);
-	pump(cli, &srv, cb, &to_srv, &to_cli);
+	cli = dial(ca, cb, b.fingerprint, &srv);
 	ck_assert_ptr_nonnull(srv);
 	ck_assert_int_eq(dtls_status(cli), DTLS_ESTABLISHED);
 	ck_assert_int_eq(dtls_status(srv), DTLS_ESTABLISHED);
@@ -381,7 +390,6 @@ START_TEST(test_unpinned_key_is_refused)
 	struct identity a, b, other;
 	struct dtls_ctx *ca, *cb;
 	struct dtls_conn *cli, *srv = NULL;
-	static struct queue to_srv, to_cli;
 	char err[256];
 
 	make_identity(&a);
@@ -390,10 +398,7 @@ START_TEST(test_unpinned_key_is_refused)
 	pinned_fp = other.fingerprint; /* the server pins someone else */
 	ca = dtls_ctx_new(&a, pinned, NULL, err, sizeof(err));
 	cb = dtls_ctx_new(&b, pinned, NULL, err, sizeof(err));
-	memset(&to_srv, 0, sizeof(to_srv));
-	memset(&to_cli, 0, sizeof(to_cli));
-	cli = dtls_client_new(ca, b.fingerprint, 1400, out_fn, &to_srv);
-	pump(cli, &srv, cb, &to_srv, &to_cli);
+	cli = dial(ca, cb, b.fingerprint, &srv);
 	ck_assert_ptr_nonnull(srv);
 	ck_assert_int_eq(dtls_status(srv), DTLS_FAILED);
 	ck_assert_ptr_nonnull(strstr(dtls_error(srv), "not pinned"));
@@ -404,10 +409,7 @@ START_TEST(test_unpinned_key_is_refused)
 	/* and a client that expects another key refuses the server */
 	srv = NULL;
 	pinned_fp = a.fingerprint;
-	memset(&to_srv, 0, sizeof(to_srv));
-	memset(&to_cli, 0, sizeof(to_cli));
-	cli = dtls_client_new(ca, other.fingerprint, 1400, out_fn, &to_srv);
-	pump(cli, &srv, cb, &to_srv, &to_cli);
+	cli = dial(ca, cb, other.fingerprint, &srv);
 	ck_assert_int_eq(dtls_status(cli), DTLS_FAILED);
 	ck_assert_ptr_nonnull(strstr(dtls_error(cli), "expected"));
 	dtls_conn_free(cli);
