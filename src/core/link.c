@@ -600,9 +600,6 @@ static int flow_can_send(const struct link *l, const struct link_flow *f)
  * flows and a quarter of it is free again, let every waiting flow write */
 static void snd_released(struct link *l, struct link_flow *acked, uint64_t bytes)
 {
-	struct link_flow *f;
-	size_t pos = 0, n = 0, i;
-	uint64_t *ids;
 	int wake = 0;
 
 	snd_account(l, acked, 0, bytes);
@@ -614,8 +611,19 @@ static void snd_released(struct link *l, struct link_flow *acked, uint64_t bytes
 		acked->group->buffer_full = 0;
 		wake = 1;
 	}
-	if (!wake)
-		return;
+	if (wake)
+		link_wake_writers(l, 1);
+}
+
+/* link_wake_writers() - every flow waiting to write that has min_space
+ * bytes of room now may write again */
+void link_wake_writers(struct link *l, uint64_t min_space)
+{
+	struct link_flow *f;
+	size_t pos = 0, n = 0, i;
+	uint64_t *ids;
+
+	l->writers_unblocked = 0;
 	/* the ids first: a writable callback may reset flows, which moves
 	 * others within the map */
 	ids = xcalloc(l->nflows + 1, sizeof(*ids));
@@ -624,7 +632,7 @@ static void snd_released(struct link *l, struct link_flow *acked, uint64_t bytes
 			ids[n++] = f->id;
 	for (i = 0; i < n; i++) {
 		f = idmap_get(&l->flows, ids[i]);
-		if (f && f->want_write && !IS_FREED(f) && link_flow_send_space(f) > 0) {
+		if (f && f->want_write && !IS_FREED(f) && link_flow_send_space(f) >= min_space) {
 			f->want_write = 0;
 			if (l->cb.flow_writable)
 				l->cb.flow_writable(l->cb.arg, f);

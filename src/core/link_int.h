@@ -190,6 +190,7 @@ struct link {
 	/* link-level flow control, cumulative stream bytes */
 	uint64_t snd_data, snd_max_data;
 	uint64_t rcv_data, rcv_consumed, rcv_max_data, rcv_window, rcv_window_at_us;
+	int writers_unblocked;    /* a waiting flow's unsent bytes fell to half */
 	int need_link_window;
 
 	/* flows */
@@ -273,6 +274,7 @@ int link_has_ctl(const struct link *l);
 struct sent_pkt *sent_get(struct link *l, uint64_t pn);
 struct sent_pkt *sent_next(struct link *l);
 void sent_trim(struct link *l);
+void link_wake_writers(struct link *l, uint64_t min_space);
 void sent_on_ack_frame(struct link *l, const struct wire_frame *fr);
 
 /* link_loss.c */

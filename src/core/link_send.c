@@ -253,6 +253,12 @@ static int put_stream_new(struct link *l, struct link_flow *f, struct wbuf *b, s
 	f->snd_next += len;
 	l->snd_data += len;
 	l->snd_unsent -= MIN((uint64_t)len, l->snd_unsent);
+	/* a flow that stopped reading its socket at LINK_UNSENT_MAX may read
+	 * again once half of that has left, not only once acknowledged bytes
+	 * leave the ring: behind a hole at the ring's front (a loss, a round
+	 * trip to repair) that waited a round trip with nothing to send */
+	if (f->want_write && f->snd.end - f->snd_next <= LINK_UNSENT_MAX / 2)
+		l->writers_unblocked = 1;
 	l->st.stream_bytes_sent += len;
 	if (fin)
 		f->fin_sent = 1;
@@ -447,6 +453,9 @@ size_t link_send(struct link *l, uint8_t *buf, size_t cap, uint64_t now_us)
 	}
 	commit_packet(l, p, b.len);
 	set_limit(l, LINK_LIM_SENDING);
+	/* the packet is complete: flows may append to their rings again */
+	if (l->writers_unblocked)
+		link_wake_writers(l, (uint64_t)64 << 10);
 	link_leave(l);
 	return b.len;
 }
