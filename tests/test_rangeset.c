@@ -291,6 +291,28 @@ END_TEST
 
 /* ---- queries -------------------------------------------------------- */
 
+/* rangeset_index() says which range holds a value, or none */
+START_TEST(test_index_of_the_range_holding_a_value)
+{
+	struct rangeset s;
+
+	rangeset_init(&s, 0);
+	ck_assert_uint_eq(rangeset_index(&s, 5), 0);
+	rangeset_add(&s, 10, 20);
+	rangeset_add(&s, 30, 40);
+	rangeset_add(&s, 50, 51);
+	ck_assert_uint_eq(rangeset_index(&s, 10), 0);
+	ck_assert_uint_eq(rangeset_index(&s, 19), 0);
+	ck_assert_uint_eq(rangeset_index(&s, 20), 3);
+	ck_assert_uint_eq(rangeset_index(&s, 29), 3);
+	ck_assert_uint_eq(rangeset_index(&s, 30), 1);
+	ck_assert_uint_eq(rangeset_index(&s, 50), 2);
+	ck_assert_uint_eq(rangeset_index(&s, 51), 3);
+	ck_assert_uint_eq(rangeset_index(&s, UINT64_MAX), 3);
+	rangeset_free(&s);
+}
+END_TEST
+
 START_TEST(test_contains_at_range_edges)
 {
 	struct rangeset s;
@@ -675,6 +697,7 @@ static Suite *rangeset_suite(void)
 
 	t = tcase_create("add");
 	tcase_add_test(t, test_add_keeps_disjoint_ranges_sorted);
+	tcase_add_test(t, test_index_of_the_range_holding_a_value);
 	tcase_add_test(t, test_add_empty_or_inverted_range_is_noop);
 	tcase_add_test(t, test_add_merges_overlap_on_either_side);
 	tcase_add_test(t, test_add_merges_ranges_that_only_touch);

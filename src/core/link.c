@@ -1075,6 +1075,10 @@ static void record_pn(struct link *l, uint64_t pn, int eliciting)
 		l->rcv_largest = pn;
 		l->rcv_largest_us = l->now_us;
 		l->have_rcv = 1;
+	} else {
+		l->rcv_late[l->rcv_late_next] = pn;
+		l->rcv_late_next = (l->rcv_late_next + 1) % LINK_ACK_LATE;
+		l->rcv_late_n = MIN(l->rcv_late_n + 1, (unsigned)LINK_ACK_LATE);
 	}
 	if (!eliciting)
 		return;

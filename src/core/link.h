@@ -45,6 +45,7 @@
 #define LINK_SENT_MAX 32768                 /* packets in flight remembered */
 #define LINK_GAPS_MAX 1024                  /* ranges of received bytes, per flow */
 #define LINK_PN_RANGES_MAX 1024             /* ranges of packet numbers received */
+#define LINK_ACK_LATE 16                    /* late arrivals an ACK makes sure to report */
 #define LINK_GHOSTS_MAX 65536               /* flows reset, owed credit until their RESET */
 #define DGRAM_REASM_RANGES_MAX 64           /* fragments' ranges, per datagram */
 

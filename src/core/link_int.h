@@ -172,6 +172,11 @@ struct link {
 	struct rangeset rcv_pns;
 	uint64_t rcv_floor;      /* below this: treated as duplicates */
 	uint64_t rcv_largest, rcv_largest_us;
+	/* packets that arrived late (below rcv_largest), newest last: the
+	 * next ACKs report their ranges even when more than an ACK frame's
+	 * ranges lie above them (put_ack) */
+	uint64_t rcv_late[LINK_ACK_LATE];
+	unsigned rcv_late_n, rcv_late_next;
 	int have_rcv;
 	unsigned ack_pending;    /* ack-eliciting packets not yet acknowledged */
 	uint64_t ack_deadline_us;

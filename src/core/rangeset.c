@@ -137,6 +137,16 @@ int rangeset_contains(const struct rangeset *s, uint64_t v)
 	return i < s->n && s->r[i].lo <= v;
 }
 
+size_t rangeset_index(const struct rangeset *s, uint64_t v)
+{
+	size_t i;
+
+	if (v == UINT64_MAX)
+		return s->n;
+	i = lower_bound(s, v + 1);
+	return i < s->n && s->r[i].lo <= v ? i : s->n;
+}
+
 int rangeset_covers(const struct rangeset *s, uint64_t lo, uint64_t hi)
 {
 	size_t i;

@@ -23,6 +23,8 @@ void rangeset_clear(struct rangeset *s);
 void rangeset_add(struct rangeset *s, uint64_t lo, uint64_t hi);
 void rangeset_remove(struct rangeset *s, uint64_t lo, uint64_t hi);
 int rangeset_contains(const struct rangeset *s, uint64_t v);
+/* rangeset_index() - the index of the range holding v; s->n if none */
+size_t rangeset_index(const struct rangeset *s, uint64_t v);
 /* rangeset_covers() - whether all of [lo, hi) is in the set */
 int rangeset_covers(const struct rangeset *s, uint64_t lo, uint64_t hi);
 /* rangeset_first_gap() - the first value >= from that is not in the set */
