@@ -31,22 +31,25 @@ static int ack_due(const struct link *l)
 static size_t pick_ranges(struct link *l, struct wire_ack_range *r, size_t max)
 {
 	const struct rangeset *s = &l->rcv_pns;
-	size_t want[WIRE_MAX_ACK_RANGES + LINK_ACK_LATE], nw = 0, n = 0, i, j;
+	size_t want[WIRE_MAX_ACK_RANGES + LINK_ACK_LATE], nw = 0, nl, n = 0, i, j;
 	unsigned k;
 
+	/* the late arrivals since the last ACK, newest first */
 	for (k = 0; k < l->rcv_late_n && nw < max; k++) {
-		i = rangeset_index(s, l->rcv_late[k]);
+		unsigned slot = (l->rcv_late_next + LINK_ACK_LATE - 1 - k) % LINK_ACK_LATE;
+
+		i = rangeset_index(s, l->rcv_late[slot]);
 		for (j = 0; i < s->n && j < nw && want[j] != i; j++)
 			;
 		if (i < s->n && j == nw)
 			want[nw++] = i;
 	}
-	l->rcv_late_n = 0;
-	/* then the newest, down to the limit */
+	/* then the newest, down to the limit (only the late ones can repeat) */
+	nl = nw;
 	for (i = s->n; i-- > 0 && nw < max;) {
-		for (j = 0; j < nw && want[j] != i; j++)
+		for (j = 0; j < nl && want[j] != i; j++)
 			;
-		if (j == nw)
+		if (j == nl)
 			want[nw++] = i;
 	}
 	/* descending, as the frame lists them */
@@ -86,6 +89,7 @@ static int put_ack(struct link *l, struct wbuf *b, struct sent_pkt *p)
 	l->ack_pending = 0;
 	l->ack_now = 0;
 	l->ack_deadline_us = 0;
+	l->rcv_late_n = 0;
 	p->has_ack = 1;
 	p->ack_largest = r[0].hi;
 	return 1;
@@ -290,15 +294,17 @@ static int put_stream_new(struct link *l, struct link_flow *f, struct wbuf *b, s
 	}
 	b->len += len;
 	link_record_frame(p, WF_STREAM, f->id, f->snd_next, (uint16_t)len, (uint8_t)fin, 0);
-	f->snd_next += len;
-	l->snd_data += len;
-	l->snd_unsent -= MIN((uint64_t)len, l->snd_unsent);
 	/* a flow that stopped reading its socket at LINK_UNSENT_MAX may read
 	 * again once half of that has left, not only once acknowledged bytes
 	 * leave the ring: behind a hole at the ring's front (a loss, a round
-	 * trip to repair) that waited a round trip with nothing to send */
-	if (f->want_write && f->snd.end - f->snd_next <= LINK_UNSENT_MAX / 2)
+	 * trip to repair) that waited a round trip with nothing to send.
+	 * Once, as its unsent bytes cross the half mark. */
+	if (f->want_write && f->snd.end - f->snd_next > LINK_UNSENT_MAX / 2 &&
+	    f->snd.end - (f->snd_next + len) <= LINK_UNSENT_MAX / 2)
 		l->writers_unblocked = 1;
+	f->snd_next += len;
+	l->snd_data += len;
+	l->snd_unsent -= MIN((uint64_t)len, l->snd_unsent);
 	l->st.stream_bytes_sent += len;
 	if (fin)
 		f->fin_sent = 1;
