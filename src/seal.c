@@ -195,3 +195,19 @@ ssize_t seal_open(struct seal *s, const uint8_t *ad, size_t adlen, const uint8_t
 	replay_accept(&s->replay, c);
 	return (ssize_t)plen;
 }
+
+size_t seal_packet(struct seal *s, const struct wire_outer *o, const uint8_t *in, size_t len,
+		   uint8_t *out)
+{
+	uint8_t hdr[WIRE_OUTER_HS_LEN];
+
+	return seal_record(s, hdr, wire_outer_put(hdr, o), in, len, out);
+}
+
+ssize_t open_packet(struct seal *s, const struct wire_outer *o, const uint8_t *in, size_t len,
+		    uint8_t *out)
+{
+	uint8_t hdr[WIRE_OUTER_HS_LEN];
+
+	return seal_open(s, hdr, wire_outer_put(hdr, o), in, len, out);
+}

@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "wire.h"
+
 #define SEAL_SECRET_LEN 32
 #define SEAL_COUNTER_LEN 8
 #define SEAL_TAG_LEN 16
@@ -43,6 +45,13 @@ size_t seal_record(struct seal *s, const uint8_t *ad, size_t adlen, const uint8_
  * or -1: too short, forged, corrupted, replayed or too late to tell */
 ssize_t seal_open(struct seal *s, const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len,
 		  uint8_t *out);
+/* seal_packet(), open_packet() - seal_record() and seal_open() for a
+ * datagram whose outer header is o: the header is what they authenticate
+ * besides the record (the one place that says so) */
+size_t seal_packet(struct seal *s, const struct wire_outer *o, const uint8_t *in, size_t len,
+		   uint8_t *out);
+ssize_t open_packet(struct seal *s, const struct wire_outer *o, const uint8_t *in, size_t len,
+		    uint8_t *out);
 /* seal_skip() - the next record sealed gets counter c, if that is ahead
  * (tests only: the epoch change needs 2^22 records otherwise) */
 void seal_skip(struct seal *s, uint64_t c);

@@ -68,15 +68,14 @@ static void dtls_out(void *arg, const uint8_t *rec, size_t len)
 static void session_write(struct session *s, const uint8_t *pkt, size_t n)
 {
 	struct wire_outer o = { .type = WIRE_SEALED, .receiver_id = s->remote_id };
-	uint8_t hdr[WIRE_OUTER_HS_LEN], rec[65536 + SEAL_OVERHEAD];
+	uint8_t rec[65536 + SEAL_OVERHEAD];
 	size_t len;
 
 	if (!s->seal) {
 		dtls_write(s->dtls, pkt, n);
 		return;
 	}
-	wire_outer_put(hdr, &o);
-	len = n <= 65536 ? seal_record(s->seal, hdr, WIRE_OUTER_DATA_LEN, pkt, n, rec) : 0;
+	len = n <= 65536 ? seal_packet(s->seal, &o, pkt, n, rec) : 0;
 	if (!len) {
 		/* OpenSSL failed us: the link sends what it carried again */
 		const char *why = ERR_reason_error_string(ERR_get_error());
@@ -423,7 +422,7 @@ static void deliver(void *arg, const uint8_t *plain, size_t len)
 static int open_sealed(struct session *s, const struct wire_outer *o, const uint8_t *p,
 		       size_t len)
 {
-	uint8_t hdr[WIRE_OUTER_HS_LEN], plain[65536];
+	uint8_t plain[65536];
 	ssize_t n;
 
 	/* a server's first sealed records may overtake its last handshake
@@ -432,8 +431,7 @@ static int open_sealed(struct session *s, const struct wire_outer *o, const uint
 		s->d->ctr.datagrams_unauthenticated++;
 		return 0;
 	}
-	wire_outer_put(hdr, o);
-	n = seal_open(s->seal, hdr, WIRE_OUTER_DATA_LEN, p, len, plain);
+	n = open_packet(s->seal, o, p, len, plain);
 	if (n < 0) {
 		s->d->ctr.datagrams_unauthenticated++;
 		return 0;

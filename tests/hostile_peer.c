@@ -357,16 +357,14 @@ static void session_drop(struct hp *h, const char *why)
 static void hp_write(struct hp *h, const uint8_t *pkt, size_t n)
 {
 	struct wire_outer o = { .type = WIRE_SEALED, .receiver_id = h->remote_id };
-	uint8_t hdr[WIRE_OUTER_HS_LEN], rec[RX_BUF];
+	uint8_t rec[RX_BUF];
 	size_t len;
 
 	if (!h->seal) {
 		dtls_write(h->conn, pkt, n);
 		return;
 	}
-	wire_outer_put(hdr, &o);
-	if (n + SEAL_OVERHEAD <= sizeof(rec) &&
-	    (len = seal_record(h->seal, hdr, WIRE_OUTER_DATA_LEN, pkt, n, rec)))
+	if (n + SEAL_OVERHEAD <= sizeof(rec) && (len = seal_packet(h->seal, &o, pkt, n, rec)))
 		send_record(h->fd, &h->peer, h->peer_len, &o, rec, len);
 }
 
@@ -466,12 +464,10 @@ static void feed(struct hp *h, const uint8_t *p, size_t n)
 
 static void open_sealed(struct hp *h, const struct wire_outer *o, const uint8_t *p, size_t n)
 {
-	uint8_t hdr[WIRE_OUTER_HS_LEN], plain[RX_BUF];
+	uint8_t plain[RX_BUF];
 	ssize_t len;
 
-	wire_outer_put(hdr, o);
-	if (n <= sizeof(plain) &&
-	    (len = seal_open(h->seal, hdr, WIRE_OUTER_DATA_LEN, p, n, plain)) >= 0)
+	if (n <= sizeof(plain) && (len = open_packet(h->seal, o, p, n, plain)) >= 0)
 		deliver(h, plain, (size_t)len);
 }
 
