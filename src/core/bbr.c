@@ -89,7 +89,6 @@ static void update_round(struct bbr *b, const struct rate_sample *rs)
 		b->last_round_loss_pct = b->round_lost + b->round_acked ?
 			(unsigned)(b->round_lost * 100 / (b->round_lost + b->round_acked)) : 0;
 		b->last_round_rate = b->round_max_rate;
-		b->heavy_loss = b->round_lost && b->last_round_loss_pct >= BBR_HEAVY_LOSS_PCT;
 		b->round_lost = b->round_acked = b->round_max_rate = 0;
 		b->next_round_delivered = b->delivered;
 		b->round_count++;
@@ -117,7 +116,8 @@ static void update_bw(struct bbr *b, const struct rate_sample *rs)
 {
 	uint64_t r, now;
 	size_t i;
-	int held = rs->is_app_limited || (rs->is_window_limited && !b->heavy_loss) ||
+	int heavy_loss = b->last_round_loss_pct >= BBR_HEAVY_LOSS_PCT;
+	int held = rs->is_app_limited || (rs->is_window_limited && !heavy_loss) ||
 		   b->state == BBR_PROBE_RTT;
 
 	if (!rs->delivery_rate || (held && rs->delivery_rate < b->btl_bw))

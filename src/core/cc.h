@@ -60,7 +60,6 @@ struct bbr {
 	uint64_t round_max_rate;  /* its highest delivery rate sample, however held */
 	unsigned last_round_loss_pct; /* of the round that ended last */
 	uint64_t last_round_rate;     /* its round_max_rate */
-	int heavy_loss;           /* the last round lost BBR_HEAVY_LOSS_PCT or more */
 	/* bounds from rounds that lost BBR_LOSS_BOUND_PCT or more (0: none),
 	 * lifted by the next probe: BBRv2's bw_lo and inflight_lo */
 	uint64_t bw_lo, inflight_lo;
