@@ -423,16 +423,22 @@ static void flow_maybe_finish(struct link *l, struct link_flow *f)
 
 /* ---- flow control ----------------------------------------------------- */
 
+/* window_rtt_us() - the round trip windows grow by: the larger of the
+ * smoothed and the latest RTT.  A receiver sends few ack-eliciting
+ * packets (its WINDOW frames), so after the path got longer its smoothed
+ * RTT trails for dozens of round trips, and windows used up within two
+ * round trips of the new path looked slow to fill.  0 before a sample. */
+static uint64_t window_rtt_us(const struct link *l)
+{
+	return l->rtt.has_sample ? MAX(l->rtt.smoothed_us, l->rtt.latest_us) : 0;
+}
+
 /* maybe_grow_window() - autotuning: a window used up within two RTTs is
- * what limits the flow, so double it (up to the configured cap).  The RTT
- * is the larger of the smoothed and the latest: a receiver sends few
- * ack-eliciting packets (its WINDOW frames), so after the path got longer
- * its smoothed RTT trails for dozens of round trips, and windows used up
- * within two round trips of the new path looked slow to fill. */
+ * what limits the flow, so double it (up to the configured cap) */
 static uint64_t maybe_grow_window(const struct link *l, uint64_t window, uint64_t *at_us,
 				  uint64_t cap)
 {
-	uint64_t srtt = l->rtt.has_sample ? MAX(l->rtt.smoothed_us, l->rtt.latest_us) : 0;
+	uint64_t srtt = window_rtt_us(l);
 
 	if (*at_us && srtt && l->now_us - *at_us < 2 * srtt && window < cap)
 		window = MIN(window * 2, cap);
@@ -465,7 +471,7 @@ static void flow_update_window(struct link *l, struct link_flow *f)
  * keeps the sender from filling our memory. */
 static void flow_window_edge(struct link *l, struct link_flow *f)
 {
-	uint64_t rtt = l->rtt.has_sample ? MAX(l->rtt.smoothed_us, l->rtt.latest_us) : 0;
+	uint64_t rtt = window_rtt_us(l);
 	uint64_t unread = rangeset_first_gap(&f->rcv_have, f->rcv.base) - f->rcv.base;
 
 	if (f->rcv_fin || f->rcv_window >= l->cfg.flow_window_max || !group_may_grow(l, f) ||
