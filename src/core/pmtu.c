@@ -96,22 +96,28 @@ void pmtu_reset(struct pmtu *p, const struct pmtu_config *cfg, enum pmtu_ip ip, 
 		start_search(p, now_ms);
 }
 
+/* fall_back() - the path carries less than the size in use: mtu from now
+ * on, in state st, with what was sent before saying nothing about the
+ * path from here on (it is lost or acknowledged late) */
+static void fall_back(struct pmtu *p, enum pmtu_state st, unsigned mtu, unsigned event)
+{
+	p->state = st;
+	p->mtu = mtu;
+	p->tries = 0;
+	p->suspicious = 0;
+	p->large_acked = 0;
+	p->epoch_pending = 1;
+	p->events |= event;
+}
+
 /* black_hole() - the path no longer carries what it did: the base at
  * once, then a probe of the base before searching again (RFC 8899 5.2) */
 static void black_hole(struct pmtu *p)
 {
-	p->state = PMTU_BASE;
-	p->mtu = p->cfg.base;
+	fall_back(p, PMTU_BASE, p->cfg.base, PMTU_EV_BLACK_HOLE);
 	p->probing = p->cfg.base;
 	p->probe_due = 1;
-	p->tries = 0;
 	p->deadline_ms = UINT64_MAX;
-	p->suspicious = 0;
-	p->large_acked = 0;
-	/* what was sent before now is lost or acknowledged late: it says
-	 * nothing about the path from here on */
-	p->epoch_pending = 1;
-	p->events |= PMTU_EV_BLACK_HOLE;
 }
 
 void pmtu_poll(struct pmtu *p, uint64_t now_ms, struct pmtu_action *a)
@@ -251,15 +257,8 @@ void pmtu_on_too_big(struct pmtu *p, unsigned mtu, uint64_t now_ms)
 	mtu = MAX(mtu, (unsigned)PMTU_MIN);
 	if (mtu >= p->mtu)
 		return;
-	p->state = PMTU_CEILING;
-	p->mtu = mtu;
+	fall_back(p, PMTU_CEILING, mtu, PMTU_EV_TOO_BIG);
 	p->probing = 0;
 	p->probe_due = 0;
-	p->tries = 0;
-	p->suspicious = 0;
-	p->large_acked = 0;
 	p->deadline_ms = now_ms + PMTU_RAISE_MS;
-	/* what was sent before was sized for the old interface */
-	p->epoch_pending = 1;
-	p->events |= PMTU_EV_TOO_BIG;
 }
