@@ -104,6 +104,16 @@ static void pump(struct dtls_conn *cli, struct dtls_conn **srv, struct dtls_ctx 
 	}
 }
 
+/* two_ends_free() - two identities and their contexts, as two_ends() makes them */
+static void two_ends_free(struct identity *a, struct identity *b, struct dtls_ctx *ca,
+			  struct dtls_ctx *cb)
+{
+	dtls_ctx_free(ca);
+	dtls_ctx_free(cb);
+	identity_free(a);
+	identity_free(b);
+}
+
 /* dial() - a client of cctx dials a server of sctx that must present
  * server_fp, over fresh queues, until quiet; the server's session (NULL if
  * none) in *srv */
@@ -166,10 +176,7 @@ START_TEST(test_handshake_cookie_then_data)
 	ck_assert_int_eq(g.n, 1);
 	dtls_conn_free(cli);
 	dtls_conn_free(srv);
-	dtls_ctx_free(ca);
-	dtls_ctx_free(cb);
-	identity_free(&a);
-	identity_free(&b);
+	two_ends_free(&a, &b, ca, cb);
 }
 END_TEST
 
@@ -257,10 +264,7 @@ static void sealed_pair(int client_seals, int server_seals, struct seal **cs, st
 	}
 	dtls_conn_free(cli);
 	dtls_conn_free(srv);
-	dtls_ctx_free(ca);
-	dtls_ctx_free(cb);
-	identity_free(&a);
-	identity_free(&b);
+	two_ends_free(&a, &b, ca, cb);
 }
 
 #define NREC 6000
@@ -414,10 +418,7 @@ START_TEST(test_unpinned_key_is_refused)
 	ck_assert_ptr_nonnull(strstr(dtls_error(cli), "expected"));
 	dtls_conn_free(cli);
 	dtls_conn_free(srv);
-	dtls_ctx_free(ca);
-	dtls_ctx_free(cb);
-	identity_free(&a);
-	identity_free(&b);
+	two_ends_free(&a, &b, ca, cb);
 	identity_free(&other);
 }
 END_TEST
@@ -490,10 +491,7 @@ START_TEST(test_progress_and_a_repeated_hello)
 	ck_assert_int_eq(dtls_status(srv), DTLS_ESTABLISHED);
 	dtls_conn_free(cli);
 	dtls_conn_free(srv);
-	dtls_ctx_free(ca);
-	dtls_ctx_free(cb);
-	identity_free(&a);
-	identity_free(&b);
+	two_ends_free(&a, &b, ca, cb);
 }
 END_TEST
 

@@ -867,6 +867,20 @@ static uint64_t limits_sum(const struct link *l)
 	return sum;
 }
 
+/* bulk_held() - bulk_for() span_us; how long of it the sender was held by
+ * `why` (*held) of all the time it accounted for (*all), in us */
+static uint64_t bulk_held(struct tctx *c, uint64_t span_us, enum link_limit why, uint64_t *held,
+			  uint64_t *all)
+{
+	const uint64_t *lim = link_stats(c->a.l)->limited_us;
+	uint64_t h = lim[why], a = limits_sum(c->a.l), got;
+
+	got = bulk_for(c, span_us);
+	*held = lim[why] - h;
+	*all = limits_sum(c->a.l) - a;
+	return got;
+}
+
 /* the link says what held its sender back: the peer's flow window for a
  * flow whose reader is slow; the pacer and the congestion window on a
  * slow path; the application once there is nothing left to send */
@@ -952,16 +966,11 @@ START_TEST(test_window_grows_past_holes)
 	struct sim_path p = { .delay_us = 100000, .rate_bps = 200000000, .queue_us = 20000,
 			      .loss = 0.02 };
 	struct tctx *c = ctx_new(&p, &p, 44);
-	const uint64_t *lim = link_stats(c->a.l)->limited_us;
 	uint64_t got, held, sum;
 
 	open_flows(c, 1, (uint64_t)1 << 40, 0);
 	bulk_for(c, 3000000);
-	held = lim[LINK_LIM_FLOW_WINDOW];
-	sum = limits_sum(c->a.l);
-	got = bulk_for(c, 3000000);
-	held = lim[LINK_LIM_FLOW_WINDOW] - held;
-	sum = limits_sum(c->a.l) - sum;
+	got = bulk_held(c, 3000000, LINK_LIM_FLOW_WINDOW, &held, &sum);
 	printf("200 ms, 2%% loss: %.1f Mbit/s in seconds 3-6, %llu of %llu ms held by the flow "
 	       "window (grown at its edge %llu times)\n", (double)got * 8 / 3e6,
 	       (unsigned long long)held / 1000, (unsigned long long)sum / 1000,
@@ -1011,19 +1020,13 @@ START_TEST(test_writer_waits_for_room_not_for_acks)
 	struct sim_path p = { .delay_us = 20000, .rate_bps = 1000000000, .queue_us = 20000,
 			      .loss = 0.001 };
 	struct tctx *c;
-	const uint64_t *lim;
 	uint64_t got, app, sum;
 
 	test_writer_waits = 1;
 	c = ctx_new(&p, &p, 46);
-	lim = link_stats(c->a.l)->limited_us;
 	open_flows(c, 1, (uint64_t)1 << 40, 0);
 	bulk_for(c, 2000000);
-	app = lim[LINK_LIM_APP];
-	sum = limits_sum(c->a.l);
-	got = bulk_for(c, 3000000);
-	app = lim[LINK_LIM_APP] - app;
-	sum = limits_sum(c->a.l) - sum;
+	got = bulk_held(c, 3000000, LINK_LIM_APP, &app, &sum);
 	printf("writer that waits, 0.1%% loss, 1 Gbit/s, 40 ms: %.0f Mbit/s in seconds 2-5, "
 	       "%llu of %llu ms with nothing to send\n", (double)got * 8 / 3e6,
 	       (unsigned long long)app / 1000, (unsigned long long)sum / 1000);
