@@ -4,10 +4,13 @@
   serve --port P                 a threaded server: each connection says
                                  what it wants in one header line
   flow --host H --port P --dir up|down --secs S --out FILE [--cc CC]
-                                 one bulk TCP transfer; the receiving end
+       [--from-connect]          one bulk TCP transfer; the receiving end
                                  counts what arrives in the S seconds after
-                                 the transfer starts, in 100 ms buckets of
-                                 CLOCK_MONOTONIC, and writes them to FILE
+                                 the transfer starts (with --from-connect:
+                                 after the client began to connect, as a
+                                 user opening a connection sees it), in
+                                 100 ms buckets of CLOCK_MONOTONIC, and
+                                 writes them to FILE
   window FILE FROM_MS LEN_MS     Mbit/s a result file shows in a window
   median FILE...                 "median min max" Mbit/s of result files
   ratios ...                     see the bench script
@@ -40,9 +43,10 @@ def set_cc(s, cc):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
 
 
-def receive(s, secs, out):
-    """count what arrives on s for secs seconds into buckets; write them"""
-    start = now_ms()
+def receive(s, secs, out, start=None):
+    """count what arrives on s for secs seconds (from start, a now_ms()
+    not in the future, or from now) into buckets; write them"""
+    start = min(start, now_ms()) if start is not None else now_ms()
     end = start + secs * 1000
     buckets = [0] * (int(secs * 1000 / BUCKET_MS) + 1)
     buf = bytearray(CHUNK)
@@ -84,7 +88,8 @@ def send(s, secs):
 
 
 def serve(a):
-    """header "send CC SECS" or "recv SECS FILE", then the transfer"""
+    """header "send CC SECS" or "recv SECS FILE [START_MS]", then the
+    transfer"""
     class Handler(socketserver.StreamRequestHandler):
         def handle(self):
             words = self.rfile.readline(512).decode().split()
@@ -92,8 +97,9 @@ def serve(a):
             if len(words) == 3 and words[0] == "send":
                 set_cc(s, words[1])
                 send(s, float(words[2]))
-            elif len(words) == 3 and words[0] == "recv":
-                receive(s, float(words[1]), words[2])
+            elif len(words) in (3, 4) and words[0] == "recv":
+                start = float(words[3]) if len(words) == 4 else None
+                receive(s, float(words[1]), words[2], start)
             s.close()
 
     class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
@@ -109,16 +115,18 @@ def flow(a):
     if a.dir == "up":
         set_cc(s, a.cc)
     s.settimeout(10)
+    began = now_ms() if a.from_connect else None
     s.connect((a.host, a.port))
     out = os.path.abspath(a.out)
     if a.dir == "up":
-        s.sendall(("recv %s %s\n" % (a.secs, out)).encode())
+        s.sendall(("recv %s %s%s\n" % (a.secs, out,
+                                       " %.3f" % began if began else "")).encode())
         # a little past the receiver's window, which starts when the
         # header arrives; what is still buffered is delivered after close
         send(s, a.secs + 3)
     else:
         s.sendall(("send %s %s\n" % (a.cc or "-", a.secs + 10)).encode())
-        receive(s, a.secs, out)
+        receive(s, a.secs, out, began)
     s.close()
 
 
@@ -180,6 +188,7 @@ def main():
     f.add_argument("--secs", type=float, required=True)
     f.add_argument("--out", required=True)
     f.add_argument("--cc")
+    f.add_argument("--from-connect", action="store_true")
     w = sub.add_parser("window")
     w.add_argument("file")
     w.add_argument("from_ms", type=float)

@@ -741,6 +741,38 @@ START_TEST(test_path_change_keeps_its_speed)
 }
 END_TEST
 
+/* The move the daemon makes when its path dies: a link carrying bulk on a
+ * 10 ms, 200 Mbit/s path hears nothing for 2.5 s (probe-timeout-ms), then
+ * moves to a relay 90 ms and 100 Mbit/s away (link_restart_path).  Within
+ * 2 s of the move it moves at least 0.8 of what a new link moves there. */
+START_TEST(test_move_after_an_outage)
+{
+	struct sim_path p = change_path(5000, 200, 0, 0);
+	struct sim_path dead = p, relay = change_path(45000, 100, 0, 100000);
+	uint64_t fresh, got;
+	struct tctx *c;
+
+	fresh = fresh_bytes(&relay, 2000000);
+	c = ctx_new(&p, &p, 48);
+	open_flows(c, 1, (uint64_t)1 << 40, 0);
+	bulk_for(c, 2000000);
+	dead.loss = 1.0;
+	c->sim.ab.p = c->sim.ba.p = dead;
+	bulk_for(c, 2500000);
+	c->sim.ab.p = c->sim.ba.p = relay;
+	link_restart_path(c->a.l, c->sim.now_us);
+	link_restart_path(c->b.l, c->sim.now_us);
+	got = bulk_for(c, 2000000);
+	printf("a move to a relay after 2.5 s of outage: %.1f Mbit/s in the 2 s after it; a new "
+	       "link: %.1f Mbit/s (BBR %s, %llu lost)\n", (double)got * 8 / 2 / 1e6,
+	       (double)fresh * 8 / 2 / 1e6, bbr_state_name(link_cc(c->a.l)),
+	       (unsigned long long)link_stats(c->a.l)->packets_lost);
+	fflush(stdout);
+	ck_assert_uint_ge(got * 10, fresh * 8);
+	ctx_free(c);
+}
+END_TEST
+
 /* bbr_rounds() - n rounds of one rate sample each to a BBR: delivered at
  * rate bytes/s over a 40 ms round, lost_pct of what was sent lost, held
  * back by the peer's window or not */
@@ -1126,6 +1158,7 @@ static Suite *link_suite(void)
 	tcase_add_test(t, test_window_grows_past_holes);
 	tcase_add_test(t, test_bbr_loss_bounds_the_rate);
 	tcase_add_test(t, test_path_restart_forgets_the_old_path);
+	tcase_add_test(t, test_move_after_an_outage);
 	tcase_add_test(t, test_writer_waits_for_room_not_for_acks);
 	tcase_add_test(t, test_late_packets_are_acknowledged);
 	tcase_add_loop_test(t, test_path_change_keeps_its_speed, 0,

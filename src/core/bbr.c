@@ -165,9 +165,20 @@ static void lift_loss_bounds(struct bbr *b)
 	b->bw_lo = b->inflight_lo = 0;
 }
 
+/* check_full_pipe() - startup ends when three rounds in a row did not
+ * raise the estimate by a quarter, or, as in BBRv2, at the first round
+ * that lost BBR_LOSS_BOUND_PCT of what it sent: the queue overflowed
+ * (random loss stays far below that), and the plateau would take two more
+ * rounds of sending at three times the path's rate to show it */
 static void check_full_pipe(struct bbr *b, const struct rate_sample *rs)
 {
-	if (b->filled_pipe || !b->round_start || rs->is_app_limited)
+	if (b->filled_pipe || !b->round_start)
+		return;
+	if (b->last_round_loss_pct >= BBR_LOSS_BOUND_PCT) {
+		b->filled_pipe = 1;
+		return;
+	}
+	if (rs->is_app_limited)
 		return;
 	if (b->btl_bw * 100 >= b->full_bw * FULL_BW_THRESH) {
 		b->full_bw = b->btl_bw;
@@ -453,7 +464,11 @@ void bbr_on_rate_sample(struct cc *c, const struct rate_sample *rs, uint64_t now
 {
 	struct bbr *b = &c->bbr;
 
-	b->delivered += rs->newly_acked;
+	/* the link's count, which rounds are measured in (a packet carries
+	 * it from when it left): it goes on across a restart of the
+	 * controller on a new path, where a count of our own would start at
+	 * zero and end a round with every ACK */
+	b->delivered = rs->prior_delivered + rs->delivered;
 	update_round(b, rs);
 	update_bw(b, rs);
 	update_loss_bounds(c);

@@ -77,7 +77,7 @@ struct bbr {
 	uint64_t probe_rtt_done_us;
 	int probe_rtt_round_done;
 	uint64_t prior_cwnd;
-	uint64_t delivered;       /* total bytes delivered, mirrored from the link */
+	uint64_t delivered;       /* total bytes delivered: the link's count */
 	/* ACK aggregation: bytes acknowledged beyond what the bandwidth
 	 * estimate explains, max over the last rounds (Linux bbr_extra_acked) */
 	uint64_t ack_epoch_us, ack_epoch_acked;

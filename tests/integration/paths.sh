@@ -17,6 +17,11 @@
 #              is reachable directly at the router's WAN address.
 # Each router has an empty chain "cut" in table "inet omtest" that tests
 # fill with drop rules to cut paths, and counters to count datagrams.
+#
+# PATHS_SLOW_LEGS (a blank-separated list of natp, natc, r1, r2) puts the
+# userspace impairment bridge (tests/impair, namespace om$OM_ID-i-NAME) on
+# those legs to br0, a plain bridge until the test writes settings to its
+# control FIFO $OM_T/NAME.ctl (slow_leg NAME SETTINGS).
 
 NS_NATP=om$OM_ID-natp
 NS_NATC=om$OM_ID-natc
@@ -73,10 +78,10 @@ om_paths_topology() {
 	done
 	om_veth "$NS_VM" eth0 "$NS_CAP" tap0 || return 1
 	ip -n "$NS_PUB" link add br0 type bridge && ip -n "$NS_PUB" link set br0 up || return 1
-	om_pub_leg "$NS_NATP" wan0 p-natp $NATP_WAN || return 1
-	om_pub_leg "$NS_NATC" wan0 p-natc $NATC_WAN || return 1
-	om_pub_leg "$NS_R1" eth0 p-r1 $R1_ADDR || return 1
-	om_pub_leg "$NS_R2" eth0 p-r2 $R2_ADDR || return 1
+	om_pub_leg "$NS_NATP" wan0 p-natp $NATP_WAN natp || return 1
+	om_pub_leg "$NS_NATC" wan0 p-natc $NATC_WAN natc || return 1
+	om_pub_leg "$NS_R1" eth0 p-r1 $R1_ADDR r1 || return 1
+	om_pub_leg "$NS_R2" eth0 p-r2 $R2_ADDR r2 || return 1
 	om_pub_leg "$NS_SRV" eth0 p-srv $SRV_ADDR || return 1
 	om_veth "$NS_PROV" eth0 "$NS_NATP" lan0 || return 1
 	ip -n "$NS_PROV" addr add $PROV_LAN_ADDR/26 dev eth0
@@ -97,10 +102,41 @@ om_paths_topology() {
 		om_wait 5 ip netns exec "$NS_CONS" ping -c1 -W1 $SRV_ADDR
 }
 
-om_pub_leg() {  # NS IF BRIDGE_PORT ADDR
-	om_veth "$1" "$2" "$NS_PUB" "$3" || return 1
+om_pub_leg() {  # NS IF BRIDGE_PORT ADDR [NAME]
+	if [[ " ${PATHS_SLOW_LEGS-} " == *" ${5-none} "* ]]; then
+		om_slow_leg "$@" || return 1
+	else
+		om_veth "$1" "$2" "$NS_PUB" "$3" || return 1
+	fi
 	ip -n "$NS_PUB" link set "$3" master br0
 	ip -n "$1" addr add "$4"/24 dev "$2"
+}
+
+# om_slow_leg NS IF BRIDGE_PORT ADDR NAME - the leg through an impairment
+# bridge: NS's IF to its leg-a, its leg-b to the bridge port; offloads off
+# on all four, as the bridge forwards frames as they come (no GSO)
+om_slow_leg() {
+	local ins=om$OM_ID-i-$5 n
+	om_ns "$ins" || return 1
+	om_veth "$1" "$2" "$ins" leg-a || return 1
+	om_veth "$ins" leg-b "$NS_PUB" "$3" || return 1
+	for n in "$1:$2" "$ins:leg-a" "$ins:leg-b" "$NS_PUB:$3"; do
+		ip netns exec "${n%%:*}" ethtool -K "${n#*:}" tso off gso off gro off tx off \
+			>/dev/null 2>&1
+	done
+	ip netns exec "$ins" "$IMPAIR" --a leg-a --b leg-b --pidfile "$OM_T/$5.impair.pid" \
+		--control "$OM_T/$5.ctl" --limit-pkts 4000 --seed 7 >"$OM_T/$5.impair.log" 2>&1 &
+	OM_PIDS+=($!)
+	om_wait 10 test -s "$OM_T/$5.impair.pid" || { log "impair on $5 did not start"; return 1; }
+}
+
+# slow_leg NAME SETTINGS - the impairment of a slow leg, both ways, from now
+# on (tests/impair option names without dashes; "" for a plain bridge)
+slow_leg() {
+	local n
+	n=$(grep -c 'control at' "$OM_T/$1.impair.log")
+	printf 'both %s\n' "$2" >"$OM_T/$1.ctl"
+	om_wait 5 sh -c "[ \$(grep -c 'control at' '$OM_T/$1.impair.log') -gt $n ]"
 }
 
 ctl_r1() { "$OMNETCTL" -s "$OM_T/r1.sock" "$@"; }
