@@ -56,7 +56,7 @@ UNIT_TESTS = test_wire test_rangeset test_ring test_link test_link_limits test_d
              test_cmdschema test_pmtu test_replay
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
 TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest $(O)/tests/privsep_rtt \
-             $(O)/tests/hostile_peer $(O)/tests/stranger
+             $(O)/tests/hostile_peer $(O)/tests/stranger $(O)/tests/rrperf
 
 .PHONY: all check check-unit check-integration check-selftests install uninstall clean distclean dist distcheck
 all: $(BINS) $(TEST_TOOLS)
@@ -104,6 +104,9 @@ $(O)/tests/hostile_peer: $(O)/tests/hostile_peer.o $(O)/src/dtls.o $(O)/src/seal
 $(O)/tests/test_control: $(O)/tests/test_control.o $(O)/libglue.a $(O)/libcore.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(DAEMON_LIBS) -lm
 $(O)/tests/impair: $(O)/tests/impair.o
+	$(CC) $(LDFLAGS_ALL) -o $@ $^
+# round trips and connection rates for bench/compare
+$(O)/tests/rrperf: $(O)/tests/rrperf.o
 	$(CC) $(LDFLAGS_ALL) -o $@ $^
 $(O)/tests/stranger: $(O)/tests/stranger.o $(O)/src/dtls.o $(O)/src/identity.o $(O)/src/osutil.o $(O)/libcore.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(OPENSSL_LIBS)

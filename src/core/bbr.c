@@ -65,6 +65,10 @@ void bbr_init(struct cc *c)
 /* a round that lost this share (the random loss of real paths stays
  * below) bounds the rate and what is in flight (update_loss_bounds) */
 #define BBR_LOSS_BOUND_PCT 10
+/* ... and, to end startup, lost at least this many packets' worth: with
+ * 5% random loss a round of 200 packets loses 20 by chance one time in a
+ * thousand */
+#define STARTUP_LOSS_PACKETS 20
 #define LOSS_BETA_PCT 70
 
 /* bdp() - bandwidth-delay product in bytes, scaled by gain percent */
@@ -88,6 +92,7 @@ static void update_round(struct bbr *b, const struct rate_sample *rs)
 	if (rs->prior_delivered >= b->next_round_delivered) {
 		b->last_round_loss_pct = b->round_lost + b->round_acked ?
 			(unsigned)(b->round_lost * 100 / (b->round_lost + b->round_acked)) : 0;
+		b->last_round_lost = b->round_lost;
 		b->last_round_rate = b->round_max_rate;
 		b->round_lost = b->round_acked = b->round_max_rate = 0;
 		b->next_round_delivered = b->delivered;
@@ -167,14 +172,18 @@ static void lift_loss_bounds(struct bbr *b)
 
 /* check_full_pipe() - startup ends when three rounds in a row did not
  * raise the estimate by a quarter, or, as in BBRv2, at the first round
- * that lost BBR_LOSS_BOUND_PCT of what it sent: the queue overflowed
- * (random loss stays far below that), and the plateau would take two more
- * rounds of sending at three times the path's rate to show it */
-static void check_full_pipe(struct bbr *b, const struct rate_sample *rs)
+ * that lost BBR_LOSS_BOUND_PCT of what it sent, and at least
+ * STARTUP_LOSS_PACKETS: the queue overflowed, and the plateau would take
+ * two more rounds of sending at three times the path's rate to show it.
+ * Random loss stays below: the count keeps the small early rounds of a
+ * path with 5% loss (one lost of ten is 10%) from ending startup by
+ * chance. */
+static void check_full_pipe(struct bbr *b, const struct rate_sample *rs, uint64_t mds)
 {
 	if (b->filled_pipe || !b->round_start)
 		return;
-	if (b->last_round_loss_pct >= BBR_LOSS_BOUND_PCT) {
+	if (b->last_round_loss_pct >= BBR_LOSS_BOUND_PCT &&
+	    b->last_round_lost >= STARTUP_LOSS_PACKETS * mds) {
 		b->filled_pipe = 1;
 		return;
 	}
@@ -475,7 +484,7 @@ void bbr_on_rate_sample(struct cc *c, const struct rate_sample *rs, uint64_t now
 	check_probe_room(c);
 	if (b->state == BBR_PROBE_BW)
 		advance_cycle(c, rs, now_us);
-	check_full_pipe(b, rs);
+	check_full_pipe(b, rs, c->mds);
 	check_drain(c, now_us);
 	update_min_rtt(c, rs, now_us);
 	if (rs->newly_acked)

@@ -59,6 +59,7 @@ struct bbr {
 	uint64_t round_lost, round_acked; /* bytes, this round so far */
 	uint64_t round_max_rate;  /* its highest delivery rate sample, however held */
 	unsigned last_round_loss_pct; /* of the round that ended last */
+	uint64_t last_round_lost;     /* its bytes lost */
 	uint64_t last_round_rate;     /* its round_max_rate */
 	/* bounds from rounds that lost BBR_LOSS_BOUND_PCT or more (0: none),
 	 * lifted by the next probe: BBRv2's bw_lo and inflight_lo */
