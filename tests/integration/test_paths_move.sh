@@ -25,6 +25,8 @@
 # than the default 15 s, keep the upgrade to the direct path short.
 # PATHS_MOVE_ROWS=FILE also writes one line per move for bench/path-matrix:
 #   MOVE DIR WINDOW_MS OMNET_BEFORE OMNET_WINDOW KERNEL_BBR
+# PATHS_MOVE_DEBUG=1 logs the sender's link every 200 ms for 6 s after
+# each move (window, pacing, in flight, losses, BBR's state and estimate).
 OM_TEST=paths-move
 PATHS_SLOW_LEGS="natp r1"
 . "$(dirname "$0")/lib.sh"
