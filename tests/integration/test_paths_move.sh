@@ -87,6 +87,18 @@ if p['state'] == 'connected' and p['method'] == '$3':
 	return 1
 }
 
+# link_samples CTL PEER - PATHS_MOVE_DEBUG: the sender's link every 200 ms
+# for 6 s
+link_samples() {
+	local i
+	for ((i = 0; i < 30; i++)); do
+		log "$(peer_field "$1" "$2" "p['method'], {k: p['link'][k] for k in ('cwnd_bytes',
+			'pacing_rate_bps', 'in_flight_bytes', 'buffered_bytes', 'packets_lost',
+			'packets_retransmitted', 'rtt_min_ms', 'bbr', 'send_limited_ms')}")"
+		sleep 0.2
+	done
+}
+
 # move DIR NAME METHOD CHANGE RESTORE_KERNEL KHOST WIN_MS - a flow in DIR
 # across the change CHANGE (a command) that makes the link move to METHOD,
 # then a new kernel BBR connection provider -> KHOST on the new path
@@ -104,15 +116,7 @@ move() {
 		wait $fp
 		return
 	fi
-	if [ -n "${PATHS_MOVE_DEBUG-}" ]; then
-		for i in $(seq 1 30); do
-			$ctl --json status | $PY -c "
-import json,sys,time
-p=[p for p in json.load(sys.stdin)['result']['peers'] if p['name']=='$peer'][0]; l=p['link']; b=l['bbr']
-print('%.1f'%(time.monotonic()*1000-$at), p['method'], 'cwnd',l['cwnd_bytes'],'pace',l['pacing_rate_bps']//1000000,'infl',l['in_flight_bytes'],'buf',l['buffered_bytes'],'lost',l['packets_lost'],'rtx',l['packets_retransmitted'],'rtt',l['rtt_min_ms'],b['state'],b['bandwidth_bps']//1000000,'lim',l['send_limited_ms'])" >&2
-			sleep 0.2
-		done
-	fi
+	[ -n "${PATHS_MOVE_DEBUG-}" ] && link_samples $ctl $peer
 	wait $fp
 	ob=$($PM window "$OM_T/$name.$dir" $((t0 - 2000)) 2000)
 	oa=$($PM window "$OM_T/$name.$dir" "$at" "$w")
