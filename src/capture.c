@@ -18,6 +18,7 @@
  * that needs one when it is made, come from capns.c: through the provider's
  * privileged helper when it has one (privsep.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@
 #include "util.h"
 
 #define SYN_HOLD_MS(d) ((d)->cfg.connect_timeout_ms + 5000)
+#define SYN_BATCH 8 /* SYNs per recvmmsg() */
 
 struct capture {
 	struct network *net;
@@ -58,6 +60,7 @@ struct capture {
 	struct dhcp_server *dhcp;
 	struct idmap tcp_tab;   /* tuple hash -> flow chain: SYNs held and accepted */
 	struct idmap udp_tab;
+	unsigned accepts_due;   /* SYNs let through, not yet accepted */
 	struct capture_counters ctr;
 };
 
@@ -66,13 +69,11 @@ struct capture {
 static uint64_t tuple_key(const struct ipport *a, const struct ipport *b)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
-	const uint8_t *parts[2] = { (const uint8_t *)a, (const uint8_t *)b };
 	size_t i, j;
 
 	for (j = 0; j < 2; j++) {
 		const struct ipport *p = j ? b : a;
 
-		(void)parts;
 		for (i = 0; i < 16; i++)
 			h = (h ^ p->addr[i]) * 0x100000001b3ULL;
 		h = (h ^ p->port) * 0x100000001b3ULL;
@@ -194,20 +195,34 @@ static void handle_syn(struct capture *c, const struct syn_info *syn)
 	session_wake(s);
 }
 
+/* on_packet() - the VM's SYNs, a batch per recvmmsg(): a short batch
+ * means the socket is drained, without a recv() that says so */
 static void on_packet(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
-	uint8_t buf[2048];
+	uint8_t bufs[SYN_BATCH][2048];
+	struct mmsghdr msgs[SYN_BATCH];
+	struct iovec iov[SYN_BATCH];
 	struct syn_info syn;
-	int i;
+	int i, n, round;
 
-	for (i = 0; i < 256; i++) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
-
-		if (n < 0)
+	for (round = 0; round < 256 / SYN_BATCH; round++) {
+		memset(msgs, 0, sizeof(msgs));
+		for (i = 0; i < SYN_BATCH; i++) {
+			iov[i].iov_base = bufs[i];
+			iov[i].iov_len = sizeof(bufs[i]);
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(fd, msgs, SYN_BATCH, MSG_DONTWAIT, NULL);
+		for (i = 0; i < n; i++) {
+			daemon_io(c->d, 0);
+			if (!(msgs[i].msg_hdr.msg_flags & MSG_TRUNC) &&
+			    tcpraw_parse_syn(bufs[i], msgs[i].msg_len, &syn) == 0)
+				handle_syn(c, &syn);
+		}
+		if (n < SYN_BATCH)
 			break;
-		if ((size_t)n <= sizeof(buf) && tcpraw_parse_syn(buf, (size_t)n, &syn) == 0)
-			handle_syn(c, &syn);
 	}
 }
 
@@ -223,6 +238,8 @@ void capture_syn_accepted(struct capture *c, struct flow *f)
 	 * happened on this path: recompute before the kernel checks it */
 	tcpraw_fix_checksums(copy.pkt, copy.len);
 	send_raw(c->inject_fd, copy.pkt, copy.len, &copy.dst);
+	if (c->accepts_due < UINT_MAX)
+		c->accepts_due++;
 }
 
 void capture_reject_syn(struct capture *c, const struct syn_info *syn, uint64_t reason)
@@ -240,16 +257,16 @@ void capture_reject_syn(struct capture *c, const struct syn_info *syn, uint64_t 
 		send_raw(c->reply_fd, pkt, n, &syn->src);
 }
 
-static void accept_one(struct capture *c, int fd)
+static void accept_one(struct capture *c, int fd, const struct sockaddr *peer)
 {
-	struct sockaddr_storage local, peer;
-	socklen_t ll = sizeof(local), pl = sizeof(peer);
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
 	struct ipport vm, rem;
 	struct flow *f;
 
+	/* TPROXY: the local address is where the VM was going */
 	getsockname(fd, (struct sockaddr *)&local, &ll);
-	getpeername(fd, (struct sockaddr *)&peer, &pl);
-	ipport_from_sa(&vm, (struct sockaddr *)&peer);
+	ipport_from_sa(&vm, peer);
 	ipport_from_sa(&rem, (struct sockaddr *)&local);
 	f = tab_find(&c->tcp_tab, &vm, &rem);
 	if (!f || !f->syn || !f->lf) {
@@ -265,21 +282,37 @@ static void accept_one(struct capture *c, int fd)
 		flow_abort(f, RST_RESOURCE);
 		return;
 	}
-	flow_pump(f); /* the far end may have spoken first */
+	flow_start(f); /* the far end may have spoken first, and the VM too */
 }
 
+/* on_accept() - connections the SYN gate let through.  Only those reach
+ * this socket, so once as many were accepted as SYNs were let through, the
+ * queue is empty: no accept4() to learn that it is.  A count that is off
+ * (a SYN the kernel dropped, a VM that gave up) costs one accept4() that
+ * finds nothing, or a turn of the loop, which reports a queue not empty
+ * again. */
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
+	struct sockaddr_storage peer;
+	socklen_t pl;
 	int i, s;
 
 	for (i = 0; i < 128; i++) {
-		s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		pl = sizeof(peer);
+		s = accept4(fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (s < 0 && (errno == EMFILE || errno == ENFILE))
 			daemon_pause_event(c->d, c->tcp_ev, 100);
-		if (s < 0)
+		if (s < 0) {
+			c->accepts_due = 0;
 			break;
-		accept_one(c, s);
+		}
+		daemon_io(c->d, 0);
+		accept_one(c, s, (struct sockaddr *)&peer);
+		if (c->accepts_due)
+			c->accepts_due--;
+		if (!c->accepts_due)
+			break;
 	}
 }
 

@@ -239,6 +239,8 @@ static const struct {
 	COUNTER("flows_reset", flows_reset),
 	COUNTER("flows_refused_fds", flows_refused_fds),
 	COUNTER("accepts_paused", accepts_paused),
+	COUNTER("busy_polls", busy_polls),
+	COUNTER("busy_poll_us", busy_poll_us),
 	COUNTER("control_requests", control_requests),
 	COUNTER("control_errors", control_errors),
 };

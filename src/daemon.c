@@ -1,5 +1,6 @@
 /* daemon.c: start-up, the event loop, reload and shutdown. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "busypoll.h"
 #include "capture.h"
 #include "control.h"
 #include "daemon.h"
@@ -222,7 +224,8 @@ static void on_quit(evutil_socket_t sig, short what, void *arg)
 }
 
 /* daemon_reload() - SIGHUP and the control command reload: the egress
- * policy, resolvers, candidate-allow and the log level are re-read; peers,
+ * policy, resolvers, candidate-allow, busy-poll-us and the log level are
+ * re-read; peers,
  * networks and forwards of the file need a restart.  Returns 1 if the file
  * was reloaded, 0 if there is no file (only the resolvers are re-read), -1
  * with err ("FILE:LINE: message") if it fails to load: the running
@@ -261,6 +264,7 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	/* candidates already learned stay; the filter applies to new ones */
 	memcpy(d->cfg.candidate_allow, c.candidate_allow, sizeof(c.candidate_allow));
 	d->cfg.ncandidate_allow = c.ncandidate_allow;
+	d->cfg.busy_poll_us = d->bp.budget_us = c.busy_poll_us;
 	if (d->role == ROLE_CONSUMER)
 		egress_load_resolvers(d);
 	config_free(&c);
@@ -326,6 +330,7 @@ int daemon_init(struct daemon *d, enum role role, const char *config_path, char 
 	TAILQ_INIT(&d->networks);
 	TAILQ_INIT(&d->forwards);
 	TAILQ_INIT(&d->pump);
+	busypoll_init(&d->bp, d->cfg.busy_poll_us);
 	snprintf(d->config_path, sizeof(d->config_path), "%s", config_path ? config_path : "");
 	/* first of all: the helper must not inherit the identity's key, the
 	 * mesh socket or anything else the daemon opens from here on */
@@ -373,13 +378,37 @@ int daemon_init(struct daemon *d, enum role role, const char *config_path, char 
 	return 0;
 }
 
+/* busy_poll() - poll for work, yielding the CPU between turns, while
+ * the core says to (busypoll.h) */
+static void busy_poll(struct daemon *d)
+{
+	uint64_t start = clock_now_us(), before = d->bp.found;
+
+	do {
+		if (event_base_loop(d->base, EVLOOP_NONBLOCK) < 0)
+			break;
+		sched_yield(); /* whatever else is runnable on this core first */
+	} while (!d->quitting && busypoll_more(&d->bp, clock_now_us(), d->io_bytes));
+	d->ctr.busy_polls += d->bp.found - before;
+	d->ctr.busy_poll_us += clock_now_us() - start;
+}
+
 int daemon_run(struct daemon *d)
 {
 	struct peer *p;
 
 	TAILQ_FOREACH(p, &d->peers, entry)
 		peer_start(p);
-	return event_base_dispatch(d->base) < 0 ? -1 : 0;
+	while (!d->quitting) {
+		uint64_t io = d->io_bytes;
+		int rc = event_base_loop(d->base, EVLOOP_ONCE);
+
+		if (rc != 0)
+			return rc < 0 ? -1 : 0; /* 1: no event left to wait for */
+		if (busypoll_start(&d->bp, clock_now_us(), io, d->io_bytes))
+			busy_poll(d);
+	}
+	return 0;
 }
 
 static void free_event(struct event *ev)

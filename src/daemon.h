@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "busypoll.h"
 #include "config.h"
 #include "identity.h"
 #include "link.h"
@@ -75,6 +76,8 @@ struct daemon_counters {
 	uint64_t flows_opened, flows_closed, flows_reset;
 	uint64_t flows_refused_fds;         /* no file descriptors left for its socket */
 	uint64_t accepts_paused;            /* a listener paused: descriptors ran out */
+	uint64_t busy_polls;                /* busy polling found work: wake-ups saved */
+	uint64_t busy_poll_us;              /* time spent busy polling */
 	uint64_t control_requests, control_errors;
 };
 
@@ -114,6 +117,8 @@ struct daemon {
 	uint64_t refused_logged_ms;         /* the last report of rate-limited handshakes */
 	uint64_t refused_logged;            /* ... and the count it reported up to */
 	int quitting;
+	uint64_t io_bytes;                  /* moved by the sockets: daemon_io() */
+	struct busypoll bp;                 /* when the loop polls instead of sleeping */
 	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
 	struct event *housekeeping;         /* once a second: timeouts */
 };
@@ -141,5 +146,12 @@ void daemon_network_forget_deleted(struct daemon *d, const struct netid *id);
 /* The link's callbacks meet the daemon here (flow.c): every flow the
  * peer opens, and every event on a flow, whatever the role. */
 extern const struct link_cb daemon_link_cb;
+
+/* daemon_io() - the sockets moved n bytes (a control event counts as
+ * one): busy polling tells a light wake-up from a bulk one by this */
+static inline void daemon_io(struct daemon *d, uint64_t n)
+{
+	d->io_bytes += n ? n : 1;
+}
 
 #endif

@@ -1,14 +1,16 @@
 /* flow.c: flows between local sockets and link flows, for both roles.
  *
  * TCP: bytes from the socket are read with readv() straight into the link
- * flow's send ring (libevent 2.1 caps a bufferevent read at 4096 bytes and
- * adds a copy), until the ring is full; reading then stops until the peer
- * acknowledges (flow_writable).  The socket's output side and its errors
- * go through a bufferevent.  Bytes from the link go into the
- * bufferevent's output until it holds SOCK_OUT_HIGH, then the link flow is
- * left unread, so its window closes and the peer stops.  A FIN is carried
- * each way once everything before it was delivered; a reset either way
- * becomes a reset the other way (RST on the socket, RESET on the link).
+ * flow's send ring, until the ring is full; reading then stops until the
+ * peer acknowledges (flow_writable).  Bytes from the link are written with
+ * writev() straight from the receive ring, and consumed as the socket
+ * takes them: when the socket is full the rest stays in the ring, so the
+ * flow's window closes and the peer stops, and a write event resumes us.
+ * No bufferevent: it would copy every byte once more, and enabling its
+ * write side costs a wake-up and two epoll_ctl() per connection for a
+ * socket that is writable anyway.  A FIN is carried each way once
+ * everything before it was delivered; a reset either way becomes a reset
+ * the other way (RST on the socket, RESET on the link).
  *
  * UDP: a connected socket per flow; each datagram is one link datagram. */
 #include <errno.h>
@@ -19,8 +21,6 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "capture.h"
@@ -35,9 +35,9 @@
 #include "session.h"
 #include "util.h"
 
-#define SOCK_OUT_HIGH (1024 * 1024)
 #define SOCK_READ_MAX (256 * 1024)  /* one readv() */
 #define READ_BUDGET (1024 * 1024)   /* per wakeup, then other flows get a turn */
+#define WRITE_TURNS 16              /* writev() calls per wakeup: 4 MiB */
 
 static int from_vm_is_local(const struct flow *f)
 {
@@ -57,6 +57,7 @@ struct flow *flow_new(struct network *net, struct session *s, struct link_flow *
 	f->kind = kind;
 	f->vm = *vm;
 	f->remote = *remote;
+	f->tcp_fd = -1;
 	f->udp_fd = -1;
 	f->held_fd = -1;
 	f->created_ms = f->last_active_ms = clock_now_ms();
@@ -69,9 +70,8 @@ struct flow *flow_new(struct network *net, struct session *s, struct link_flow *
 }
 
 /* destroy() - release what this side holds; the link side is detached.
- * The socket is closed here and now, not by libevent: bufferevent_free()
- * defers its close to the next loop turn, and a RST must leave before a
- * capture being torn down loses the route to the VM. */
+ * The socket is closed here and now: a RST must leave before a capture
+ * being torn down loses the route to the VM. */
 static void destroy(struct flow *f)
 {
 	if (f->pump_queued)
@@ -86,13 +86,10 @@ static void destroy(struct flow *f)
 		close(f->held_fd);
 	if (f->rd_ev)
 		event_free(f->rd_ev);
-	if (f->bev) {
-		int fd = bufferevent_getfd(f->bev);
-
-		bufferevent_free(f->bev); /* deletes its events at once */
-		if (fd >= 0)
-			close(fd);
-	}
+	if (f->wr_ev)
+		event_free(f->wr_ev);
+	if (f->tcp_fd >= 0)
+		close(f->tcp_fd);
 	if (f->udp_ev)
 		event_free(f->udp_ev);
 	if (f->udp_fd >= 0)
@@ -110,8 +107,8 @@ static void reset_socket(struct flow *f, uint64_t reason)
 		capture_reject_syn(f->net->cap, f->syn, reason);
 		return;
 	}
-	if (f->bev)
-		sock_rst_on_close(bufferevent_getfd(f->bev));
+	if (f->tcp_fd >= 0)
+		sock_rst_on_close(f->tcp_fd);
 	else if (f->held_fd >= 0)
 		sock_rst_on_close(f->held_fd);
 }
@@ -157,83 +154,16 @@ static void count_from_link(struct flow *f, size_t n)
 
 /* ---- TCP ------------------------------------------------------------- */
 
-/* maybe_finish() - done when the link flow completed and the socket has
- * flushed everything: close it (a normal close, both FINs were seen) */
+/* maybe_finish() - done when the link flow completed: the socket took
+ * everything it carried, so close it (a normal close, both FINs were
+ * seen) */
 static int maybe_finish(struct flow *f)
 {
-	if (!f->link_finished || evbuffer_get_length(bufferevent_get_output(f->bev)) > 0)
+	if (!f->link_finished)
 		return 0;
 	f->net->d->ctr.flows_closed++;
 	destroy(f);
 	return 1;
-}
-
-/* write_direct() - with nothing queued in the bufferevent, write straight
- * from the receive ring: no copy, and no extra turn of the event loop
- * waiting for the socket to be reported writable */
-static size_t write_direct(struct flow *f)
-{
-	struct iovec iov[16];
-	size_t niov;
-	ssize_t n;
-
-	if (!f->lf || evbuffer_get_length(bufferevent_get_output(f->bev)) > 0)
-		return 0;
-	niov = link_flow_peek_iov(f->lf, iov, ARRAY_SIZE(iov));
-	if (!niov)
-		return 0;
-	n = writev(bufferevent_getfd(f->bev), iov, (int)niov);
-	if (n <= 0)
-		return 0; /* full, or an error the bufferevent will report */
-	link_flow_consume(f->lf, (size_t)n);
-	return (size_t)n;
-}
-
-/* to_socket() - link -> socket; returns 1 if the flow was freed */
-static int to_socket(struct flow *f)
-{
-	struct evbuffer *out;
-	const uint8_t *p;
-	size_t n, moved;
-
-	if (!f->bev)
-		return 0;
-	out = bufferevent_get_output(f->bev);
-	moved = write_direct(f);
-	while (f->lf && evbuffer_get_length(out) < SOCK_OUT_HIGH &&
-	       (n = link_flow_peek(f->lf, &p)) > 0) {
-		evbuffer_add(out, p, n);
-		link_flow_consume(f->lf, n);
-		moved += n;
-	}
-	if (moved) {
-		count_from_link(f, moved);
-		session_wake(f->sess);
-	}
-	if (!f->lf)
-		return maybe_finish(f);
-	if (link_flow_at_eof(f->lf) && !f->shut_wr) {
-		if (evbuffer_get_length(out) > 0) {
-			/* tell us when the last byte left, to send the FIN */
-			bufferevent_setwatermark(f->bev, EV_WRITE, 0, 0);
-			return 0;
-		}
-		shutdown(bufferevent_getfd(f->bev), SHUT_WR);
-		f->shut_wr = 1;
-		/* this may complete the link flow: cb_flow_gone then leaves the
-		 * freeing to us */
-		f->in_pump = 1;
-		link_flow_eof_seen(f->lf);
-		f->in_pump = 0;
-		session_wake(f->sess);
-		return f->link_finished ? maybe_finish(f) : 0;
-	}
-	return 0;
-}
-
-void flow_pump(struct flow *f)
-{
-	to_socket(f);
 }
 
 static uint64_t reset_reason_from_errno(int err)
@@ -253,11 +183,93 @@ static uint64_t reset_reason_from_errno(int err)
 	}
 }
 
-/* from_socket() - socket -> link: readv() into the send ring, as much as
- * it takes and the wakeup's budget allows */
-static void from_socket(struct flow *f)
+/* write_ring() - link -> socket: writev() straight from the receive ring
+ * until it is empty or the socket is full, which arms the write event.
+ * Returns the bytes moved, or -1 if the socket failed and the flow was
+ * freed. */
+static ssize_t write_ring(struct flow *f)
 {
-	int fd = bufferevent_getfd(f->bev);
+	struct iovec iov[16];
+	size_t moved = 0;
+	int i;
+
+	for (i = 0; f->lf; i++) {
+		size_t niov = link_flow_peek_iov(f->lf, iov, ARRAY_SIZE(iov)), want = 0, k;
+		ssize_t n;
+
+		if (!niov)
+			break;
+		if (i == WRITE_TURNS) {
+			event_add(f->wr_ev, NULL); /* other flows get a turn */
+			break;
+		}
+		for (k = 0; k < niov; k++)
+			want += iov[k].iov_len;
+		n = writev(f->tcp_fd, iov, (int)niov);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			event_add(f->wr_ev, NULL);
+			break;
+		}
+		if (n < 0) {
+			flow_abort(f, reset_reason_from_errno(errno));
+			return -1;
+		}
+		link_flow_consume(f->lf, (size_t)n);
+		moved += (size_t)n;
+		if ((size_t)n < want) {
+			event_add(f->wr_ev, NULL);
+			break;
+		}
+	}
+	return (ssize_t)moved;
+}
+
+/* to_socket() - link -> socket, then the FIN once every byte before it
+ * was taken; returns 1 if the flow was freed */
+static int to_socket(struct flow *f)
+{
+	ssize_t moved;
+
+	if (f->tcp_fd < 0 || f->state == FLOW_PENDING)
+		return 0;
+	moved = write_ring(f);
+	if (moved < 0)
+		return 1;
+	if (moved) {
+		count_from_link(f, (size_t)moved);
+		daemon_io(f->net->d, (uint64_t)moved);
+		session_wake(f->sess);
+	}
+	if (!f->lf)
+		return maybe_finish(f);
+	if (link_flow_at_eof(f->lf) && !f->shut_wr) {
+		shutdown(f->tcp_fd, SHUT_WR);
+		f->shut_wr = 1;
+		/* this may complete the link flow: cb_flow_gone then leaves the
+		 * freeing to us */
+		f->in_pump = 1;
+		link_flow_eof_seen(f->lf);
+		f->in_pump = 0;
+		session_wake(f->sess);
+		return maybe_finish(f);
+	}
+	return 0;
+}
+
+void flow_pump(struct flow *f)
+{
+	to_socket(f);
+}
+
+/* from_socket() - socket -> link: readv() into the send ring, as much as
+ * it takes and the wakeup's budget allows.  A short read means drained,
+ * unless the peer closed (peer_closed: the loop saw EPOLLRDHUP): then the
+ * EOF is read now, so the last bytes and the FIN leave in one datagram
+ * and one wake-up. */
+static void from_socket(struct flow *f, int peer_closed)
+{
 	struct iovec iov[16];
 	size_t total = 0;
 	int err;
@@ -273,7 +285,7 @@ static void from_socket(struct flow *f)
 		}
 		for (i = 0; i < niov; i++)
 			want += iov[i].iov_len;
-		n = readv(fd, iov, (int)niov);
+		n = readv(f->tcp_fd, iov, (int)niov);
 		err = errno; /* before the commit: returning chunks may free() */
 		link_flow_commit(f->lf, n > 0 ? (size_t)n : 0);
 		if (n < 0 && (err == EAGAIN || err == EINTR))
@@ -286,7 +298,7 @@ static void from_socket(struct flow *f)
 		if (n == 0) {
 			f->sock_eof = 1;
 			event_del(f->rd_ev);
-		} else if ((size_t)n < want) {
+		} else if ((size_t)n < want && !peer_closed) {
 			break; /* drained */
 		}
 	}
@@ -294,6 +306,7 @@ static void from_socket(struct flow *f)
 		count_from_socket(f, total);
 		session_wake(f->sess);
 	}
+	daemon_io(f->net->d, total);
 	if (f->sock_eof && f->lf && !f->shut_sent) {
 		link_flow_shutdown(f->lf);
 		f->shut_sent = 1;
@@ -305,7 +318,7 @@ static void from_socket(struct flow *f)
 
 static void on_sock_readable(evutil_socket_t fd, short what, void *arg)
 {
-	from_socket(arg);
+	from_socket(arg, what & EV_CLOSED);
 }
 
 /* resume_reading() - the send ring has room again */
@@ -315,63 +328,65 @@ static void resume_reading(struct flow *f)
 		return;
 	f->read_paused = 0;
 	event_add(f->rd_ev, NULL);
-	from_socket(f);
+	from_socket(f, 0);
 }
 
-static void on_write(struct bufferevent *bev, void *arg)
+/* connect_done() - the non-blocking connect finished, timed out or failed */
+static void connect_done(struct flow *f, short what)
 {
-	struct flow *f = arg;
+	int err = 0;
+	socklen_t len = sizeof(err);
 
-	bufferevent_setwatermark(f->bev, EV_WRITE, SOCK_OUT_HIGH / 2, 0);
-	if (!f->lf) {
-		maybe_finish(f);
+	if (what & EV_TIMEOUT)
+		err = ETIMEDOUT;
+	else if (getsockopt(f->tcp_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err == EINPROGRESS || err == EALREADY) {
+		event_add(f->wr_ev, NULL); /* not yet: a spurious wake-up */
 		return;
 	}
-	to_socket(f);
-}
-
-static void on_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct flow *f = arg;
-	int err = EVUTIL_SOCKET_ERROR();
-
-	if (what & BEV_EVENT_CONNECTED) {
+	if (err)
+		egress_failed(f, reset_reason_from_errno(err), err);
+	else
 		egress_connected(f);
-		return;
-	}
-	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-		uint64_t reason = (what & BEV_EVENT_TIMEOUT) ? RST_TIMEOUT : reset_reason_from_errno(err);
-
-		if (f->state == FLOW_PENDING)
-			egress_failed(f, reason, (what & BEV_EVENT_TIMEOUT) ? ETIMEDOUT : err);
-		else
-			flow_abort(f, reason);
-		return;
-	}
 }
 
-static void setup_bev(struct flow *f)
+static void on_sock_writable(evutil_socket_t fd, short what, void *arg)
 {
-	bufferevent_setcb(f->bev, NULL, on_write, on_event, f);
-	bufferevent_set_max_single_write(f->bev, SOCK_READ_MAX);
-	bufferevent_setwatermark(f->bev, EV_WRITE, SOCK_OUT_HIGH / 2, 0);
+	struct flow *f = arg;
+
+	if (f->state == FLOW_PENDING)
+		connect_done(f, what);
+	else
+		to_socket(f);
+}
+
+/* open_socket() - the flow takes fd, with its events (none added yet) */
+static int open_socket(struct flow *f, int fd)
+{
+	struct event_base *base = f->net->d->base;
+
+	f->tcp_fd = fd;
+	f->rd_ev = event_new(base, fd, EV_READ | EV_CLOSED | EV_PERSIST, on_sock_readable, f);
+	f->wr_ev = event_new(base, fd, EV_WRITE, on_sock_writable, f);
+	return f->rd_ev && f->wr_ev ? 0 : -1;
 }
 
 /* flow_attach_tcp() - a connected socket (provider: accepted from the
- * VM; consumer: connected to the destination) joins the flow */
+ * VM) joins the flow */
 int flow_attach_tcp(struct flow *f, int fd)
 {
-	f->bev = bufferevent_socket_new(f->net->d->base, fd, 0);
-	if (!f->bev) {
-		close(fd);
+	if (open_socket(f, fd) < 0)
 		return -1;
-	}
-	setup_bev(f);
 	f->state = FLOW_OPEN;
-	bufferevent_enable(f->bev, EV_WRITE);
-	f->rd_ev = event_new(f->net->d->base, fd, EV_READ | EV_PERSIST, on_sock_readable, f);
 	event_add(f->rd_ev, NULL);
 	return 0;
+}
+
+void flow_start(struct flow *f)
+{
+	if (!to_socket(f))
+		from_socket(f, 0);
 }
 
 /* flow_connect_tcp() - start a non-blocking connect */
@@ -380,26 +395,24 @@ int flow_connect_tcp(struct flow *f, int fd, const struct sockaddr *to, socklen_
 {
 	struct timeval tv = timeval_from_ms(timeout_ms);
 
-	f->bev = bufferevent_socket_new(f->net->d->base, fd, 0);
-	if (!f->bev) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
+		fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		return -1;
-	}
-	setup_bev(f);
 	f->state = FLOW_PENDING;
-	bufferevent_set_timeouts(f->bev, NULL, &tv); /* a connect that hangs */
-	return bufferevent_socket_connect(f->bev, to, (int)tolen);
+	if (open_socket(f, fd) < 0)
+		return -1;
+	if (connect(fd, to, tolen) < 0 && errno != EINPROGRESS)
+		return -1;
+	/* the write event reports the outcome, or the timeout a connect that
+	 * hangs; one that completed at once is reported by the next turn */
+	return event_add(f->wr_ev, &tv);
 }
 
-/* flow_connected() - consumer: the connect completed */
+/* flow_connected() - the connect completed */
 void flow_connected(struct flow *f)
 {
-	bufferevent_set_timeouts(f->bev, NULL, NULL);
 	f->state = FLOW_OPEN;
-	bufferevent_enable(f->bev, EV_WRITE);
-	f->rd_ev = event_new(f->net->d->base, bufferevent_getfd(f->bev), EV_READ | EV_PERSIST,
-			     on_sock_readable, f);
 	event_add(f->rd_ev, NULL);
 	if (f->lf) {
 		link_flow_accept(f->lf);
@@ -421,6 +434,7 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 
 		if (n < 0)
 			break;
+		daemon_io(f->net->d, (uint64_t)n);
 		flow_udp_send(f, buf, (size_t)n);
 	}
 }
@@ -521,7 +535,7 @@ static void cb_flow_writable(void *arg, struct link_flow *lf)
 {
 	struct flow *f = link_flow_app(lf);
 
-	if (f && f->bev && f->rd_ev)
+	if (f && f->tcp_fd >= 0 && f->state != FLOW_PENDING)
 		resume_reading(f);
 }
 
@@ -533,8 +547,8 @@ static void cb_flow_gone(void *arg, struct link_flow *lf, uint64_t reason)
 		return;
 	link_flow_set_app(lf, NULL);
 	f->lf = NULL;
-	if (reason == RST_NONE && f->proto == WIRE_PROTO_TCP && f->bev) {
-		f->link_finished = 1; /* both FINs delivered: close once flushed */
+	if (reason == RST_NONE && f->proto == WIRE_PROTO_TCP && f->tcp_fd >= 0) {
+		f->link_finished = 1; /* both FINs delivered: close the socket */
 		if (!f->in_pump)
 			maybe_finish(f);
 		return;
@@ -566,6 +580,7 @@ static void cb_datagram(void *arg, struct link_flow *lf, const uint8_t *d, size_
 		n = send(f->udp_fd, d, len, MSG_DONTWAIT);
 	if (n >= 0)
 		count_from_link(f, len);
+	daemon_io(f->net->d, len);
 }
 
 static void cb_network_deleted(void *arg, const struct netid *id)

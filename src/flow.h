@@ -3,8 +3,8 @@
  *
  * The bytes are pumped both ways with backpressure: a flow stops reading
  * its socket while the link's send ring is full, and stops taking from the
- * link while the socket's output buffer is above its high-water mark, so
- * the peer's window closes and the far socket stops being read. */
+ * link while the socket is full, so the peer's window closes and the far
+ * socket stops being read. */
 #ifndef OMNET_FLOW_H
 #define OMNET_FLOW_H
 
@@ -17,7 +17,6 @@
 struct network;
 struct session;
 struct link_flow;
-struct bufferevent;
 struct event;
 
 enum flow_state {
@@ -37,8 +36,9 @@ struct flow {
 	uint64_t created_ms;
 	uint64_t bytes_up, bytes_down; /* VM to remote, remote to VM */
 	/* TCP */
-	struct bufferevent *bev;     /* output side and errors */
-	struct event *rd_ev;         /* input side: readv() into the ring */
+	int tcp_fd;                  /* -1 until attached or connecting */
+	struct event *rd_ev;         /* input side: readv() into the send ring */
+	struct event *wr_ev;         /* the connect's outcome, then a full socket */
 	unsigned read_paused : 1;    /* the send ring was full */
 	unsigned sock_eof : 1;       /* the socket reached EOF */
 	unsigned shut_sent : 1;      /* link_flow_shutdown() done */
@@ -78,6 +78,12 @@ int flow_connect_tcp(struct flow *f, int fd, const struct sockaddr *to, socklen_
 void flow_connected(struct flow *f);
 /* flow_pump() - move what the link holds to the socket (after attach) */
 void flow_pump(struct flow *f);
+/* flow_start() - after attach, outside the link's callbacks: move what the
+ * link holds to the socket, then read what the socket already holds.  A
+ * client writes its request right behind the handshake's last ACK, and
+ * waiting for the loop to report it would cost a wake-up per connection.
+ * The flow may be freed on return. */
+void flow_start(struct flow *f);
 /* flow_attach_udp() - a connected UDP socket for the flow's replies */
 void flow_attach_udp(struct flow *f, int fd);
 /* flow_udp_from_vm() - a datagram the VM sent (provider) */

@@ -437,6 +437,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			const uint8_t *p = m->rx_iov[i].iov_base;
 			size_t len = m->rx_msg[i].msg_len, seg = gro_size(&m->rx_msg[i].msg_hdr), off;
 
+			daemon_io(m->d, len);
 			if (!seg)
 				seg = len;
 			for (off = 0; off < len; off += seg)

@@ -175,6 +175,7 @@ static void assert_globals_eq(const struct config *a, const struct config *b)
 	assert_u64(a->link_buffer_bytes, b->link_buffer_bytes, "link buffer");
 	assert_u64(a->memory_limit_bytes, b->memory_limit_bytes, "memory limit");
 	ck_assert_uint_eq(a->max_flows, b->max_flows);
+	assert_u64(a->busy_poll_us, b->busy_poll_us, "busy poll");
 	ck_assert_uint_eq(a->gateway.s_addr, b->gateway.s_addr);
 	ck_assert_uint_eq(a->dns.s_addr, b->dns.s_addr);
 	ck_assert_uint_eq(a->dhcp_start.s_addr, b->dhcp_start.s_addr);
@@ -215,6 +216,7 @@ START_TEST(test_defaults_are_complete_and_sane)
 	assert_u64(cfg.link_buffer_bytes, 67108864, "link buffer");
 	assert_u64(cfg.memory_limit_bytes, 268435456, "memory");
 	ck_assert_uint_eq(cfg.max_flows, 65536);
+	assert_u64(cfg.busy_poll_us, 50, "busy poll");
 	assert_addr4(cfg.gateway, "10.0.2.2", "gateway");
 	assert_addr4(cfg.dns, "10.0.2.3", "dns");
 	assert_addr4(cfg.dhcp_start, "10.0.2.15", "dhcp-start");
@@ -822,6 +824,7 @@ static const struct bad bad[] = {
 	{ "mtu = abc\n", "t.conf:1: mtu: 'abc' is not a number (576..65535 bytes)" },
 	{ "\nmtu = 100\n", "t.conf:2: mtu: 100 is out of range (576..65535 bytes)" },
 	{ "max-flows = 0\n", "t.conf:1: max-flows: 0 is out of range (1..1048576 flows)" },
+	{ "busy-poll-us = 1001\n", "t.conf:1: busy-poll-us: 1001 is out of range (0..1000 us)" },
 	{ "prefix-length = 31\n", "t.conf:1: prefix-length: 31 is out of range (8..30 bits)" },
 	{ "datagram-max-age-ms = 60001\n",
 	  "t.conf:1: datagram-max-age-ms: 60001 is out of range (1..60000 ms)" },

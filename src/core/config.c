@@ -43,7 +43,7 @@ struct keydef {
 	int (*set)(struct parser *p, const struct keydef *k, void *obj, const char *v);
 	size_t off;
 	uint64_t min, max;	/* numbers: the range; strings: max is the length */
-	const char *unit;	/* for range messages: "ms", "bytes" or "" */
+	const char *unit;	/* for range messages: "ms", "us", "bytes" or "" */
 	int repeat;		/* may appear more than once per section */
 };
 
@@ -618,6 +618,9 @@ static const struct keydef global_keys[] = {
 	GLOBAL("relay-bytes-per-second", set_u64, relay_bytes_per_second, 0, 1ull << 40,
 	       "bytes"),
 	GLOBAL("max-flows", set_uint, max_flows, 1, 1048576, "flows"),
+	/* microseconds, unlike every other duration: a wake-up costs tens of
+	 * them, and polling for more than a millisecond only burns the CPU */
+	GLOBAL("busy-poll-us", set_u64, busy_poll_us, 0, 1000, "us"),
 	GLOBAL("network-max-flows", set_uint, network_max_flows, 1, 1048576, "flows"),
 	{ "candidate-allow", set_candidate_allow, 0, 0, 0, "", 1 },
 	/* PCP and NAT-PMP carry lifetimes in 32-bit seconds; a day is plenty */
@@ -1163,6 +1166,7 @@ void config_defaults(struct config *c)
 	c->link_buffer_bytes = 67108864;
 	c->memory_limit_bytes = 268435456;
 	c->max_flows = 65536;
+	c->busy_poll_us = 50;
 	c->network_max_flows = 16384;
 	/* slirp's addresses, which VM images and users already know */
 	inet_pton(AF_INET, "10.0.2.2", &c->gateway);

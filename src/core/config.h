@@ -104,6 +104,7 @@ struct config {
 	uint64_t relay_bytes_per_second;	/* relay role: per peer; 0: no limit */
 	uint64_t port_map_lease_ms;		/* consumer: asked of the router */
 	unsigned max_flows, network_max_flows;
+	uint64_t busy_poll_us;		/* after a light wake-up, poll this long */
 	/* ranges peers and relays may name as candidates though the filter
 	 * would drop them (loopback, link-local, this host's networks) */
 	struct config_egress_match candidate_allow[CONFIG_CANDIDATE_ALLOW_MAX];

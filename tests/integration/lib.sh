@@ -218,11 +218,12 @@ om_consumer_conf() {  # extra lines on stdin
 # om_start_consumer [LOGNAME] - the consumer in cons, configured by
 # $OM_T/consumer.conf, its state in $OM_T/c, the mesh on 6950 and control
 # on $OM_T/c.sock; sets CONS_PID.  Again after a restart: what it had comes
-# back from the state directory.
+# back from the state directory.  Both daemons log at debug level unless
+# OM_VERBOSE is set (empty: the default level, as a user runs them).
 om_start_consumer() {
 	mkdir -p "$OM_T/c"
 	om_bg "$NS_CONS" "${1:-consumer}" "$OMNETD" --role consumer -c "$OM_T/consumer.conf" \
-		-S "$OM_T/c" -s "$OM_T/c.sock" -l 0.0.0.0:6950 -v
+		-S "$OM_T/c" -s "$OM_T/c.sock" -l 0.0.0.0:6950 ${OM_VERBOSE--v}
 	CONS_PID=$OM_LASTPID
 	om_wait 10 test -S "$OM_T/c.sock" || { log "consumer did not start"; return 1; }
 }
@@ -235,7 +236,7 @@ om_start_provider() {
 	# shellcheck disable=SC2086 # the wrapper is words
 	om_bg "$NS_PROV" "${1:-provider}" ${OM_PROVIDER_WRAP:-} "$OMNETD" --role provider \
 		-S "$OM_T/p" ${OM_PROVIDER_CONF:+-c "$OM_PROVIDER_CONF"} -s "$OM_T/p.sock" \
-		-l 0.0.0.0:6950 -v
+		-l 0.0.0.0:6950 ${OM_VERBOSE--v}
 	PROV_PID=$OM_LASTPID
 	om_wait 10 test -S "$OM_T/p.sock" || { log "provider did not start"; return 1; }
 }

@@ -33,11 +33,17 @@ check "the provider cannot route to the server itself" \
 head -c $((50 << 20)) /dev/urandom >"$OM_T/www/big"
 want=$(sha256sum <"$OM_T/www/big" | cut -d' ' -f1)
 : >"$OM_T/http-clients"
+polled0=$(json_eval ctl_c "r['counters']['busy_poll_us']" status)
 t0=$(date +%s%N)
 vm curl -sS -m 120 -o "$OM_T/down" http://$SRV_ADDR:8080/big
 t1=$(date +%s%N)
+polled=$(( $(json_eval ctl_c "r['counters']['busy_poll_us']" status) - polled0 ))
 check "50 MB download is byte-exact" test "$(sha256sum <"$OM_T/down" | cut -d' ' -f1)" = "$want"
 log "download: $(( (50 << 20) * 8 / ((t1 - t0) / 1000) )) Mbit/s"
+# busy polling is for round trips: bulk keeps the loop busy without it
+# (polling stops within a 10 ms window of bulk, and resumes at the end)
+check "the consumer did not busy-poll through the bulk transfer ($polled us in $(( (t1 - t0) / 1000 )) us)" \
+	test "$polled" -lt 30000
 got=$(vm curl -sS -m 120 -T "$OM_T/down" http://$SRV_ADDR:8080/up)
 check "50 MB upload is byte-exact (server's sha256)" test "$got" = "$want"
 check "the server sees every connection from the consumer ($CONS_LAN)" \
@@ -52,6 +58,15 @@ check "DNS over TCP via 10.0.2.3" \
 # --- UDP both ways
 check "UDP echo: 20 distinct datagrams and their echoes" \
 	vm $PY "$OM_SRCDIR/tests/integration/servers.py" udp-client --host $SRV_ADDR --port 7 --count 20
+# round trips are served by busy polling: most responses come back while
+# the daemon that passed the request on still looks for work
+om_bg "$NS_SRV" rrperf "$OM_BUILD/tests/rrperf" serve 7000
+om_wait 10 vm "$OM_BUILD/tests/rrperf" udp-rr $SRV_ADDR 7000 1
+polls0=$(json_eval ctl_p "r['counters']['busy_polls']" status)
+rr=$(vm "$OM_BUILD/tests/rrperf" udp-rr $SRV_ADDR 7000 400)
+polls=$(( $(json_eval ctl_p "r['counters']['busy_polls']" status) - polls0 ))
+check "400 UDP round trips (p50 p99 us: $rr): the provider's busy polling found $polls responses" \
+	test "$polls" -ge 200
 
 # --- 200 concurrent TCP flows
 out=$(vm timeout 240 $PY "$OM_SRCDIR/tests/integration/servers.py" echo-clients \
