@@ -5,7 +5,8 @@
  *   rrperf serve PORT                   TCP and UDP echo on PORT (any address)
  *   rrperf tcp-rr HOST PORT COUNT       "p50 p99" microseconds of COUNT
  *   rrperf udp-rr HOST PORT COUNT       64-byte request/response round trips
- *   rrperf crr HOST PORT SECONDS        "per-second refused" new connections
+ *   rrperf crr HOST PORT SECONDS        "per-second refused" new connections,
+ *                                       one after another
  *
  * HOST is an IPv4 address.  A round trip's clock runs from the send to
  * the whole response.  crr counts a connection done when its response has
@@ -241,7 +242,7 @@ static int conn_rate(const char *host, const char *port, const char *secs)
 		close(fd);
 		done++;
 	}
-	printf("%.0f %llu\n", done / ((now_ns() - t0) / 1e9), (unsigned long long)refused);
+	printf("%.2f %llu\n", done / ((now_ns() - t0) / 1e9), (unsigned long long)refused);
 	return refused != 0;
 }
 
