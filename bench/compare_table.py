@@ -37,7 +37,7 @@ def ratio(a, b):
 def added(r, impl, metric):
     """microseconds over native's median"""
     a, n = med(r, impl, metric), med(r, "native", metric)
-    return "+%.0f" % (a - n) if a is not None and n is not None else "-"
+    return "%+.0f" % (a - n) if a is not None and n is not None else "-"
 
 
 def main():
@@ -52,6 +52,14 @@ def main():
         print("%-12s %-20s %-20s %-20s %-20s %7s %7s" % (
             i, cell(r, i, "bulk1-up"), cell(r, i, "bulk1-down"), cell(r, i, "bulk4-up"),
             cell(r, i, "bulk4-down"), *["%.2f" % c if c is not None else "-" for c in cpu]))
+    print()
+    print("The whole machine's CPU busy during those transfers, % of all cores (medians)")
+    print("%-12s %-14s %-14s %-14s %-14s" % ("", "1 stream up", "1 stream down",
+                                             "4 streams up", "4 streams down"))
+    for i in impls:
+        print("%-12s %-14s %-14s %-14s %-14s" % (i, *[
+            "%.0f%%" % v if v is not None else "-"
+            for v in (med(r, i, m) for m in ("busy1-up", "busy1-down", "busy4-up", "busy4-down"))]))
     print()
     print("Round trips (64 bytes each way, 2,000 back to back), us: p50 / p99, and added to native")
     print("%-12s %-26s %-14s %-26s %-14s" % ("", "TCP p50 / p99", "added", "UDP p50 / p99", "added"))
