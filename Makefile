@@ -37,7 +37,7 @@ LDFLAGS_ALL = $(SANFLAGS) $(CONFIG_LDFLAGS)
 # Pure cores (src/core/): no sockets, no event loop, no clock, no
 # randomness; the time comes in as an argument.  Tests link these alone.
 CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c link_send.c link_sent.c link_loss.c link_dgram.c link_sched.c \
-            path.c nego.c pmtu.c hslimit.c replay.c dhcp.c busypoll.c \
+            path.c nego.c pmtu.c hslimit.c replay.c dhcp.c busypoll.c userdirs.c \
             policy.c config.c tcpraw.c resolv.c pcp.c cmdschema.c
 # Glue: sockets, libevent, OpenSSL, namespaces, nftables.
 GLUE_SRCS = osutil.c identity.c dtls.c seal.c mesh.c session.c peer.c relay.c flow.c netns.c netlink.c nft.c \
@@ -53,7 +53,7 @@ BINS = $(O)/omnetd $(O)/omnetctl
 
 UNIT_TESTS = test_wire test_rangeset test_ring test_link test_link_limits test_dhcp test_policy \
              test_config test_tcpraw test_dtls test_path test_nego test_hslimit test_pcp test_control \
-             test_cmdschema test_pmtu test_replay test_busypoll
+             test_cmdschema test_pmtu test_replay test_busypoll test_userdirs
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
 TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest $(O)/tests/privsep_rtt \
              $(O)/tests/hostile_peer $(O)/tests/stranger $(O)/tests/rrperf

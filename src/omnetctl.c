@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #include "cmdschema.h"
 #include "config.h"
 #include "osutil.h"
+#include "userdirs.h"
 #include "util.h"
 
 #ifdef OMNET_RUNDIR
@@ -870,6 +872,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: omnetctl [-s CONTROL_SOCKET] [--json] [--timeout-ms MS] COMMAND ...\n"
 		   "\n"
 		   "  -s, --socket PATH  control socket (default: $OMNETCTL_SOCKET, else\n"
+		   "                     for an ordinary user whose own omnetd runs,\n"
+		   "                     $XDG_RUNTIME_DIR/omnetd/omnetd.sock, else\n"
 		   "                     " CTL_DEFAULT_SOCKET ")\n"
 		   "  --json             print the daemon's JSON reply as one line\n"
 		   "  --timeout-ms MS    how long to wait for the reply (default %d)\n"
@@ -1432,13 +1436,27 @@ static int wants_help(int argc, char **argv)
 	return 0;
 }
 
-/* pick_socket() - -s, else $OMNETCTL_SOCKET, else the built-in path */
+/* pick_socket() - -s, else $OMNETCTL_SOCKET; else, for an ordinary user
+ * whose own omnetd runs, its socket (userdirs.h); else the system's */
 static void pick_socket(struct ctl_opts *o)
 {
+	static char user_sock[108];
 	const char *env = getenv("OMNETCTL_SOCKET");
+	char rt[64], err[512];
+	struct stat st;
 
-	if (!o->socket)
-		o->socket = env && *env ? env : CTL_DEFAULT_SOCKET;
+	if (o->socket)
+		return;
+	if (env && *env) {
+		o->socket = env;
+		return;
+	}
+	o->socket = CTL_DEFAULT_SOCKET;
+	if (geteuid() != 0 &&
+	    userdirs_socket(user_runtime_dir(rt, sizeof(rt)), user_sock, sizeof(user_sock), err,
+			    sizeof(err)) == 0 &&
+	    stat(user_sock, &st) == 0 && S_ISSOCK(st.st_mode))
+		o->socket = user_sock;
 }
 
 int main(int argc, char **argv)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -20,6 +21,7 @@
 #include "log.h"
 #include "osutil.h"
 #include "privdrop.h"
+#include "userdirs.h"
 #include "util.h"
 
 struct options {
@@ -36,8 +38,11 @@ static void usage(FILE *f)
 		"       omnetd -t [FILE]\n"
 		"  --role ROLE        provider, consumer or relay\n"
 		"  -c, --config FILE  configuration file (default: embedded defaults only)\n"
-		"  -S, --state-dir D  identity and runtime state (default %s)\n"
-		"  -s, --socket PATH  control socket (default %s)\n"
+		"  -S, --state-dir D  identity and runtime state (default %s;\n"
+		"                     an ordinary user: $XDG_STATE_HOME/omnetd, else\n"
+		"                     ~/.local/state/omnetd)\n"
+		"  -s, --socket PATH  control socket (default %s;\n"
+		"                     an ordinary user: $XDG_RUNTIME_DIR/omnetd/omnetd.sock)\n"
 		"  -l, --listen A:P   UDP address of the mesh link (default 0.0.0.0:%d; :0 any port)\n"
 		"  -v, --verbose      more logging (repeatable)\n"
 		"  -t, --test         check the configuration and exit\n"
@@ -88,12 +93,53 @@ static void parse_args(int argc, char **argv, struct options *o)
 	}
 }
 
-/* load_config() - defaults, then the file, then the command line */
+/* user_defaults() - run by an ordinary user, the state and the control
+ * socket default to the user's own directories (userdirs.h); the file and
+ * the command line still win.  A place that cannot be found is left empty,
+ * and an error only if nothing else names it (check_places()). */
+struct place_errors {
+	char state[512], socket[512];
+};
+
+static void user_defaults(struct config *cfg, struct place_errors *e)
+{
+	char rt[64];
+
+	if (geteuid() == 0)
+		return;
+	if (userdirs_state(getenv("XDG_STATE_HOME"), getenv("HOME"), cfg->state_dir,
+			   sizeof(cfg->state_dir), e->state, sizeof(e->state)) < 0)
+		cfg->state_dir[0] = '\0';
+	if (userdirs_socket(user_runtime_dir(rt, sizeof(rt)), cfg->control_socket,
+			    sizeof(cfg->control_socket), e->socket, sizeof(e->socket)) < 0)
+		cfg->control_socket[0] = '\0';
+}
+
+/* check_places() - the state directory, and unless only the identity is
+ * wanted the control socket, were found or named */
+static int check_places(const struct config *cfg, const struct options *o,
+			const struct place_errors *e)
+{
+	if (!cfg->state_dir[0]) {
+		fprintf(stderr, "omnetd: %s\n", e->state);
+		return -1;
+	}
+	if (!cfg->control_socket[0] && !o->show_identity) {
+		fprintf(stderr, "omnetd: %s\n", e->socket);
+		return -1;
+	}
+	return 0;
+}
+
+/* load_config() - defaults (an ordinary user's own), then the file, then
+ * the command line */
 static int load_config(struct config *cfg, const struct options *o)
 {
+	struct place_errors pe = { "", "" };
 	char err[1024];
 
 	config_defaults(cfg);
+	user_defaults(cfg, &pe);
 	if (o->config && config_load_file(cfg, o->config, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
@@ -106,7 +152,7 @@ static int load_config(struct config *cfg, const struct options *o)
 		fprintf(stderr, "omnetd: -l %s: not ADDRESS:PORT\n", o->listen);
 		return -1;
 	}
-	return 0;
+	return o->test ? 0 : check_places(cfg, o, &pe);
 }
 
 /* raise_fd_limit() - every flow holds a socket: take all the descriptors

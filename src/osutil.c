@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "osutil.h"
@@ -119,3 +121,17 @@ void sock_rst_on_close(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
+
+const char *user_runtime_dir(char *buf, size_t len)
+{
+	const char *env = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+
+	if (env && env[0] == '/')
+		return env;
+	snprintf(buf, len, "/run/user/%u", (unsigned)geteuid());
+	if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid())
+		return buf;
+	return NULL;
+}
+

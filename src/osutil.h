@@ -36,4 +36,9 @@ int file_write_atomic(const char *path, file_writer write_cb, void *arg, char *e
 /* sock_rst_on_close() - SO_LINGER 0: close() sends the peer a RST */
 void sock_rst_on_close(int fd);
 
+/* user_runtime_dir() - an ordinary user's runtime directory:
+ * $XDG_RUNTIME_DIR, else /run/user/UID if it is this user's directory (as
+ * under "sudo -u", which does not set the variable); NULL if neither */
+const char *user_runtime_dir(char *buf, size_t len);
+
 #endif
