@@ -18,7 +18,6 @@
  * that needs one when it is made, come from capns.c: through the provider's
  * privileged helper when it has one (privsep.h). */
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +59,7 @@ struct capture {
 	struct dhcp_server *dhcp;
 	struct idmap tcp_tab;   /* tuple hash -> flow chain: SYNs held and accepted */
 	struct idmap udp_tab;
-	unsigned accepts_due;   /* SYNs let through, not yet accepted */
+	unsigned accepts_due;   /* flows whose SYN was let through, not accepted yet */
 	struct capture_counters ctr;
 };
 
@@ -122,6 +121,8 @@ static void tab_del(struct idmap *t, struct flow *f)
 void capture_flow_destroyed(struct capture *c, struct flow *f)
 {
 	tab_del(f->proto == WIRE_PROTO_UDP ? &c->udp_tab : &c->tcp_tab, f);
+	if (f->syn_passed && c->accepts_due)
+		c->accepts_due--; /* let through, never accepted */
 }
 
 /* ---- the peer and the kind of a destination --------------------------- */
@@ -238,8 +239,10 @@ void capture_syn_accepted(struct capture *c, struct flow *f)
 	 * happened on this path: recompute before the kernel checks it */
 	tcpraw_fix_checksums(copy.pkt, copy.len);
 	send_raw(c->inject_fd, copy.pkt, copy.len, &copy.dst);
-	if (c->accepts_due < UINT_MAX)
+	if (!f->syn_passed) {
+		f->syn_passed = 1;
 		c->accepts_due++;
+	}
 }
 
 void capture_reject_syn(struct capture *c, const struct syn_info *syn, uint64_t reason)
@@ -278,6 +281,10 @@ static void accept_one(struct capture *c, int fd, const struct sockaddr *peer)
 	c->ctr.accepted++;
 	free(f->syn);
 	f->syn = NULL;
+	if (f->syn_passed) {
+		f->syn_passed = 0;
+		c->accepts_due--;
+	}
 	if (flow_attach_tcp(f, fd) < 0) {
 		flow_abort(f, RST_RESOURCE);
 		return;
@@ -286,11 +293,10 @@ static void accept_one(struct capture *c, int fd, const struct sockaddr *peer)
 }
 
 /* on_accept() - connections the SYN gate let through.  Only those reach
- * this socket, so once as many were accepted as SYNs were let through, the
- * queue is empty: no accept4() to learn that it is.  A count that is off
- * (a SYN the kernel dropped, a VM that gave up) costs one accept4() that
- * finds nothing, or a turn of the loop, which reports a queue not empty
- * again. */
+ * this socket, so once every flow let through was accepted, the queue is
+ * empty: no accept4() to learn that it is.  Flows let through whose
+ * handshake has not completed stay counted (a burst is accepted in one
+ * turn); one that never completes leaves the count when it times out. */
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
@@ -303,14 +309,10 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 		s = accept4(fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (s < 0 && (errno == EMFILE || errno == ENFILE))
 			daemon_pause_event(c->d, c->tcp_ev, 100);
-		if (s < 0) {
-			c->accepts_due = 0;
+		if (s < 0)
 			break;
-		}
 		daemon_io(c->d, 0);
 		accept_one(c, s, (struct sockaddr *)&peer);
-		if (c->accepts_due)
-			c->accepts_due--;
 		if (!c->accepts_due)
 			break;
 	}
@@ -656,5 +658,5 @@ void capture_inbound_open(struct session *s, struct link_flow *lf)
 	}
 	if (flow_connect_tcp(f, fd, (struct sockaddr *)&ss, ipport_to_sa(&vm, &ss),
 			     s->d->cfg.connect_timeout_ms) < 0)
-		egress_failed(f, errno == ECONNREFUSED ? RST_REFUSED : RST_UNREACHABLE, errno);
+		egress_failed(f, flow_reset_reason(errno), errno);
 }

@@ -407,7 +407,7 @@ void egress_open(struct session *s, struct link_flow *lf)
 		return;
 	}
 	if (flow_connect_tcp(f, -1, (struct sockaddr *)&ss, len, d->cfg.connect_timeout_ms) < 0)
-		egress_failed(f, errno == ECONNREFUSED ? RST_REFUSED : RST_UNREACHABLE, errno);
+		egress_failed(f, flow_reset_reason(errno), errno);
 }
 
 void egress_connected(struct flow *f)

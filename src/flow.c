@@ -166,11 +166,17 @@ static int maybe_finish(struct flow *f)
 	return 1;
 }
 
-static uint64_t reset_reason_from_errno(int err)
+uint64_t flow_reset_reason(int err)
 {
 	switch (err) {
 	case ECONNREFUSED:
 		return RST_REFUSED;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+	case EADDRNOTAVAIL: /* no local port left */
+		return RST_RESOURCE;
 	case EHOSTUNREACH:
 	case ENETUNREACH:
 	case EHOSTDOWN:
@@ -213,7 +219,7 @@ static ssize_t write_ring(struct flow *f)
 			break;
 		}
 		if (n < 0) {
-			flow_abort(f, reset_reason_from_errno(errno));
+			flow_abort(f, flow_reset_reason(errno));
 			return -1;
 		}
 		link_flow_consume(f->lf, (size_t)n);
@@ -291,7 +297,7 @@ static void from_socket(struct flow *f, int peer_closed)
 		if (n < 0 && (err == EAGAIN || err == EINTR))
 			break;
 		if (n < 0) {
-			flow_abort(f, reset_reason_from_errno(err));
+			flow_abort(f, flow_reset_reason(err));
 			return;
 		}
 		total += (size_t)n;
@@ -306,7 +312,8 @@ static void from_socket(struct flow *f, int peer_closed)
 		count_from_socket(f, total);
 		session_wake(f->sess);
 	}
-	daemon_io(f->net->d, total);
+	if (total || f->sock_eof)
+		daemon_io(f->net->d, total);
 	if (f->sock_eof && f->lf && !f->shut_sent) {
 		link_flow_shutdown(f->lf);
 		f->shut_sent = 1;
@@ -331,7 +338,9 @@ static void resume_reading(struct flow *f)
 	from_socket(f, 0);
 }
 
-/* connect_done() - the non-blocking connect finished, timed out or failed */
+/* connect_done() - the non-blocking connect finished, timed out or
+ * failed: epoll reports a connecting socket writable only once its
+ * handshake is over, one way or the other */
 static void connect_done(struct flow *f, short what)
 {
 	int err = 0;
@@ -341,12 +350,8 @@ static void connect_done(struct flow *f, short what)
 		err = ETIMEDOUT;
 	else if (getsockopt(f->tcp_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
-	if (err == EINPROGRESS || err == EALREADY) {
-		event_add(f->wr_ev, NULL); /* not yet: a spurious wake-up */
-		return;
-	}
 	if (err)
-		egress_failed(f, reset_reason_from_errno(err), err);
+		egress_failed(f, flow_reset_reason(err), err);
 	else
 		egress_connected(f);
 }
@@ -400,13 +405,19 @@ int flow_connect_tcp(struct flow *f, int fd, const struct sockaddr *to, socklen_
 	if (fd < 0)
 		return -1;
 	f->state = FLOW_PENDING;
-	if (open_socket(f, fd) < 0)
+	if (open_socket(f, fd) < 0) {
+		errno = ENOMEM;
 		return -1;
+	}
 	if (connect(fd, to, tolen) < 0 && errno != EINPROGRESS)
 		return -1;
 	/* the write event reports the outcome, or the timeout a connect that
 	 * hangs; one that completed at once is reported by the next turn */
-	return event_add(f->wr_ev, &tv);
+	if (event_add(f->wr_ev, &tv) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
 }
 
 /* flow_connected() - the connect completed */

@@ -51,6 +51,7 @@ struct flow {
 	uint64_t last_active_ms;
 	/* provider: the VM's SYN, until the peer has connected */
 	struct syn_info *syn;
+	unsigned syn_passed : 1;     /* provider: the SYN was let through, not accepted yet */
 	/* link bytes waiting to be written: pumped once per receive batch */
 	TAILQ_ENTRY(flow) pump_entry;
 	unsigned pump_queued : 1;
@@ -76,6 +77,9 @@ int flow_attach_tcp(struct flow *f, int fd);
 int flow_connect_tcp(struct flow *f, int fd, const struct sockaddr *to, socklen_t tolen,
 		     uint64_t timeout_ms);
 void flow_connected(struct flow *f);
+/* flow_reset_reason() - the RESET reason (RST_*) that says what errno err
+ * says to the other side */
+uint64_t flow_reset_reason(int err);
 /* flow_pump() - move what the link holds to the socket (after attach) */
 void flow_pump(struct flow *f);
 /* flow_start() - after attach, outside the link's callbacks: move what the

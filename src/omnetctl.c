@@ -1453,8 +1453,8 @@ static void pick_socket(struct ctl_opts *o)
 	}
 	o->socket = CTL_DEFAULT_SOCKET;
 	if (geteuid() != 0 &&
-	    userdirs_socket(user_runtime_dir(rt, sizeof(rt)), user_sock, sizeof(user_sock), err,
-			    sizeof(err)) == 0 &&
+	    userdirs_socket(NULL, user_runtime_dir(rt, sizeof(rt)), user_sock, sizeof(user_sock),
+			    err, sizeof(err)) == 0 &&
 	    stat(user_sock, &st) == 0 && S_ISSOCK(st.st_mode))
 		o->socket = user_sock;
 }

@@ -107,11 +107,12 @@ static void user_defaults(struct config *cfg, struct place_errors *e)
 
 	if (geteuid() == 0)
 		return;
-	if (userdirs_state(getenv("XDG_STATE_HOME"), getenv("HOME"), cfg->state_dir,
-			   sizeof(cfg->state_dir), e->state, sizeof(e->state)) < 0)
+	if (userdirs_state(getenv("STATE_DIRECTORY"), getenv("XDG_STATE_HOME"), getenv("HOME"),
+			   cfg->state_dir, sizeof(cfg->state_dir), e->state, sizeof(e->state)) < 0)
 		cfg->state_dir[0] = '\0';
-	if (userdirs_socket(user_runtime_dir(rt, sizeof(rt)), cfg->control_socket,
-			    sizeof(cfg->control_socket), e->socket, sizeof(e->socket)) < 0)
+	if (userdirs_socket(getenv("RUNTIME_DIRECTORY"), user_runtime_dir(rt, sizeof(rt)),
+			    cfg->control_socket, sizeof(cfg->control_socket), e->socket,
+			    sizeof(e->socket)) < 0)
 		cfg->control_socket[0] = '\0';
 }
 

@@ -66,13 +66,69 @@ START_TEST(test_bulk_stops_polling_and_idle_restores_it)
 		io += 65536;
 		ck_assert_int_eq(busypoll_start(&b, t, io - 65536, io), 0);
 	}
-	/* then a light workload: polls again once a light window passed */
+	/* then round trips: polls again once a light window passed */
 	for (i = 0; i < 2 * BUSY_POLL_WINDOW_US / 1000; i++) {
 		t += 1000;
 		io += 100;
-		busypoll_start(&b, t, io - 100, io);
+		if (busypoll_start(&b, t, io - 100, io)) {
+			busypoll_more(&b, t += 30, io += 100); /* the response */
+			while (busypoll_more(&b, t += 5, io))
+				;
+		}
 	}
 	ck_assert_int_eq(busypoll_start(&b, t + 10, io, io + 100), 1);
+}
+END_TEST
+
+/* a steady stream below the bulk rate whose packets come 200 us apart:
+ * every poll would run its 50 us and find nothing */
+START_TEST(test_futile_polling_rests)
+{
+	struct busypoll b;
+	uint64_t t = 0, io = 0;
+	int i, started = 0, after = 0, late = 0;
+
+	busypoll_init(&b, 50);
+	for (i = 0; i < 2000; i++) { /* half a second or so */
+		t += 200;
+		io += 1400;
+		if (t > 10 * BUSY_POLL_WINDOW_US)
+			after++;
+		if (busypoll_start(&b, t, io - 1400, io)) {
+			started++;
+			if (t > 10 * BUSY_POLL_WINDOW_US)
+				late++;
+			while (busypoll_more(&b, t += 5, io))
+				;
+		}
+	}
+	ck_assert_uint_eq(b.found, 0);
+	ck_assert_int_ge(started, BUSY_POLL_FUTILE_MIN);
+	/* resting up to 8 windows in 9: at most a fifth of the packets polled */
+	ck_assert_int_le(late * 5, after);
+}
+END_TEST
+
+/* round trips: the response comes 30 us after the request, within the
+ * budget, so polls pay and go on */
+START_TEST(test_paying_polls_go_on)
+{
+	struct busypoll b;
+	uint64_t t = 0, io = 0;
+	int i, started = 0;
+
+	busypoll_init(&b, 50);
+	for (i = 0; i < 1000; i++) {
+		t += 100;
+		io += 64;
+		if (busypoll_start(&b, t, io - 64, io)) {
+			started++;
+			busypoll_more(&b, t += 30, io += 64); /* the response */
+			while (busypoll_more(&b, t += 5, io))
+				;
+		}
+	}
+	ck_assert_int_eq(started, 1000);
 }
 END_TEST
 
@@ -106,6 +162,8 @@ int main(void)
 	tcase_add_test(tc, test_light_turn_polls_for_the_budget);
 	tcase_add_test(tc, test_work_found_restarts_the_wait);
 	tcase_add_test(tc, test_bulk_stops_polling_and_idle_restores_it);
+	tcase_add_test(tc, test_futile_polling_rests);
+	tcase_add_test(tc, test_paying_polls_go_on);
 	tcase_add_test(tc, test_a_stale_window_is_not_bulk);
 	tcase_add_test(tc, test_budget_zero_never_polls);
 	suite_add_tcase(s, tc);

@@ -13,7 +13,13 @@
  * take the CPU from the applications at both ends.  So the loop polls
  * only while the last full window of BUSY_POLL_WINDOW_US moved less than
  * BUSY_POLL_BULK_BYTES: requests and responses, new connections, an
- * interactive session, all far below that rate.
+ * interactive session, all far below that rate.  And not while polling
+ * does not pay: a steady stream whose packets come further apart than the
+ * budget (a download held to tens of Mbit/s by a slow path) would have
+ * every poll run to its end and find nothing.  After a window in which
+ * fewer than half of the polls found work, the loop rests from polling
+ * for a window, then for twice as long after each such window, up to
+ * BUSY_POLL_REST_MAX; a window whose polls pay ends the rest.
  *
  * Pure: the time (microseconds) and the daemon's count of bytes moved
  * come in as arguments. */
@@ -24,12 +30,17 @@
 
 #define BUSY_POLL_WINDOW_US 10000
 #define BUSY_POLL_BULK_BYTES (256 * 1024) /* in one window: 210 Mbit/s */
+#define BUSY_POLL_FUTILE_MIN 4            /* polls in a window before judging them */
+#define BUSY_POLL_REST_MAX 8              /* windows without polling, at most */
 
 struct busypoll {
 	uint64_t budget_us;            /* busy-poll-us; 0: never poll */
 	uint64_t window_us, window_io; /* the current window's start */
 	int bulk;                      /* the last full window moved bulk */
+	uint64_t rest, rest_until_us;  /* polls did not pay: windows of rest, and until */
+	uint64_t polls, hits;          /* this window: polls, and those that found work */
 	uint64_t last_us, last_io;     /* this poll: the last work found */
+	int hit;                       /* this poll found work */
 	uint64_t found;                /* polling turns that found work */
 };
 

@@ -1,5 +1,6 @@
 /* userdirs.c: an ordinary user's places for omnetd's files (userdirs.h) */
 #include <stdio.h>
+#include <string.h>
 
 #include "userdirs.h"
 
@@ -20,9 +21,29 @@ static int join(char *out, size_t len, const char *a, const char *b, char *err, 
 	return 0;
 }
 
-int userdirs_state(const char *xdg_state_home, const char *home, char *out, size_t len,
-		   char *err, size_t errlen)
+/* first_path() - the first of systemd's colon-separated directories,
+ * into buf; NULL if there is none that is absolute */
+static const char *first_path(const char *list, char *buf, size_t len)
 {
+	size_t n;
+
+	if (!absolute(list))
+		return NULL;
+	n = strcspn(list, ":");
+	if (n >= len)
+		return NULL;
+	memcpy(buf, list, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+int userdirs_state(const char *systemd_state, const char *xdg_state_home, const char *home,
+		   char *out, size_t len, char *err, size_t errlen)
+{
+	char sd[4096];
+
+	if (first_path(systemd_state, sd, sizeof(sd)))
+		return join(out, len, sd, "", err, errlen);
 	if (absolute(xdg_state_home))
 		return join(out, len, xdg_state_home, "/" USERDIRS_NAME, err, errlen);
 	if (absolute(home))
@@ -32,8 +53,13 @@ int userdirs_state(const char *xdg_state_home, const char *home, char *out, size
 	return -1;
 }
 
-int userdirs_socket(const char *runtime_dir, char *out, size_t len, char *err, size_t errlen)
+int userdirs_socket(const char *systemd_runtime, const char *runtime_dir, char *out, size_t len,
+		    char *err, size_t errlen)
 {
+	char sd[4096];
+
+	if (first_path(systemd_runtime, sd, sizeof(sd)))
+		return join(out, len, sd, "/" USERDIRS_NAME ".sock", err, errlen);
 	if (!absolute(runtime_dir)) {
 		snprintf(err, errlen, "no runtime directory for the control socket: XDG_RUNTIME_DIR "
 				      "is not set to an absolute path (log in with a session that "

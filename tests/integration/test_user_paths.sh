@@ -6,6 +6,8 @@
 #    identity under ~/.local/state/omnetd (0700), or $XDG_STATE_HOME/omnetd;
 #  - omnetctl finds that socket by itself; without its own daemon, it
 #    names the system's socket;
+#  - started by systemd as a user (the packaged units run as omnet), the
+#    unit's StateDirectory= and RuntimeDirectory= win;
 #  - with no runtime directory, omnetd says what to set and exits, unless
 #    -s names the socket.
 # The test creates the user it runs as, and removes it.
@@ -61,6 +63,18 @@ om_bg "$NS_CONS" consumer2 setpriv --reuid="$uid" --regid="$uid" --clear-groups 
 pid=$OM_LASTPID
 om_wait 10 test -S "$home/run/omnetd/omnetd.sock"
 check "with XDG_STATE_HOME, the identity is under it" test -s "$home/xstate/omnetd/identity.pem"
+kill "$pid"
+om_wait_gone "$pid" 10
+
+# --- a service systemd starts as a user (the packaged units' User=omnet)
+# is told its directories: they win over HOME and the XDG ones
+mkdir -p "$home/sd-state" "$home/sd-run" && chown "$user:" "$home/sd-state" "$home/sd-run"
+om_bg "$NS_CONS" consumer-unit setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+	env -i HOME="$home" XDG_RUNTIME_DIR="$home/run" STATE_DIRECTORY="$home/sd-state" \
+	RUNTIME_DIRECTORY="$home/sd-run" "$home/omnetd" --role consumer
+pid=$OM_LASTPID
+check "under systemd, the socket is in \$RUNTIME_DIRECTORY" om_wait 10 test -S "$home/sd-run/omnetd.sock"
+check "under systemd, the identity is in \$STATE_DIRECTORY" test -s "$home/sd-state/identity.pem"
 kill "$pid"
 om_wait_gone "$pid" 10
 
