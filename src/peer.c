@@ -776,9 +776,31 @@ void peer_session_up(struct peer *p, struct session *s)
 	arm(p);
 }
 
+struct dialling {
+	const struct peer *p;
+	int found;
+};
+
+/* dialling_us() - a handshake the peer may be dialling: server side, past
+ * its cookie (only then does a session exist), not finished, from one of
+ * the peer's paths (its certificate comes last: the path is all we know) */
+static void dialling_us(struct session *s, void *arg)
+{
+	struct dialling *w = arg;
+
+	if (!s->client && s->state == SESS_HANDSHAKE &&
+	    (nego_knows_path(&w->p->nego, &s->path) ||
+	     (w->p->session && path_addr_eq(&w->p->session->path, &s->path))))
+		w->found = 1;
+}
+
 int peer_settled(const struct peer *p)
 {
-	return nego_settled(&p->nego);
+	struct dialling w = { p, 0 };
+
+	if (p->session && p->session->client)
+		mesh_each_session(p->d->mesh, dialling_us, &w);
+	return nego_settled(&p->nego, clock_now_ms(), w.found);
 }
 
 void peer_attempt_answered(struct peer *p, struct session *s)

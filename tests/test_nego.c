@@ -2124,13 +2124,49 @@ START_TEST(test_attempts_kept_only_if_they_win)
 		ck_assert_uint_ne(id, 0);
 		nego_attempt_answered(&n, id, 1010);
 		drain_all(&n);
-		ck_assert(nego_settled(&n));
+		ck_assert(nego_settled(&n, 1020, 0));
 		nego_session_up(&n, &theirs, 1020);
 		while (nego_next(&n, &act))
 			drops += act.type == NEGO_DROP;
 		ck_assert_int_eq(drops, !we_win);
-		ck_assert_int_eq(nego_settled(&n), !we_win);
+		ck_assert_int_eq(nego_settled(&n, 1020, 0), !we_win);
 		ck_assert_uint_eq(n.nattempt, (size_t)we_win);
+	}
+}
+END_TEST
+
+/* the side that loses the tie, with the session it dialled up: while a
+ * handshake the peer dialled is under way and the tie window is open, the
+ * link is not settled (that handshake will replace the session, and the
+ * flows opened on it: 11.47); the winner ignores the peer's dialling */
+START_TEST(test_loser_unsettled_while_the_peer_dials)
+{
+	struct sockaddr_in a = ip4("198.51.100.3", PORT);
+	struct path_addr pa = pa_of(&a, 0);
+	struct path_new pn = { &pa, PATH_DIRECT, PATH_CONFIGURED, -1, 0 };
+	struct nego_action act;
+	int we_win;
+
+	for (we_win = 0; we_win <= 1; we_win++) {
+		struct nego n;
+		struct nego_config c = core_cfg(we_win);
+		struct nego_up ours = { 0, 0, pa, PATH_DIRECT };
+		uint64_t id = 0;
+
+		nego_init(&n, &c, 1000);
+		nego_candidate(&n, &pn, 1000);
+		nego_start(&n, "start", 1000);
+		while (nego_next(&n, &act))
+			if (act.type == NEGO_DIAL)
+				id = act.id;
+		ck_assert_uint_ne(id, 0);
+		ours.attempt = id;
+		nego_session_up(&n, &ours, 1020);
+		drain_all(&n);
+		ck_assert(nego_knows_path(&n, &pa));
+		ck_assert(nego_settled(&n, 1030, 0));
+		ck_assert_int_eq(nego_settled(&n, 1030, 1), we_win);
+		ck_assert(nego_settled(&n, 1020 + NEGO_TIE_WINDOW_MS, 1));
 	}
 }
 END_TEST
@@ -2241,6 +2277,7 @@ static Suite *nego_suite(void)
 	ADD(sim, test_disconnect_dials_nothing);
 	ADD(core, test_tie_break_rule);
 	ADD(core, test_attempts_kept_only_if_they_win);
+	ADD(core, test_loser_unsettled_while_the_peer_dials);
 	ADD(core, test_dial_budget_until_answered);
 	ADD(core, test_down_never_dials);
 	suite_add_tcase(s, sim);

@@ -231,9 +231,14 @@ uint64_t nego_deadline(const struct nego *n, uint64_t busy_ms);
 /* nego_method() - how the session's path was found: our label, or the
  * peer's when it sends on the same path and knows it better */
 enum path_method nego_method(const struct nego *n);
-/* nego_settled() - no handshake of ours is about to replace the session
- * (one the peer answered, that would win the tie: 11.17) */
-int nego_settled(const struct nego *n);
+/* nego_settled() - no handshake is about to replace the session: none of
+ * ours the peer answered that would win the tie (11.17), and, on the side
+ * that loses it, none the peer dialled (peer_dialling: the glue holds a
+ * handshake from one of the peer's paths, past its cookie, not finished)
+ * while the tie window is open (11.47) */
+int nego_settled(const struct nego *n, uint64_t now_ms, int peer_dialling);
+/* nego_knows_path() - p is one of the peer's candidates */
+int nego_knows_path(const struct nego *n, const struct path_addr *p);
 struct path_cand *nego_find(struct nego *n, const struct path_addr *to);
 const struct nego_attempt *nego_attempt_find(const struct nego *n, uint64_t id);
 
