@@ -8,9 +8,11 @@
 # EMSGSIZE).  A download and an upload run across both changes.
 #  - nothing is lost: both arrive byte-exact, neither stalls;
 #  - each side says in its log that it sized its packets for the new MTU;
-#  - afterwards the link carries at least half of what it carried before
-#    the changes, both ways (kernel TCP on the changed device is logged: on
-#    two cores omnet moves about half of it on a clean veth, before as after).
+#  - afterwards the running link carries at least 0.7x what a new link
+#    carries on the changed device (both daemons restarted), both ways: what
+#    it learned on the old device does not hold it back.  The figures before
+#    the change and kernel TCP's on the changed device are logged; they are
+#    no yardstick, as without offloads every packet costs more CPU.
 OM_TEST=egress-change
 . "$(dirname "$0")/lib.sh"
 om_need_root
@@ -52,16 +54,11 @@ check "and is byte-exact" cmp -s "$OM_T/down" "$OM_T/www/f"
 check "the upload across both changes completed (curl exit $rc_up)" test $rc_up = 0
 check "and is byte-exact" test "$(cat "$OM_T/up.sum")" = "$want"
 
-kernel=$(om_iperf_mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T)
-omnet=$(om_iperf_mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T)
-log "up on the changed device: kernel TCP $kernel Mbit/s; VM through omnetd $omnet Mbit/s"
-check "upload through omnetd ($omnet Mbit/s) >= half of before ($before_up Mbit/s)" \
-	test $((${omnet:-0} * 100)) -ge $((${before_up:-1} * 50)) -a "${omnet:-0}" -gt 0
-kernel=$(om_iperf_mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T -R)
-omnet=$(om_iperf_mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T -R)
-log "down on the changed device: kernel TCP $kernel Mbit/s; VM through omnetd $omnet Mbit/s"
-check "download through omnetd ($omnet Mbit/s) >= half of before ($before_down Mbit/s)" \
-	test $((${omnet:-0} * 100)) -ge $((${before_down:-1} * 50)) -a "${omnet:-0}" -gt 0
+kernel_up=$(om_iperf_mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T)
+run_up=$(om_iperf_mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T)
+kernel_down=$(om_iperf_mbps "$NS_PROV" -c $CONS_ADDR -p 5203 -t $T -R)
+run_down=$(om_iperf_mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T -R)
+log "on the changed device: kernel TCP up $kernel_up, down $kernel_down Mbit/s; the running link up $run_up, down $run_down Mbit/s"
 # each side has sent full packets since the change by now (a side whose
 # backlog was sent before it may have had none to refuse until then)
 for side in provider consumer; do
@@ -72,4 +69,20 @@ for fn in ctl_p ctl_c; do
 	mp=$(json_eval $fn "r['peers'][0]['link']['max_packet_bytes']" status)
 	check "$fn: packets fit 1400 bytes ($mp + 73 bytes of headers)" test $((mp + 73)) -le 1400
 done
+
+# the yardstick: a new link on the changed device, both daemons restarted
+# from their state directories
+kill -TERM $PROV_PID $CONS_PID
+om_wait_gone $PROV_PID 10 && om_wait_gone $CONS_PID 10 || { fail "the daemons stop"; exit 1; }
+om_start_consumer consumer2 || { fail "the consumer restarts"; exit 1; }
+om_start_provider provider2 || { fail "the provider restarts"; exit 1; }
+om_wait 20 peer_connected ctl_p consumer || { fail "a new link comes up"; exit 1; }
+om_wait 10 vm $PY "$OM_SRCDIR/tests/integration/servers.py" probe --tcp $SRV_ADDR:8080
+new_up=$(om_iperf_mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T)
+new_down=$(om_iperf_mbps "$NS_VM" -c $SRV_ADDR -p 5201 -t $T -R)
+log "a new link on the changed device: up $new_up, down $new_down Mbit/s"
+check "upload on the running link ($run_up Mbit/s) >= 0.7x a new link's ($new_up)" \
+	test $((${run_up:-0} * 100)) -ge $((${new_up:-1} * 70)) -a "${run_up:-0}" -gt 0
+check "download on the running link ($run_down Mbit/s) >= 0.7x a new link's ($new_down)" \
+	test $((${run_down:-0} * 100)) -ge $((${new_down:-1} * 70)) -a "${run_down:-0}" -gt 0
 exit $OM_FAILED
