@@ -143,6 +143,12 @@ static int open_netns(const char *path, struct stat *st, char *err, size_t errle
 
 struct capns *capns_open(const struct capns_params *p, char *err, size_t errlen)
 {
+	return capns_open_at(p, NULL, err, errlen);
+}
+
+struct capns *capns_open_at(const struct capns_params *p, const char *at, char *err,
+			    size_t errlen)
+{
 	char path[sizeof(NETNS_RUN_DIR) + sizeof(p->netns)];
 	struct capns *ns;
 	struct stat st;
@@ -151,7 +157,7 @@ struct capns *capns_open(const struct capns_params *p, char *err, size_t errlen)
 	if (capns_check(p, err, errlen) < 0)
 		return NULL;
 	snprintf(path, sizeof(path), "%s%s", strchr(p->netns, '/') ? "" : NETNS_RUN_DIR, p->netns);
-	fd = open_netns(path, &st, err, errlen);
+	fd = open_netns(at ? at : path, &st, err, errlen);
 	if (fd < 0)
 		return NULL;
 	/* rules that drop everything forwarded, and a packet socket on any

@@ -55,6 +55,10 @@ int capns_check(const struct capns_params *p, char *err, size_t errlen);
 /* capns_open() - open the namespace; NULL with why if it is not a network
  * namespace, or is this process's own or the host's (pid 1's) */
 struct capns *capns_open(const struct capns_params *p, char *err, size_t errlen);
+/* capns_open_at() - the same, opening at (a descriptor's /proc/self/fd/N)
+ * in place of the namespace p names */
+struct capns *capns_open_at(const struct capns_params *p, const char *at, char *err,
+			    size_t errlen);
 /* capns_same() - both name one namespace, however spelled */
 int capns_same(const struct capns *a, const struct capns *b);
 const char *capns_netns(const struct capns *ns);

@@ -92,6 +92,70 @@ void netns_leave(void)
 		fatal("cannot return to the daemon's network namespace");
 }
 
+/* join_userns() - setns() into the user namespace that owns nsfd */
+static int join_userns(const char *name, int nsfd, char *err, size_t errlen)
+{
+	int ufd = ioctl(nsfd, NS_GET_USERNS), e;
+
+	if (ufd < 0) {
+		snprintf(err, errlen, "namespace %s: cannot find the user namespace that owns it: %s",
+			 name, strerror(errno));
+		return -1;
+	}
+	if (setns(ufd, CLONE_NEWUSER) == 0) {
+		close(ufd);
+		return 0;
+	}
+	e = errno;
+	close(ufd);
+	if (e == EINVAL)
+		/* our own user namespace: for an ordinary user, the host's */
+		snprintf(err, errlen, "namespace %s belongs to the host's user namespace, where a "
+			 "provider without privileges (uid %u) may not capture: make the namespace "
+			 "as this user (unshare --user --map-root-user --net) or let omnetd make it "
+			 "(network add --run)", name, (unsigned)getuid());
+	else if (e == EPERM)
+		snprintf(err, errlen, "namespace %s belongs to a user namespace that uid %u does "
+			 "not own", name, (unsigned)getuid());
+	else
+		snprintf(err, errlen, "namespace %s: cannot join its user namespace: %s", name,
+			 strerror(e));
+	return -1;
+}
+
+int netns_join_owner(const char *name, char *err, size_t errlen)
+{
+	int fd = netns_open(name, err, errlen);
+
+	if (fd < 0)
+		return -1;
+	if (!is_netns(fd)) {
+		snprintf(err, errlen, "namespace %s: not a network namespace", name);
+		close(fd);
+		return -1;
+	}
+	if (join_userns(name, fd, err, errlen) < 0) {
+		close(fd);
+		return -1;
+	}
+	/* the host's namespace is out of reach now: netns_leave() must
+	 * come back to one that is ours, and never the VM's */
+	if (unshare(CLONE_NEWNET) < 0) {
+		snprintf(err, errlen, "namespace %s: cannot make a namespace to work from: %s", name,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	self_fd = -1; /* a descriptor of another life (closed since the fork) */
+	if (netns_init() < 0) {
+		snprintf(err, errlen, "cannot open this process's network namespace: %s",
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int netns_sysctl(const char *path, const char *value)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);

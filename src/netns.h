@@ -27,6 +27,15 @@ struct netns_id {
 int netns_identity(const char *name, struct netns_id *id, char *err, size_t errlen);
 int netns_enter(int fd);
 void netns_leave(void);
+/* netns_join_owner() - for a provider without privileges (DESIGN.md
+ * 11.48): join the user namespace that owns the network namespace name
+ * opens (its owner may, and then holds every capability over it), and
+ * make a scratch network namespace there to come back to.  A process does
+ * this once and stays there: the host's namespaces are out of its reach
+ * from then on.  The namespace's descriptor (opening it again by its name
+ * may be refused once capabilities are dropped: another process's
+ * /proc/PID/ns/net), or -1 with why. */
+int netns_join_owner(const char *name, char *err, size_t errlen);
 /* netns_sysctl() - write a /proc/sys value in the current namespace */
 int netns_sysctl(const char *path, const char *value);
 

@@ -390,7 +390,10 @@ int privdrop(const struct daemon *d, char *err, size_t errlen)
 			c.effective = 0;
 		log_info("privileges: started as uid %u, not root: nothing to drop; capabilities: %s",
 			 (unsigned)geteuid(), caps_str(c.effective, buf, sizeof(buf)));
-		if (d->role == ROLE_PROVIDER)
+		if (d->role == ROLE_PROVIDER && !(c.effective & PROVIDER_CAPS))
+			log_info("privileges: rootless provider: each capture runs in a user "
+				 "namespace of this user's, with a helper of its own");
+		else if (d->role == ROLE_PROVIDER)
 			warn_missing(c.effective);
 		return 0;
 	}

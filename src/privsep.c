@@ -18,6 +18,7 @@
 
 #include "capns.h"
 #include "log.h"
+#include "netns.h"
 #include "osutil.h"
 #include "privdrop.h"
 #include "privsep.h"
@@ -59,9 +60,9 @@ struct privsep {
 };
 
 struct privcap {
-	struct privsep *ps;             /* NULL: set up in this process */
+	struct privsep *ps;
+	int own_ps;                     /* a rootless helper of this capture's own */
 	uint32_t handle;
-	struct capns *ns;
 	char idstr[NETID_HEXLEN + 1];
 };
 
@@ -74,6 +75,8 @@ struct helper_cap {
 
 struct helper {
 	int fd;
+	const char *join;               /* rootless: the one namespace we serve */
+	int join_fd;                    /* and its descriptor */
 	struct helper_cap *cap;
 	size_t ncap;
 	uint32_t next_handle;
@@ -139,15 +142,21 @@ static void helper_setup(struct helper *h, const struct ps_request *rq, struct p
 	struct capns_socks s;
 	const struct capns *other;
 	struct capns *ns;
-	char err[512];
+	char err[512], at[64];
 
 	if (h->ncap >= PS_MAX_CAPTURES) {
 		helper_fail(h, rp, ENOSPC, "too many captures");
 		return;
 	}
+	if (h->join && strncmp(rq->setup.netns, h->join, sizeof(rq->setup.netns)) != 0) {
+		helper_fail(h, rp, EINVAL, "a rootless capture helper serves one namespace only");
+		return;
+	}
 	/* capns_open() checks the operator's names and addresses: the
 	 * error goes back to the operator */
-	if (!(ns = capns_open(&rq->setup, err, sizeof(err)))) {
+	if (h->join)
+		snprintf(at, sizeof(at), "/proc/self/fd/%d", h->join_fd);
+	if (!(ns = capns_open_at(&rq->setup, h->join ? at : NULL, err, sizeof(err)))) {
 		helper_fail(h, rp, EINVAL, err);
 		return;
 	}
@@ -286,17 +295,28 @@ static void helper_cleanup(struct helper *h)
 	free(h->cap);
 }
 
-static void __attribute__((noreturn)) helper_main(int fd, pid_t parent)
+/* helper_main() - serve the daemon; with join, first move into the user
+ * namespace that owns that network namespace (a rootless provider's
+ * helper for one capture) */
+static void __attribute__((noreturn)) helper_main(int fd, pid_t parent, const char *join)
 {
-	struct helper h = { .next_handle = 1 };
+	struct helper h = { .next_handle = 1, .join = join, .join_fd = -1 };
 	struct ps_reply ready = { .op = PS_READY };
 	struct ps_request rq;
 	char err[512];
+	uid_t uid = getuid();
 	ssize_t n;
 
 	h.fd = helper_detach(fd);
 	if (getppid() != parent)
 		_exit(0); /* the daemon died before we got here */
+	if (join && (h.join_fd = netns_join_owner(join, err, sizeof(err))) < 0) {
+		helper_fail(&h, &ready, EPERM, err);
+		_exit(1);
+	}
+	if (join)
+		log_info("privileges: capture helper (pid %d) for namespace %s works in the user "
+			 "namespace that owns it, as uid %u", (int)getpid(), join, (unsigned)uid);
 	if (privdrop_helper(err, sizeof(err)) < 0) {
 		helper_fail(&h, &ready, EPERM, err);
 		_exit(1);
@@ -475,7 +495,9 @@ static int ps_call(struct privsep *ps, struct ps_request *rq, struct ps_reply *r
 	return 0;
 }
 
-struct privsep *privsep_start(char *err, size_t errlen)
+/* spawn() - fork a helper (joining join's owner if given) and wait until
+ * it is ready; NULL with err */
+static struct privsep *spawn(const char *join, char *err, size_t errlen)
 {
 	struct privsep *ps;
 	struct ps_reply rp = { 0 };
@@ -497,7 +519,7 @@ struct privsep *privsep_start(char *err, size_t errlen)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		helper_main(sv[1], parent);
+		helper_main(sv[1], parent, join);
 	}
 	close(sv[1]);
 	ps = xcalloc(1, sizeof(*ps));
@@ -505,13 +527,21 @@ struct privsep *privsep_start(char *err, size_t errlen)
 	ps->pid = pid;
 	if (ps_recv(ps, 0, &rp, NULL, 0, &nfds, PS_START_TIMEOUT_MS) < 0 || rp.op != PS_READY ||
 	    rp.error) {
-		snprintf(err, errlen, "privileged helper did not start%s%s", rp.error ? ": " : "",
-			 rp.error ? rp.msg : "");
+		if (join && rp.error)
+			snprintf(err, errlen, "%s", rp.msg);
+		else
+			snprintf(err, errlen, "privileged helper did not start%s%s",
+				 rp.error ? ": " : "", rp.error ? rp.msg : "");
 		privsep_stop(ps);
 		return NULL;
 	}
 	ps->started = 1;
 	return ps;
+}
+
+struct privsep *privsep_start(char *err, size_t errlen)
+{
+	return spawn(NULL, err, errlen);
 }
 
 void privsep_stop(struct privsep *ps)
@@ -534,24 +564,7 @@ pid_t privsep_pid(const struct privsep *ps)
 	return ps && ps->fd >= 0 ? ps->pid : 0;
 }
 
-/* ---- captures, here or in the helper -------------------------------------- */
-
-static struct privcap *open_here(const struct capns_params *p, struct capns_socks *s, char *err,
-				 size_t errlen)
-{
-	struct capns *ns = capns_open(p, err, errlen);
-	struct privcap *pc;
-
-	if (!ns)
-		return NULL;
-	if (capns_setup(ns, s, err, errlen) < 0) {
-		capns_free(ns);
-		return NULL;
-	}
-	pc = xcalloc(1, sizeof(*pc));
-	pc->ns = ns;
-	return pc;
-}
+/* ---- captures, in the helper -------------------------------------------- */
 
 struct privcap *privcap_open(struct privsep *ps, const struct capns_params *p,
 			     struct capns_socks *s, char *err, size_t errlen)
@@ -559,23 +572,26 @@ struct privcap *privcap_open(struct privsep *ps, const struct capns_params *p,
 	struct ps_request rq;
 	struct ps_reply rp;
 	struct privcap *pc;
+	int own = !ps;
 
-	if (!ps)
-		pc = open_here(p, s, err, errlen);
-	else {
-		memset(&rq, 0, sizeof(rq));
-		rq.op = PS_SETUP;
-		rq.setup = *p;
-		if (ps_call(ps, &rq, &rp, s->fd, CAPNS_NSOCK, err, errlen) < 0)
-			return NULL;
-		s->tcp_port = rp.tcp_port;
-		s->udp_port = rp.udp_port;
-		pc = xcalloc(1, sizeof(*pc));
-		pc->ps = ps;
-		pc->handle = rp.handle;
+	/* the parameters reach a helper of our own only once they are sane */
+	if (own && (capns_check(p, err, errlen) < 0 || !(ps = spawn(p->netns, err, errlen))))
+		return NULL;
+	memset(&rq, 0, sizeof(rq));
+	rq.op = PS_SETUP;
+	rq.setup = *p;
+	if (ps_call(ps, &rq, &rp, s->fd, CAPNS_NSOCK, err, errlen) < 0) {
+		if (own)
+			privsep_stop(ps);
+		return NULL;
 	}
-	if (pc)
-		snprintf(pc->idstr, sizeof(pc->idstr), "%s", p->idstr);
+	s->tcp_port = rp.tcp_port;
+	s->udp_port = rp.udp_port;
+	pc = xcalloc(1, sizeof(*pc));
+	pc->ps = ps;
+	pc->own_ps = own;
+	pc->handle = rp.handle;
+	snprintf(pc->idstr, sizeof(pc->idstr), "%s", p->idstr);
 	return pc;
 }
 
@@ -587,15 +603,13 @@ void privcap_close(struct privcap *pc)
 
 	if (!pc)
 		return;
-	if (!pc->ps)
-		capns_free(pc->ns);
-	else {
-		memset(&rq, 0, sizeof(rq));
-		rq.op = PS_TEARDOWN;
-		rq.handle = pc->handle;
-		if (ps_call(pc->ps, &rq, &rp, NULL, 0, err, sizeof(err)) < 0)
-			log_warnx("network %s: capture not removed: %s", pc->idstr, err);
-	}
+	memset(&rq, 0, sizeof(rq));
+	rq.op = PS_TEARDOWN;
+	rq.handle = pc->handle;
+	if (ps_call(pc->ps, &rq, &rp, NULL, 0, err, sizeof(err)) < 0)
+		log_warnx("network %s: capture not removed: %s", pc->idstr, err);
+	if (pc->own_ps)
+		privsep_stop(pc->ps);
 	free(pc);
 }
 
@@ -607,13 +621,6 @@ int privcap_socket(struct privcap *pc, int type, const struct ipport *local,
 	char err[512];
 	int fd;
 
-	if (!pc->ps) {
-		if (capns_check_socket(type, local, peer, err, sizeof(err)) < 0) {
-			errno = EINVAL;
-			return -1;
-		}
-		return capns_socket(pc->ns, type, local, peer);
-	}
 	memset(&rq, 0, sizeof(rq));
 	rq.op = PS_SOCKET;
 	rq.handle = pc->handle;

@@ -21,8 +21,11 @@
  * of file when the daemon's end closes, however the daemon ended, removes
  * the captures still set up and exits.
  *
- * Without a helper (a provider started with no capability at all), the
- * same calls run capns.c in-process, as before the split. */
+ * A provider started with no capability at all (an ordinary user's, the
+ * rootless mode of DESIGN.md 11.48) has no such helper: each capture gets
+ * one of its own, forked when the capture is set up, which joins the user
+ * namespace that owns the capture's network namespace (the user's own) and
+ * holds its capabilities there, and only there.  The protocol is the same. */
 #ifndef OMNET_PRIVSEP_H
 #define OMNET_PRIVSEP_H
 
@@ -42,8 +45,9 @@ void privsep_stop(struct privsep *ps);
 /* privsep_pid() - the helper's pid; 0 once it is gone */
 pid_t privsep_pid(const struct privsep *ps);
 
-/* privcap_open() - set a capture up, by the helper ps or (ps NULL) here;
- * the sockets in s are the caller's.  NULL with err set. */
+/* privcap_open() - set a capture up, by the helper ps or (ps NULL) by a
+ * rootless helper of its own; the sockets in s are the caller's.  NULL
+ * with err set. */
 struct privcap *privcap_open(struct privsep *ps, const struct capns_params *p,
 			     struct capns_socks *s, char *err, size_t errlen);
 /* privcap_close() - tear the capture down and forget it */

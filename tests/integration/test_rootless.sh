@@ -1,0 +1,149 @@
+#!/bin/bash
+# test_rootless.sh: a provider run by an ordinary user, with no capability
+# at all, captures a VM's traffic in a network namespace that user made
+# (unshare --user --map-root-user --net), adopted with --netns /proc/PID/ns/net
+# (issue 17, DESIGN.md 11.48):
+#  - the daemon has no capability and runs as the user; the capture's helper
+#    works in the user namespace that owns the capture, as the same user;
+#  - DHCP, DNS, a byte-exact download and upload, UDP, the SYN gate's prompt
+#    refusal of a closed port, a port forward that keeps the client's
+#    address, a second network in a second namespace of the user's;
+#  - network delete removes the capture and its helper;
+#  - a namespace of the host's (made by root) is refused with the reason.
+# The test creates the user it runs as, and removes it.
+OM_TEST=rootless
+. "$(dirname "$0")/lib.sh"
+om_need_root
+SERVERS=$OM_SRCDIR/tests/integration/servers.py
+VM_PORT=8000
+NETID2=fedcba9876543210fedcba9876543210
+
+user=omnet-u$OM_ID
+home=$(mktemp -d /tmp/omnet-user.XXXXXX)
+user_cleanup() {
+	userdel "$user" >/dev/null 2>&1
+	rm -rf "$home"
+}
+trap 'om_cleanup; user_cleanup' EXIT
+useradd --no-create-home --home-dir "$home" --shell /usr/sbin/nologin "$user" ||
+	{ fail "useradd $user"; exit 1; }
+chown "$user:" "$home" && chmod 0755 "$home"
+uid=$(id -u "$user")
+install -o "$user" -m 0755 "$OMNETD" "$OMNETCTL" "$home/"
+mkdir -m 0700 "$home/run" && chown "$user:" "$home/run"
+
+om_topology || { fail "topology"; exit 1; }
+om_topology_second_tenant || { fail "second VM's namespaces"; exit 1; }
+om_start_servers || { fail "stand-in servers start"; exit 1; }
+
+# user_bg LOGNAME COMMAND... - in the provider's namespace, as the user
+user_bg() {
+	local name=$1; shift
+	om_bg "$NS_PROV" "$name" setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+		env -i HOME="$home" PATH=/usr/bin:/bin XDG_RUNTIME_DIR="$home/run" "$@"
+}
+
+# user_netns TAG - the user makes a user and network namespace (a process
+# holds it); the root-made capture namespace's tap0 then moves into it, as a
+# VM's tap or a container's veth would be there.  Sets TAG_PID.
+user_netns() {
+	local tag=$1 cap=$2 pid
+	user_bg "$tag" unshare --user --map-root-user --net sleep 600
+	pid=$OM_LASTPID
+	om_wait 10 sh -c "[ \"\$(readlink /proc/$pid/ns/user)\" != \"\$(readlink /proc/self/ns/user)\" ] &&
+		grep -q sleep /proc/$pid/comm" || return 1
+	ip -n "$cap" link set tap0 netns "$pid" || return 1
+	nsenter -t "$pid" -n ip link set tap0 up || return 1
+	eval "${tag}_PID=$pid"
+}
+user_netns ns1 "$NS_CAP" || { fail "the user makes a namespace for the VM"; exit 1; }
+user_netns ns2 "$NS_CAP2" || { fail "and a second one"; exit 1; }
+
+# --- the daemons: the consumer as usual, the provider as the user
+om_consumer_conf </dev/null
+om_start_consumer || { fail "consumer starts"; exit 1; }
+mkdir -p "$home/p" && chown "$user:" "$home/p"
+PROV_FP=$(setpriv --reuid="$uid" --regid="$uid" --clear-groups "$home/omnetd" --show-identity \
+	-S "$home/p") || { fail "the provider's identity"; exit 1; }
+CONS_FP=$("$OMNETD" --show-identity -S "$OM_T/c")
+user_bg provider "$home/omnetd" --role provider -S "$home/p" -l 0.0.0.0:6950 -v
+PROV_PID=$OM_LASTPID
+psock=$home/run/omnetd/omnetd.sock
+ctl_p() { "$OMNETCTL" -s "$psock" "$@"; }
+om_wait 10 test -S "$psock" || { fail "the rootless provider starts"; exit 1; }
+ctl_c peer add provider --fingerprint "$PROV_FP" >/dev/null
+ctl_c network add $NETID --peer provider >/dev/null
+ctl_c network add $NETID2 --peer provider >/dev/null
+ctl_p peer add consumer --fingerprint "$CONS_FP" --endpoint $CONS_ADDR:6950 >/dev/null
+check "the link comes up" om_wait 15 peer_connected ctl_p consumer
+
+check "the provider runs as the user ($user)" test "$(stat -c %u /proc/$PROV_PID)" = "$uid"
+check "with no capability at all" grep -q "^CapEff:[[:space:]]*0*$" /proc/$PROV_PID/status
+check "and says it is rootless" grep -q "rootless provider" "$OM_T/provider.log"
+
+# --- a namespace of the host's is not the user's to capture in
+out=$(ctl_p network add $NETID --peer consumer --netns "$NS_VM" --iface eth0 2>&1)
+check "a root-made namespace is refused, with the reason ($out)" \
+	grep -q "belongs to the host's user namespace" <<<"$out"
+check "and leaves no network behind" test "$(json_eval ctl_p "len(r)" network list)" = 0
+
+# --- the user's own namespace
+check "network add --netns /proc/$ns1_PID/ns/net" \
+	ctl_p network add $NETID --peer consumer --netns /proc/$ns1_PID/ns/net --iface tap0
+helper=$(pgrep -P "$PROV_PID" omnetd-priv | head -1)
+check "the capture's helper runs as the user too (pid ${helper:-none})" \
+	test -n "$helper" -a "$(stat -c %u /proc/${helper:-0} 2>/dev/null)" = "$uid"
+check "in the namespace owner's user namespace" \
+	test "$(readlink /proc/${helper:-0}/ns/user)" = "$(readlink /proc/$ns1_PID/ns/user)"
+check "the capture's rules are in the user's namespace" \
+	sh -c "nsenter -t $ns1_PID -n nft list table ip omnetd >/dev/null"
+out=$(ctl_p network add $NETID2 --peer consumer --netns /proc/$ns1_PID/ns/net --iface tap0 2>&1)
+check "a second network in the same namespace is refused ($out)" grep -q "already" <<<"$out"
+
+om_vm_dhcp || { fail "DHCP"; exit 1; }
+read -r ip mask router _ <"$OM_T/vm.lease"
+check "DHCP: the VM got 10.0.2.15/24 via 10.0.2.2" test "$ip/$mask $router" = "10.0.2.15/24 10.0.2.2"
+check "DNS over UDP via 10.0.2.3" \
+	test "$(vm dig +short +time=2 +tries=2 @10.0.2.3 test.omnet)" = 198.51.100.77
+head -c $((20 << 20)) /dev/urandom >"$OM_T/www/f"
+want=$(sha256sum <"$OM_T/www/f" | cut -d' ' -f1)
+vm curl -sS -m 60 -o "$OM_T/down" http://$SRV_ADDR:8080/f
+check "a 20 MB download is byte-exact" cmp -s "$OM_T/down" "$OM_T/www/f"
+check "a 20 MB upload is byte-exact" \
+	test "$(vm curl -sS -m 60 -T "$OM_T/www/f" http://$SRV_ADDR:8080/up)" = "$want"
+check "UDP echo: 20 datagrams and their echoes" \
+	sh -c "ip netns exec $NS_VM $PY $SERVERS udp-client --host $SRV_ADDR --port 7 --count 20 >/dev/null"
+read -r what ms < <(vm $PY "$SERVERS" connect --host $SRV_ADDR --port 9)
+check "a closed port is refused promptly ($what in $ms ms)" \
+	test "$what" = refused -a "${ms:-99999}" -lt 1000
+
+# --- a port forward: the VM sees the client's own address
+om_bg "$NS_VM" whoami $PY "$SERVERS" whoami --port $VM_PORT
+om_wait 10 vm $PY "$SERVERS" probe --tcp 127.0.0.1:$VM_PORT >/dev/null
+ctl_c forward add --network $NETID tcp 8080 $VM_PORT >/dev/null
+got=$(ip netns exec "$NS_RTR" $PY "$SERVERS" ask --host $CONS_LAN --port 8080 --data hello)
+check "a forward reaches the VM, which sees the client's address ($got)" \
+	grep -q "^you are $RTR_LAN:[0-9]* hello\$" <<<"$got"
+
+# --- a second network, in a second namespace of the user's
+check "network add: a second network in a second namespace" \
+	ctl_p network add $NETID2 --peer consumer --netns /proc/$ns2_PID/ns/net --iface tap0
+om_dhcp_in "$NS_VM2" vm2 || fail "the second VM's DHCP"
+check "the second VM downloads byte-exact" sh -c "ip netns exec $NS_VM2 curl -sS -m 60 \
+	http://$SRV_ADDR:8080/f | cmp -s - $OM_T/www/f"
+
+# --- network delete: the capture and its helper go
+check "network delete" ctl_p network delete $NETID
+check "the helper exits" om_wait_gone "${helper:-0}" 10
+check "the rules left the user's namespace" \
+	sh -c "! nsenter -t $ns1_PID -n nft list table ip omnetd >/dev/null 2>&1"
+check "the gateway address left tap0" \
+	sh -c "! nsenter -t $ns1_PID -n ip addr show tap0 | grep -q 10.0.2.2"
+check "the second network still carries" sh -c "ip netns exec $NS_VM2 curl -sS -m 30 \
+	http://$SRV_ADDR:8080/f | cmp -s - $OM_T/www/f"
+
+kill -TERM "$PROV_PID"
+check "the provider exits on SIGTERM" om_wait_gone "$PROV_PID" 10
+check "and removes the second capture" \
+	sh -c "! nsenter -t $ns2_PID -n nft list table ip omnetd >/dev/null 2>&1"
+exit $OM_FAILED
