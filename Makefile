@@ -25,7 +25,8 @@ endif
 OPT ?= -O2 -g
 CFLAGS_BASE = -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) $(CONFIG_CFLAGS) -D_GNU_SOURCE \
   -DOMNET_VERSION='"$(VERSION)"' -DOMNET_SYSCONFDIR='"$(sysconfdir)"' \
-  -DOMNET_STATEDIR='"$(localstatedir)/lib/omnetd"' -DOMNET_RUNDIR='"$(runstatedir)/omnetd"'
+  -DOMNET_STATEDIR='"$(localstatedir)/lib/omnetd"' -DOMNET_RUNDIR='"$(runstatedir)/omnetd"' \
+  -DOMNET_DATADIR='"$(omnetdatadir)"'
 # The pure cores see their own folder and the C library, nothing else:
 # including glue or a library's header there fails to build (and
 # build-aux/check-core says so by name).
@@ -37,12 +38,13 @@ LDFLAGS_ALL = $(SANFLAGS) $(CONFIG_LDFLAGS)
 # Pure cores (src/core/): no sockets, no event loop, no clock, no
 # randomness; the time comes in as an argument.  Tests link these alone.
 CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c link_send.c link_sent.c link_loss.c link_dgram.c link_sched.c \
-            path.c nego.c pmtu.c hslimit.c replay.c dhcp.c busypoll.c userdirs.c \
+            path.c nego.c pmtu.c hslimit.c replay.c dhcp.c busypoll.c userdirs.c nsrefuse.c \
             policy.c config.c tcpraw.c resolv.c pcp.c cmdschema.c
 # Glue: sockets, libevent, OpenSSL, namespaces, nftables.
 GLUE_SRCS = osutil.c identity.c dtls.c seal.c mesh.c session.c peer.c relay.c flow.c netns.c netlink.c nft.c \
             capns.c capture.c egress.c network.c state.c control.c ctl_schema.c ctl_cmds.c daemon.c privdrop.c \
-            privsep.c portmap.c portmap_pcp.c portmap_natpmp.c portmap_upnp.c forward.c
+            privsep.c portmap.c portmap_pcp.c portmap_natpmp.c portmap_upnp.c forward.c \
+            userns.c vmrun.c
 
 CORE_OBJS = $(CORE_SRCS:%.c=$(O)/src/core/%.o)
 GLUE_OBJS = $(GLUE_SRCS:%.c=$(O)/src/%.o)
@@ -53,7 +55,7 @@ BINS = $(O)/omnetd $(O)/omnetctl
 
 UNIT_TESTS = test_wire test_rangeset test_ring test_link test_link_limits test_dhcp test_policy \
              test_config test_tcpraw test_dtls test_path test_nego test_hslimit test_pcp test_control \
-             test_cmdschema test_pmtu test_replay test_busypoll test_userdirs
+             test_cmdschema test_pmtu test_replay test_busypoll test_userdirs test_nsrefuse
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
 TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest $(O)/tests/privsep_rtt \
              $(O)/tests/hostile_peer $(O)/tests/stranger $(O)/tests/rrperf
@@ -180,6 +182,8 @@ MAN5 = man/omnetd.conf.5
 MAN8 = man/omnetd.8 man/omnetctl.8
 UNITS = contrib/systemd/omnetd-provider.service contrib/systemd/omnetd-consumer.service \
         contrib/systemd/omnetd-relay.service
+USER_UNITS = contrib/systemd/user/omnetd-provider.service
+APPARMOR = contrib/apparmor/omnetd
 SYSUSERS = contrib/systemd/omnet.sysusers
 man5dir = $(mandir)/man5
 man8dir = $(mandir)/man8
@@ -187,6 +191,9 @@ omnetconfdir = $(sysconfdir)/omnetd
 # a config.mk from before these existed: the usual places
 systemdsystemunitdir ?= $(prefix)/lib/systemd/system
 sysusersdir ?= $(prefix)/lib/sysusers.d
+systemduserunitdir ?= $(prefix)/lib/systemd/user
+datadir ?= $(datarootdir)
+omnetdatadir = $(datadir)/omnet
 SUBST_PATHS = sed -e 's|/usr/sbin/omnetd|$(sbindir)/omnetd|g' \
   -e 's|/usr/bin/omnetctl|$(bindir)/omnetctl|g' -e 's|/etc/omnetd/|$(sysconfdir)/omnetd/|g' \
   -e 's|/var/lib/omnetd|$(localstatedir)/lib/omnetd|g' -e 's|/run/omnetd|$(runstatedir)/omnetd|g'
@@ -212,6 +219,9 @@ ifneq ($(sysusersdir),)
 	$(INSTALL) -d $(DESTDIR)$(sysusersdir)
 	$(INSTALL) -m 0644 $(SYSUSERS) $(DESTDIR)$(sysusersdir)/omnet.conf
 endif
+	$(INSTALL) -d $(DESTDIR)$(systemduserunitdir) $(DESTDIR)$(omnetdatadir)/apparmor.d
+	$(foreach f,$(USER_UNITS),$(call install_subst,$(f),$(DESTDIR)$(systemduserunitdir)/$(notdir $(f))) &&) :
+	$(call install_subst,$(APPARMOR),$(DESTDIR)$(omnetdatadir)/apparmor.d/omnetd)
 
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/omnetd $(DESTDIR)$(bindir)/omnetctl
@@ -223,6 +233,9 @@ endif
 ifneq ($(sysusersdir),)
 	rm -f $(DESTDIR)$(sysusersdir)/omnet.conf
 endif
+	rm -f $(addprefix $(DESTDIR)$(systemduserunitdir)/,$(notdir $(USER_UNITS))) \
+	  $(DESTDIR)$(omnetdatadir)/apparmor.d/omnetd
+	rmdir $(DESTDIR)$(omnetdatadir)/apparmor.d $(DESTDIR)$(omnetdatadir) 2>/dev/null || :
 	@# the configuration goes only if nobody changed it
 	if $(SUBST_PATHS) etc/omnetd.conf | cmp -s - $(DESTDIR)$(omnetconfdir)/omnetd.conf; then \
 	  rm -f $(DESTDIR)$(omnetconfdir)/omnetd.conf; rmdir $(DESTDIR)$(omnetconfdir) 2>/dev/null || :; \

@@ -29,6 +29,7 @@
 #include "relay.h"
 #include "session.h"
 #include "util.h"
+#include "vmrun.h"
 
 /* ---- request helpers -------------------------------------------------- */
 
@@ -299,6 +300,7 @@ static json_t *network_json(const struct network *n)
 	json_object_set_new(o, "lease", n->cap && capture_lease(n->cap, &lease) == 0
 				 ? json_string(inet_ntoa(lease)) : json_null());
 	json_object_set_new(o, "link", network_link_json(n));
+	json_object_set_new(o, "run", n->run ? vmrun_json(n->run) : json_null());
 	if (n->cap) {
 		const struct capture_counters *c = capture_counters(n->cap);
 
@@ -497,6 +499,42 @@ static json_t *cmd_disconnect(struct daemon *d, json_t *req, struct ctl_error *e
 
 /* ---- networks ---------------------------------------------------------- */
 
+static int ctl_bool(json_t *req, const char *key)
+{
+	return json_is_true(json_object_get(req, key));
+}
+
+/* network_add_run() - network add --run: the words of the command, then
+ * vmrun_add() makes its namespaces and starts it */
+static json_t *network_add_run(struct daemon *d, json_t *req, const struct netid *id,
+			       const char *peer, struct ctl_error *err)
+{
+	json_t *run = json_object_get(req, "run"), *w;
+	struct vmrun_params rp = { 0 };
+	char msg[512], **argv;
+	size_t i, n = json_array_size(run);
+
+	if (d->role != ROLE_PROVIDER)
+		return ctl_fail(err, "invalid_argument", "--run is for a provider's network");
+	if (ctl_str(req, "netns") || ctl_str(req, "iface"))
+		return ctl_fail(err, "invalid_argument",
+				"--run makes the network's namespace: --netns and --iface are not for it");
+	if (n == 0)
+		return ctl_fail(err, "invalid_argument", "run: the command is empty");
+	argv = xcalloc(n + 1, sizeof(*argv));
+	json_array_foreach(run, i, w)
+		argv[i] = (char *)json_string_value(w); /* checked strings; req outlives argv */
+	rp.argv = argv;
+	rp.container = ctl_bool(req, "container");
+	rp.keep = ctl_bool(req, "keep");
+	if (!vmrun_add(d, id, peer, &rp, msg, sizeof(msg))) {
+		free(argv);
+		return ctl_fail(err, "invalid_argument", "%s", msg);
+	}
+	free(argv);
+	return json_pack("{s:s}", "id", ctl_str(req, "id"));
+}
+
 static json_t *cmd_network_add(struct daemon *d, json_t *req, struct ctl_error *err)
 {
 	const char *peer = ctl_str(req, "peer");
@@ -509,6 +547,10 @@ static json_t *cmd_network_add(struct daemon *d, json_t *req, struct ctl_error *
 		return ctl_fail(err, "exists", "network %s exists", ctl_str(req, "id"));
 	if (!peer_find(d, peer))
 		return ctl_fail(err, "not_found", "no peer named %s", peer);
+	if (json_object_get(req, "run") && !json_is_null(json_object_get(req, "run")))
+		return network_add_run(d, req, &id, peer, err);
+	if (ctl_bool(req, "container") || ctl_bool(req, "keep"))
+		return ctl_fail(err, "invalid_argument", "--container and --keep go with --run");
 	if (!network_add(d, &id, peer, ctl_str(req, "netns"), ctl_str(req, "iface"), 0, msg,
 			 sizeof(msg)))
 		return ctl_fail(err, "invalid_argument", "%s", msg);

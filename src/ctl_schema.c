@@ -31,7 +31,10 @@ static const char *type_name(enum cmd_type t)
 	case CMD_INT:
 		return "an integer";
 	case CMD_LIST:
+	case CMD_ARGV:
 		return "an array of strings";
+	case CMD_BOOL:
+		return "true or false";
 	case CMD_STRING:
 	default:
 		return "a string";
@@ -47,7 +50,10 @@ static int type_ok(const struct cmd_field *f, json_t *v)
 	switch (f->type) {
 	case CMD_INT:
 		return json_is_integer(v);
+	case CMD_BOOL:
+		return json_is_boolean(v);
 	case CMD_LIST:
+	case CMD_ARGV:
 		if (!json_is_array(v))
 			return 0;
 		json_array_foreach(v, i, e)
@@ -105,9 +111,9 @@ static int check_value(const struct cmd_field *f, json_t *v, struct ctl_error *e
 	char num[32];
 	const char *why;
 
-	if (f->type == CMD_LIST)
+	if (f->type == CMD_LIST || f->type == CMD_ARGV)
 		return check_list(f, v, err);
-	if (!f->check)
+	if (!f->check || f->type == CMD_BOOL)
 		return 0;
 	if (f->type == CMD_INT) {
 		/* the check reads decimal, as omnetctl's command line has it */

@@ -29,6 +29,7 @@
 #include "policy.h"
 #include "privdrop.h"
 #include "privsep.h"
+#include "vmrun.h"
 #include "session.h"
 #include "state.h"
 #include "util.h"
@@ -329,6 +330,7 @@ int daemon_init(struct daemon *d, enum role role, const char *config_path, char 
 	TAILQ_INIT(&d->peers);
 	TAILQ_INIT(&d->networks);
 	TAILQ_INIT(&d->forwards);
+	TAILQ_INIT(&d->runs);
 	TAILQ_INIT(&d->pump);
 	busypoll_init(&d->bp, d->cfg.busy_poll_us);
 	snprintf(d->config_path, sizeof(d->config_path), "%s", config_path ? config_path : "");
@@ -424,6 +426,8 @@ void daemon_free(struct daemon *d)
 
 	/* router mappings are deleted; forwards' clients waiting are reset */
 	forward_free_all(d);
+	/* commands first, so a VM does not see its network go first */
+	vmrun_stop_all(d);
 	/* flows are reset towards both ends; the resets go out before the
 	 * socket closes, so the peer does not wait for timeouts */
 	while ((n = TAILQ_FIRST(&d->networks))) {

@@ -85,6 +85,7 @@ TAILQ_HEAD(peer_list, peer);
 TAILQ_HEAD(network_list, network);
 TAILQ_HEAD(flow_list, flow);
 TAILQ_HEAD(forward_list, forward);
+TAILQ_HEAD(vmrun_list, vmrun);
 
 struct daemon {
 	enum role role;
@@ -107,6 +108,8 @@ struct daemon {
 	struct flow_list pump;              /* flows with link bytes to write */
 	struct relay *relay;                /* relay role: channels between peers */
 	struct privsep *privsep;            /* provider: the helper that sets captures up */
+	struct vmrun_list runs;             /* provider: commands of networks added with --run */
+	struct event *sig_chld;             /* ... and how their end is seen */
 	size_t ndown;                       /* peers an operator disconnected */
 	struct netid *deleted;              /* networks deleted here: late frames dropped */
 	size_t ndeleted;

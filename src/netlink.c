@@ -20,6 +20,7 @@
 #include <linux/fib_rules.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/veth.h>
 
 #include "log.h"
 #include "netlink.h"
@@ -160,7 +161,8 @@ static int nl_attr_put(union nl_req *req, uint16_t type, const void *data,
 	rta = (struct rtattr *)(req->buf + off);
 	rta->rta_type = type;
 	rta->rta_len = RTA_LENGTH(len);
-	memcpy(RTA_DATA(rta), data, len);
+	if (len)
+		memcpy(RTA_DATA(rta), data, len);
 	req->nh.nlmsg_len = off + RTA_SPACE(len);
 	return 0;
 }
@@ -442,6 +444,56 @@ int nl_link_set_up(const char *ifname)
 	ifi->ifi_index = idx;
 	ifi->ifi_flags = IFF_UP;
 	ifi->ifi_change = IFF_UP;
+	return nl_transact(&req, NULL, NULL);
+}
+
+/* nl_nest_start() - open a nested attribute; its offset, for nl_nest_end() */
+static int nl_nest_start(union nl_req *req, uint16_t type, size_t *off)
+{
+	*off = NLMSG_ALIGN(req->nh.nlmsg_len);
+	return nl_attr_put(req, type, NULL, 0);
+}
+
+static void nl_nest_end(union nl_req *req, size_t off)
+{
+	((struct rtattr *)(req->buf + off))->rta_len = (unsigned short)(req->nh.nlmsg_len - off);
+}
+
+/* nl_put_ifinfo() - a zeroed struct ifinfomsg inside a nest (a veth peer's
+ * attributes start with one) */
+static int nl_put_ifinfo(union nl_req *req)
+{
+	size_t off = NLMSG_ALIGN(req->nh.nlmsg_len);
+
+	if (off + NLMSG_ALIGN(sizeof(struct ifinfomsg)) > sizeof(req->buf)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	memset(req->buf + off, 0, sizeof(struct ifinfomsg));
+	req->nh.nlmsg_len = off + NLMSG_ALIGN(sizeof(struct ifinfomsg));
+	return 0;
+}
+
+int nl_link_add_veth(const char *ifname, const char *peer, int peer_nsfd)
+{
+	struct ifinfomsg *ifi;
+	union nl_req req;
+	size_t info, data, pr;
+	uint32_t fd = (uint32_t)peer_nsfd;
+
+	ifi = nl_req_init(&req, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	if (nl_attr_put(&req, IFLA_IFNAME, ifname, strlen(ifname) + 1) < 0 ||
+	    nl_nest_start(&req, IFLA_LINKINFO, &info) < 0 ||
+	    nl_attr_put(&req, IFLA_INFO_KIND, "veth", 5) < 0 ||
+	    nl_nest_start(&req, IFLA_INFO_DATA, &data) < 0 ||
+	    nl_nest_start(&req, VETH_INFO_PEER, &pr) < 0 || nl_put_ifinfo(&req) < 0 ||
+	    nl_attr_put(&req, IFLA_IFNAME, peer, strlen(peer) + 1) < 0 ||
+	    (peer_nsfd >= 0 && nl_attr_put_u32(&req, IFLA_NET_NS_FD, fd) < 0))
+		return -1;
+	nl_nest_end(&req, pr);
+	nl_nest_end(&req, data);
+	nl_nest_end(&req, info);
 	return nl_transact(&req, NULL, NULL);
 }
 

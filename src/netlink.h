@@ -28,6 +28,9 @@ struct nl_ifaddr {
 int nl_link_index(const char *ifname);
 /* Set IFF_UP on @ifname (RTM_NEWLINK) */
 int nl_link_set_up(const char *ifname);
+/* nl_link_add_veth() - a veth pair: ifname here, peer in the network
+ * namespace of peer_nsfd (here if -1); 0, or -1 with errno */
+int nl_link_add_veth(const char *ifname, const char *peer, int peer_nsfd);
 /* The MTU of @ifname into *mtu (RTM_GETLINK) */
 int nl_link_get_mtu(const char *ifname, unsigned *mtu);
 

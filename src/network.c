@@ -11,6 +11,7 @@
 #include "peer.h"
 #include "session.h"
 #include "util.h"
+#include "vmrun.h"
 
 struct network *network_find(struct daemon *d, const struct netid *id)
 {
@@ -141,6 +142,13 @@ struct network *network_add(struct daemon *d, const struct netid *id, const char
 	return n;
 }
 
+void network_discard(struct network *n)
+{
+	capture_free(n->cap);
+	TAILQ_REMOVE(&n->d->networks, n, entry);
+	free(n);
+}
+
 static void reset_flows(struct network *n, uint64_t reason)
 {
 	struct flow *f;
@@ -169,6 +177,8 @@ void network_delete(struct network *n, int tell_peer)
 		session_wake(p->session);
 	}
 	capture_free(n->cap);
+	if (n->run)
+		vmrun_network_deleted(n->run);
 	remember_deleted(d, &n->id);
 	TAILQ_REMOVE(&d->networks, n, entry);
 	free(n);

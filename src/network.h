@@ -30,6 +30,8 @@ struct network {
 	struct in_addr gateway, dns, dhcp_start;
 	unsigned prefix_len;
 	struct capture *cap;
+	struct vmrun *run;                  /* provider, --run: its command */
+	int from_run;                       /* made by --run: never saved */
 	int from_config;
 	int peer_deleted;                   /* the peer deleted it on its side */
 	struct flow_list flows;
@@ -42,6 +44,9 @@ struct network *network_find(struct daemon *d, const struct netid *id);
 struct network *network_add(struct daemon *d, const struct netid *id, const char *peer,
 			    const char *netns, const char *iface, int from_config, char *err,
 			    size_t errlen);
+/* network_discard() - undo a network_add() of a moment ago that cannot go
+ * on (no flow yet, the peer not told, its id not remembered as deleted) */
+void network_discard(struct network *n);
 /* network_delete() - tear down, reset its flows, tell the peer */
 void network_delete(struct network *n, int tell_peer);
 /* network_peer_deleted() - the peer said it deleted the network */

@@ -1025,6 +1025,7 @@ struct parse {
 	char name[64];			/* "peer add", for messages */
 	json_t *vals[CMD_FIELDS_MAX];	/* by field */
 	int npos;			/* positional arguments seen */
+	int argv_k;			/* the CMD_ARGV field whose option was given, or -1 */
 };
 
 /* on_line() - whether field f is given on the command line (some are
@@ -1094,6 +1095,45 @@ static int set_param(struct parse *ps, int k, const char *value)
 	return 0;
 }
 
+/* flag_param() - an option without a value: a CMD_BOOL field is true; a
+ * CMD_ARGV field takes the words after `--` */
+static int flag_param(struct parse *ps, int k, const char *arg)
+{
+	const struct cmd_field *f = &ps->cmd->fields[k];
+
+	if (strcmp(arg, f->flag) != 0)
+		return usage_err("%s: %s takes no value", ps->name, f->flag);
+	if (ps->vals[k] || ps->argv_k == k)
+		return usage_err("%s: %s given more than once", ps->name, f->flag);
+	if (f->type == CMD_BOOL)
+		ps->vals[k] = json_true();
+	else
+		ps->argv_k = k;
+	return 0;
+}
+
+/* take_argv() - the words after `--` into the CMD_ARGV field whose option
+ * was given; at least one */
+static int take_argv(struct parse *ps, int argc, char **argv)
+{
+	const struct cmd_field *f = &ps->cmd->fields[ps->argv_k];
+	int i;
+
+	if (argc == 0)
+		return usage_err("%s: %s needs -- %s [ARG]...", ps->name, f->flag, f->meta);
+	if ((size_t)argc > CMD_ARGV_MAX)
+		return usage_err("%s: %s: at most %d words", ps->name, f->flag, CMD_ARGV_MAX);
+	ps->vals[ps->argv_k] = json_array();
+	for (i = 0; i < argc; i++) {
+		json_t *w = json_string(argv[i]);
+
+		if (!w)
+			return usage_err("%s: %s: '%s' is not UTF-8", ps->name, f->flag, argv[i]);
+		json_array_append_new(ps->vals[ps->argv_k], w);
+	}
+	return 0;
+}
+
 /* parse_option() - the option at argv[*i]: one of the command's or a global */
 static int parse_option(struct parse *ps, int argc, char **argv, int *i, struct ctl_opts *o)
 {
@@ -1105,6 +1145,8 @@ static int parse_option(struct parse *ps, int argc, char **argv, int *i, struct 
 
 		if (!on_line(f) || !f->flag || !opt_is(argv[*i], f->flag))
 			continue;
+		if (f->type == CMD_BOOL || f->type == CMD_ARGV)
+			return flag_param(ps, k, argv[*i]);
 		if (!(v = opt_value(f->flag, argc, argv, i)))
 			return usage_err("%s: %s needs a value (%s)", ps->name, f->flag, f->meta);
 		return set_param(ps, k, v);
@@ -1178,19 +1220,24 @@ static int finish_request(struct parse *ps, json_t *req)
 static json_t *build_request(const struct cmd_schema *cmd, int argc, char **argv,
 			     struct ctl_opts *o)
 {
-	struct parse ps = { .cmd = cmd };
+	struct parse ps = { .cmd = cmd, .argv_k = -1 };
 	json_t *req;
 	int i, k, only_pos = 0, r = 0;
 
 	cmd_label(cmd, ps.name, sizeof(ps.name));
 	for (i = 0; i < argc && r == 0; i++) {
-		if (!only_pos && strcmp(argv[i], "--") == 0)
+		if (!only_pos && strcmp(argv[i], "--") == 0 && ps.argv_k >= 0) {
+			r = take_argv(&ps, argc - i - 1, argv + i + 1);
+			break;
+		} else if (!only_pos && strcmp(argv[i], "--") == 0)
 			only_pos = 1;
 		else if (!only_pos && argv[i][0] == '-' && argv[i][1] != '\0')
 			r = parse_option(&ps, argc, argv, &i, o);
 		else
 			r = parse_positional(&ps, argv[i]);
 	}
+	if (r == 0 && ps.argv_k >= 0 && !ps.vals[ps.argv_k])
+		r = take_argv(&ps, 0, NULL);
 	req = json_pack("{ss}", "cmd", cmd->name);
 	if (r < 0 || finish_request(&ps, req) < 0) {
 		for (k = 0; k < CMD_FIELDS_MAX; k++)

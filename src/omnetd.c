@@ -23,6 +23,7 @@
 #include "privdrop.h"
 #include "userdirs.h"
 #include "util.h"
+#include "vmrun.h"
 
 struct options {
 	const char *role, *config, *state_dir, *control, *listen;
@@ -194,6 +195,10 @@ int main(int argc, char **argv)
 	enum role role;
 	int ret;
 
+	/* the maker of a --run network's namespaces: omnetd exec'd afresh by
+	 * the daemon (vmrun.h), before anything else is set up */
+	if (argc == 3 && strcmp(argv[1], VMRUN_MAKER_ARG) == 0)
+		return vmrun_maker_main(argv[2]);
 	parse_args(argc, argv, &o);
 	if (load_config(&d.cfg, &o) < 0)
 		return 1;

@@ -1,5 +1,6 @@
 /* osutil.c: the clock, random bytes, atomic files, a socket option (see
  * osutil.h).  One copy of each, for every glue file. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -135,3 +136,40 @@ const char *user_runtime_dir(char *buf, size_t len)
 	return NULL;
 }
 
+
+/* fds_each_above() - fn on every descriptor above fd, from /proc/self/fd */
+static int fds_each_above(int fd, int (*fn)(int))
+{
+	const struct dirent *e;
+	DIR *dir = opendir("/proc/self/fd");
+
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir))) {
+		int n = atoi(e->d_name);
+
+		if (n > fd && n != dirfd(dir))
+			fn(n);
+	}
+	closedir(dir);
+	return 0;
+}
+
+static int set_cloexec(int fd)
+{
+	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+int fds_close_above(int fd)
+{
+	if (close_range((unsigned)fd + 1, ~0U, 0) == 0)
+		return 0;
+	return fds_each_above(fd, close);
+}
+
+int fds_cloexec_above(int fd)
+{
+	if (close_range((unsigned)fd + 1, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+	return fds_each_above(fd, set_cloexec);
+}

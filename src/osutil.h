@@ -36,6 +36,13 @@ int file_write_atomic(const char *path, file_writer write_cb, void *arg, char *e
 /* sock_rst_on_close() - SO_LINGER 0: close() sends the peer a RST */
 void sock_rst_on_close(int fd);
 
+/* fds_close_above(), fds_cloexec_above() - every descriptor above fd
+ * closed, or marked close-on-exec; by listing /proc/self/fd where the
+ * kernel (before 5.9, or 5.11 for close-on-exec) or a seccomp filter
+ * refuses close_range().  0, or -1 with errno. */
+int fds_close_above(int fd);
+int fds_cloexec_above(int fd);
+
 /* user_runtime_dir() - an ordinary user's runtime directory:
  * $XDG_RUNTIME_DIR, else /run/user/UID if it is this user's directory (as
  * under "sudo -u", which does not set the variable); NULL if neither */

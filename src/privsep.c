@@ -4,7 +4,6 @@
  * messages (both ends are the same binary); the answer's sockets ride
  * SCM_RIGHTS.  The helper is single-threaded and keeps nothing but the
  * captures it set up: their namespace, and what to remove from it. */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -137,7 +136,12 @@ static const struct capns *helper_taken(const struct helper *h, const struct cap
 	return NULL;
 }
 
-static void helper_setup(struct helper *h, const struct ps_request *rq, struct ps_reply *rp)
+/* helper_setup() - a capture in the namespace the request names, or in
+ * the one nsfd is (the daemon's descriptor: a namespace of its own user,
+ * /proc/PID/ns/net, which we could not open by name without
+ * CAP_SYS_PTRACE; it passes the same checks) */
+static void helper_setup(struct helper *h, const struct ps_request *rq, struct ps_reply *rp,
+			 int nsfd)
 {
 	struct capns_socks s;
 	const struct capns *other;
@@ -154,9 +158,13 @@ static void helper_setup(struct helper *h, const struct ps_request *rq, struct p
 	}
 	/* capns_open() checks the operator's names and addresses: the
 	 * error goes back to the operator */
-	if (h->join)
-		snprintf(at, sizeof(at), "/proc/self/fd/%d", h->join_fd);
-	if (!(ns = capns_open_at(&rq->setup, h->join ? at : NULL, err, sizeof(err)))) {
+	/* the daemon's descriptor stands only for a name of its own user's
+	 * (/proc/...); any other name we open ourselves */
+	if (nsfd >= 0 && strncmp(rq->setup.netns, "/proc/", 6) != 0)
+		nsfd = -1;
+	if (h->join || nsfd >= 0)
+		snprintf(at, sizeof(at), "/proc/self/fd/%d", h->join ? h->join_fd : nsfd);
+	if (!(ns = capns_open_at(&rq->setup, h->join || nsfd >= 0 ? at : NULL, err, sizeof(err)))) {
 		helper_fail(h, rp, EINVAL, err);
 		return;
 	}
@@ -222,7 +230,7 @@ static void helper_socket(struct helper *h, const struct ps_request *rq, struct 
 	helper_send(h, rp, &fd, 1);
 }
 
-static void helper_handle(struct helper *h, const struct ps_request *rq, ssize_t len)
+static void helper_handle(struct helper *h, const struct ps_request *rq, ssize_t len, int fd)
 {
 	struct ps_reply rp;
 
@@ -235,34 +243,13 @@ static void helper_handle(struct helper *h, const struct ps_request *rq, ssize_t
 	rp.op = rq->op;
 	rp.seq = rq->seq;
 	switch (rq->op) {
-	case PS_SETUP: helper_setup(h, rq, &rp); break;
+	case PS_SETUP: helper_setup(h, rq, &rp, fd); break;
 	case PS_TEARDOWN: helper_teardown(h, rq, &rp); break;
 	case PS_SOCKET: helper_socket(h, rq, &rp); break;
 	default:
 		log_warnx("privsep: request %u unknown: refused", rq->op);
 		helper_fail(h, &rp, EINVAL, "unknown request");
 	}
-}
-
-/* close_above() - every descriptor above fd; by listing them where the
- * kernel (before 5.9) or a seccomp filter refuses close_range() */
-static void close_above(int fd)
-{
-	DIR *dir;
-	const struct dirent *e;
-
-	if (close_range((unsigned)fd + 1, ~0U, 0) == 0)
-		return;
-	dir = opendir("/proc/self/fd");
-	if (!dir)
-		_exit(1);
-	while ((e = readdir(dir))) {
-		int n = atoi(e->d_name);
-
-		if (n > fd && n != dirfd(dir))
-			close(n);
-	}
-	closedir(dir);
 }
 
 /* helper_detach() - keep only the socket to the daemon and the standard
@@ -276,7 +263,8 @@ static int helper_detach(int fd)
 
 	if (fd != PS_HELPER_FD && dup2(fd, PS_HELPER_FD) < 0)
 		_exit(1);
-	close_above(PS_HELPER_FD);
+	if (fds_close_above(PS_HELPER_FD) < 0)
+		_exit(1);
 	for (i = 0; i < ARRAY_SIZE(quiet); i++)
 		signal(quiet[i], SIG_IGN);
 	prctl(PR_SET_NAME, "omnetd-priv", 0, 0, 0);
@@ -293,6 +281,33 @@ static void helper_cleanup(struct helper *h)
 	while (h->ncap)
 		capns_free(h->cap[--h->ncap].ns);
 	free(h->cap);
+}
+
+static int take_fds(struct msghdr *mh, int *fds, size_t room, size_t *n);
+
+/* helper_recv() - a request, and the one descriptor it may carry (more
+ * are closed: they are not part of the protocol); MSG_TRUNC: the length
+ * sent, which helper_handle() checks */
+static ssize_t helper_recv(int sock, struct ps_request *rq, int *fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct iovec iov = { rq, sizeof(*rq) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	int fds[4];
+	size_t nfds, i;
+	ssize_t n = recvmsg(sock, &mh, MSG_TRUNC | MSG_CMSG_CLOEXEC);
+
+	if (n < 0)
+		return n;
+	take_fds(&mh, fds, ARRAY_SIZE(fds), &nfds);
+	for (i = 0; i < nfds; i++) {
+		if (i == 0)
+			*fd = fds[0];
+		else
+			close(fds[i]);
+	}
+	return n;
 }
 
 /* helper_main() - serve the daemon; with join, first move into the user
@@ -323,11 +338,15 @@ static void __attribute__((noreturn)) helper_main(int fd, pid_t parent, const ch
 	}
 	helper_send(&h, &ready, NULL, 0);
 	for (;;) {
-		n = recv(h.fd, &rq, sizeof(rq), MSG_TRUNC);
+		int rfd = -1;
+
+		n = helper_recv(h.fd, &rq, &rfd);
 		if (n == 0 || (n < 0 && errno != EINTR))
 			break;
 		if (n > 0)
-			helper_handle(&h, &rq, n);
+			helper_handle(&h, &rq, n, rfd);
+		if (rfd >= 0)
+			close(rfd);
 	}
 	helper_cleanup(&h);
 	_exit(0);
@@ -462,16 +481,37 @@ static int ps_recv(struct privsep *ps, uint32_t seq, struct ps_reply *rp, int *f
 	return 0;
 }
 
-/* ps_call() - one request, its answer; -1 with err and errno set (EPIPE:
- * the helper is gone) */
-static int ps_call(struct privsep *ps, struct ps_request *rq, struct ps_reply *rp, int *fds,
-		   size_t want_fds, char *err, size_t errlen)
+/* ps_send() - the request, with descriptor fd if it is one */
+static ssize_t ps_send(int sock, const struct ps_request *rq, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { (void *)rq, sizeof(*rq) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (fd >= 0) {
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
+/* ps_call() - one request (with descriptor send_fd, if not -1), its
+ * answer; -1 with err and errno set (EPIPE: the helper is gone) */
+static int ps_call(struct privsep *ps, struct ps_request *rq, int send_fd, struct ps_reply *rp,
+		   int *fds, size_t want_fds, char *err, size_t errlen)
 {
 	size_t nfds;
 
 	if (ps->fd >= 0) {
 		rq->seq = ++ps->seq;
-		if (send(ps->fd, rq, sizeof(*rq), MSG_NOSIGNAL) != (ssize_t)sizeof(*rq))
+		if (ps_send(ps->fd, rq, send_fd) != (ssize_t)sizeof(*rq))
 			gone(ps, "cannot be written to");
 	}
 	if (ps->fd < 0 || ps_recv(ps, rq->seq, rp, fds, want_fds, &nfds, PS_CALL_TIMEOUT_MS) < 0) {
@@ -572,15 +612,22 @@ struct privcap *privcap_open(struct privsep *ps, const struct capns_params *p,
 	struct ps_request rq;
 	struct ps_reply rp;
 	struct privcap *pc;
-	int own = !ps;
+	int own = !ps, nsfd = -1, r;
 
 	/* the parameters reach a helper of our own only once they are sane */
 	if (own && (capns_check(p, err, errlen) < 0 || !(ps = spawn(p->netns, err, errlen))))
 		return NULL;
+	/* a namespace of our own user's (a --run network's, /proc/PID/ns/net)
+	 * the root helper may not open by name: it gets our descriptor */
+	if (!own && strncmp(p->netns, "/proc/", 6) == 0)
+		nsfd = netns_open(p->netns, err, errlen);
 	memset(&rq, 0, sizeof(rq));
 	rq.op = PS_SETUP;
 	rq.setup = *p;
-	if (ps_call(ps, &rq, &rp, s->fd, CAPNS_NSOCK, err, errlen) < 0) {
+	r = ps_call(ps, &rq, nsfd, &rp, s->fd, CAPNS_NSOCK, err, errlen);
+	if (nsfd >= 0)
+		close(nsfd);
+	if (r < 0) {
 		if (own)
 			privsep_stop(ps);
 		return NULL;
@@ -606,7 +653,7 @@ void privcap_close(struct privcap *pc)
 	memset(&rq, 0, sizeof(rq));
 	rq.op = PS_TEARDOWN;
 	rq.handle = pc->handle;
-	if (ps_call(pc->ps, &rq, &rp, NULL, 0, err, sizeof(err)) < 0)
+	if (ps_call(pc->ps, &rq, -1, &rp, NULL, 0, err, sizeof(err)) < 0)
 		log_warnx("network %s: capture not removed: %s", pc->idstr, err);
 	if (pc->own_ps)
 		privsep_stop(pc->ps);
@@ -630,7 +677,7 @@ int privcap_socket(struct privcap *pc, int type, const struct ipport *local,
 		rq.has_peer = 1;
 		rq.peer = *peer;
 	}
-	if (ps_call(pc->ps, &rq, &rp, &fd, 1, err, sizeof(err)) < 0)
+	if (ps_call(pc->ps, &rq, -1, &rp, &fd, 1, err, sizeof(err)) < 0)
 		return -1;
 	return fd;
 }

@@ -48,7 +48,9 @@ static json_t *networks_json(struct daemon *d)
 	struct network *n;
 
 	TAILQ_FOREACH(n, &d->networks, entry) {
-		if (n->from_config)
+		/* a --run network's namespaces end with the daemon, and a
+		 * /proc/PID name would name another process's after a restart */
+		if (n->from_config || n->from_run || strncmp(n->netns, "/proc/", 6) == 0)
 			continue;
 		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "id", n->idstr, "peer",
 						   n->peer, "netns", n->netns, "iface", n->iface));

@@ -177,10 +177,18 @@ static void check_field(const struct cmd_schema *c, const struct cmd_field *f)
 		      "%s.%s: required and with a default", c->name, f->key);
 	ck_assert_msg(f->type != CMD_INT || f->check, "%s.%s: an integer needs a check (its range)",
 		      c->name, f->key);
-	ck_assert_msg(f->type == CMD_LIST || !f->max_items, "%s.%s: max_items on a non-list",
-		      c->name, f->key);
-	ck_assert_msg(f->type != CMD_LIST || f->flag, "%s.%s: a list must be an option (repeated)",
-		      c->name, f->key);
+	ck_assert_msg(f->type == CMD_LIST || f->type == CMD_ARGV || !f->max_items,
+		      "%s.%s: max_items on a non-list", c->name, f->key);
+	ck_assert_msg((f->type != CMD_LIST && f->type != CMD_ARGV) || f->flag,
+		      "%s.%s: a list must be an option (repeated, or the words after --)", c->name,
+		      f->key);
+	/* omnetctl takes an option without a value for these, and the words
+	 * after `--` for a command line: no default, never required */
+	ck_assert_msg((f->type != CMD_BOOL && f->type != CMD_ARGV) ||
+		      (f->flag && !f->dflt && !(f->flags & CMDF_REQUIRED)),
+		      "%s.%s: a flag or a command line must be an optional option", c->name, f->key);
+	ck_assert_msg(f->type != CMD_ARGV || f->max_items == CMD_ARGV_MAX,
+		      "%s.%s: a command line of at most CMD_ARGV_MAX words", c->name, f->key);
 	ck_assert_msg(!f->dflt || !f->check || !f->check(f->dflt),
 		      "%s.%s: its default fails its own check", c->name, f->key);
 	ck_assert_msg(!f->flag || f->meta, "%s.%s: an option without a meta", c->name, f->key);

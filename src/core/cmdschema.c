@@ -243,14 +243,21 @@ const struct cmd_schema cmd_schemas[] = {
 	{ "peer.remove", ALL, NULL, { NULL }, "NAME", "forget a peer", "peer {name} removed",
 	  { F_NAME("name", "NAME") } },
 	{ "network.add", CMD_ROLE_PROVIDER | CONSUMER, "a relay carries no networks",
-	  { "netns", "iface" }, "ID --peer NAME [--netns NETNS --iface IFACE]",
+	  { "netns", "iface" },
+	  "ID --peer NAME [--netns NETNS --iface IFACE]\n"
+	  "      network add ID --peer NAME --run [--container] [--keep] -- COMMAND [ARG]...",
 	  "consumer: accept network ID from the peer; provider: carry the traffic of\n"
-	  "      the VM behind IFACE in namespace NETNS to the peer",
+	  "      the VM behind IFACE in namespace NETNS to the peer; with --run, make a\n"
+	  "      namespace with tap0 in it (--container: COMMAND's own, its eth0) and\n"
+	  "      run COMMAND there; the network goes when it exits, unless --keep",
 	  "network {id} added for peer {peer}",
 	  { F_NETID("id"),
 	    { "peer", CMD_STRING, REQ, cmd_check_name, 0, NULL, "--peer", "NAME" },
 	    { "netns", CMD_STRING, 0, cmd_check_netns, 0, NULL, "--netns", "NETNS" },
-	    { "iface", CMD_STRING, 0, cmd_check_iface, 0, NULL, "--iface", "IFACE" } } },
+	    { "iface", CMD_STRING, 0, cmd_check_iface, 0, NULL, "--iface", "IFACE" },
+	    { "run", CMD_ARGV, 0, NULL, CMD_ARGV_MAX, NULL, "--run", "COMMAND" },
+	    { "container", CMD_BOOL, 0, NULL, 0, NULL, "--container", "" },
+	    { "keep", CMD_BOOL, 0, NULL, 0, NULL, "--keep", "" } } },
 	{ "network.list", ALL, NULL, { NULL }, "", "list the networks", NULL, { { 0 } } },
 	{ "network.delete", ALL, NULL, { NULL }, "ID",
 	  "delete local state for the network and stop processing its ID",

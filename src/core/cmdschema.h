@@ -18,12 +18,16 @@
 #include "util.h"
 
 #define CMD_FIELDS_MAX 8
+#define CMD_ARGV_MAX 256   /* words of a CMD_ARGV field */
 
 /* The JSON type a field has in a request. */
 enum cmd_type {
 	CMD_STRING, /* a string */
 	CMD_INT,    /* an integer; its check sees it in decimal */
 	CMD_LIST,   /* an array of strings; the option may be repeated */
+	CMD_BOOL,   /* true or false; omnetctl's option takes no value */
+	CMD_ARGV,   /* an array of strings: a command line, which omnetctl takes
+		     * whole after its option and `--` (network add --run) */
 };
 
 #define CMDF_REQUIRED 0x1 /* absent or null: bad_request */

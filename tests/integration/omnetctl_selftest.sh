@@ -397,6 +397,12 @@ req_case "network add (provider), ID folded" \
 req_case "network add with a namespace path" \
 	"{\"cmd\":\"network.add\",\"id\":\"$NETID\",\"peer\":\"alice\",\"netns\":\"/run/netns/vm1\",\"iface\":\"tap0\"}" \
 	network add "$NETID" --peer alice --netns /run/netns/vm1 --iface tap0
+req_case "network add --run: the words after -- are the command, whole" \
+	"{\"cmd\":\"network.add\",\"id\":\"$NETID\",\"peer\":\"alice\",\"run\":[\"qemu\",\"-netdev\",\"tap,ifname=tap0\",\"--\",\"--peer\"]}" \
+	network add "$NETID" --peer alice --run -- qemu -netdev tap,ifname=tap0 -- --peer
+req_case "network add --run --container --keep, options after --run" \
+	"{\"cmd\":\"network.add\",\"id\":\"$NETID\",\"peer\":\"alice\",\"run\":[\"sh\"],\"container\":true,\"keep\":true}" \
+	network add "$NETID" --run --container --peer alice --keep -- sh
 req_case "network list" '{"cmd":"network.list"}' network list
 req_case "network delete" "{\"cmd\":\"network.delete\",\"id\":\"$NETID\"}" network delete "$NETID"
 out_is "network delete confirms" "network $NETID deleted"
@@ -641,6 +647,12 @@ usage_case "--netns without --iface" network add "$NETID" --peer alice --netns v
 usage_case "--iface without --netns" network add "$NETID" --peer alice --iface tap0
 check "--netns and --iface: the message names both" \
 	grep -q -- "network add: --netns and --iface go together" "$TMP/err"
+usage_case "--run without -- COMMAND" network add "$NETID" --peer alice --run
+check "--run: the message says what it needs" \
+	grep -q -- "network add: --run needs -- COMMAND \[ARG\]..." "$TMP/err"
+usage_case "--run with nothing after --" network add "$NETID" --peer alice --run --
+usage_case "--run given twice" network add "$NETID" --peer alice --run --run -- sh
+usage_case "--container with a value" network add "$NETID" --peer alice --run --container=yes -- sh
 usage_case "interface name with a quote" network add "$NETID" --peer alice --netns vm1 --iface 'ta"p'
 usage_case "interface name too long" network add "$NETID" --peer alice --netns vm1 --iface abcdefghijklmnop
 usage_case "forward add without VM_PORT" forward add tcp 8080

@@ -60,4 +60,11 @@ check "a re-add that works: the network is back" \
 	ctl_p network add $NETID --peer consumer --netns "$NS_CAP" --iface tap0
 check "and captures again" \
 	om_wait 10 vm $PY "$OM_SRCDIR/tests/integration/servers.py" probe --tcp $SRV_ADDR:7
+
+# --- a root-run provider refuses --run: the command would run as the
+# daemon's user, which owns the identity key and may use the control socket
+out=$(ctl_p network add $OTHER --peer consumer --run --container -- true 2>&1)
+check "root-run provider: --run is refused, with the reason ($out)" \
+	grep -q "for a provider an ordinary user runs (rootless)" <<<"$out"
+check "and nothing is left of it" test "$(json_eval ctl_p "len(r)" network list)" = 1
 exit $OM_FAILED

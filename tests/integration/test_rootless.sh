@@ -20,7 +20,9 @@ NETID2=fedcba9876543210fedcba9876543210
 
 user=omnet-u$OM_ID
 home=$(mktemp -d /tmp/omnet-user.XXXXXX)
+tun_mode=$(stat -c %a /dev/net/tun)
 user_cleanup() {
+	chmod "$tun_mode" /dev/net/tun
 	userdel "$user" >/dev/null 2>&1
 	rm -rf "$home"
 }
@@ -32,6 +34,9 @@ uid=$(id -u "$user")
 install -o "$user" -m 0755 "$OMNETD" "$OMNETCTL" "$home/"
 mkdir -m 0700 "$home/run" && chown "$user:" "$home/run"
 
+# the guest QEMU boots (tests/guest/mkguest: Debian's kernel, busybox)
+"$OM_SRCDIR/tests/guest/mkguest" "$home/guest" >/dev/null || { fail "the guest image"; exit 1; }
+chmod -R a+rX "$home/guest"
 om_topology || { fail "topology"; exit 1; }
 om_topology_second_tenant || { fail "second VM's namespaces"; exit 1; }
 om_start_servers || { fail "stand-in servers start"; exit 1; }
@@ -142,8 +147,120 @@ check "the gateway address left tap0" \
 check "the second network still carries" sh -c "ip netns exec $NS_VM2 curl -sS -m 30 \
 	http://$SRV_ADDR:8080/f | cmp -s - $OM_T/www/f"
 
+ctl_p network delete $NETID2 >/dev/null
+
+# --- network add --run --container: omnetd makes the namespaces; a plain
+# process stands in for the VM: DHCP on eth0, then a download
+cat >"$home/udhcpc.sh" <<'EOS'
+#!/bin/sh
+case "$1" in
+bound|renew)
+	ip addr add "$ip/$mask" dev "$interface"
+	for r in $router; do ip route replace default via "$r" dev "$interface"; done
+	echo "lease $ip/$mask via $router dns $dns"
+	;;
+esac
+exit 0
+EOS
+cat >"$home/container.sh" <<EOS
+#!/bin/sh
+echo "uid \$(id -u) in a namespace of its own:" \$(ip -br link | cut -d' ' -f1 | cut -d@ -f1)
+echo "descriptors:" \$(ls /proc/self/fd | sort -n)
+busybox udhcpc -i eth0 -n -q -t 10 -T 1 -s $home/udhcpc.sh || exit 3
+echo "sha256 \$(curl -sS -m 60 http://$SRV_ADDR:8080/f | sha256sum | cut -d' ' -f1)"
+EOS
+chmod 0755 "$home/udhcpc.sh" "$home/container.sh"
+check "network add --run --container -- container.sh" \
+	ctl_p network add $NETID --peer consumer --run --container -- "$home/container.sh"
+check "the command runs as uid 0 in a namespace of its own, with eth0" \
+	om_wait 10 grep -q "container.sh: uid 0 in a namespace of its own: lo eth0" "$OM_T/provider.log"
+check "it inherits no descriptor of the daemon's (ls's own directory is 3)" \
+	om_wait 10 grep -q "container.sh: descriptors: 0 1 2 3\$" "$OM_T/provider.log"
+check "it takes a DHCP lease on eth0 (10.0.2.15 via 10.0.2.2, DNS 10.0.2.3)" \
+	om_wait 20 grep -q "container.sh: lease 10.0.2.15/24 via 10.0.2.2 dns 10.0.2.3" "$OM_T/provider.log"
+check "and downloads byte-exact through the consumer" \
+	om_wait 60 grep -q "container.sh: sha256 $want" "$OM_T/provider.log"
+check "its exit is logged" om_wait 10 grep -q "container.sh (pid [0-9]*) exited with status 0" \
+	"$OM_T/provider.log"
+check "and the network is deleted with it" \
+	om_wait 10 json_is ctl_p "len(r)" 0 network list
+check "nothing of it is left: no child of the daemon's, not even a zombie" \
+	om_wait 10 sh -c "[ -z \"\$(ps --ppid $PROV_PID -o pid= )\" ]"
+
+# --- two at once; deleting one stops its whole process group, promptly,
+# and leaves the other running
+check "network add --run --container -- sh -c 'sleep 777 & sleep 778; wait'" \
+	ctl_p network add $NETID --peer consumer --run --container -- sh -c 'sleep 777 & sleep 778; wait'
+check "and a second one at the same time" \
+	ctl_p network add $NETID2 --peer consumer --run --container -- sleep 779
+check "both run" om_wait 10 sh -c "pgrep -u $uid -f '^sleep 77[789]$' | wc -l | grep -qx 3"
+t0=$(date +%s%N)
+check "network delete of the first" ctl_p network delete $NETID
+t1=$(date +%s%N)
+check "returns promptly ($(( (t1 - t0) / 1000000 )) ms)" test $(( (t1 - t0) / 1000000 )) -lt 1000
+check "and stops the command and what it started in the background" \
+	om_wait 10 sh -c "! pgrep -u $uid -f '^sleep 77[78]$' >/dev/null"
+check "the second still runs" pgrep -u $uid -f '^sleep 779$'
+check "network delete of the second" ctl_p network delete $NETID2
+check "nothing of either is left" om_wait 10 sh -c "[ -z \"\$(ps --ppid $PROV_PID -o pid= )\" ] &&
+	! pgrep -u $uid -f '^sleep 77[789]$' >/dev/null"
+
+# --- network delete stops the command; --keep keeps the network
+check "network add --run --container -- sleep 600" \
+	ctl_p network add $NETID --peer consumer --run --container -- sleep 600
+check "network list shows it running" \
+	json_is ctl_p "r[0]['run']['state'] + ' ' + r[0]['run']['command']" "running sleep" network list
+check "network delete" ctl_p network delete $NETID
+check "stops the command" om_wait 10 grep -q "sleep (pid [0-9]*) was killed by signal 15" \
+	"$OM_T/provider.log"
+check "network add --run --container --keep -- true" \
+	ctl_p network add $NETID --peer consumer --run --container --keep -- true
+check "the command exits; the network stays, and says so" om_wait 10 json_is ctl_p \
+	"r[0]['run']['state']" "exited with status 0" network list
+check "network delete removes it" ctl_p network delete $NETID
+out=$(ctl_p network add $NETID --peer consumer --run --container -- /nonexistent/cmd 2>&1)
+check "a command that cannot run: its error and status 127 are logged" om_wait 10 sh -c \
+	"grep -q 'cannot run /nonexistent/cmd: No such file' $OM_T/provider.log &&
+	 grep -q 'cmd (pid [0-9]*) exited with status 127' $OM_T/provider.log"
+out=$(ctl_p network add $NETID --peer consumer --run --netns x --iface y -- true 2>&1)
+check "--run with --netns is refused ($out)" grep -q "not for it" <<<"$out"
+
+# --- network add --run (a VM's tap0): QEMU would open tap0; the command
+# shows the capture's gateway address on it.  /dev/net/tun must be open to
+# the user: Debian's udev makes it 0666; this machine's may not be.
+chmod 0600 /dev/net/tun
+out=$(ctl_p network add $NETID --peer consumer --run -- true 2>&1)
+check "with /dev/net/tun 0600, --run says what to change ($out)" grep -q "chmod 0666 /dev/net/tun" <<<"$out"
+chmod 0666 /dev/net/tun
+check "network add --run -- ip addr show tap0" \
+	ctl_p network add $NETID --peer consumer --run -- ip -4 -o addr show tap0
+check "the command sees tap0 with the gateway's address" \
+	om_wait 10 grep -q "ip: .*tap0 *inet 10.0.2.2/24" "$OM_T/provider.log"
+check "the network went with the command" om_wait 10 json_is ctl_p "len(r)" 0 network list
+
+# --- a real guest: QEMU (TCG), started by the rootless provider with --run,
+# on tap0; its kernel takes a lease and downloads through the consumer
+check "QEMU is started with --run on tap0" ctl_p network add $NETID --peer consumer --run -- \
+	qemu-system-x86_64 -nodefaults -no-user-config -display none -serial stdio -m 192 \
+	-no-reboot -accel tcg -kernel "$home/guest/vmlinuz" -initrd "$home/guest/initrd.gz" \
+	-append "console=ttyS0 panic=-1 quiet omnet.url=http://$SRV_ADDR:8080/f" \
+	-netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device e1000,netdev=n0
+check "the guest boots" om_wait 60 grep -q "qemu-system-x86_64: guest up" "$OM_T/provider.log"
+check "the guest takes its lease: 10.0.2.15 via 10.0.2.2, DNS 10.0.2.3" om_wait 30 \
+	grep -q "qemu-system-x86_64: guest lease 10.0.2.15/24 via 10.0.2.2 dns 10.0.2.3" \
+	"$OM_T/provider.log"
+check "and downloads 20 MB byte-exact through the consumer" om_wait 120 \
+	grep -q "qemu-system-x86_64: guest sha256 $want" "$OM_T/provider.log"
+check "QEMU exits when the guest powers off" om_wait 30 \
+	grep -q "qemu-system-x86_64 (pid [0-9]*) exited with status 0" "$OM_T/provider.log"
+check "and the network goes with it" om_wait 10 json_is ctl_p "len(r)" 0 network list
+chmod "$tun_mode" /dev/net/tun
+
+# --- the daemon's end stops what runs
+check "network add --run --container -- sleep 600, once more" \
+	ctl_p network add $NETID --peer consumer --run --container -- sleep 600
+run_pid=$(json_eval ctl_p "r[0]['run']['pid']" network list)
 kill -TERM "$PROV_PID"
 check "the provider exits on SIGTERM" om_wait_gone "$PROV_PID" 10
-check "and removes the second capture" \
-	sh -c "! nsenter -t $ns2_PID -n nft list table ip omnetd >/dev/null 2>&1"
+check "and stops the command (pid $run_pid)" om_wait_gone "${run_pid:-0}" 10
 exit $OM_FAILED
