@@ -125,24 +125,6 @@ void daemon_save_state(struct daemon *d)
 	state_save(d);
 }
 
-/* mkdir_p() - create a directory and its parents; the last one with mode */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-	char *p;
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, mode) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* link_config_from() - the link core's limits from the configuration; a
  * packet is what fits a DTLS record in one datagram: each session sizes
  * its own for its path (pmtu.h), this is what fits any path (IPv6 through

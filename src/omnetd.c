@@ -174,8 +174,10 @@ static int show_identity(const struct config *cfg)
 	struct identity id;
 	char err[512];
 
-	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST) {
-		fprintf(stderr, "omnetd: %s: %s\n", cfg->state_dir, strerror(errno));
+	/* an ordinary user's ~/.local/state may not exist yet either */
+	if (mkdir_p(cfg->state_dir, 0700) < 0) {
+		fprintf(stderr, "omnetd: %s: cannot create the state directory: %s\n",
+			cfg->state_dir, strerror(errno));
 		return 1;
 	}
 	if (identity_load(&id, cfg->state_dir, err, sizeof(err)) < 0) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/time.h>
+#include <sys/types.h>
 
 uint64_t clock_now_us(void);
 uint64_t clock_now_ms(void);
@@ -35,6 +36,10 @@ int file_write_atomic(const char *path, file_writer write_cb, void *arg, char *e
 
 /* sock_rst_on_close() - SO_LINGER 0: close() sends the peer a RST */
 void sock_rst_on_close(int fd);
+
+/* mkdir_p() - create a directory and its parents (0755); the last one with
+ * mode; 0 if it exists already, or -1 with errno */
+int mkdir_p(const char *path, mode_t mode);
 
 /* fds_close_above(), fds_cloexec_above() - every descriptor above fd
  * closed, or marked close-on-exec; by listing /proc/self/fd where the

@@ -53,16 +53,18 @@ check() {  # check "description" command...
 
 om_cleanup() {
 	local pid ns
+	# (each step may fail for what is gone already: under set -e, as in
+	# scripts/demo, that must not end the cleanup)
 	for pid in "${OM_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null
+		kill "$pid" 2>/dev/null || :
 	done
 	for pid in "${OM_PIDS[@]}"; do
-		om_wait_gone "$pid" 5 || kill -9 "$pid" 2>/dev/null
+		om_wait_gone "$pid" 5 || kill -9 "$pid" 2>/dev/null || :
 	done
 	for ns in "${OM_NAMESPACES[@]}"; do
 		# anything still running inside is ours: kill it by PID first
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
-		ip netns del "$ns" 2>/dev/null
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || :; done
+		ip netns del "$ns" 2>/dev/null || :
 	done
 	# a sanitizer report in any log fails the test, whatever it checked
 	if grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$OM_T"/*.log >/dev/null 2>&1; then

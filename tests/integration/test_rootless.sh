@@ -13,26 +13,14 @@
 # The test creates the user it runs as, and removes it.
 OM_TEST=rootless
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/rootless.sh"
 om_need_root
 SERVERS=$OM_SRCDIR/tests/integration/servers.py
 VM_PORT=8000
 NETID2=fedcba9876543210fedcba9876543210
 
-user=omnet-u$OM_ID
-home=$(mktemp -d /tmp/omnet-user.XXXXXX)
-tun_mode=$(stat -c %a /dev/net/tun)
-user_cleanup() {
-	chmod "$tun_mode" /dev/net/tun
-	userdel "$user" >/dev/null 2>&1
-	rm -rf "$home"
-}
-trap 'om_cleanup; user_cleanup' EXIT
-useradd --no-create-home --home-dir "$home" --shell /usr/sbin/nologin "$user" ||
-	{ fail "useradd $user"; exit 1; }
-chown "$user:" "$home" && chmod 0755 "$home"
-uid=$(id -u "$user")
-install -o "$user" -m 0755 "$OMNETD" "$OMNETCTL" "$home/"
-mkdir -m 0700 "$home/run" && chown "$user:" "$home/run"
+rl_user || { fail "useradd"; exit 1; }
+user=$RL_USER uid=$RL_UID home=$RL_HOME tun_mode=$RL_TUN_MODE psock=$RL_SOCK
 
 # the guest QEMU boots (tests/guest/mkguest: Debian's kernel, busybox)
 "$OM_SRCDIR/tests/guest/mkguest" "$home/guest" >/dev/null || { fail "the guest image"; exit 1; }
@@ -41,41 +29,16 @@ om_topology || { fail "topology"; exit 1; }
 om_topology_second_tenant || { fail "second VM's namespaces"; exit 1; }
 om_start_servers || { fail "stand-in servers start"; exit 1; }
 
-# user_bg LOGNAME COMMAND... - in the provider's namespace, as the user
-user_bg() {
-	local name=$1; shift
-	om_bg "$NS_PROV" "$name" setpriv --reuid="$uid" --regid="$uid" --clear-groups \
-		env -i HOME="$home" PATH=/usr/bin:/bin XDG_RUNTIME_DIR="$home/run" "$@"
-}
-
-# user_netns TAG - the user makes a user and network namespace (a process
-# holds it); the root-made capture namespace's tap0 then moves into it, as a
-# VM's tap or a container's veth would be there.  Sets TAG_PID.
-user_netns() {
-	local tag=$1 cap=$2 pid
-	user_bg "$tag" unshare --user --map-root-user --net sleep 600
-	pid=$OM_LASTPID
-	om_wait 10 sh -c "[ \"\$(readlink /proc/$pid/ns/user)\" != \"\$(readlink /proc/self/ns/user)\" ] &&
-		grep -q sleep /proc/$pid/comm" || return 1
-	ip -n "$cap" link set tap0 netns "$pid" || return 1
-	nsenter -t "$pid" -n ip link set tap0 up || return 1
-	eval "${tag}_PID=$pid"
-}
-user_netns ns1 "$NS_CAP" || { fail "the user makes a namespace for the VM"; exit 1; }
-user_netns ns2 "$NS_CAP2" || { fail "and a second one"; exit 1; }
+rl_netns ns1 "$NS_CAP" || { fail "the user makes a namespace for the VM"; exit 1; }
+rl_netns ns2 "$NS_CAP2" || { fail "and a second one"; exit 1; }
 
 # --- the daemons: the consumer as usual, the provider as the user
 om_consumer_conf </dev/null
 om_start_consumer || { fail "consumer starts"; exit 1; }
-mkdir -p "$home/p" && chown "$user:" "$home/p"
 PROV_FP=$(setpriv --reuid="$uid" --regid="$uid" --clear-groups "$home/omnetd" --show-identity \
 	-S "$home/p") || { fail "the provider's identity"; exit 1; }
 CONS_FP=$("$OMNETD" --show-identity -S "$OM_T/c")
-user_bg provider "$home/omnetd" --role provider -S "$home/p" -l 0.0.0.0:6950 -v
-PROV_PID=$OM_LASTPID
-psock=$home/run/omnetd/omnetd.sock
-ctl_p() { "$OMNETCTL" -s "$psock" "$@"; }
-om_wait 10 test -S "$psock" || { fail "the rootless provider starts"; exit 1; }
+rl_start_provider || { fail "the rootless provider starts"; exit 1; }
 ctl_c peer add provider --fingerprint "$PROV_FP" >/dev/null
 ctl_c network add $NETID --peer provider >/dev/null
 ctl_c network add $NETID2 --peer provider >/dev/null

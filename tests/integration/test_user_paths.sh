@@ -38,6 +38,11 @@ as_user() {
 		env -i HOME="$home" PATH=/usr/bin:/bin "$@"
 }
 
+# --- a new user's first command: ~/.local/state does not exist yet
+fp=$(as_user "$home/omnetd" --show-identity 2>/dev/null)
+check "omnetd --show-identity makes ~/.local/state/omnetd and prints the fingerprint ($fp)" \
+	sh -c "echo '$fp' | grep -qx 'sha256:[0-9a-f]\{64\}' && test -d '$home/.local/state/omnetd'"
+
 # --- defaults: XDG_RUNTIME_DIR and ~/.local/state
 om_bg "$NS_CONS" consumer setpriv --reuid="$uid" --regid="$uid" --clear-groups \
 	env -i HOME="$home" XDG_RUNTIME_DIR="$home/run" "$home/omnetd" --role consumer
