@@ -60,6 +60,7 @@ struct capture {
 	struct idmap tcp_tab;   /* tuple hash -> flow chain: SYNs held and accepted */
 	struct idmap udp_tab;
 	unsigned accepts_due;   /* flows whose SYN was let through, not accepted yet */
+	struct in_addr vm_seen; /* the VM's address in its last new flow (0: none yet) */
 	struct capture_counters ctr;
 };
 
@@ -260,6 +261,23 @@ void capture_reject_syn(struct capture *c, const struct syn_info *syn, uint64_t 
 		send_raw(c->reply_fd, pkt, n, &syn->src);
 }
 
+/* note_vm() - the VM's address as its own flows show it: a provider that
+ * restarted has no lease for a VM that keeps the address it leased before,
+ * and a port forward needs one.  Only an address of the VM's subnet, not
+ * the gateway's or the DNS server's. */
+static void note_vm(struct capture *c, const struct ipport *vm)
+{
+	const struct network *n = c->net;
+	uint32_t a, mask = n->prefix_len ? htonl(~0U << (32 - n->prefix_len)) : 0;
+
+	if (vm->family != AF_INET)
+		return;
+	memcpy(&a, vm->addr, 4);
+	if ((a & mask) == (n->gateway.s_addr & mask) && a != n->gateway.s_addr &&
+	    a != n->dns.s_addr && (a & ~mask) != 0 && (a & ~mask) != ~mask)
+		c->vm_seen.s_addr = a;
+}
+
 static void accept_one(struct capture *c, int fd, const struct sockaddr *peer)
 {
 	struct sockaddr_storage local;
@@ -279,6 +297,7 @@ static void accept_one(struct capture *c, int fd, const struct sockaddr *peer)
 		return;
 	}
 	c->ctr.accepted++;
+	note_vm(c, &vm);
 	free(f->syn);
 	f->syn = NULL;
 	if (f->syn_passed) {
@@ -390,6 +409,7 @@ static void udp_from_vm(struct capture *c, const struct ipport *vm, const struct
 		flow_attach_udp(f, fd);
 		tab_add(&c->udp_tab, f);
 		c->ctr.udp_flows++;
+		note_vm(c, vm);
 	}
 	flow_udp_send(f, d, len);
 }
@@ -561,6 +581,16 @@ int capture_lease(const struct capture *c, struct in_addr *addr)
 	return dhcp_lease_first(c->dhcp, clock_now_ms(), addr);
 }
 
+int capture_vm_addr(const struct capture *c, struct in_addr *addr)
+{
+	if (capture_lease(c, addr) == 0)
+		return 0;
+	if (!c->vm_seen.s_addr)
+		return -1;
+	*addr = c->vm_seen;
+	return 0;
+}
+
 const struct capture_counters *capture_counters(const struct capture *c)
 {
 	return &c->ctr;
@@ -585,8 +615,8 @@ static int inbound_target(struct network *n, struct link_flow *lf, struct ipport
 		*why = "the consumer asked for a destination other than the VM";
 		return -1;
 	}
-	if (!n->cap || capture_lease(n->cap, &lease) < 0) {
-		*why = "the VM has no address leased yet";
+	if (!n->cap || capture_vm_addr(n->cap, &lease) < 0) {
+		*why = "the VM has no address yet (no DHCP lease, no flow of its own)";
 		return -1;
 	}
 	memset(vm, 0, sizeof(*vm));

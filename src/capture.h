@@ -39,6 +39,10 @@ void capture_reject_syn(struct capture *c, const struct syn_info *syn, uint64_t 
 void capture_inbound_open(struct session *s, struct link_flow *lf);
 /* capture_lease() - the VM's address as leased by DHCP, or -1 */
 int capture_lease(const struct capture *c, struct in_addr *addr);
+/* capture_vm_addr() - the VM's address for a port forward: its lease, else
+ * the source of its last new flow (a provider restarted while the VM kept
+ * its address); 0, or -1 if neither */
+int capture_vm_addr(const struct capture *c, struct in_addr *addr);
 const struct capture_counters *capture_counters(const struct capture *c);
 /* capture_housekeeping() - expire held SYNs the peer never answered */
 void capture_housekeeping(struct capture *c, uint64_t now_ms);

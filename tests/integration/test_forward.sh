@@ -128,3 +128,22 @@ check "no UPnP router: error 'mapping_failed' ($out)" grep -q '"code":"mapping_f
 check "the rules are the same as before the errors" test "$(fw_count)" = "$n"
 check "omnetctl forward list prints the rules" \
 	sh -c "$OMNETCTL -s $OM_T/c.sock forward list | grep -q '^NETWORK.*PROTO.*PORT'"
+
+# --- the provider restarts while the VM keeps the address it leased: the
+# new provider has no lease for it, and learns the address from the VM's
+# own next flow (here a DNS query), after which forwards reach it again
+kill -TERM "$PROV_PID"
+om_wait_gone "$PROV_PID" 10 || fail "the provider stops"
+om_start_provider provider2 || { fail "the provider restarts"; exit 1; }
+check "the link comes back" om_wait 20 peer_connected ctl_p consumer
+check "forward add tcp 8095" ctl_c forward add tcp 8095 $VM_PORT
+got=$(lan_ask 8095 --data before 2>&1)
+check "before the VM sends anything, the forward is refused ($got)" \
+	test "${got#you are}" = "$got"
+check "which the provider logs, with the reason" \
+	om_wait 5 grep -q "refused: the VM has no address yet" "$OM_T/provider2.log"
+vm dig +time=1 +tries=1 @10.0.2.3 test.omnet >/dev/null 2>&1
+got=$(lan_ask 8095 --data after)
+check "after the VM's own DNS query, the forward reaches it ($got)" \
+	grep -q "^you are $RTR_LAN:[0-9]* after\$" <<<"$got"
+exit $OM_FAILED
