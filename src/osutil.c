@@ -193,3 +193,57 @@ int mkdir_p(const char *path, mode_t mode)
 	}
 	return mkdir(tmp, mode) < 0 && errno != EEXIST ? -1 : 0;
 }
+
+ssize_t send_with_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * SEND_FDS_MAX)];
+		struct cmsghdr align;
+	} c;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (nfds > SEND_FDS_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (nfds) {
+		memset(&c, 0, sizeof(c));
+		mh.msg_control = c.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
+int msg_take_fds(struct msghdr *mh, int *fds, size_t room, size_t *n)
+{
+	struct cmsghdr *cm;
+	int over = (mh->msg_flags & MSG_CTRUNC) != 0;
+
+	*n = 0;
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		size_t k, cnt;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (k = 0; k < cnt; k++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
+			if (*n < room)
+				fds[(*n)++] = fd;
+			else {
+				close(fd);
+				over = 1;
+			}
+		}
+	}
+	return over ? -1 : 0;
+}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 
 uint64_t clock_now_us(void);
 uint64_t clock_now_ms(void);
@@ -36,6 +37,17 @@ int file_write_atomic(const char *path, file_writer write_cb, void *arg, char *e
 
 /* sock_rst_on_close() - SO_LINGER 0: close() sends the peer a RST */
 void sock_rst_on_close(int fd);
+
+/* send_with_fds() - one datagram of len bytes with nfds (at most
+ * SEND_FDS_MAX) descriptors in SCM_RIGHTS, MSG_NOSIGNAL; sendmsg()'s result */
+#define SEND_FDS_MAX 8
+ssize_t send_with_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
+
+/* msg_take_fds() - the descriptors a received message carries (SCM_RIGHTS),
+ * up to room of them into fds, *n how many; those beyond room are closed.
+ * -1 if there were more than room, or the kernel cut them short
+ * (MSG_CTRUNC); the n taken are the caller's either way. */
+int msg_take_fds(struct msghdr *mh, int *fds, size_t room, size_t *n);
 
 /* mkdir_p() - create a directory and its parents (0755); the last one with
  * mode; 0 if it exists already, or -1 with errno */

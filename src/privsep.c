@@ -30,6 +30,8 @@
 #define PS_MAX_CAPTURES 4096
 #define PS_HELPER_FD 3
 
+_Static_assert(CAPNS_NSOCK <= SEND_FDS_MAX, "a set-up's sockets fit one answer");
+
 enum ps_op { PS_READY = 1, PS_SETUP, PS_TEARDOWN, PS_SOCKET };
 
 struct ps_request {
@@ -84,25 +86,11 @@ struct helper {
 /* helper_send() - an answer with fds, which the helper then closes */
 static void helper_send(struct helper *h, struct ps_reply *rp, int *fds, size_t nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * CAPNS_NSOCK)];
-	struct iovec iov = { rp, sizeof(*rp) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 	size_t i;
 
 	rp->nfds = (uint32_t)nfds;
-	if (nfds) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
 	/* a daemon gone meanwhile is seen at the next read */
-	sendmsg(h->fd, &mh, MSG_NOSIGNAL);
+	send_with_fds(h->fd, rp, sizeof(*rp), fds, nfds);
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 }
@@ -283,8 +271,6 @@ static void helper_cleanup(struct helper *h)
 	free(h->cap);
 }
 
-static int take_fds(struct msghdr *mh, int *fds, size_t room, size_t *n);
-
 /* helper_recv() - a request, and the one descriptor it may carry (more
  * are closed: they are not part of the protocol); MSG_TRUNC: the length
  * sent, which helper_handle() checks */
@@ -300,7 +286,7 @@ static ssize_t helper_recv(int sock, struct ps_request *rq, int *fd)
 
 	if (n < 0)
 		return n;
-	take_fds(&mh, fds, ARRAY_SIZE(fds), &nfds);
+	msg_take_fds(&mh, fds, ARRAY_SIZE(fds), &nfds);
 	for (i = 0; i < nfds; i++) {
 		if (i == 0)
 			*fd = fds[0];
@@ -405,34 +391,6 @@ static void close_fds(const int *fds, size_t n)
 		close(fds[i]);
 }
 
-/* take_fds() - the sockets of an answer; -1 if it carried more than room */
-static int take_fds(struct msghdr *mh, int *fds, size_t room, size_t *n)
-{
-	struct cmsghdr *cm;
-	int over = (mh->msg_flags & MSG_CTRUNC) != 0;
-
-	*n = 0;
-	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-		size_t k, cnt;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (k = 0; k < cnt; k++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
-			if (*n < room)
-				fds[(*n)++] = fd;
-			else {
-				close(fd);
-				over = 1;
-			}
-		}
-	}
-	return over ? -1 : 0;
-}
-
 /* wait_readable() - poll for the answer within timeout_ms, EINTR or not */
 static int wait_readable(int fd, int timeout_ms)
 {
@@ -470,7 +428,7 @@ static int ps_recv(struct privsep *ps, uint32_t seq, struct ps_reply *rp, int *f
 		gone(ps, NULL);
 		return -1;
 	}
-	if (take_fds(&mh, fds, room, nfds) < 0 || n != (ssize_t)sizeof(*rp) || rp->seq != seq ||
+	if (msg_take_fds(&mh, fds, room, nfds) < 0 || n != (ssize_t)sizeof(*rp) || rp->seq != seq ||
 	    rp->nfds != *nfds) {
 		close_fds(fds, *nfds);
 		*nfds = 0;
@@ -484,22 +442,7 @@ static int ps_recv(struct privsep *ps, uint32_t seq, struct ps_reply *rp, int *f
 /* ps_send() - the request, with descriptor fd if it is one */
 static ssize_t ps_send(int sock, const struct ps_request *rq, int fd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { (void *)rq, sizeof(*rq) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-
-	if (fd >= 0) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL);
+	return send_with_fds(sock, rq, sizeof(*rq), &fd, fd >= 0 ? 1 : 0);
 }
 
 /* ps_call() - one request (with descriptor send_fd, if not -1), its

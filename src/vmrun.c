@@ -71,11 +71,7 @@ static void report(int fd, int error, const int *fds, size_t nfds, const char *f
 
 static void report(int fd, int error, const int *fds, size_t nfds, const char *fmt, ...)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * NS_COUNT)];
 	struct run_report r;
-	struct iovec iov = { &r, sizeof(r) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 	va_list ap;
 
 	memset(&r, 0, sizeof(r));
@@ -83,18 +79,8 @@ static void report(int fd, int error, const int *fds, size_t nfds, const char *f
 	va_start(ap, fmt);
 	vsnprintf(r.msg, sizeof(r.msg), fmt, ap);
 	va_end(ap);
-	if (nfds) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
 	/* the daemon gone meanwhile: we end anyway */
-	sendmsg(fd, &mh, MSG_NOSIGNAL);
+	send_with_fds(fd, &r, sizeof(r), fds, nfds);
 }
 
 /* child_signals() - what the daemon's libevent set (and SIGPIPE ignored)
@@ -250,24 +236,11 @@ static void __attribute__((noreturn)) command_main(int sock, int out, pid_t pare
 /* take_ns() - the namespaces a maker's report carries, into r->ns */
 static int take_ns(struct vmrun *r, struct msghdr *mh)
 {
-	struct cmsghdr *cm;
-	size_t k = 0, i, cnt;
+	size_t n;
 
-	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < cnt; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (k < NS_COUNT)
-				r->ns[k++] = fd;
-			else
-				close(fd);
-		}
-	}
-	return k == (size_t)(r->container ? 3 : 2) ? 0 : -1;
+	if (msg_take_fds(mh, r->ns, NS_COUNT, &n) < 0 || n != (size_t)(r->container ? 3 : 2))
+		return -1;
+	return 0;
 }
 
 /* await() - the child's report within RUN_READY_MS, with r's namespaces
