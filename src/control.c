@@ -75,12 +75,18 @@ json_t *ctl_fail(struct ctl_error *err, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
+	/* a value quoted with %.64s may end in half a character */
+	utf8_fix(err->message);
 	return NULL;
 }
 
 static void send_reply(struct conn *cn, json_t *reply)
 {
-	char *s = json_dumps(reply, JSON_COMPACT);
+	/* a reply that could not be made (no memory, a string not UTF-8)
+	 * is still a reply: the client must not wait for one in vain */
+	char *s = reply ? json_dumps(reply, JSON_COMPACT)
+			: strdup("{\"ok\":false,\"error\":{\"code\":\"internal\",\"message\":"
+				 "\"the reply could not be made\"}}");
 
 	if (s) {
 		evbuffer_add(bufferevent_get_output(cn->bev), s, strlen(s));

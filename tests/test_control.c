@@ -105,6 +105,10 @@ START_TEST(test_malformed_requests_get_error_replies)
 		{ "{\"cmd\":\"identity\",\"cmd\":\"status\"}", "bad_request" },
 		{ "{\"cmd\":\"peer.frob\"}", "unknown_command" },
 		{ "{\"cmd\":\"identity\\u0000\"}", "bad_request" },
+		/* the error quotes 64 bytes of the value, which end in the
+		 * middle of a two-byte character (found by fuzz_control) */
+		{ "{\"cmd\":\"peer.add\",\"name\":\"alice\",\"fingerprint\":\"sha257:0123456789"
+		  "abcdef0123456789abcdef0123456789abcdef01234567\xc8\xbf\"}", "invalid_argument" },
 	};
 	struct fixture f;
 	char want[64], *r;

@@ -56,5 +56,9 @@ const char *ipport_fmt(const struct ipport *ip, char buf[ADDRSTRLEN]);
 int ipport_eq(const struct ipport *a, const struct ipport *b);
 
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* utf8_fix() - every byte of s that is not part of a well-formed UTF-8
+ * sequence (a character cut by a length limit, say) becomes '?', in place:
+ * JSON carries only UTF-8 */
+void utf8_fix(char *s);
 
 #endif
