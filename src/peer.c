@@ -797,10 +797,13 @@ static void dialling_us(struct session *s, void *arg)
 int peer_settled(const struct peer *p)
 {
 	struct dialling w = { p, 0 };
+	uint64_t now = clock_now_ms();
 
-	if (p->session && p->session->client)
+	/* the scan is for the side that may lose a tie, and only while the
+	 * tie is open: every other VM SYN goes without it */
+	if (p->session && nego_tie_open(&p->nego, now))
 		mesh_each_session(p->d->mesh, dialling_us, &w);
-	return nego_settled(&p->nego, clock_now_ms(), w.found);
+	return nego_settled(&p->nego, now, w.found);
 }
 
 void peer_attempt_answered(struct peer *p, struct session *s)

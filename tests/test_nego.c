@@ -2167,6 +2167,9 @@ START_TEST(test_loser_unsettled_while_the_peer_dials)
 		ck_assert(nego_settled(&n, 1030, 0));
 		ck_assert_int_eq(nego_settled(&n, 1030, 1), we_win);
 		ck_assert(nego_settled(&n, 1020 + NEGO_TIE_WINDOW_MS, 1));
+		/* the glue asks whether the peer dials only while it matters */
+		ck_assert_int_eq(nego_tie_open(&n, 1030), !we_win);
+		ck_assert(!nego_tie_open(&n, 1020 + NEGO_TIE_WINDOW_MS));
 	}
 }
 END_TEST

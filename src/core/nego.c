@@ -279,6 +279,12 @@ void nego_attempt_gone(struct nego *n, uint64_t id, const char *why, uint64_t no
 	/* the next round dials again */
 }
 
+int nego_tie_open(const struct nego *n, uint64_t now_ms)
+{
+	return n->sess.up && n->sess.client && !n->cfg.we_win &&
+	       now_ms - n->sess.est_ms < NEGO_TIE_WINDOW_MS;
+}
+
 int nego_settled(const struct nego *n, uint64_t now_ms, int peer_dialling)
 {
 	size_t i;
@@ -288,7 +294,7 @@ int nego_settled(const struct nego *n, uint64_t now_ms, int peer_dialling)
 	/* we dialled and lose the tie: the peer's handshake, once through,
 	 * replaces ours, and whatever a flow opened on it meanwhile */
 	if (n->sess.client && !n->cfg.we_win)
-		return !(peer_dialling && now_ms - n->sess.est_ms < NEGO_TIE_WINDOW_MS);
+		return !(peer_dialling && nego_tie_open(n, now_ms));
 	if (n->sess.client || !n->cfg.we_win)
 		return 1;
 	for (i = 0; i < n->nattempt; i++)
@@ -299,12 +305,7 @@ int nego_settled(const struct nego *n, uint64_t now_ms, int peer_dialling)
 
 int nego_knows_path(const struct nego *n, const struct path_addr *p)
 {
-	size_t i;
-
-	for (i = 0; i < n->cands.n; i++)
-		if (path_addr_eq(&n->cands.c[i].to, p))
-			return 1;
-	return 0;
+	return pathset_index(&n->cands, p) >= 0;
 }
 
 /* ---- rounds ------------------------------------------------------------------ */

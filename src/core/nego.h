@@ -237,6 +237,9 @@ enum path_method nego_method(const struct nego *n);
  * handshake from one of the peer's paths, past its cookie, not finished)
  * while the tie window is open (11.47) */
 int nego_settled(const struct nego *n, uint64_t now_ms, int peer_dialling);
+/* nego_tie_open() - on the side that dialled and loses the tie, within
+ * the tie window: only then does peer_dialling matter to nego_settled() */
+int nego_tie_open(const struct nego *n, uint64_t now_ms);
 /* nego_knows_path() - p is one of the peer's candidates */
 int nego_knows_path(const struct nego *n, const struct path_addr *p);
 struct path_cand *nego_find(struct nego *n, const struct path_addr *to);

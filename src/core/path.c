@@ -38,14 +38,21 @@ const char *path_addr_fmt(const struct path_addr *p, char buf[96])
 	return buf;
 }
 
-struct path_cand *pathset_find(struct pathset *s, const struct path_addr *to)
+long pathset_index(const struct pathset *s, const struct path_addr *to)
 {
 	size_t i;
 
 	for (i = 0; i < s->n; i++)
 		if (path_addr_eq(&s->c[i].to, to))
-			return &s->c[i];
-	return NULL;
+			return (long)i;
+	return -1;
+}
+
+struct path_cand *pathset_find(struct pathset *s, const struct path_addr *to)
+{
+	long i = pathset_index(s, to);
+
+	return i < 0 ? NULL : &s->c[i];
 }
 
 /* evictable() - may c make room for a newcomer?  Never a configured

@@ -80,6 +80,8 @@ struct path_new {
 struct path_cand *pathset_add(struct pathset *s, const struct path_new *n,
 			      const struct path_addr *in_use, uint64_t now_ms);
 struct path_cand *pathset_find(struct pathset *s, const struct path_addr *to);
+/* pathset_index() - where to is in s, or -1 */
+long pathset_index(const struct pathset *s, const struct path_addr *to);
 /* pathset_answered() - the candidate a PATH_RESPONSE (its data, the path
  * it came on) answers, marked validated; NULL if it answers none */
 struct path_cand *pathset_answered(struct pathset *s, const uint8_t data[PATH_CHALLENGE_LEN],
