@@ -510,6 +510,20 @@ int dtls_progressed(const struct dtls_conn *s)
 	}
 }
 
+int dtls_committed(const struct dtls_conn *s)
+{
+	switch (SSL_get_state(s->ssl)) {
+	case TLS_ST_CW_FINISHED:
+	case TLS_ST_CR_SESSION_TICKET:
+	case TLS_ST_CR_CHANGE:
+	case TLS_ST_CR_FINISHED:
+	case TLS_ST_OK:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 uint64_t dtls_timer_us(struct dtls_conn *s)
 {
 	struct timeval tv;

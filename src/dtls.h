@@ -59,6 +59,9 @@ enum dtls_status dtls_status(const struct dtls_conn *s);
  * at least) arrived, so this is more than a ClientHello that returned its
  * cookie */
 int dtls_progressed(const struct dtls_conn *s);
+/* dtls_committed() - client: it sent its Finished, so the server may have
+ * completed the handshake already (DESIGN.md 11.49) */
+int dtls_committed(const struct dtls_conn *s);
 /* dtls_close_notify() - tell the peer the session ends (an alert record) */
 void dtls_close_notify(struct dtls_conn *s);
 /* handshake retransmission: microseconds until dtls_on_timer() (UINT64_MAX: none) */

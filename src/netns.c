@@ -26,16 +26,34 @@ int netns_init(void)
 
 int netns_open(const char *name, char *err, size_t errlen)
 {
-	char path[4096];
-	int fd;
+	char path[4096], self[64];
+	struct statfs fs;
+	int pfd, fd, e;
 
 	if (strchr(name, '/'))
 		snprintf(path, sizeof(path), "%s", name);
 	else
 		snprintf(path, sizeof(path), "/run/netns/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	/* O_PATH first: a FIFO or a device named by a control client opens
+	 * nothing and blocks nothing; only a namespace file is then opened */
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0) {
 		snprintf(err, errlen, "namespace %s: cannot open %s: %s", name, path, strerror(errno));
+		return -1;
+	}
+	if (fstatfs(pfd, &fs) < 0 || (fs.f_type != NSFS_MAGIC && fs.f_type != PROC_SUPER_MAGIC)) {
+		snprintf(err, errlen, "namespace %s: not a network namespace", name);
+		close(pfd);
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_CLOEXEC);
+	e = errno;
+	if (fd < 0)
+		snprintf(err, errlen, "namespace %s: cannot open %s: %s", name, path, strerror(e));
+	close(pfd);
+	errno = e;
 	return fd;
 }
 

@@ -137,17 +137,12 @@ struct network *network_add(struct daemon *d, const struct netid *id, const char
 			return NULL; /* a network deleted before stays deleted */
 		}
 	}
+	n->was_deleted = daemon_network_is_deleted(d, id);
 	daemon_network_forget_deleted(d, id);
 	log_info("network %s: added for peer %s", n->idstr, peer);
 	return n;
 }
 
-void network_discard(struct network *n)
-{
-	capture_free(n->cap);
-	TAILQ_REMOVE(&n->d->networks, n, entry);
-	free(n);
-}
 
 static void reset_flows(struct network *n, uint64_t reason)
 {
@@ -163,6 +158,15 @@ static void remember_deleted(struct daemon *d, const struct netid *id)
 		return;
 	d->deleted = xrealloc(d->deleted, (d->ndeleted + 1) * sizeof(*d->deleted));
 	d->deleted[d->ndeleted++] = *id;
+}
+
+void network_discard(struct network *n)
+{
+	capture_free(n->cap);
+	if (n->was_deleted)
+		remember_deleted(n->d, &n->id); /* as it was before the add */
+	TAILQ_REMOVE(&n->d->networks, n, entry);
+	free(n);
 }
 
 void network_delete(struct network *n, int tell_peer)

@@ -32,6 +32,7 @@ struct network {
 	struct capture *cap;
 	struct vmrun *run;                  /* provider, --run: its command */
 	int from_run;                       /* made by --run: never saved */
+	int was_deleted;                    /* its id was deleted here before this add */
 	int from_config;
 	int peer_deleted;                   /* the peer deleted it on its side */
 	struct flow_list flows;

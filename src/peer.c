@@ -816,6 +816,14 @@ void peer_attempt_answered(struct peer *p, struct session *s)
 	drain(p);
 }
 
+void peer_attempt_committed(struct peer *p, struct session *s)
+{
+	int i = attempt_slot(p, s);
+
+	if (i >= 0)
+		nego_attempt_committed(&p->nego, p->attempt[i].id);
+}
+
 int peer_attempt_send(struct peer *p, uint64_t id, uint64_t bytes)
 {
 	int ok = nego_attempt_send(&p->nego, id, bytes);

@@ -111,6 +111,8 @@ void peer_session_gone(struct peer *p, struct session *s, const char *why);
 int peer_settled(const struct peer *p);
 /* peer_attempt_answered() - one of our handshakes heard back: the others go */
 void peer_attempt_answered(struct peer *p, struct session *s);
+/* peer_attempt_committed() - our handshake s sent its Finished */
+void peer_attempt_committed(struct peer *p, struct session *s);
 /* peer_attempt_send() - may our handshake for attempt id send a datagram
  * of that many bytes now?  (nego_attempt_send(); a refusal is counted) */
 int peer_attempt_send(struct peer *p, uint64_t id, uint64_t bytes);

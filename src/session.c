@@ -484,6 +484,12 @@ void session_input(struct session *s, const struct wire_outer *o, const uint8_t 
 		s->answered = 1;
 		peer_attempt_answered(s->peer, s);
 	}
+	/* past our Finished the peer may hold the session already: it can
+	 * no longer be dropped quietly (11.49) */
+	if (was == SESS_HANDSHAKE && s->client && !s->committed && dtls_committed(s->dtls)) {
+		s->committed = 1;
+		peer_attempt_committed(s->peer, s);
+	}
 	/* authenticated traffic: the path it came on is alive (and, if it is
 	 * not ours, worth a challenge) */
 	if (was == SESS_ESTABLISHED && s->peer)

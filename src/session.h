@@ -42,6 +42,7 @@ struct session {
 	uint64_t created_ms, established_ms;
 	uint64_t last_rx_ms, last_tx_ms, last_eliciting_ms;
 	int answered;                /* client: the server replied to our handshake */
+	int committed;               /* client: our Finished went out */
 	int rx_probing;              /* the datagram being processed is a path probe */
 	int rx_auth;                 /* ... and delivered an authenticated record */
 	size_t rx_len;               /* ... and its size */

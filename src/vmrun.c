@@ -7,6 +7,7 @@
  * leaves by exec or _exit: the maker at once (it is omnetd exec'd
  * afresh), the command once it has joined the namespaces. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -30,6 +31,7 @@
 #include "network.h"
 #include "osutil.h"
 #include "userns.h"
+#include "util.h"
 #include "vmrun.h"
 
 #define RUN_IFACE "tap0"            /* the VM's interface, in the capture namespace */
@@ -39,6 +41,8 @@
 #define RUN_STOP_WAIT_MS 3000       /* at the daemon's end, for each signal */
 #define RUN_LINE_MAX 400            /* of the command's output, per log line */
 #define RUN_DRAIN_MAX 65536         /* read at the command's end; the event reads the rest */
+#define RUN_LOG_RATE 100            /* lines a second a command may log, */
+#define RUN_LOG_BURST 1000          /* and at once: a guest's console is not to fill the log */
 #define RUN_REPORT_FD 3             /* the maker's report socket */
 
 enum { NS_USER, NS_CAPTURE, NS_CONTAINER, NS_COUNT };
@@ -62,6 +66,8 @@ struct vmrun {
 	struct event *out_ev, *kill_ev;
 	char line[RUN_LINE_MAX + 1];
 	size_t len;
+	uint64_t tokens, tokens_ms;     /* lines it may log now; when that was */
+	uint64_t unlogged;              /* lines over the rate, not logged yet told */
 };
 
 /* ---- in the children ------------------------------------------------------ */
@@ -345,11 +351,56 @@ static void run_free(struct vmrun *r)
 	free(r);
 }
 
+/* printable() - s as UTF-8 without control characters (which a terminal
+ * reading the log would obey, or which would start a line of its own) */
+static void printable(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	utf8_fix(s);
+	for (; *p; p++) {
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			p[0] = p[1] = '?';
+		else if ((p[0] < 0x20 && p[0] != '\t') || p[0] == 0x7f)
+			p[0] = '?';
+	}
+}
+
+/* may_log() - a token of the command's line rate, refilled as time passes */
+static int may_log(struct vmrun *r)
+{
+	uint64_t now = clock_now_ms(), gained = (now - r->tokens_ms) * RUN_LOG_RATE / 1000;
+
+	if (gained) {
+		r->tokens = r->tokens + gained > RUN_LOG_BURST ? RUN_LOG_BURST : r->tokens + gained;
+		r->tokens_ms += gained * 1000 / RUN_LOG_RATE;
+	}
+	if (!r->tokens)
+		return 0;
+	r->tokens--;
+	return 1;
+}
+
+static void tell_unlogged(struct vmrun *r)
+{
+	if (!r->unlogged)
+		return;
+	log_warnx("network %s: %s: %" PRIu64 " lines of its output not logged (more than %d a "
+		  "second)", r->idstr, r->cmd, r->unlogged, RUN_LOG_RATE);
+	r->unlogged = 0;
+}
+
 static void log_line(struct vmrun *r)
 {
 	r->line[r->len] = '\0';
-	log_info("network %s: %s: %s", r->idstr, r->cmd, r->line);
 	r->len = 0;
+	if (!may_log(r)) {
+		r->unlogged++;
+		return;
+	}
+	tell_unlogged(r);
+	printable(r->line);
+	log_info("network %s: %s: %s", r->idstr, r->cmd, r->line);
 }
 
 /* log_output() - the command's lines, as they come; a line longer than
@@ -446,6 +497,7 @@ static void command_ended(struct vmrun *r, int status)
 		drained += (size_t)n;
 	}
 	log_output(r, "", 0, 1);
+	tell_unlogged(r);
 	log_end(r, status);
 	r->exited = 1;
 	r->status = status;
@@ -555,6 +607,9 @@ static struct vmrun *run_new(struct daemon *d, const struct netid *id,
 	r->container = rp->container;
 	netid_fmt(id, r->idstr);
 	r->cmd = xstrdup(rp->argv[0]);
+	printable(r->cmd);
+	r->tokens = RUN_LOG_BURST;
+	r->tokens_ms = clock_now_ms();
 	TAILQ_INSERT_TAIL(&d->runs, r, entry);
 	return r;
 }

@@ -224,13 +224,14 @@ static void remove_attempt(struct nego *n, int i)
 	n->attempt[i] = n->attempt[--n->nattempt];
 }
 
-/* drop_attempts() - every attempt but `keep` (0: all) goes */
-static void drop_attempts(struct nego *n, uint64_t keep)
+/* drop_attempts_but() - every attempt goes but `keep` (0: none) and, with
+ * keep_committed, those past their Finished */
+static void drop_attempts_but(struct nego *n, uint64_t keep, int keep_committed)
 {
 	size_t i = 0;
 
 	while (i < n->nattempt) {
-		if (n->attempt[i].id == keep) {
+		if (n->attempt[i].id == keep || (keep_committed && n->attempt[i].committed)) {
 			i++;
 			continue;
 		}
@@ -250,7 +251,15 @@ void nego_attempt_answered(struct nego *n, uint64_t id, uint64_t now_ms)
 	n->attempt[i].budget = PATH_UNLIMITED;
 	/* the first to hear back goes on: the server kept nothing for the
 	 * others (a stateless HelloVerifyRequest), so they just stop */
-	drop_attempts(n, id);
+	drop_attempts_but(n, id, 0);
+}
+
+void nego_attempt_committed(struct nego *n, uint64_t id)
+{
+	int i = attempt_index(n, id);
+
+	if (i >= 0)
+		n->attempt[i].committed = 1;
 }
 
 int nego_attempt_send(struct nego *n, uint64_t id, uint64_t bytes)
@@ -470,7 +479,7 @@ void nego_admin(struct nego *n, int down, const char *why, uint64_t now_ms)
 	}
 	/* down first, so nothing that follows (the session's close coming
 	 * back as nego_session_gone()) starts a round */
-	drop_attempts(n, 0);
+	drop_attempts_but(n, 0, 0);
 	n->next_round_ms = 0;
 	set_state(n, NEGO_DISCONNECTED, why, now_ms);
 	if (n->sess.up)
@@ -607,9 +616,11 @@ void nego_session_up(struct nego *n, const struct nego_up *u, uint64_t now_ms)
 	n->sess.method = m;
 	n->have_label = 0;
 	/* our other handshakes would only replace this one: drop them, unless
-	 * they are the ones both sides will keep */
-	if (client || !n->cfg.we_win)
-		drop_attempts(n, 0);
+	 * they are the ones both sides will keep.  Those are only the ones the
+	 * peer may have completed already, ours past its Finished: the others
+	 * it can never complete, so dropping them is invisible to it, while
+	 * finishing them would reset what it opened on its own (11.49). */
+	drop_attempts_but(n, 0, !client && n->cfg.we_win);
 	if (!c)
 		c = learn(n, &u->path, m, now_ms);
 	if (c) {

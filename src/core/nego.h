@@ -101,6 +101,7 @@ struct nego_attempt {
 	uint64_t id;
 	struct path_addr to;
 	int answered;
+	int committed;           /* our Finished went out: the peer may hold the session */
 	uint64_t budget;         /* bytes it may still send; PATH_UNLIMITED once answered */
 };
 
@@ -183,6 +184,10 @@ void nego_relay(struct nego *n, int idx, const struct sockaddr *addr, int connec
 /* nego_attempt_answered() - the address attempt id dialled answered its
  * handshake (any record back on that path): the other attempts are dropped */
 void nego_attempt_answered(struct nego *n, uint64_t id, uint64_t now_ms);
+/* nego_attempt_committed() - attempt id sent its Finished: from then on
+ * the peer may have the session, so it is no longer dropped quietly when
+ * the peer's own session comes up first (11.49) */
+void nego_attempt_committed(struct nego *n, uint64_t id);
 /* nego_attempt_send() - may attempt id send a handshake datagram of `bytes`
  * now?  1, and it is counted; 0 (and ctr.limited) if not, or if there is no
  * such attempt.  Until its address answered, an attempt to an address not

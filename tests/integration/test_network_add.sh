@@ -40,6 +40,13 @@ check "a namespace name longer than 255 bytes is refused, not cut ($out)" \
 out=$(ctl_p --json network add $OTHER --peer other --netns "$OM_T/provider.log" --iface tap1)
 check "a file that is not a namespace is refused ($out)" \
 	grep -q '"code":"invalid_argument".*not a network namespace' <<<"$out"
+mkfifo "$OM_T/fifo"
+t0=$(date +%s%N)
+out=$(ctl_p --json --timeout-ms 5000 network add $OTHER --peer other --netns "$OM_T/fifo" --iface tap1)
+t1=$(date +%s%N)
+check "a FIFO is refused at once, not waited on ($out, $(( (t1 - t0) / 1000000 )) ms)" \
+	sh -c "echo '$out' | grep -q '\"code\":\"invalid_argument\".*not a network namespace' &&
+	       [ $(( (t1 - t0) / 1000000 )) -lt 1000 ]"
 
 # --- a failed re-add keeps the network deleted
 ctl_p network delete $NETID >/dev/null

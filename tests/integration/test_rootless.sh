@@ -188,6 +188,18 @@ check "a command that cannot run: its error and status 127 are logged" om_wait 1
 out=$(ctl_p network add $NETID --peer consumer --run --netns x --iface y -- true 2>&1)
 check "--run with --netns is refused ($out)" grep -q "not for it" <<<"$out"
 
+# --- a command's output cannot flood the log: 3,000 lines at once, and
+# at most the burst (1,000) plus the rate (100 a second) is logged, the rest
+# counted in one warning
+check "network add --run --container -- 3,000 lines at once" \
+	ctl_p network add $NETID --peer consumer --run --container -- \
+	sh -c 'i=0; while [ $i -lt 3000 ]; do echo "flood $i"; i=$((i+1)); done'
+check "it ends, and its network with it" om_wait 30 json_is ctl_p "len(r)" 0 network list
+n=$(grep -c ": sh: flood " "$OM_T/provider.log")
+check "at most about 1,000 of its lines are logged ($n)" test "$n" -ge 1000 -a "$n" -le 1300
+check "and the rest are counted in a warning" \
+	grep -q "sh: [0-9]* lines of its output not logged (more than 100 a second)" "$OM_T/provider.log"
+
 # --- network add --run (a VM's tap0): QEMU would open tap0; the command
 # shows the capture's gateway address on it.  /dev/net/tun must be open to
 # the user: Debian's udev makes it 0666; this machine's may not be.
