@@ -21,6 +21,7 @@
 #include "log.h"
 #include "osutil.h"
 #include "privdrop.h"
+#include "privsep.h"
 #include "userdirs.h"
 #include "util.h"
 #include "vmrun.h"
@@ -197,10 +198,20 @@ int main(int argc, char **argv)
 	enum role role;
 	int ret;
 
-	/* the maker of a --run network's namespaces: omnetd exec'd afresh by
-	 * the daemon (vmrun.h), before anything else is set up */
-	if (argc == 3 && strcmp(argv[1], VMRUN_MAKER_ARG) == 0)
-		return vmrun_maker_main(argv[2]);
+	/* omnetd exec'd afresh by the daemon, before anything else is set up:
+	 * the maker of a --run network's namespaces (vmrun.h), a rootless
+	 * capture's helper (privsep.h); both log as the daemon does */
+	if (argc >= 3 && strcmp(argv[1], VMRUN_INIT_ARG) == 0)
+		return vmrun_init_main(argv + 2);
+	if (argc == 4 && (strcmp(argv[1], VMRUN_MAKER_ARG) == 0 ||
+			  strcmp(argv[1], PRIVSEP_HELPER_ARG) == 0)) {
+		log_init(atoi(argv[3]) - LOG_LVL_INFO);
+		if (!getenv("JOURNAL_STREAM"))
+			log_set_stamp(log_stamp_local);
+		if (strcmp(argv[1], VMRUN_MAKER_ARG) == 0)
+			return vmrun_maker_main(argv[2]);
+		privsep_helper_exec_main(argv[2]);
+	}
 	parse_args(argc, argv, &o);
 	if (load_config(&d.cfg, &o) < 0)
 		return 1;

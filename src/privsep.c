@@ -5,6 +5,7 @@
  * SCM_RIGHTS.  The helper is single-threaded and keeps nothing but the
  * captures it set up: their namespace, and what to remove from it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -276,10 +277,13 @@ static void helper_cleanup(struct helper *h)
  * sent, which helper_handle() checks */
 static ssize_t helper_recv(int sock, struct ps_request *rq, int *fd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} c;
 	struct iovec iov = { rq, sizeof(*rq) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+			     .msg_controllen = sizeof(c.buf) };
 	int fds[4];
 	size_t nfds, i;
 	ssize_t n = recvmsg(sock, &mh, MSG_TRUNC | MSG_CMSG_CLOEXEC);
@@ -412,10 +416,13 @@ static int wait_readable(int fd, int timeout_ms)
 static int ps_recv(struct privsep *ps, uint32_t seq, struct ps_reply *rp, int *fds, size_t room,
 		   size_t *nfds, int timeout_ms)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * CAPNS_NSOCK)];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * CAPNS_NSOCK)];
+		struct cmsghdr align;
+	} c;
 	struct iovec iov = { rp, sizeof(*rp) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+			     .msg_controllen = sizeof(c.buf) };
 	ssize_t n;
 
 	*nfds = 0;
@@ -478,6 +485,32 @@ static int ps_call(struct privsep *ps, struct ps_request *rq, int send_fd, struc
 	return 0;
 }
 
+/* exec_helper() - in the forked child: a rootless capture's helper is
+ * omnetd exec'd afresh, so that it holds nothing of the running daemon's
+ * (its key, its memory, its descriptors), with its socket on descriptor 3 */
+static void __attribute__((noreturn)) exec_helper(int sock, const char *join)
+{
+	struct ps_reply rp = { .op = PS_READY };
+	char lvl[16];
+	char *argv[] = { "omnetd", PRIVSEP_HELPER_ARG, (char *)join, lvl, NULL };
+
+	snprintf(lvl, sizeof(lvl), "%d", log_verbosity());
+	if ((sock == PS_HELPER_FD ? fcntl(sock, F_SETFD, 0) : dup2(sock, PS_HELPER_FD)) < 0 ||
+	    fds_close_above(PS_HELPER_FD) < 0)
+		_exit(1);
+	execv("/proc/self/exe", argv);
+	rp.error = errno;
+	snprintf(rp.msg, sizeof(rp.msg), "cannot run omnetd again (/proc/self/exe): %s",
+		 strerror(errno));
+	send(PS_HELPER_FD, &rp, sizeof(rp), MSG_NOSIGNAL);
+	_exit(1);
+}
+
+void privsep_helper_exec_main(const char *join)
+{
+	helper_main(PS_HELPER_FD, getppid(), join);
+}
+
 /* spawn() - fork a helper (joining join's owner if given) and wait until
  * it is ready; NULL with err */
 static struct privsep *spawn(const char *join, char *err, size_t errlen)
@@ -502,7 +535,9 @@ static struct privsep *spawn(const char *join, char *err, size_t errlen)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		helper_main(sv[1], parent, join);
+		if (join)
+			exec_helper(sv[1], join);
+		helper_main(sv[1], parent, NULL);
 	}
 	close(sv[1]);
 	ps = xcalloc(1, sizeof(*ps));

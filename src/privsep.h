@@ -37,6 +37,12 @@
 struct privsep;
 struct privcap;
 
+#define PRIVSEP_HELPER_ARG "--capture-helper"   /* omnetd's hidden mode for it */
+
+/* privsep_helper_exec_main() - a rootless capture's helper, exec'd afresh
+ * (omnetd --capture-helper NAMESPACE LOGLEVEL), its socket on descriptor 3 */
+void privsep_helper_exec_main(const char *join) __attribute__((noreturn));
+
 /* privsep_start() - fork the helper and wait until it has dropped what it
  * does not need; NULL with err set */
 struct privsep *privsep_start(char *err, size_t errlen);

@@ -187,12 +187,14 @@ int vmrun_maker_main(const char *kind)
  * daemon's but the report socket and the standard streams */
 static void __attribute__((noreturn)) exec_maker(int sock, pid_t parent, int container)
 {
-	char *argv[] = { "omnetd", VMRUN_MAKER_ARG, container ? "container" : "tap", NULL };
+	char lvl[16];
+	char *argv[] = { "omnetd", VMRUN_MAKER_ARG, container ? "container" : "tap", lvl, NULL };
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != parent)
 		_exit(0);
 	child_signals();
+	snprintf(lvl, sizeof(lvl), "%d", log_verbosity());
 	if ((sock == RUN_REPORT_FD ? fcntl(sock, F_SETFD, 0) : dup2(sock, RUN_REPORT_FD)) < 0 ||
 	    fds_close_above(RUN_REPORT_FD) < 0)
 		_exit(1);
@@ -201,6 +203,8 @@ static void __attribute__((noreturn)) exec_maker(int sock, pid_t parent, int con
 	       strerror(errno));
 	_exit(1);
 }
+
+static void exec_init(char *const *argv);
 
 static void __attribute__((noreturn)) command_main(int sock, int out, pid_t parent,
 						   const struct vmrun *r, char *const *argv)
@@ -231,37 +235,159 @@ static void __attribute__((noreturn)) command_main(int sock, int out, pid_t pare
 		       strerror(errno));
 		_exit(1);
 	}
+	/* a PID namespace of its own: whatever the command starts, even in a
+	 * session of its own, ends when it ends (vmrun_init_main()) */
+	if (unshare(CLONE_NEWPID) < 0) {
+		report(sock, errno, NULL, 0, "cannot make a PID namespace: %s", strerror(errno));
+		_exit(1);
+	}
 	report(sock, 0, NULL, 0, "ready");
-	execvp(argv[0], argv);
-	fprintf(stderr, "omnetd: cannot run %s: %s\n", argv[0], strerror(errno));
+	exec_init(argv);
+	fprintf(stderr, "omnetd: cannot run omnetd again (/proc/self/exe): %s\n", strerror(errno));
 	_exit(127);
 }
 
-/* ---- in the daemon -------------------------------------------------------- */
-
-/* take_ns() - the namespaces a maker's report carries, into r->ns */
-static int take_ns(struct vmrun *r, struct msghdr *mh)
+/* exec_init() - omnetd --run-init COMMAND [ARG]..., afresh */
+static void exec_init(char *const *argv)
 {
-	size_t n;
+	size_t n = 0, i;
+	char **v;
 
-	if (msg_take_fds(mh, r->ns, NS_COUNT, &n) < 0 || n != (size_t)(r->container ? 3 : 2))
-		return -1;
-	return 0;
+	while (argv[n])
+		n++;
+	v = calloc(n + 3, sizeof(*v));
+	if (!v)
+		return;
+	v[0] = "omnetd";
+	v[1] = VMRUN_INIT_ARG;
+	for (i = 0; i < n; i++)
+		v[i + 2] = argv[i];
+	execv("/proc/self/exe", v);
+	free(v);
 }
+
+/* ---- the command's PID namespace ------------------------------------------
+ *
+ * The daemon's child (the "outer" process, whose pid the daemon knows)
+ * unshared a PID namespace and became omnetd --run-init.  It forks the
+ * namespace's init, which forks the command.  The init forwards the signals
+ * the daemon sends (an init takes only those it handles), reaps orphans,
+ * and, when the command ends, exits: the kernel then kills whatever is
+ * left in the namespace.  The command's wait status comes back to the outer
+ * process on a pipe, and the outer process ends the same way, so the
+ * daemon logs the command's own end. */
+
+static volatile sig_atomic_t fwd_to;
+
+static void forward_signal(int sig)
+{
+	if (fwd_to > 0)
+		kill(fwd_to, sig);
+}
+
+static void forward_signals(pid_t to)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	struct sigaction sa;
+	size_t i;
+
+	fwd_to = to;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+/* wait_for() - its wait status; EINTR (a forwarded signal) is not an end */
+static int wait_for(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 0x7f00; /* "exited 127" */
+	return status;
+}
+
+/* pid1() - the namespace's init: the command, orphans reaped, its status
+ * on fd; never returns */
+static void __attribute__((noreturn)) pid1(int fd, char *const *argv)
+{
+	pid_t cmd, w;
+	int status = 0x7f00;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	cmd = fork();
+	if (cmd == 0) {
+		close(fd);
+		child_signals();
+		execvp(argv[0], argv);
+		fprintf(stderr, "omnetd: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (cmd > 0) {
+		forward_signals(cmd);
+		for (;;) {
+			w = waitpid(-1, &status, 0);
+			if (w == cmd || (w < 0 && errno != EINTR))
+				break;
+		}
+	}
+	if (write(fd, &status, sizeof(status)) != (ssize_t)sizeof(status))
+		_exit(1);
+	_exit(0);
+}
+
+int vmrun_init_main(char *const *argv)
+{
+	int pfd[2], status = 0x7f00;
+	pid_t init;
+
+	if (!argv[0] || pipe2(pfd, O_CLOEXEC) < 0)
+		return 127;
+	init = fork();
+	if (init == 0) {
+		close(pfd[0]);
+		pid1(pfd[1], argv);
+	}
+	close(pfd[1]);
+	if (init < 0) {
+		fprintf(stderr, "omnetd: cannot start %s: fork: %s\n", argv[0], strerror(errno));
+		return 127;
+	}
+	forward_signals(init);
+	wait_for(init);
+	if (read(pfd[0], &status, sizeof(status)) != (ssize_t)sizeof(status))
+		status = 0x7f00;
+	if (WIFSIGNALED(status)) {
+		/* end as it ended: the daemon logs the command's signal */
+		signal(WTERMSIG(status), SIG_DFL);
+		raise(WTERMSIG(status));
+		return 128 + WTERMSIG(status);
+	}
+	return WEXITSTATUS(status);
+}
+
+/* ---- in the daemon -------------------------------------------------------- */
 
 /* await() - the child's report within RUN_READY_MS, with r's namespaces
  * if ns is set; -1 with err */
 static int await(int fd, struct vmrun *r, int ns, char *err, size_t errlen)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * NS_COUNT)];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * NS_COUNT)];
+		struct cmsghdr align;
+	} c;
 	struct run_report rep;
 	struct iovec iov = { &rep, sizeof(rep) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+			     .msg_controllen = sizeof(c.buf) };
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	uint64_t end = clock_now_ms() + RUN_READY_MS, now;
+	int rc, fds[NS_COUNT], want = !ns ? 0 : r->container ? 3 : 2;
+	size_t nfds = 0, i;
 	ssize_t n;
-	int rc;
 
 	do {
 		now = clock_now_ms();
@@ -273,20 +399,23 @@ static int await(int fd, struct vmrun *r, int ns, char *err, size_t errlen)
 		return -1;
 	}
 	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	if (n != (ssize_t)sizeof(rep)) {
+	/* whatever descriptors came are ours: kept if expected, else closed */
+	if (n >= 0 && msg_take_fds(&mh, fds, NS_COUNT, &nfds) == 0 && n == (ssize_t)sizeof(rep) &&
+	    !rep.error && nfds == (size_t)want) {
+		for (i = 0; i < nfds; i++)
+			r->ns[i] = fds[i];
+		return 0;
+	}
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (n != (ssize_t)sizeof(rep))
 		snprintf(err, errlen, "the network's namespace could not be made (see the log)");
-		return -1;
-	}
-	rep.msg[sizeof(rep.msg) - 1] = '\0';
-	if (rep.error) {
+	else if (rep.error) {
+		rep.msg[sizeof(rep.msg) - 1] = '\0';
 		snprintf(err, errlen, "%s", rep.msg);
-		return -1;
-	}
-	if (ns && take_ns(r, &mh) < 0) {
+	} else
 		snprintf(err, errlen, "the network's namespaces did not arrive");
-		return -1;
-	}
-	return 0;
+	return -1;
 }
 
 /* spawn() - fork the maker (argv NULL) or the command, and wait for its

@@ -13,8 +13,8 @@
  *    daemon holds them as long as the network exists; the capture is set
  *    up in tap0's as in any namespace of the user's (privsep.h).
  *  - the command joins the user namespace and the VM's side of the network
- *    (tap0's namespace, or the container's), in a process group of its
- *    own, and is exec'd.
+ *    (tap0's namespace, or the container's), in a process group and a PID
+ *    namespace of its own (whatever it starts ends with it), and is exec'd.
  * Its output is logged line by line, its end is logged, and the network is
  * deleted then unless --keep was given.  network delete and the daemon's
  * end stop its process group: SIGTERM, then SIGKILL after a grace period. */
@@ -28,7 +28,8 @@
 #include "daemon.h"
 #include "util.h"
 
-#define VMRUN_MAKER_ARG "--netns-maker"   /* omnetd's hidden mode for the maker */
+#define VMRUN_MAKER_ARG "--netns-maker"   /* omnetd's hidden mode for the maker, */
+#define VMRUN_INIT_ARG "--run-init"       /* and for the command's PID namespace */
 
 struct network;
 struct vmrun;
@@ -51,8 +52,11 @@ void vmrun_network_deleted(struct vmrun *r);
 void vmrun_stop_all(struct daemon *d);
 /* vmrun_json() - what network list shows of it */
 json_t *vmrun_json(const struct vmrun *r);
+/* vmrun_init_main() - omnetd --run-init COMMAND [ARG]...: the command in
+ * the PID namespace its caller unshared; ends as the command ended */
+int vmrun_init_main(char *const *argv);
 /* vmrun_maker_main() - the maker's whole life (omnetd --netns-maker
- * tap|container), reporting on descriptor 3; its exit status */
+ * tap|container LOGLEVEL), reporting on descriptor 3; its exit status */
 int vmrun_maker_main(const char *kind);
 
 #endif

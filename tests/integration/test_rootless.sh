@@ -61,6 +61,8 @@ check "network add --netns /proc/$ns1_PID/ns/net" \
 helper=$(pgrep -P "$PROV_PID" omnetd-priv | head -1)
 check "the capture's helper runs as the user too (pid ${helper:-none})" \
 	test -n "$helper" -a "$(stat -c %u /proc/${helper:-0} 2>/dev/null)" = "$uid"
+check "omnetd run afresh, not a copy of the daemon (its key, its memory)" \
+	sh -c "tr '\\0' ' ' </proc/${helper:-0}/cmdline | grep -q -- '--capture-helper /proc/$ns1_PID/ns/net'"
 check "in the namespace owner's user namespace" \
 	test "$(readlink /proc/${helper:-0}/ns/user)" = "$(readlink /proc/$ns1_PID/ns/user)"
 check "the capture's rules are in the user's namespace" \
@@ -152,21 +154,22 @@ check "nothing of it is left: no child of the daemon's, not even a zombie" \
 
 # --- two at once; deleting one stops its whole process group, promptly,
 # and leaves the other running
-check "network add --run --container -- sh -c 'sleep 777 & sleep 778; wait'" \
-	ctl_p network add $NETID --peer consumer --run --container -- sh -c 'sleep 777 & sleep 778; wait'
+check "network add --run --container -- sh -c 'setsid sleep 776 & sleep 777 & sleep 778; wait'" \
+	ctl_p network add $NETID --peer consumer --run --container -- \
+	sh -c 'setsid sleep 776 & sleep 777 & sleep 778; wait'
 check "and a second one at the same time" \
 	ctl_p network add $NETID2 --peer consumer --run --container -- sleep 779
-check "both run" om_wait 10 sh -c "pgrep -u $uid -f '^sleep 77[789]$' | wc -l | grep -qx 3"
+check "both run" om_wait 10 sh -c "pgrep -u $uid -f '^sleep 77[6789]$' | wc -l | grep -qx 4"
 t0=$(date +%s%N)
 check "network delete of the first" ctl_p network delete $NETID
 t1=$(date +%s%N)
 check "returns promptly ($(( (t1 - t0) / 1000000 )) ms)" test $(( (t1 - t0) / 1000000 )) -lt 1000
-check "and stops the command and what it started in the background" \
-	om_wait 10 sh -c "! pgrep -u $uid -f '^sleep 77[78]$' >/dev/null"
+check "and stops the command and all it started, even in a session of its own (its PID namespace)" \
+	om_wait 10 sh -c "! pgrep -u $uid -f '^sleep 77[678]$' >/dev/null"
 check "the second still runs" pgrep -u $uid -f '^sleep 779$'
 check "network delete of the second" ctl_p network delete $NETID2
 check "nothing of either is left" om_wait 10 sh -c "[ -z \"\$(ps --ppid $PROV_PID -o pid= )\" ] &&
-	! pgrep -u $uid -f '^sleep 77[789]$' >/dev/null"
+	! pgrep -u $uid -f '^sleep 77[6789]$' >/dev/null"
 
 # --- network delete stops the command; --keep keeps the network
 check "network add --run --container -- sleep 600" \
