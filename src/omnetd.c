@@ -201,15 +201,17 @@ int main(int argc, char **argv)
 	/* omnetd exec'd afresh by the daemon, before anything else is set up:
 	 * the maker of a --run network's namespaces (vmrun.h), a rootless
 	 * capture's helper (privsep.h); both log as the daemon does */
+	/* (_exit: nothing to flush; and a leak checker's exit handler cannot
+	 * fork in a PID namespace whose init has ended) */
 	if (argc >= 3 && strcmp(argv[1], VMRUN_INIT_ARG) == 0)
-		return vmrun_init_main(argv + 2);
+		_exit(vmrun_init_main(argv + 2));
 	if (argc == 4 && (strcmp(argv[1], VMRUN_MAKER_ARG) == 0 ||
 			  strcmp(argv[1], PRIVSEP_HELPER_ARG) == 0)) {
 		log_init(atoi(argv[3]) - LOG_LVL_INFO);
 		if (!getenv("JOURNAL_STREAM"))
 			log_set_stamp(log_stamp_local);
 		if (strcmp(argv[1], VMRUN_MAKER_ARG) == 0)
-			return vmrun_maker_main(argv[2]);
+			_exit(vmrun_maker_main(argv[2]));
 		privsep_helper_exec_main(argv[2]);
 	}
 	parse_args(argc, argv, &o);
