@@ -111,43 +111,24 @@ static int same_file(const struct stat *st, const char *path)
 	return stat(path, &o) == 0 && o.st_dev == st->st_dev && o.st_ino == st->st_ino;
 }
 
-/* open_netns() - whatever the path names, O_PATH opens it without side
- * effects (no device opened, no FIFO waited on); only a file of nsfs is
- * then opened for setns(), and only a network namespace kept */
+/* open_netns() - netns_open() (O_PATH first: no device opened, no FIFO
+ * waited on; only a file of nsfs), and only a network namespace kept */
 static int open_netns(const char *path, struct stat *st, char *err, size_t errlen)
 {
-	char self[64];
-	struct statfs sfs;
-	int pfd = open(path, O_PATH | O_CLOEXEC), fd;
+	int fd = netns_open(path, err, errlen);
 
-	if (pfd < 0) {
-		snprintf(err, errlen, "namespace %s: cannot open: %s", path, strerror(errno));
+	if (fd < 0)
 		return -1;
-	}
-	if (fstatfs(pfd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC) {
-		snprintf(err, errlen, "namespace %s: not a namespace", path);
-		close(pfd);
-		return -1;
-	}
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-	fd = open(self, O_RDONLY | O_CLOEXEC);
-	close(pfd);
-	if (fd < 0 || fstat(fd, st) < 0 || ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+	if (fstat(fd, st) < 0 || ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
 		snprintf(err, errlen, "namespace %s: not a network namespace", path);
-		if (fd >= 0)
-			close(fd);
+		close(fd);
 		return -1;
 	}
 	return fd;
 }
 
-struct capns *capns_open(const struct capns_params *p, char *err, size_t errlen)
-{
-	return capns_open_at(p, NULL, err, errlen);
-}
-
-struct capns *capns_open_at(const struct capns_params *p, const char *at, char *err,
-			    size_t errlen)
+struct capns *capns_open(const struct capns_params *p, const char *at, char *err,
+			 size_t errlen)
 {
 	char path[sizeof(NETNS_RUN_DIR) + sizeof(p->netns)];
 	struct capns *ns;
@@ -326,7 +307,7 @@ static int install_rules(const struct capns *ns, const struct capns_socks *s, ch
 	char rules[4096], gw[INET_ADDRSTRLEN], dns[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN];
 	struct in_addr subnet = p->gateway;
 
-	subnet.s_addr &= htonl(~0u << (32 - p->prefix_len));
+	subnet.s_addr &= ipv4_netmask(p->prefix_len);
 	inet_ntop(AF_INET, &p->gateway, gw, sizeof(gw));
 	inet_ntop(AF_INET, &p->dns, dns, sizeof(dns));
 	inet_ntop(AF_INET, &subnet, net, sizeof(net));

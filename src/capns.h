@@ -52,13 +52,11 @@ struct capns;
  * namespace name or absolute path, an interface name nftables can quote,
  * unicast addresses, a prefix of 8..30), or -1 with why */
 int capns_check(const struct capns_params *p, char *err, size_t errlen);
-/* capns_open() - open the namespace; NULL with why if it is not a network
- * namespace, or is this process's own or the host's (pid 1's) */
-struct capns *capns_open(const struct capns_params *p, char *err, size_t errlen);
-/* capns_open_at() - the same, opening at (a descriptor's /proc/self/fd/N)
- * in place of the namespace p names */
-struct capns *capns_open_at(const struct capns_params *p, const char *at, char *err,
-			    size_t errlen);
+/* capns_open() - open the namespace p names, or at in its place (a
+ * descriptor's /proc/self/fd/N) if not NULL; NULL with why if it is not a
+ * network namespace, or is this process's own or the host's (pid 1's) */
+struct capns *capns_open(const struct capns_params *p, const char *at, char *err,
+			 size_t errlen);
 /* capns_same() - both name one namespace, however spelled */
 int capns_same(const struct capns *a, const struct capns *b);
 const char *capns_netns(const struct capns *ns);

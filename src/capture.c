@@ -268,7 +268,7 @@ void capture_reject_syn(struct capture *c, const struct syn_info *syn, uint64_t 
 static void note_vm(struct capture *c, const struct ipport *vm)
 {
 	const struct network *n = c->net;
-	uint32_t a, mask = n->prefix_len ? htonl(~0U << (32 - n->prefix_len)) : 0;
+	uint32_t a, mask = ipv4_netmask(n->prefix_len);
 
 	if (vm->family != AF_INET)
 		return;
@@ -475,7 +475,7 @@ static struct dhcp_server *make_dhcp(const struct network *n, const struct daemo
 	dc.server = dc.router = n->gateway;
 	dc.dns = n->dns;
 	dc.pool_start = n->dhcp_start;
-	dc.netmask.s_addr = n->prefix_len ? htonl(~0u << (32 - n->prefix_len)) : 0;
+	dc.netmask.s_addr = ipv4_netmask(n->prefix_len);
 	dc.lease_ms = d->cfg.dhcp_lease_ms;
 	return dhcp_new(&dc);
 }

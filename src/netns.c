@@ -41,7 +41,7 @@ int netns_open(const char *name, char *err, size_t errlen)
 		snprintf(err, errlen, "namespace %s: cannot open %s: %s", name, path, strerror(errno));
 		return -1;
 	}
-	if (fstatfs(pfd, &fs) < 0 || (fs.f_type != NSFS_MAGIC && fs.f_type != PROC_SUPER_MAGIC)) {
+	if (fstatfs(pfd, &fs) < 0 || fs.f_type != NSFS_MAGIC) {
 		snprintf(err, errlen, "namespace %s: not a network namespace", name);
 		close(pfd);
 		errno = EINVAL;

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,4 +247,26 @@ int msg_take_fds(struct msghdr *mh, int *fds, size_t room, size_t *n)
 		}
 	}
 	return over ? -1 : 0;
+}
+
+int fd_wait_readable(int fd, int timeout_ms)
+{
+	uint64_t end = clock_now_ms() + (uint64_t)timeout_ms;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint64_t now;
+	int r;
+
+	do {
+		now = clock_now_ms();
+		r = poll(&pfd, 1, now < end ? (int)(end - now) : 0);
+	} while (r < 0 && errno == EINTR && now < end);
+	return r > 0 ? 0 : -1;
+}
+
+int exec_self(int keep, int at, char *const argv[])
+{
+	if (keep >= 0 && ((keep == at ? fcntl(keep, F_SETFD, 0) : dup2(keep, at)) < 0 ||
+			  fds_close_above(at) < 0))
+		return -1;
+	return execv("/proc/self/exe", argv);
 }

@@ -38,6 +38,15 @@ int file_write_atomic(const char *path, file_writer write_cb, void *arg, char *e
 /* sock_rst_on_close() - SO_LINGER 0: close() sends the peer a RST */
 void sock_rst_on_close(int fd);
 
+/* fd_wait_readable() - fd readable within timeout_ms, however many signals
+ * interrupt the wait: 0, or -1 on timeout or error */
+int fd_wait_readable(int fd, int timeout_ms);
+
+/* exec_self() - omnetd again, afresh (/proc/self/exe) with argv, holding
+ * nothing of this process's: keep (if not -1) moved to descriptor at, and
+ * every descriptor above at closed.  Returns only on failure, errno set. */
+int exec_self(int keep, int at, char *const argv[]);
+
 /* send_with_fds() - one datagram of len bytes with nfds (at most
  * SEND_FDS_MAX) descriptors in SCM_RIGHTS, MSG_NOSIGNAL; sendmsg()'s result */
 #define SEND_FDS_MAX 8

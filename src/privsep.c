@@ -5,8 +5,6 @@
  * SCM_RIGHTS.  The helper is single-threaded and keeps nothing but the
  * captures it set up: their namespace, and what to remove from it. */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,15 +143,15 @@ static void helper_setup(struct helper *h, const struct ps_request *rq, struct p
 		helper_fail(h, rp, EINVAL, "a rootless capture helper serves one namespace only");
 		return;
 	}
-	/* capns_open() checks the operator's names and addresses: the
-	 * error goes back to the operator */
 	/* the daemon's descriptor stands only for a name of its own user's
 	 * (/proc/...); any other name we open ourselves */
 	if (nsfd >= 0 && strncmp(rq->setup.netns, "/proc/", 6) != 0)
 		nsfd = -1;
 	if (h->join || nsfd >= 0)
 		snprintf(at, sizeof(at), "/proc/self/fd/%d", h->join ? h->join_fd : nsfd);
-	if (!(ns = capns_open_at(&rq->setup, h->join || nsfd >= 0 ? at : NULL, err, sizeof(err)))) {
+	/* capns_open() checks the operator's names and addresses: the
+	 * error goes back to the operator */
+	if (!(ns = capns_open(&rq->setup, h->join || nsfd >= 0 ? at : NULL, err, sizeof(err)))) {
 		helper_fail(h, rp, EINVAL, err);
 		return;
 	}
@@ -395,21 +393,6 @@ static void close_fds(const int *fds, size_t n)
 		close(fds[i]);
 }
 
-/* wait_readable() - poll for the answer within timeout_ms, EINTR or not */
-static int wait_readable(int fd, int timeout_ms)
-{
-	uint64_t end = clock_now_ms() + (uint64_t)timeout_ms;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	uint64_t now;
-	int r;
-
-	do {
-		now = clock_now_ms();
-		r = poll(&pfd, 1, now < end ? (int)(end - now) : 0);
-	} while (r < 0 && errno == EINTR && now < end);
-	return r > 0 ? 0 : -1;
-}
-
 /* ps_recv() - the answer to request seq, its sockets into fds; anything
  * else (silence, end of file, an answer out of turn) means the helper is
  * no longer to be trusted with requests: it is gone */
@@ -426,7 +409,7 @@ static int ps_recv(struct privsep *ps, uint32_t seq, struct ps_reply *rp, int *f
 	ssize_t n;
 
 	*nfds = 0;
-	if (wait_readable(ps->fd, timeout_ms) < 0) {
+	if (fd_wait_readable(ps->fd, timeout_ms) < 0) {
 		gone(ps, "did not answer in time");
 		return -1;
 	}
@@ -495,10 +478,7 @@ static void __attribute__((noreturn)) exec_helper(int sock, const char *join)
 	char *argv[] = { "omnetd", PRIVSEP_HELPER_ARG, (char *)join, lvl, NULL };
 
 	snprintf(lvl, sizeof(lvl), "%d", log_verbosity());
-	if ((sock == PS_HELPER_FD ? fcntl(sock, F_SETFD, 0) : dup2(sock, PS_HELPER_FD)) < 0 ||
-	    fds_close_above(PS_HELPER_FD) < 0)
-		_exit(1);
-	execv("/proc/self/exe", argv);
+	exec_self(sock, PS_HELPER_FD, argv);
 	rp.error = errno;
 	snprintf(rp.msg, sizeof(rp.msg), "cannot run omnetd again (/proc/self/exe): %s",
 		 strerror(errno));

@@ -88,8 +88,3 @@ int userns_make(char *err, size_t errlen)
 		return refused("gid_map", err, errlen);
 	return 0;
 }
-
-void userns_tun_refused(int err, char *buf, size_t len)
-{
-	nsrefuse_tun(err, buf, len);
-}

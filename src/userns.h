@@ -11,7 +11,5 @@
 /* userns_make() - unshare the user namespace and map this user to 0 in
  * it; 0, or -1 with why */
 int userns_make(char *err, size_t errlen);
-/* userns_tun_refused() - why /dev/net/tun could not be opened (errno err) */
-void userns_tun_refused(int err, char *buf, size_t len);
 
 #endif

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,6 +28,7 @@
 #include "log.h"
 #include "netlink.h"
 #include "network.h"
+#include "nsrefuse.h"
 #include "osutil.h"
 #include "userns.h"
 #include "util.h"
@@ -110,7 +110,7 @@ static int make_tap(char *err, size_t errlen)
 	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 
 	if (fd < 0) {
-		userns_tun_refused(errno, err, errlen);
+		nsrefuse_tun(errno, err, errlen);
 		return -1;
 	}
 	memset(&ifr, 0, sizeof(ifr));
@@ -195,10 +195,7 @@ static void __attribute__((noreturn)) exec_maker(int sock, pid_t parent, int con
 		_exit(0);
 	child_signals();
 	snprintf(lvl, sizeof(lvl), "%d", log_verbosity());
-	if ((sock == RUN_REPORT_FD ? fcntl(sock, F_SETFD, 0) : dup2(sock, RUN_REPORT_FD)) < 0 ||
-	    fds_close_above(RUN_REPORT_FD) < 0)
-		_exit(1);
-	execv("/proc/self/exe", argv);
+	exec_self(sock, RUN_REPORT_FD, argv);
 	report(RUN_REPORT_FD, errno, NULL, 0, "cannot run omnetd again (/proc/self/exe): %s",
 	       strerror(errno));
 	_exit(1);
@@ -262,7 +259,7 @@ static void exec_init(char *const *argv)
 	v[1] = VMRUN_INIT_ARG;
 	for (i = 0; i < n; i++)
 		v[i + 2] = argv[i];
-	execv("/proc/self/exe", v);
+	exec_self(-1, 0, v); /* our descriptors are all close-on-exec already */
 	free(v);
 }
 
@@ -383,17 +380,11 @@ static int await(int fd, struct vmrun *r, int ns, char *err, size_t errlen)
 	struct iovec iov = { &rep, sizeof(rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
 			     .msg_controllen = sizeof(c.buf) };
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	uint64_t end = clock_now_ms() + RUN_READY_MS, now;
-	int rc, fds[NS_COUNT], want = !ns ? 0 : r->container ? 3 : 2;
+	int fds[NS_COUNT], want = !ns ? 0 : r->container ? 3 : 2;
 	size_t nfds = 0, i;
 	ssize_t n;
 
-	do {
-		now = clock_now_ms();
-		rc = poll(&pfd, 1, now < end ? (int)(end - now) : 0);
-	} while (rc < 0 && errno == EINTR);
-	if (rc <= 0) {
+	if (fd_wait_readable(fd, RUN_READY_MS) < 0) {
 		snprintf(err, errlen, "no answer from the network's namespace within %d ms",
 			 RUN_READY_MS);
 		return -1;

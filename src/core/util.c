@@ -337,3 +337,8 @@ void utf8_fix(char *s)
 			p += n;
 	}
 }
+
+uint32_t ipv4_netmask(unsigned prefix_len)
+{
+	return prefix_len ? htonl(prefix_len >= 32 ? ~0U : ~0U << (32 - prefix_len)) : 0;
+}

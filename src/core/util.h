@@ -56,6 +56,8 @@ const char *ipport_fmt(const struct ipport *ip, char buf[ADDRSTRLEN]);
 int ipport_eq(const struct ipport *a, const struct ipport *b);
 
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* ipv4_netmask() - the mask of a prefix length 0..32, in network byte order */
+uint32_t ipv4_netmask(unsigned prefix_len);
 /* utf8_fix() - every byte of s that is not part of a well-formed UTF-8
  * sequence (a character cut by a length limit, say) becomes '?', in place:
  * JSON carries only UTF-8 */
