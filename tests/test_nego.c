@@ -2102,6 +2102,23 @@ START_TEST(test_tie_break_rule)
 }
 END_TEST
 
+/* dial_once() - a core started at 1000 ms with one candidate: the id of
+ * the one attempt it dials */
+static uint64_t dial_once(struct nego *n, const struct nego_config *c, const struct path_new *pn)
+{
+	struct nego_action act;
+	uint64_t id = 0;
+
+	nego_init(n, c, 1000);
+	nego_candidate(n, pn, 1000);
+	nego_start(n, "start", 1000);
+	while (nego_next(n, &act))
+		if (act.type == NEGO_DIAL)
+			id = act.id;
+	ck_assert_uint_ne(id, 0);
+	return id;
+}
+
 /* while a session the peer dialled is up, our handshakes in flight stay
  * only if they would win the rule and the peer may already hold them (our
  * Finished went out, 11.49); until such a one completes, the link is not
@@ -2124,13 +2141,7 @@ START_TEST(test_attempts_kept_only_if_they_win)
 			uint64_t id = 0;
 			int drops = 0, kept = we_win && committed;
 
-			nego_init(&n, &c, 1000);
-			nego_candidate(&n, &pn, 1000);
-			nego_start(&n, "start", 1000);
-			while (nego_next(&n, &act))
-				if (act.type == NEGO_DIAL)
-					id = act.id;
-			ck_assert_uint_ne(id, 0);
+			id = dial_once(&n, &c, &pn);
 			nego_attempt_answered(&n, id, 1010);
 			if (committed)
 				nego_attempt_committed(&n, id);
@@ -2156,7 +2167,6 @@ START_TEST(test_loser_unsettled_while_the_peer_dials)
 	struct sockaddr_in a = ip4("198.51.100.3", PORT);
 	struct path_addr pa = pa_of(&a, 0);
 	struct path_new pn = { &pa, PATH_DIRECT, PATH_CONFIGURED, -1, 0 };
-	struct nego_action act;
 	int we_win;
 
 	for (we_win = 0; we_win <= 1; we_win++) {
@@ -2165,13 +2175,7 @@ START_TEST(test_loser_unsettled_while_the_peer_dials)
 		struct nego_up ours = { 0, 0, pa, PATH_DIRECT };
 		uint64_t id = 0;
 
-		nego_init(&n, &c, 1000);
-		nego_candidate(&n, &pn, 1000);
-		nego_start(&n, "start", 1000);
-		while (nego_next(&n, &act))
-			if (act.type == NEGO_DIAL)
-				id = act.id;
-		ck_assert_uint_ne(id, 0);
+		id = dial_once(&n, &c, &pn);
 		ours.attempt = id;
 		nego_session_up(&n, &ours, 1020);
 		drain_all(&n);
