@@ -773,6 +773,45 @@ START_TEST(test_move_after_an_outage)
 }
 END_TEST
 
+/* An upgrade from a fast path to a slower one that still delivers what
+ * was in flight on the old path when the link moved: those packets were
+ * written off at the move, and their acknowledgments, late through the new
+ * path, are not the new path's.  They must not hand its fresh BBR the old
+ * path's rate (startup would pace at 2.89 times 200 Mbit/s into a
+ * 100 Mbit/s path), nor grow its window by a window's worth at once
+ * (test_paths_move's flapping move did both). */
+START_TEST(test_move_ignores_the_old_paths_late_acks)
+{
+	struct sim_path p = change_path(5000, 200, 0, 0), relay = change_path(45000, 100, 0, 100000);
+	uint64_t in_flight, cwnd0;
+	struct tctx *c;
+
+	c = ctx_new(&p, &p, 49);
+	open_flows(c, 1, (uint64_t)1 << 40, 0);
+	bulk_for(c, 2000000);
+	in_flight = link_bytes_in_flight(c->a.l);
+	ck_assert_uint_gt(in_flight, 100000);
+	c->sim.ab.p = c->sim.ba.p = relay;
+	link_restart_path(c->a.l, c->sim.now_us);
+	link_restart_path(c->b.l, c->sim.now_us);
+	cwnd0 = link_cc(c->a.l)->cwnd;
+	/* the old path's packets and their acknowledgments are in; the new
+	 * path's first ones are not (90 ms) */
+	bulk_for(c, 80000);
+	printf("a move with %llu bytes in flight on the old path: %llu spuriously lost; after "
+	       "80 ms, bandwidth %.1f Mbit/s, window %llu bytes (from %llu)\n",
+	       (unsigned long long)in_flight,
+	       (unsigned long long)link_stats(c->a.l)->packets_spuriously_lost,
+	       link_cc(c->a.l)->bbr.btl_bw * 8 / 1e6,
+	       (unsigned long long)link_cc(c->a.l)->cwnd, (unsigned long long)cwnd0);
+	fflush(stdout);
+	ck_assert_uint_gt(link_stats(c->a.l)->packets_spuriously_lost, 50);
+	ck_assert_uint_le(link_cc(c->a.l)->bbr.btl_bw * 8, relay.rate_bps);
+	ck_assert_uint_le(link_cc(c->a.l)->cwnd, 2 * cwnd0);
+	ctx_free(c);
+}
+END_TEST
+
 /* bbr_rounds() - n rounds of one rate sample each to a BBR: delivered at
  * rate bytes/s over a 40 ms round, lost_pct of what was sent lost, held
  * back by the peer's window or not */
@@ -1159,6 +1198,7 @@ static Suite *link_suite(void)
 	tcase_add_test(t, test_bbr_loss_bounds_the_rate);
 	tcase_add_test(t, test_path_restart_forgets_the_old_path);
 	tcase_add_test(t, test_move_after_an_outage);
+	tcase_add_test(t, test_move_ignores_the_old_paths_late_acks);
 	tcase_add_test(t, test_writer_waits_for_room_not_for_acks);
 	tcase_add_test(t, test_late_packets_are_acknowledged);
 	tcase_add_loop_test(t, test_path_change_keeps_its_speed, 0,

@@ -1726,6 +1726,76 @@ START_TEST(test_upgrade_from_relay_to_direct)
 }
 END_TEST
 
+/* probe_max() - every core of the world probes at least every ms */
+static void probe_max(struct world *w, uint64_t ms)
+{
+	int i, j;
+
+	for (i = 0; i < w->nnode; i++)
+		for (j = 0; j < w->node[i].npeer; j++)
+			w->node[i].peer[j].n.cfg.probe_max_ms = ms;
+}
+
+/* the direct path returns under a running transfer (test_paths_move):
+ * the first side to see it upgrades, and the other follows at once -- its
+ * last challenge met the path while it was down, and the peer's data on
+ * the path is what says to try again -- while the first does not follow
+ * the other back to the relay for being quiet on a path the other has not
+ * taken yet.  Each side moves once, seeds 1-8. */
+START_TEST(test_upgrade_under_load_without_flapping)
+{
+	uint64_t seed;
+
+	for (seed = 1; seed <= 8; seed++) {
+		int mp, mc, first;
+		uint64_t t0, t_first;
+
+		W = paths_world(EIM, DNAT, 1, 1, seed);
+		probe_max(W, 3000); /* as test_paths_move has it */
+		start_all(W);
+		ck_assert(RUN_UNTIL(W, 2000, on(W, PROV, CONS, PATH_DIRECT)));
+		run_for(W, 12000);
+		cut_pair(W, "198.51.100.2", "198.51.100.3");
+		ck_assert(RUN_UNTIL(W, 15000, on(W, PROV, CONS, PATH_RELAY) &&
+						on(W, CONS, PROV, PATH_RELAY)));
+		/* idle on the relay, its probes answered: rounds every
+		 * probe-interval-max-ms; then a transfer starts */
+		run_for(W, 15000 + seed * 377);
+		P(W, PROV, CONS)->bulk = 1;
+		/* the two sides' rounds apart, as independent daemons' are:
+		 * the consumer's challenge meets the path still down, the
+		 * provider's finds it back */
+		t0 = P(W, PROV, CONS)->n.next_round_ms;
+		ck_assert(RUN_UNTIL(W, 4000, W->now >= t0));
+		P(W, CONS, PROV)->n.next_round_ms = t0 + 1900;
+		run_for(W, 2000);
+		mp = P(W, PROV, CONS)->migrations;
+		mc = P(W, CONS, PROV)->migrations;
+		uncut(W);
+		t0 = W->now;
+		ck_assert(RUN_UNTIL(W, 8000, P(W, PROV, CONS)->migrations > mp ||
+					       P(W, CONS, PROV)->migrations > mc));
+		first = P(W, PROV, CONS)->migrations > mp ? PROV : CONS;
+		t_first = W->now;
+		ck_assert(RUN_UNTIL(W, 3000, on(W, PROV, CONS, PATH_DIRECT) &&
+						on(W, CONS, PROV, PATH_DIRECT)));
+		ck_assert_msg(W->now - t_first <= 500,
+			      "seed %llu: %s upgraded %llu ms after the change, the other %llu ms later",
+			      (unsigned long long)seed, first == PROV ? "the provider" : "the consumer",
+			      (unsigned long long)(t_first - t0),
+			      (unsigned long long)(W->now - t_first));
+		run_for(W, 10000);
+		ck_assert_msg(P(W, PROV, CONS)->migrations == mp + 1 &&
+				      P(W, CONS, PROV)->migrations == mc + 1,
+			      "seed %llu: the provider moved %d times, the consumer %d",
+			      (unsigned long long)seed, P(W, PROV, CONS)->migrations - mp,
+			      P(W, CONS, PROV)->migrations - mc);
+		world_free(W);
+		W = NULL;
+	}
+}
+END_TEST
+
 /* every path down for 30 s during a transfer (paths_outage 6): degraded,
  * then reconnecting with retry delays that double to backoff-max-ms and no
  * further; when the paths return both sides recover -- the second one as
@@ -2286,6 +2356,7 @@ static Suite *nego_suite(void)
 	ADD(sim, test_first_connection_relay_only);
 	ADD(sim, test_cut_under_load_moves_to_relay_and_back);
 	ADD(sim, test_upgrade_from_relay_to_direct);
+	ADD(sim, test_upgrade_under_load_without_flapping);
 	ADD(sim, test_recovery_after_outage);
 	ADD(sim, test_follow_nat_rebinding_mid_transfer);
 	ADD(sim, test_both_dial_at_once);

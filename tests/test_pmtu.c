@@ -841,7 +841,10 @@ START_TEST(test_link_migration_without_reset_loses_full_packets)
 	sim_run(&c->sim, c->sim.now_us + 100000, ldone, ltick, c);
 	rcvd = c->rcvd;
 	sim_run(&c->sim, c->sim.now_us + 200000, ldone, ltick, c);
-	ck_assert_uint_gt(c->sim.ab.too_big - lost_before, 10);
+	/* (the new path's window is an initial one: the old path's late
+	 * acknowledgments no longer grow it, so a few full packets, not a
+	 * window's worth) */
+	ck_assert_uint_gt(c->sim.ab.too_big - lost_before, 2);
 	ck_assert_uint_eq(c->rcvd, rcvd);
 	ck_assert_uint_eq(c->black_holes, 0);
 	/* here the black-hole detection is what saves it (in seconds, not

@@ -1188,6 +1188,7 @@ void link_restart_path(struct link *l, uint64_t now_us)
 	 * reordering */
 	rtt_init(&l->rtt);
 	cc_init(&l->cc, l->cfg.cc, l->cfg.max_packet);
+	l->path_first_pn = l->next_pn;
 	l->pkt_threshold = LINK_PKT_THRESHOLD;
 	l->time_threshold = LINK_TIME_THRESHOLD;
 	l->loss_time_us = 0;

@@ -157,6 +157,7 @@ struct link {
 	struct sent_pkt *sp;
 	size_t sp_cap;
 	uint64_t sp_first, next_pn;
+	uint64_t path_first_pn; /* the first packet sent since the path last restarted */
 	uint64_t largest_acked;
 	int have_acked;
 	uint64_t last_eliciting_us;

@@ -109,6 +109,11 @@ static void sample_delivery(struct link *l, const struct sent_pkt *p)
 
 	l->delivered += p->size;
 	l->delivered_us = l->now_us;
+	/* one sent before the path restarted measured the old path: its
+	 * acknowledgment, late through the new one, would hand the new
+	 * path's fresh estimate the old path's rate (RFC 9000 9.4) */
+	if (p->pn < l->path_first_pn)
+		return;
 	rs->newly_acked += p->size;
 	if (p->delivered < rs->prior_delivered && rs->interval_us)
 		return;

@@ -336,6 +336,10 @@ static void challenge(struct nego *n, struct path_cand *c, uint64_t now)
 	a->method = c->method;
 	a->bytes = max;
 	memcpy(a->data, &r, sizeof(a->data));
+	if (c->challenged_ms)
+		memcpy(c->challenge_prev, c->challenge, sizeof(c->challenge_prev));
+	else
+		memcpy(c->challenge_prev, a->data, sizeof(c->challenge_prev));
 	memcpy(c->challenge, a->data, sizeof(c->challenge));
 	c->challenged_ms = now;
 }
@@ -514,6 +518,21 @@ static void use_path(struct nego *n, struct path_cand *c, const char *why, uint6
 	schedule_round(n, now);
 }
 
+/* went_quiet() - the path in use has gone silent here: it carried the
+ * peer's datagrams since we took it and then stopped for
+ * NEGO_FOLLOW_QUIET_MS, or it has carried none for a probe timeout.  A
+ * path we have just upgraded to is silent only because the peer has not
+ * followed yet (its challenge comes at its next round, or was lost while
+ * the path was down): following the peer back would flap. */
+static int went_quiet(const struct nego *n, uint64_t now)
+{
+	const struct pathmon *m = &n->mon;
+
+	if (m->last_rx_ms > m->started_ms)
+		return now - m->last_rx_ms >= NEGO_FOLLOW_QUIET_MS;
+	return now - m->started_ms >= n->cfg.probe_timeout_ms;
+}
+
 /* consider_switch() - a candidate answered: is it the one to use? */
 static void consider_switch(struct nego *n, struct path_cand *c, uint64_t now)
 {
@@ -533,7 +552,7 @@ static void consider_switch(struct nego *n, struct path_cand *c, uint64_t now)
 	if (c->method < n->sess.method)
 		use_path(n, c, "upgrade to a better path", now);
 	else if (path_addr_eq(&c->to, &n->peer_path) &&
-		 (c->method == n->sess.method || now - n->mon.last_rx_ms >= NEGO_FOLLOW_QUIET_MS))
+		 (c->method == n->sess.method || went_quiet(n, now)))
 		use_path(n, c, "following the peer to its path", now);
 }
 
@@ -698,9 +717,12 @@ int nego_heard(struct nego *n, const struct path_addr *from, int probing, size_t
 		path_cand_received(c, len);
 	if (!c)
 		return 0;
+	/* the peer's data shows the path carries now: a challenge of ours
+	 * that met it while it was down is not worth a probe timeout's wait
+	 * (the one in flight stays answerable) */
 	if (c->validated_ms && now_ms - c->validated_ms < n->cfg.probe_timeout_ms)
 		consider_switch(n, c, now_ms);
-	else if (!c->challenged_ms || now_ms - c->challenged_ms >= n->cfg.probe_timeout_ms)
+	else if (!c->challenged_ms || now_ms - c->challenged_ms >= n->cfg.probe_min_ms)
 		challenge(n, c, now_ms);
 	return 0;
 }

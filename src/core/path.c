@@ -162,7 +162,9 @@ struct path_cand *pathset_answered(struct pathset *s, const uint8_t data[PATH_CH
 	for (i = 0; i < s->n; i++) {
 		struct path_cand *c = &s->c[i];
 
-		if (c->challenged_ms && memcmp(c->challenge, data, PATH_CHALLENGE_LEN) == 0 &&
+		if (c->challenged_ms &&
+		    (memcmp(c->challenge, data, PATH_CHALLENGE_LEN) == 0 ||
+		     memcmp(c->challenge_prev, data, PATH_CHALLENGE_LEN) == 0) &&
 		    path_addr_eq(&c->to, from)) {
 			c->validated_ms = now_ms;
 			c->challenged_ms = 0;
@@ -352,6 +354,7 @@ void pathmon_start(struct pathmon *m, uint64_t min_ms, uint64_t max_ms, uint64_t
 	m->max_ms = max_ms;
 	m->timeout_ms = timeout_ms;
 	m->interval_ms = min_ms;
+	m->started_ms = now_ms;
 	m->last_rx_ms = now_ms;
 	m->probe_ms = 0;
 	m->busy_ref_ms = 0;

@@ -46,6 +46,9 @@ struct path_cand {
 	enum path_origin origin;
 	int relay;                  /* relayed: index of the relay among the peer's */
 	uint8_t challenge[PATH_CHALLENGE_LEN];
+	/* the challenge before it, still answerable: a challenge sent again
+	 * sooner than the path's round trip must not void the one in flight */
+	uint8_t challenge_prev[PATH_CHALLENGE_LEN];
 	uint64_t challenged_ms;     /* 0: no challenge outstanding */
 	uint64_t validated_ms;      /* 0: never answered */
 	uint64_t expires_ms;        /* learned candidates age out; 0: never */
@@ -165,6 +168,7 @@ int path_prefix_match(const struct path_prefix *p, int family, const uint8_t *ad
 struct pathmon {
 	uint64_t min_ms, max_ms, timeout_ms;
 	uint64_t interval_ms;
+	uint64_t started_ms; /* the path was taken then */
 	uint64_t last_rx_ms; /* the last authenticated datagram on the path */
 	uint64_t probe_ms;   /* an unanswered probe went out then; 0: none */
 	uint64_t busy_ref_ms; /* what a busy path's loss counts from while that probe is out */
