@@ -282,13 +282,12 @@ static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
 
 static int setup_events(struct daemon *d)
 {
-	struct event_config *ec = event_config_new();
 	struct timeval hk = { HOUSEKEEPING_MS / 1000, 0 };
 
-	/* microsecond timers: pacing at Gbit/s spaces packets by microseconds */
-	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-	d->base = event_base_new_with_config(ec);
-	event_config_free(ec);
+	/* no EVENT_BASE_FLAG_PRECISE_TIMER: the one timer that needs
+	 * microseconds, a link's pacing, has a timerfd of its own (session.c
+	 * precise_timer()); the flag would set one on every turn of the loop */
+	d->base = event_base_new();
 	if (!d->base || event_base_priority_init(d->base, 2) < 0)
 		return -1;
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_quit, d);

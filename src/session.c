@@ -10,6 +10,8 @@
  * the session, its flows and their unacknowledged bytes go on. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/timerfd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -33,6 +35,7 @@
 
 static void arm_timer(struct session *s);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
+static void precise_timer(struct session *s);
 static void release_handshake(struct session *s);
 
 /* link_mtu() - what DTLS may put in one handshake datagram: the path MTU
@@ -102,6 +105,7 @@ static struct session *session_new(struct daemon *d, struct mesh *m, const struc
 	s->path_since_ms = clock_now_ms();
 	s->created_ms = s->last_rx_ms = clock_now_ms();
 	s->timer = evtimer_new(d->base, on_timer, s);
+	s->timer_fd = -1;
 	mesh_add_session(m, s);
 	return s;
 }
@@ -377,6 +381,7 @@ static void established(struct session *s)
 	lc = d->link_cfg;
 	lc.max_packet = d->cfg.mtu - pmtu_path_overhead(&s->path, PMTU_PACKET);
 	s->link = link_new(&lc, &cb, &d->pool, clock_now_us());
+	precise_timer(s);
 	if (start_sealing(s) < 0) {
 		ERR_clear_error();
 		session_close(s, "cannot set up sealed records (OpenSSL)");
@@ -724,6 +729,47 @@ void session_wake(struct session *s)
 	mesh_wake(s->mesh, s);
 }
 
+/* on_timerfd() - the established session's timer expired (precise_timer()) */
+static void on_timerfd(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t expirations;
+
+	/* nonblocking: nothing to read is an early wake-up, harmless */
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		log_debug("session timer: read: %s", strerror(errno));
+	on_timer(fd, what, arg);
+}
+
+/* precise_timer() - once established, the session's timer is a timerfd of
+ * its own.  Pacing spaces packets by microseconds; libevent's timers are
+ * that precise only with EVENT_BASE_FLAG_PRECISE_TIMER, which sets a
+ * timerfd on every turn of the loop -- a tenth of the daemons' time while
+ * they served new connections (perf, busy polling), for the one timer
+ * that needs it.  This one is set only when its deadline moves earlier.
+ * Without a descriptor to spare, the session keeps the loop's timer,
+ * precise to the millisecond. */
+static void precise_timer(struct session *s)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	struct event *ev;
+
+	if (fd < 0) {
+		log_warn("peer %s: no timer descriptor (millisecond pacing)", s->peer->name);
+		return;
+	}
+	ev = event_new(s->d->base, fd, EV_READ | EV_PERSIST, on_timerfd, s);
+	if (!ev || event_add(ev, NULL) < 0) {
+		if (ev)
+			event_free(ev);
+		close(fd);
+		return;
+	}
+	event_free(s->timer);
+	s->timer = ev;
+	s->timer_fd = fd;
+	s->timer_at_us = 0;
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
@@ -775,6 +821,17 @@ static void arm_timer(struct session *s)
 	if (s->timer_at_us && s->timer_at_us <= at)
 		return;
 	s->timer_at_us = at;
+	if (s->timer_fd >= 0) {
+		struct itimerspec its = { .it_value = { .tv_sec = (time_t)(at / 1000000),
+							 .tv_nsec = (long)(at % 1000000) * 1000 } };
+
+		/* absolute, on clock_now_us()'s clock; never 0, which disarms */
+		if (at == 0)
+			its.it_value.tv_nsec = 1;
+		if (timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+			log_warn("peer %s: timerfd_settime", s->peer ? s->peer->name : "?");
+		return;
+	}
 	at = at > now ? at - now : 0;
 	tv = timeval_from_us(at);
 	evtimer_add(s->timer, &tv); /* re-adding a pending timer moves it */
@@ -820,6 +877,8 @@ void session_free(struct session *s)
 	mesh_remove_session(s->mesh, s);
 	if (s->timer)
 		event_free(s->timer);
+	if (s->timer_fd >= 0)
+		close(s->timer_fd);
 	link_free(s->link);
 	dtls_conn_free(s->dtls);
 	seal_free(s->seal);

@@ -37,7 +37,8 @@ struct session {
 	uint64_t path_since_ms;      /* when it became the path */
 	struct path_addr rx_path;    /* the path of the datagram being processed */
 	const struct path_addr *tx_path; /* non-NULL: this datagram goes there (probes) */
-	struct event *timer;
+	struct event *timer;         /* a timerfd's once established (precise_timer()) */
+	int timer_fd;                /* -1: the loop's own timer */
 	uint64_t timer_at_us;
 	uint64_t created_ms, established_ms;
 	uint64_t last_rx_ms, last_tx_ms, last_eliciting_ms;
