@@ -175,21 +175,29 @@ const char *capns_netns(const struct capns *ns)
 /* ---- set-up, inside the namespace ------------------------------------- */
 
 /* attach_syn_filter() - classic BPF on the packet socket: keep IPv4 TCP
- * first fragments with SYN set and ACK clear, so only new connections
- * wake the daemon */
+ * first fragments with SYN set and ACK clear, and unfragmented ICMP echo
+ * requests, so only new connections and pings wake the daemon.  (Jumps
+ * count from the next instruction; every other packet is dropped here,
+ * before a copy of it is queued.) */
 static int attach_syn_filter(int fd)
 {
 	static struct sock_filter code[] = {
-		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),              /* protocol */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 6),
-		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6),              /* fragment offset */
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 4, 0),
-		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),             /* x = IP header length */
-		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13),             /* TCP flags */
-		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, 0xffff),
-		BPF_STMT(BPF_RET | BPF_K, 0),
+		/* 0 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),           /* protocol */
+		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 6), /* -> 2 | 8 */
+		/* 2 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6),           /* fragment offset */
+		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 11, 0), /* -> 15 | 4 */
+		/* 4 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),          /* x = IP header length */
+		/* 5 */ BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13),          /* TCP flags */
+		/* 6 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),
+		/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 6, 7), /* -> 14 | 15 */
+		/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMP, 0, 6), /* -> 9 | 15 */
+		/* 9 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6),           /* MF and offset */
+		/* 10 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x3fff, 4, 0), /* -> 15 | 11 */
+		/* 11 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),
+		/* 12 */ BPF_STMT(BPF_LD | BPF_B | BPF_IND, 0),          /* ICMP type */
+		/* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 8, 0, 1),   /* echo: -> 14 | 15 */
+		/* 14 */ BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		/* 15 */ BPF_STMT(BPF_RET | BPF_K, 0),
 	};
 	struct sock_fprog prog = { ARRAY_SIZE(code), code };
 

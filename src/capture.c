@@ -14,6 +14,12 @@
  * the destination); each conversation gets a socket bound to the original
  * destination and connected to the VM, to reply from the right address.
  *
+ * ICMP echo requests to anywhere but the gateway and the DNS address (which
+ * the namespace's kernel answers) reach the packet socket too, and the
+ * rules drop them: each identifier and destination is an ICMP flow, its
+ * requests datagrams the consumer sends from a ping socket, the replies
+ * written to the VM as IPv4 packets from the destination's address.
+ *
  * Nothing here needs a privilege.  The namespace's set-up, and every socket
  * that needs one when it is made, come from capns.c: through the provider's
  * privileged helper when it has one (privsep.h). */
@@ -59,6 +65,7 @@ struct capture {
 	struct dhcp_server *dhcp;
 	struct idmap tcp_tab;   /* tuple hash -> flow chain: SYNs held and accepted */
 	struct idmap udp_tab;
+	struct idmap icmp_tab;  /* (VM, identifier) and destination -> echo flow */
 	unsigned accepts_due;   /* flows whose SYN was let through, not accepted yet */
 	struct in_addr vm_seen; /* the VM's address in its last new flow (0: none yet) */
 	struct capture_counters ctr;
@@ -121,7 +128,8 @@ static void tab_del(struct idmap *t, struct flow *f)
 
 void capture_flow_destroyed(struct capture *c, struct flow *f)
 {
-	tab_del(f->proto == WIRE_PROTO_UDP ? &c->udp_tab : &c->tcp_tab, f);
+	tab_del(f->proto == WIRE_PROTO_UDP ? &c->udp_tab
+		: f->proto == WIRE_PROTO_ICMP ? &c->icmp_tab : &c->tcp_tab, f);
 	if (f->syn_passed && c->accepts_due)
 		c->accepts_due--; /* let through, never accepted */
 }
@@ -197,8 +205,66 @@ static void handle_syn(struct capture *c, const struct syn_info *syn)
 	session_wake(s);
 }
 
-/* on_packet() - the VM's SYNs, a batch per recvmmsg(): a short batch
- * means the socket is drained, without a recv() that says so */
+/* ---- ICMP echo -------------------------------------------------------- */
+
+static void note_vm(struct capture *c, const struct ipport *vm);
+
+/* echo_nowhere() - a ping to every host or a group: the limited
+ * broadcast, multicast, this network's broadcast, 0.0.0.0/8 */
+static int echo_nowhere(const struct capture *c, const struct ipport *dst)
+{
+	uint32_t a, mask = ipv4_netmask(c->net->prefix_len);
+
+	memcpy(&a, dst->addr, 4);
+	return dst->addr[0] == 0 || (dst->addr[0] & 0xf0) == 0xe0 || a == 0xffffffff ||
+	       ((a & mask) == (c->net->gateway.s_addr & mask) && (a & ~mask) == ~mask);
+}
+
+static void handle_echo(struct capture *c, const struct echo_info *e)
+{
+	struct flow *f;
+	struct session *s;
+	struct link_flow *lf;
+
+	/* the gateway and the DNS address: the namespace's kernel answers;
+	 * broadcast and multicast (which the rules' fib check drops, but this
+	 * socket sees first) go nowhere, as the VM's other broadcasts do */
+	if (memcmp(e->dst.addr, &c->net->gateway, 4) == 0 || memcmp(e->dst.addr, &c->net->dns, 4) == 0 ||
+	    echo_nowhere(c, &e->dst))
+		return;
+	c->ctr.echo_requests++;
+	f = tab_find(&c->icmp_tab, &e->src, &e->dst);
+	if (!f) {
+		s = peer_session(c);
+		if (!s) {
+			c->ctr.echo_no_link++;
+			return; /* ping counts it lost, as on a network that is down */
+		}
+		if (!link_can_open(s->link, &c->net->id) || !daemon_flow_room(c->d))
+			return;
+		lf = link_flow_open(s->link, &c->net->id, WIRE_PROTO_ICMP, WIRE_DST_ADDR, &e->src,
+				    &e->dst);
+		f = flow_new(c->net, s, lf, WIRE_PROTO_ICMP, WIRE_DST_ADDR, &e->src, &e->dst);
+		f->state = FLOW_OPEN;
+		tab_add(&c->icmp_tab, f);
+		note_vm(c, &e->src);
+	}
+	flow_udp_send(f, e->msg, e->len);
+}
+
+void capture_echo_reply(struct capture *c, struct flow *f, const uint8_t *msg, size_t len)
+{
+	uint8_t pkt[20 + TCPRAW_ECHO_MAX];
+	size_t n = tcpraw_build_echo_reply(&f->remote, &f->vm, f->vm.port, msg, len, pkt, sizeof(pkt));
+
+	if (!n)
+		return; /* not an echo reply: the consumer sends nothing else */
+	c->ctr.echo_replies++;
+	send_raw(c->reply_fd, pkt, n, &f->vm);
+}
+
+/* on_packet() - the VM's SYNs and echo requests, a batch per recvmmsg(): a
+ * short batch means the socket is drained, without a recv() that says so */
 static void on_packet(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
@@ -206,6 +272,7 @@ static void on_packet(evutil_socket_t fd, short what, void *arg)
 	struct mmsghdr msgs[SYN_BATCH];
 	struct iovec iov[SYN_BATCH];
 	struct syn_info syn;
+	struct echo_info echo;
 	int i, n, round;
 
 	for (round = 0; round < 256 / SYN_BATCH; round++) {
@@ -219,9 +286,14 @@ static void on_packet(evutil_socket_t fd, short what, void *arg)
 		n = recvmmsg(fd, msgs, SYN_BATCH, MSG_DONTWAIT, NULL);
 		for (i = 0; i < n; i++) {
 			daemon_io(c->d, 0);
-			if (!(msgs[i].msg_hdr.msg_flags & MSG_TRUNC) &&
-			    tcpraw_parse_syn(bufs[i], msgs[i].msg_len, &syn) == 0)
+			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+				c->ctr.packets_ignored++;
+			else if (tcpraw_parse_syn(bufs[i], msgs[i].msg_len, &syn) == 0)
 				handle_syn(c, &syn);
+			else if (tcpraw_parse_echo(bufs[i], msgs[i].msg_len, &echo) == 0)
+				handle_echo(c, &echo);
+			else
+				c->ctr.packets_ignored++;
 		}
 		if (n < SYN_BATCH)
 			break;
@@ -530,6 +602,7 @@ struct capture *capture_new(struct network *n, char *err, size_t errlen)
 	c->tcp_fd = c->udp_fd = c->dhcp_fd = c->pkt_fd = c->inject_fd = c->reply_fd = -1;
 	idmap_init(&c->tcp_tab);
 	idmap_init(&c->udp_tab);
+	idmap_init(&c->icmp_tab);
 	c->dhcp = make_dhcp(n, c->d);
 	if (!c->dhcp) {
 		snprintf(err, errlen, "network %s: invalid DHCP settings", n->idstr);
@@ -573,6 +646,7 @@ void capture_free(struct capture *c)
 	dhcp_free(c->dhcp);
 	idmap_free(&c->tcp_tab);
 	idmap_free(&c->udp_tab);
+	idmap_free(&c->icmp_tab);
 	free(c);
 }
 
@@ -657,6 +731,13 @@ void capture_inbound_open(struct session *s, struct link_flow *lf)
 
 	if (!n)
 		return;
+	if (link_flow_proto(lf) == WIRE_PROTO_ICMP) {
+		/* pings go out from the VM, never in */
+		log_info("network %s: an ICMP flow from the consumer towards the VM: refused",
+			 n->idstr);
+		refuse_inbound(s, lf, RST_REFUSED);
+		return;
+	}
 	if (inbound_target(n, lf, &vm, &why) < 0) {
 		log_info("network %s: forward from %s refused: %s", n->idstr,
 			 ipport_fmt(link_flow_src(lf), a), why);

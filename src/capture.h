@@ -25,6 +25,8 @@ struct capture_counters {
 	uint64_t syns, syns_no_link, syn_retransmits, syns_refused_limit, accepted, accept_unmatched;
 	uint64_t udp_flows, udp_no_link, dhcp_replies;
 	uint64_t inbound;            /* port-forward flows from the consumer */
+	uint64_t echo_requests, echo_replies, echo_no_link;
+	uint64_t packets_ignored;    /* the packet socket's, neither a SYN nor an echo request */
 };
 
 struct capture *capture_new(struct network *n, char *err, size_t errlen);
@@ -33,6 +35,9 @@ void capture_free(struct capture *c);
 void capture_flow_destroyed(struct capture *c, struct flow *f);
 /* capture_syn_accepted() - the consumer connected: let the SYN through */
 void capture_syn_accepted(struct capture *c, struct flow *f);
+/* capture_echo_reply() - an echo reply for the VM's ICMP flow f, from the
+ * far side's ping socket: to the VM, with its own identifier */
+void capture_echo_reply(struct capture *c, struct flow *f, const uint8_t *msg, size_t len);
 /* capture_reject_syn() - answer a held SYN: RST (refused) or ICMP */
 void capture_reject_syn(struct capture *c, const struct syn_info *syn, uint64_t reason);
 /* capture_inbound_open() - the consumer opened a flow towards the VM */

@@ -234,6 +234,7 @@ static const struct {
 	COUNTER("relay_frames_ignored", relay_frames_ignored),
 	COUNTER("flows_unknown_network", flows_unknown_network),
 	COUNTER("flows_refused_policy", flows_refused_policy),
+	COUNTER("pings_refused_sysctl", pings_refused_sysctl),
 	COUNTER("flows_refused_remote", flows_refused_remote),
 	COUNTER("flows_opened", flows_opened),
 	COUNTER("flows_closed", flows_closed),
@@ -305,7 +306,7 @@ static json_t *network_json(const struct network *n)
 		const struct capture_counters *c = capture_counters(n->cap);
 
 		json_object_set_new(o, "capture",
-				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 					      "syns", (json_int_t)c->syns,
 					      "syns_without_link", (json_int_t)c->syns_no_link,
 					      "syns_refused_limit", (json_int_t)c->syns_refused_limit,
@@ -313,7 +314,11 @@ static json_t *network_json(const struct network *n)
 					      "udp_flows", (json_int_t)c->udp_flows,
 					      "udp_without_link", (json_int_t)c->udp_no_link,
 					      "dhcp_replies", (json_int_t)c->dhcp_replies,
-					      "forwarded_in", (json_int_t)c->inbound));
+					      "forwarded_in", (json_int_t)c->inbound,
+					      "echo_requests", (json_int_t)c->echo_requests,
+					      "echo_replies", (json_int_t)c->echo_replies,
+					      "echo_without_link", (json_int_t)c->echo_no_link,
+					      "packets_ignored", (json_int_t)c->packets_ignored));
 	}
 	return o;
 }
@@ -324,7 +329,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, struct ctl_error *err)
 	const struct network *n;
 	const struct flow *f;
 	const struct peer *p;
-	json_int_t tcp = 0, udp = 0;
+	json_int_t tcp = 0, udp = 0, icmp = 0;
 
 	TAILQ_FOREACH(p, &d->peers, entry)
 		json_array_append_new(peers, peer_status(p));
@@ -333,15 +338,17 @@ static json_t *cmd_status(struct daemon *d, json_t *req, struct ctl_error *err)
 		TAILQ_FOREACH(f, &n->flows, entry) {
 			if (f->proto == WIRE_PROTO_UDP)
 				udp++;
+			else if (f->proto == WIRE_PROTO_ICMP)
+				icmp++;
 			else
 				tcp++;
 		}
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:{s:I, s:I}, s:o, s:o, s:{s:I, s:I, s:I}}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:{s:I, s:I, s:I}, s:o, s:o, s:{s:I, s:I, s:I}}",
 			 "role", role_name(d->role), "version", OMNET_VERSION,
 			 "fingerprint", d->id.fingerprint, "listen", mesh_local_addr(d->mesh),
 			 "uptime_ms", (json_int_t)(clock_now_ms() - d->started_ms),
-			 "peers", peers, "networks", nets, "flows", "tcp", tcp, "udp", udp,
+			 "peers", peers, "networks", nets, "flows", "tcp", tcp, "udp", udp, "icmp", icmp,
 			 "counters", counters_json(d), "relay", relay_json(d), "memory",
 			 "buffers_bytes", (json_int_t)chunk_pool_bytes(&d->pool),
 			 "buffers_peak_bytes", (json_int_t)(d->pool.peak * RING_CHUNK),
@@ -624,11 +631,14 @@ static json_t *cmd_flows(struct daemon *d, json_t *req, struct ctl_error *err)
 
 /* ---- port forwards ---------------------------------------------------- */
 
-/* req_proto() - the checked proto field: WIRE_PROTO_TCP or _UDP */
+/* req_proto() - the checked proto field: WIRE_PROTO_TCP, _UDP or (policy
+ * check only) _ICMP */
 static uint8_t req_proto(json_t *req)
 {
 	const char *s = ctl_str(req, "proto");
 
+	if (s && strcmp(s, "icmp") == 0)
+		return WIRE_PROTO_ICMP;
 	return s && strcmp(s, "udp") == 0 ? WIRE_PROTO_UDP : WIRE_PROTO_TCP;
 }
 
@@ -745,6 +755,10 @@ static int policy_request(json_t *req, struct ipport *dst, int *has_port, uint8_
 		*has_port = 1;
 	}
 	*proto = req_proto(req);
+	if (*proto == WIRE_PROTO_ICMP && *has_port) {
+		ctl_fail(err, "invalid_argument", "a ping has no port: give the address alone");
+		return -1;
+	}
 	return 0;
 }
 

@@ -72,6 +72,7 @@ struct daemon_counters {
 	uint64_t relay_frames_ignored;   /* RELAY_* frames from who has no business sending them */
 	uint64_t flows_unknown_network;
 	uint64_t flows_refused_policy;
+	uint64_t pings_refused_sysctl; /* no ping socket: net.ipv4.ping_group_range */
 	uint64_t flows_refused_remote;      /* connect refused / unreachable */
 	uint64_t flows_opened, flows_closed, flows_reset;
 	uint64_t flows_refused_fds;         /* no file descriptors left for its socket */

@@ -11,6 +11,7 @@
  * netlink dumps, read again when a netlink event says they changed, and
  * the public addresses relays and the router report. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -353,6 +354,63 @@ static int open_udp(struct flow *f, const struct sockaddr *to, socklen_t tolen)
 	return 0;
 }
 
+/* ping_refused() - say once what stops ping sockets here: the range of
+ * groups net.ipv4.ping_group_range allows them (per network namespace; a
+ * new one starts with none), which must include the daemon's group */
+static void ping_refused(struct daemon *d, int err)
+{
+	char range[64] = "?";
+	FILE *fp;
+
+	if (d->ctr.pings_refused_sysctl++)
+		return;
+	if ((fp = fopen("/proc/sys/net/ipv4/ping_group_range", "r"))) {
+		if (fgets(range, sizeof(range), fp))
+			range[strcspn(range, "\n")] = '\0';
+		fclose(fp);
+	}
+	for (char *t = range; *t; t++)
+		if (*t == '\t')
+			*t = ' ';
+	log_warnx("egress: the VMs' pings are refused: no ICMP socket (%s): "
+		  "net.ipv4.ping_group_range is \"%s\" and this daemon's group is %u "
+		  "(sysctl -w net.ipv4.ping_group_range=\"%u %u\" allows it)",
+		  strerror(err), range, (unsigned)getegid(), (unsigned)getegid(),
+		  (unsigned)getegid());
+}
+
+/* open_ping() - an ICMP flow: an unprivileged ICMP socket (SOCK_DGRAM,
+ * IPPROTO_ICMP; the kernel gives it an identifier of its own and fills in
+ * the checksum), connected to the destination, so that only its replies
+ * come back */
+static int open_ping(struct flow *f, const struct sockaddr *to, socklen_t tolen)
+{
+	int fd;
+
+	if (to->sa_family != AF_INET) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == EACCES || e == EPERM)
+			ping_refused(f->net->d, e);
+		errno = e;
+		return -1;
+	}
+	if (connect(fd, to, tolen) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	flow_attach_udp(f, fd);
+	return 0;
+}
+
 void egress_open(struct session *s, struct link_flow *lf)
 {
 	struct daemon *d = s->d;
@@ -381,6 +439,11 @@ void egress_open(struct session *s, struct link_flow *lf)
 		refuse(s, lf, RST_REFUSED);
 		return;
 	}
+	if (link_flow_proto(lf) == WIRE_PROTO_ICMP && link_flow_kind(lf) != WIRE_DST_ADDR) {
+		/* the provider answers its own gateway's and DNS address's pings */
+		refuse(s, lf, RST_REFUSED);
+		return;
+	}
 	apply = map_destination(d, lf, &dst);
 	if (apply < 0) {
 		log_info("network %s: %s %s -> DNS refused: no nameserver in %s", n->idstr,
@@ -389,7 +452,10 @@ void egress_open(struct session *s, struct link_flow *lf)
 		refuse(s, lf, RST_UNREACHABLE);
 		return;
 	}
-	if (apply && !policy_decide(d->policy, link_flow_proto(lf), &dst, 0, &v)) {
+	/* an echo has no port: the policy looks at the address (rules naming
+	 * ports or another protocol do not apply) */
+	if (apply && !policy_decide(d->policy, link_flow_proto(lf), &dst,
+				    link_flow_proto(lf) == WIRE_PROTO_ICMP, &v)) {
 		d->ctr.flows_refused_policy++;
 		log_info("network %s: %s %s -> %s refused by policy: %s", n->idstr,
 			 wire_proto_name(link_flow_proto(lf)), ipport_fmt(link_flow_src(lf), a),
@@ -403,6 +469,11 @@ void egress_open(struct session *s, struct link_flow *lf)
 		  ipport_fmt(link_flow_src(lf), a), ipport_fmt(&dst, b));
 	if (link_flow_proto(lf) == WIRE_PROTO_UDP) {
 		if (open_udp(f, (struct sockaddr *)&ss, len) < 0)
+			egress_failed(f, RST_UNREACHABLE, errno);
+		return;
+	}
+	if (link_flow_proto(lf) == WIRE_PROTO_ICMP) {
+		if (open_ping(f, (struct sockaddr *)&ss, len) < 0)
 			egress_failed(f, RST_UNREACHABLE, errno);
 		return;
 	}

@@ -118,7 +118,7 @@ void flow_abort(struct flow *f, uint64_t reason)
 	f->net->d->ctr.flows_reset++;
 	if (f->lf) {
 		link_flow_set_app(f->lf, NULL);
-		if (f->proto == WIRE_PROTO_UDP)
+		if (wire_proto_dgram(f->proto))
 			link_flow_close(f->lf);
 		else
 			link_flow_reset(f->lf, reason);
@@ -434,6 +434,19 @@ void flow_connected(struct flow *f)
 
 /* ---- UDP ------------------------------------------------------------- */
 
+/* from_remote() - a ping socket's datagram came from the flow's
+ * destination: connect() does not filter an ICMP socket's input by source
+ * (the kernel matches the identifier alone), so anyone who guesses the
+ * identifier could otherwise answer the VM's pings in the destination's
+ * name */
+static int from_remote(const struct flow *f, const struct sockaddr_storage *ss, socklen_t len)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+	return len >= sizeof(*sin) && sin->sin_family == AF_INET && f->remote.family == AF_INET &&
+	       memcmp(&sin->sin_addr, f->remote.addr, 4) == 0;
+}
+
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct flow *f = arg;
@@ -441,11 +454,15 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 	int i;
 
 	for (i = 0; i < 64 && f->lf; i++) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
 
 		if (n < 0)
 			break;
 		daemon_io(f->net->d, (uint64_t)n);
+		if (f->proto == WIRE_PROTO_ICMP && !from_remote(f, &ss, sl))
+			continue;
 		flow_udp_send(f, buf, (size_t)n);
 	}
 }
@@ -471,7 +488,8 @@ void flow_udp_send(struct flow *f, const uint8_t *d, size_t len)
 
 int flow_check_idle(struct flow *f, uint64_t now_ms)
 {
-	if (f->proto != WIRE_PROTO_UDP || now_ms - f->last_active_ms < f->net->d->cfg.udp_idle_timeout_ms)
+	if (!wire_proto_dgram(f->proto) ||
+	    now_ms - f->last_active_ms < f->net->d->cfg.udp_idle_timeout_ms)
 		return 0;
 	f->net->d->ctr.flows_closed++;
 	if (f->lf) {
@@ -488,7 +506,7 @@ const char *flow_state_name(const struct flow *f)
 {
 	if (f->state == FLOW_PENDING)
 		return f->syn ? "syn-held" : "connecting";
-	if (f->proto == WIRE_PROTO_UDP)
+	if (wire_proto_dgram(f->proto))
 		return "open";
 	if (f->shut_wr && f->shut_sent)
 		return "closing";
@@ -581,7 +599,17 @@ static void cb_datagram(void *arg, struct link_flow *lf, const uint8_t *d, size_
 	struct sockaddr_storage ss;
 	ssize_t n;
 
+	if (f && f->proto == WIRE_PROTO_ICMP && f->net->cap) {
+		f->last_active_ms = clock_now_ms();
+		capture_echo_reply(f->net->cap, f, d, len);
+		count_from_link(f, len);
+		return;
+	}
 	if (!f || f->udp_fd < 0)
+		return;
+	/* an ICMP socket would send other queries too (RFC 8335 PROBE): only
+	 * echo requests, type 8 code 0 */
+	if (f->proto == WIRE_PROTO_ICMP && (len < 8 || d[0] != 8 || d[1] != 0))
 		return;
 	f->last_active_ms = clock_now_ms();
 	if (f->udp_shared)

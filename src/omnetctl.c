@@ -435,17 +435,20 @@ static void print_identity(json_t *req, json_t *result)
 	putchar('\n');
 }
 
-/* fmt_flow_counts() - {"tcp":N,"udp":M} as "N tcp, M udp"; a plain
- * number as itself */
+/* fmt_flow_counts() - {"tcp":N,"udp":M,"icmp":K} as "N tcp, M udp, K icmp"
+ * (icmp only when the daemon reports it); a plain number as itself */
 static const char *fmt_flow_counts(json_t *v, char *buf, size_t len)
 {
-	char tcp[64], udp[64];
+	char tcp[64], udp[64], icmp[64];
+	json_t *i;
 
 	if (!json_is_object(v))
 		return jtext(v, buf, len);
-	snprintf(buf, len, "%s tcp, %s udp",
+	i = json_object_get(v, "icmp");
+	snprintf(buf, len, "%s tcp, %s udp%s%s%s",
 		 jtext(json_object_get(v, "tcp"), tcp, sizeof(tcp)),
-		 jtext(json_object_get(v, "udp"), udp, sizeof(udp)));
+		 jtext(json_object_get(v, "udp"), udp, sizeof(udp)), i ? ", " : "",
+		 i ? jtext(i, icmp, sizeof(icmp)) : "", i ? " icmp" : "");
 	return buf;
 }
 

@@ -764,7 +764,8 @@ static void precise_timer(struct session *s)
 		close(fd);
 		return;
 	}
-	event_free(s->timer);
+	if (s->timer)
+		event_free(s->timer);
 	s->timer = ev;
 	s->timer_fd = fd;
 	s->timer_at_us = 0;

@@ -463,6 +463,40 @@ START_TEST(test_protocol_specific_rules)
 }
 END_TEST
 
+/* ping_allowed() - the consumer's question for an ICMP flow: the address
+ * alone (any_port), protocol ICMP */
+static int ping_allowed(const char *addr, struct policy_verdict *v)
+{
+	struct ipport a = ap(addr, 0);
+
+	return policy_decide(pol, POLICY_PROTO_ICMP, &a, 1, v);
+}
+
+/* Pings: a rule naming icmp applies to them alone; one naming tcp or udp,
+ * or a port, does not apply to them; one naming neither applies to all. */
+START_TEST(test_icmp_rules)
+{
+	struct policy_verdict v;
+
+	add_rule(0, "icmp 198.51.100.0/25", "c:1");
+	add_rule(0, "tcp 198.51.100.128/25", "c:2");
+	add_rule(0, "203.0.113.0/25", "c:3");
+	add_rule(0, "203.0.113.128/25 port 80", "c:4");
+	ck_assert_int_eq(ping_allowed("198.51.100.7", &v), 0);
+	ck_assert_int_eq(v.basis, POLICY_BY_RULE);
+	ck_assert_msg(strstr(v.reason, "'deny icmp 198.51.100.0/25'"), "%s", v.reason);
+	allowed(TCP, "198.51.100.7", 80);
+	allowed(UDP, "198.51.100.7", 53);
+	ck_assert_int_eq(ping_allowed("198.51.100.200", &v), 1);
+	ck_assert_int_eq(ping_allowed("203.0.113.7", &v), 0);
+	ck_assert_int_eq(ping_allowed("203.0.113.200", &v), 1);
+	ck_assert_int_eq(v.port_rules_skipped, 1);
+	/* the built-in ranges hold for pings as for the rest */
+	ck_assert_int_eq(ping_allowed("127.0.0.1", &v), 0);
+	ck_assert_int_eq(ping_allowed("169.254.169.254", &v), 0);
+}
+END_TEST
+
 START_TEST(test_rule_text_is_normalised_whitespace)
 {
 	add_rule(0, "  tcp\t198.51.100.0/24   port  25 \n", "c:9");
@@ -502,6 +536,9 @@ START_TEST(test_rule_syntax_errors_are_explained)
 		{ "tcp udp port 1", "'udp' is not an address" },
 		{ "port 25 10.0.0.0/8", "unexpected '10.0.0.0/8'" },
 		{ "a b c d e f g", "too many words" },
+		{ "icmp port 7", "a ping has no port ('icmp CIDR')" },
+		{ "icmp 10.0.0.0/8 port 7", "a ping has no port" },
+		{ "icmp", "needs an address" },
 	};
 	char err[256];
 	size_t i;
@@ -1361,6 +1398,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_deny_by_cidr_alone);
 	tcase_add_test(tc, test_deny_wins_over_allow_and_first_deny_wins);
 	tcase_add_test(tc, test_protocol_specific_rules);
+	tcase_add_test(tc, test_icmp_rules);
 	tcase_add_test(tc, test_rule_text_is_normalised_whitespace);
 	tcase_add_test(tc, test_rule_syntax_errors_are_explained);
 	tcase_add_test(tc, test_error_message_is_truncated_safely);

@@ -1,11 +1,12 @@
-/* test_tcpraw.c: SYN parsing, checksum repair, RST and ICMP unreachable
- * building, against packets whose bytes were computed independently (a
+/* test_tcpraw.c: SYN and echo request parsing, checksum repair, RST, ICMP
+ * unreachable and echo reply building, against packets whose bytes were computed independently (a
  * Python reference while writing the test) and an independent checksum
  * written here. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "tcpraw.h"
@@ -50,6 +51,23 @@ static const uint8_t icmp_ref[56] = {
 	0x00, 0x00, 0x00, 0x00, 0x45, 0x00, 0x00, 0x3c, 0x1c, 0x46, 0x40, 0x00,
 	0x40, 0x06, 0xe8, 0x2c, 0x0a, 0x00, 0x02, 0x0f, 0xc6, 0x33, 0x64, 0x07,
 	0x9c, 0x40, 0x00, 0x50, 0x12, 0x34, 0x56, 0x78,
+};
+
+/* 10.0.2.15 -> 198.51.100.10, ICMP echo request, identifier 0x1234,
+ * sequence 1, data "abcdefgh"; IP ID 0x1c46, DF, TTL 64.  Checksums
+ * correct. */
+static const uint8_t echo_ref[36] = {
+	0x45, 0x00, 0x00, 0x24, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x01, 0xe8, 0x46,
+	0x0a, 0x00, 0x02, 0x0f, 0xc6, 0x33, 0x64, 0x0a, 0x08, 0x00, 0x54, 0x35,
+	0x12, 0x34, 0x00, 0x01, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
+};
+
+/* Its reply as the VM gets it: 198.51.100.10 -> 10.0.2.15, echo reply,
+ * identifier 0x1234, sequence 1, the same data; DF, ID 0, TTL 64. */
+static const uint8_t echo_reply_ref[36] = {
+	0x45, 0x00, 0x00, 0x24, 0x00, 0x00, 0x40, 0x00, 0x40, 0x01, 0x04, 0x8d,
+	0xc6, 0x33, 0x64, 0x0a, 0x0a, 0x00, 0x02, 0x0f, 0x00, 0x00, 0x5c, 0x35,
+	0x12, 0x34, 0x00, 0x01, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
 };
 
 static const uint8_t gw[4] = { 10, 0, 2, 2 };
@@ -690,6 +708,126 @@ START_TEST(test_icmp_unreach_needs_room_and_a_parsed_syn)
 }
 END_TEST
 
+/* --- ICMP echo --- */
+
+/* parse_echo_exact() - tcpraw_parse_echo() on a heap copy of exactly len
+ * octets (the sanitizer catches a read past the end); the message is
+ * checked while the copy lives */
+static int parse_echo_exact(const uint8_t *pkt, size_t len, struct echo_info *out)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	int r;
+
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, pkt, len);
+	r = tcpraw_parse_echo(copy, len, out);
+	if (r == 0)
+		ck_assert(out->msg >= copy && out->msg + out->len <= copy + len);
+	free(copy);
+	out->msg = NULL;
+	return r;
+}
+
+START_TEST(test_parse_echo_request)
+{
+	struct echo_info e;
+	uint8_t padded[64];
+
+	ck_assert_int_eq(tcpraw_parse_echo(echo_ref, sizeof(echo_ref), &e), 0);
+	ck_assert_int_eq(e.src.family, AF_INET);
+	ck_assert_mem_eq(e.src.addr, echo_ref + 12, 4);
+	ck_assert_uint_eq(e.src.port, 0x1234);
+	ck_assert_mem_eq(e.dst.addr, echo_ref + 16, 4);
+	ck_assert_uint_eq(e.dst.port, 0);
+	ck_assert_ptr_eq(e.msg, echo_ref + 20);
+	ck_assert_uint_eq(e.len, 16);
+	/* link padding past the total length is not part of it */
+	memset(padded, 0xee, sizeof(padded));
+	memcpy(padded, echo_ref, sizeof(echo_ref));
+	ck_assert_int_eq(parse_echo_exact(padded, sizeof(padded), &e), 0);
+	ck_assert_uint_eq(e.len, 16);
+}
+END_TEST
+
+START_TEST(test_parse_echo_rejects)
+{
+	struct echo_info e;
+	uint8_t p[sizeof(echo_ref)];
+	size_t len;
+
+	for (len = 0; len < sizeof(echo_ref); len++)
+		ck_assert_int_eq(parse_echo_exact(echo_ref, len, &e), -1);
+	/* a reply, a timestamp request, a code, a fragment, a short message,
+	 * a bad header checksum, a SYN */
+	memcpy(p, echo_ref, sizeof(p));
+	p[20] = 0;
+	ck_assert_int_eq(parse_echo_exact(p, sizeof(p), &e), -1);
+	p[20] = 13;
+	ck_assert_int_eq(parse_echo_exact(p, sizeof(p), &e), -1);
+	memcpy(p, echo_ref, sizeof(p));
+	p[21] = 1;
+	ck_assert_int_eq(parse_echo_exact(p, sizeof(p), &e), -1);
+	memcpy(p, echo_ref, sizeof(p));
+	p[6] = 0x20; /* MF */
+	ip_resum(p, 20);
+	ck_assert_int_eq(parse_echo_exact(p, sizeof(p), &e), -1);
+	memcpy(p, echo_ref, sizeof(p));
+	p[3] = 27; /* 7 octets of ICMP */
+	ip_resum(p, 20);
+	ck_assert_int_eq(parse_echo_exact(p, sizeof(p), &e), -1);
+	memcpy(p, echo_ref, sizeof(p));
+	p[8] = 63;
+	ck_assert_int_eq(parse_echo_exact(p, sizeof(p), &e), -1);
+	ck_assert_int_eq(parse_echo_exact(syn_ref, sizeof(syn_ref), &e), -1);
+	ck_assert_int_eq(parse_exact(echo_ref, sizeof(echo_ref), &(struct syn_info){ 0 }), -1);
+}
+END_TEST
+
+START_TEST(test_echo_reply_matches_known_good)
+{
+	struct echo_info e;
+	uint8_t msg[16], out[64];
+
+	ck_assert_int_eq(tcpraw_parse_echo(echo_ref, sizeof(echo_ref), &e), 0);
+	/* what the consumer's ping socket received: a reply carrying the
+	 * socket's own identifier and a checksum for that */
+	memcpy(msg, e.msg, sizeof(msg));
+	msg[0] = 0;
+	msg[2] = 0xab, msg[3] = 0xcd;
+	msg[4] = 0x99, msg[5] = 0x99;
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, e.src.port, msg, sizeof(msg), out,
+						  sizeof(out)), sizeof(echo_reply_ref));
+	ck_assert_mem_eq(out, echo_reply_ref, sizeof(echo_reply_ref));
+	ck_assert(ip_sum_ok(out));
+	ck_assert_uint_eq(ref_sum(out + 20, 16, 0), 0xffff);
+}
+END_TEST
+
+START_TEST(test_echo_reply_refuses)
+{
+	struct echo_info e;
+	uint8_t msg[TCPRAW_ECHO_MAX + 1], out[20 + TCPRAW_ECHO_MAX + 1];
+
+	ck_assert_int_eq(tcpraw_parse_echo(echo_ref, sizeof(echo_ref), &e), 0);
+	memset(msg, 0, sizeof(msg));
+	/* a request, a code, a short message, one too long, no room */
+	msg[0] = 8;
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, 1, msg, 8, out, sizeof(out)), 0);
+	msg[0] = 0;
+	msg[1] = 3;
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, 1, msg, 8, out, sizeof(out)), 0);
+	msg[1] = 0;
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, 1, msg, 7, out, sizeof(out)), 0);
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, 1, msg, TCPRAW_ECHO_MAX + 1, out,
+						  sizeof(out)), 0);
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, 1, msg, TCPRAW_ECHO_MAX, out,
+						  sizeof(out)), 20 + TCPRAW_ECHO_MAX);
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, 1, msg, 8, out, 27), 0);
+	e.dst.family = AF_INET6;
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, 1, msg, 8, out, sizeof(out)), 0);
+}
+END_TEST
+
 static Suite *tcpraw_suite(void)
 {
 	Suite *s = suite_create("tcpraw");
@@ -724,6 +862,10 @@ static Suite *tcpraw_suite(void)
 	tcase_add_test(tc, test_icmp_unreach_layout_and_checksums);
 	tcase_add_test(tc, test_icmp_unreach_quotes_ip_options);
 	tcase_add_test(tc, test_icmp_unreach_needs_room_and_a_parsed_syn);
+	tcase_add_test(tc, test_parse_echo_request);
+	tcase_add_test(tc, test_parse_echo_rejects);
+	tcase_add_test(tc, test_echo_reply_matches_known_good);
+	tcase_add_test(tc, test_echo_reply_refuses);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -98,6 +98,11 @@ const char *cmd_check_proto(const char *s)
 	return strcmp(s, "tcp") == 0 || strcmp(s, "udp") == 0 ? NULL : "expected tcp or udp";
 }
 
+const char *cmd_check_policy_proto(const char *s)
+{
+	return cmd_check_proto(s) && strcmp(s, "icmp") != 0 ? "expected tcp, udp or icmp" : NULL;
+}
+
 const char *cmd_check_map(const char *s)
 {
 	static const char *const ok[] = { "none", "upnp", "natpmp", "pcp", "auto" };
@@ -282,12 +287,12 @@ const struct cmd_schema cmd_schemas[] = {
 	{ "connect", ALL, NULL, { NULL }, "PEER", "resume the link to a peer stopped by disconnect",
 	  "peer {peer}: connecting", { F_NAME("peer", "PEER") } },
 	{ "policy.check", CONSUMER, "only a consumer has an egress policy", { NULL },
-	  "ADDR[:PORT] [--proto tcp|udp]",
+	  "ADDR[:PORT] [--proto tcp|udp|icmp]",
 	  "consumer: would the egress policy let the VM reach ADDR, and what\n"
 	  "      decides (rule, route, address of this host, built-in range)", NULL,
 	  { { "destination", CMD_STRING, REQ, cmd_check_destination, 0, NULL, NULL, "ADDR[:PORT]" },
 	    { "port", CMD_INT, 0, cmd_check_port, 0, NULL, NULL, NULL },
-	    { "proto", CMD_STRING, FOLD, cmd_check_proto, 0, "tcp", "--proto", "tcp|udp" } } },
+	    { "proto", CMD_STRING, FOLD, cmd_check_policy_proto, 0, "tcp", "--proto", "tcp|udp|icmp" } } },
 	{ "reload", ALL, NULL, { NULL }, "",
 	  "re-read the configuration file as SIGHUP does; fails with FILE:LINE:\n"
 	  "      message if it does not load (the running configuration is kept)",

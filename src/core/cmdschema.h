@@ -84,6 +84,7 @@ const char *cmd_check_netid(const char *s);	  /* 32 hex digits */
 const char *cmd_check_fingerprint(const char *s); /* sha256: and 64 hex digits */
 const char *cmd_check_port(const char *s);	  /* 1..65535 in decimal */
 const char *cmd_check_proto(const char *s);	  /* tcp or udp */
+const char *cmd_check_policy_proto(const char *s); /* tcp, udp or icmp */
 const char *cmd_check_map(const char *s);	  /* none, upnp, natpmp, pcp or auto */
 const char *cmd_check_endpoint(const char *s);	  /* ADDR[:PORT], [IPV6][:PORT] */
 const char *cmd_check_destination(const char *s); /* what policy.check judges */

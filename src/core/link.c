@@ -385,7 +385,7 @@ void link_queue_reset(struct link *l, struct link_flow *f, uint64_t reason)
 void link_to_ghost(struct link *l, struct link_flow *f)
 {
 	credit_unconsumed(l, f, f->rcv.end);
-	if (f->proto != WIRE_PROTO_UDP)
+	if (!wire_proto_dgram(f->proto))
 		ghost_add(l, f->id, f->rcv.end, f->rcv_max);
 	flow_free(l, f);
 }
@@ -786,8 +786,8 @@ static void handle_open(struct link *l, const struct wire_frame *fr)
 		return;
 	}
 	/* what came before the OPEN must be what it opens: stream bytes for
-	 * TCP, datagrams for UDP */
-	if ((f->proto == WIRE_PROTO_UDP && f->early_stream) ||
+	 * TCP, datagrams for UDP and ICMP */
+	if ((wire_proto_dgram(f->proto) && f->early_stream) ||
 	    (f->proto == WIRE_PROTO_TCP && f->early_dgram)) {
 		l->st.frames_violating++;
 		refuse_flow(l, f, RST_REFUSED, &l->st.flows_refused_mismatch);
@@ -803,14 +803,14 @@ static void handle_open(struct link *l, const struct wire_frame *fr)
 	f->src = fr->u.open.src;
 	f->dst = fr->u.open.dst;
 	group_join(l, f, g);
-	if (f->proto == WIRE_PROTO_UDP) {
+	if (wire_proto_dgram(f->proto)) {
 		f->accepted = 1; /* datagrams need no connection */
 		f->dq = dq_new(l->pool);
 	}
 	l->st.flows_opened_remote++;
 	if (l->cb.flow_open)
 		l->cb.flow_open(l->cb.arg, f);
-	if (f->proto == WIRE_PROTO_UDP && (f = idmap_get(&l->flows, fr->flow)) && !IS_FREED(f))
+	if (wire_proto_dgram(f->proto) && (f = idmap_get(&l->flows, fr->flow)) && !IS_FREED(f))
 		dgram_deliver_early(l, f);
 }
 
@@ -829,7 +829,7 @@ static int rcv_memory_ok(const struct link *l, size_t need)
  * offered, or past or moving the end of the stream */
 static int stream_violates(const struct link *l, const struct link_flow *f, uint64_t end, int fin)
 {
-	if (f->proto == WIRE_PROTO_UDP || (!f->have_open && f->early_dgram))
+	if (wire_proto_dgram(f->proto) || (!f->have_open && f->early_dgram))
 		return 1;
 	if (end > f->rcv_max)
 		return 1;
@@ -980,7 +980,7 @@ static void handle_close(struct link *l, const struct wire_frame *fr)
 	struct link_flow *f = is_local_id(l, fr->flow) ? idmap_get(&l->flows, fr->flow)
 						       : remote_flow(l, fr->flow, FIND);
 
-	if (!f || f->proto != WIRE_PROTO_UDP)
+	if (!f || !wire_proto_dgram(f->proto))
 		return;
 	if (!IS_FREED(f) && l->cb.flow_gone)
 		l->cb.flow_gone(l->cb.arg, f, RST_NONE);
@@ -1265,7 +1265,7 @@ struct link_flow *link_flow_open(struct link *l, const struct netid *net, uint8_
 		group_join(l, f, g);
 	else
 		l->st.internal_errors++;
-	if (proto == WIRE_PROTO_UDP) {
+	if (wire_proto_dgram(proto)) {
 		f->accepted = 1;
 		f->dq = dq_new(l->pool);
 	}

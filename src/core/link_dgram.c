@@ -499,7 +499,7 @@ void dgram_recv(struct link *l, const struct wire_frame *fr)
 
 	if (!f || IS_FREED(f))
 		return;
-	if ((f->have_open && f->proto != WIRE_PROTO_UDP) || (!f->have_open && f->early_stream)) {
+	if ((f->have_open && !wire_proto_dgram(f->proto)) || (!f->have_open && f->early_stream)) {
 		l->st.frames_violating++;
 		return;
 	}

@@ -326,7 +326,7 @@ static int parse_net(const char *tok, const char *spec, struct cidr *net, char *
 }
 
 /* rule_parse() - fill r from the tokens of spec:
- *	[tcp|udp] CIDR [port N[-M]]  |  [tcp|udp] port N[-M] */
+ *	[tcp|udp] CIDR [port N[-M]]  |  [tcp|udp] port N[-M]  |  icmp CIDR */
 static int rule_parse(struct rule *r, char **tok, size_t n, const char *spec, char *err,
 		      size_t errlen)
 {
@@ -338,6 +338,8 @@ static int rule_parse(struct rule *r, char **tok, size_t n, const char *spec, ch
 		r->proto = POLICY_PROTO_TCP;
 	else if (!strcasecmp(tok[0], "udp"))
 		r->proto = POLICY_PROTO_UDP;
+	else if (!strcasecmp(tok[0], "icmp"))
+		r->proto = POLICY_PROTO_ICMP;
 	if (r->proto)
 		i++;
 	if (i == n) {
@@ -349,6 +351,10 @@ static int rule_parse(struct rule *r, char **tok, size_t n, const char *spec, ch
 			return -1;
 		r->has_net = 1;
 		i++;
+	}
+	if (i < n && !strcasecmp(tok[i], "port") && r->proto == POLICY_PROTO_ICMP) {
+		snprintf(err, errlen, "rule '%s': a ping has no port ('icmp CIDR')", spec);
+		return -1;
 	}
 	if (i < n && !strcasecmp(tok[i], "port")) {
 		if (i + 1 == n || parse_ports(tok[i + 1], &r->port_lo, &r->port_hi) < 0) {

@@ -20,6 +20,7 @@
 
 #define POLICY_PROTO_TCP	6
 #define POLICY_PROTO_UDP	17
+#define POLICY_PROTO_ICMP	1	/* pings: a rule for them names no port */
 
 /* Enough for any reason policy_check() writes, unless a rule, its origin or
  * a multipath route is very long (the reason is then truncated). */

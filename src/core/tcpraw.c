@@ -1,4 +1,5 @@
-/* tcpraw.c: IPv4 TCP SYNs in, RSTs and ICMP unreachables out (tcpraw.h).
+/* tcpraw.c: IPv4 TCP SYNs and ICMP echo requests in; RSTs, ICMP
+ * unreachables and echo replies out (tcpraw.h).
  *
  * Every read is bounds-checked against the length we were given: the
  * packets come from the VM, which the provider does not trust either.
@@ -47,6 +48,9 @@
 #define ICMPH_SUM	2
 #define ICMPH_HDR_LEN	8
 #define ICMP_TYPE_UNREACH	3
+#define ICMP_TYPE_ECHOREPLY	0
+#define ICMP_TYPE_ECHO		8
+#define ICMPH_ID	4
 #define ICMPH_QUOTE_DATA	8
 
 /* Linux's default (net.ipv4.ip_default_ttl) */
@@ -268,4 +272,43 @@ size_t tcpraw_build_icmp_unreach(const struct syn_info *syn, uint8_t code, const
 	memcpy(icmp + ICMPH_HDR_LEN, syn->pkt, quote);
 	put16(icmp + ICMPH_SUM, inet_checksum(icmp, ICMPH_HDR_LEN + quote, 0));
 	return len;
+}
+
+int tcpraw_parse_echo(const uint8_t *ip, size_t len, struct echo_info *out)
+{
+	size_t ihl, tot;
+	const uint8_t *icmp;
+
+	if (ip_lengths(ip, len, &ihl, &tot) < 0 || ip[IPH_PROTO] != IPPROTO_ICMP ||
+	    ip_is_fragment(ip) || inet_checksum(ip, ihl, 0) != 0)
+		return -1;
+	if (tot - ihl < ICMPH_HDR_LEN || tot - ihl > TCPRAW_ECHO_MAX)
+		return -1;
+	icmp = ip + ihl;
+	if (icmp[ICMPH_TYPE] != ICMP_TYPE_ECHO || icmp[ICMPH_CODE] != 0)
+		return -1;
+	ipport_v4(&out->src, ip + IPH_SRC, icmp + ICMPH_ID);
+	memset(&out->dst, 0, sizeof(out->dst));
+	out->dst.family = AF_INET;
+	memcpy(out->dst.addr, ip + IPH_DST, 4);
+	out->msg = icmp;
+	out->len = tot - ihl;
+	return 0;
+}
+
+size_t tcpraw_build_echo_reply(const struct ipport *from, const struct ipport *to, uint16_t id,
+			       const uint8_t *msg, size_t len, uint8_t *out, size_t cap)
+{
+	uint8_t *icmp = out + IPH_HDR_MIN;
+
+	if (from->family != AF_INET || to->family != AF_INET || len < ICMPH_HDR_LEN ||
+	    len > TCPRAW_ECHO_MAX || msg[ICMPH_TYPE] != ICMP_TYPE_ECHOREPLY || msg[ICMPH_CODE] != 0 ||
+	    cap < IPH_HDR_MIN + len)
+		return 0;
+	ip_header(out, IPH_HDR_MIN + len, 0, IPPROTO_ICMP, from->addr, to->addr);
+	memcpy(icmp, msg, len);
+	put16(icmp + ICMPH_ID, id);
+	put16(icmp + ICMPH_SUM, 0);
+	put16(icmp + ICMPH_SUM, inet_checksum(icmp, len, 0));
+	return IPH_HDR_MIN + len;
 }

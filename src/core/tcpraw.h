@@ -1,10 +1,12 @@
-/* tcpraw.h: IPv4 packet crafting for the provider's SYN gate.
+/* tcpraw.h: IPv4 packet crafting for the provider's capture.
  *
  * The provider sees the VM's TCP SYN on a packet socket (the IP packet, no
  * link header), holds it until the consumer side has connected, then
  * re-injects it, or answers it with a RST (connection refused) or an ICMP
  * destination unreachable, so the VM sees what it would see on a real
- * network.  Pure: bytes in, bytes out. */
+ * network.  The VM's ICMP echo requests come the same way; the replies the
+ * consumer's ping socket got go back to it as IPv4 packets built here.
+ * Pure: bytes in, bytes out. */
 #ifndef OMNET_TCPRAW_H
 #define OMNET_TCPRAW_H
 
@@ -68,5 +70,34 @@ size_t tcpraw_build_rst(const struct syn_info *syn, uint8_t *out, size_t cap);
  * or syn->pkt is not a parsed SYN. */
 size_t tcpraw_build_icmp_unreach(const struct syn_info *syn, uint8_t code, const uint8_t gw[4],
 				 uint8_t *out, size_t cap);
+
+/* The largest ICMP message an echo carries here: what fits the packet
+ * socket's buffer, an IPv4 header less (a VM's ping -s 1472 at MTU 1500). */
+#define TCPRAW_ECHO_MAX		2028
+
+/* An ICMP echo request from the VM: its address and echo identifier
+ * (src.port), the destination (port 0), and the ICMP message (header and
+ * data) inside the packet it was parsed from. */
+struct echo_info {
+	struct ipport src, dst;
+	const uint8_t *msg;
+	size_t len;
+};
+
+/* tcpraw_parse_echo() - 0 and out filled (out->msg pointing into @ip) if
+ * @ip (@len octets, may carry link padding) is a well-formed IPv4 ICMP
+ * echo request: version 4, header checksum right, not a fragment, type 8
+ * code 0, at most TCPRAW_ECHO_MAX octets of ICMP; -1 otherwise.  The ICMP
+ * checksum is not checked: the far side's ping socket computes its own. */
+int tcpraw_parse_echo(const uint8_t *ip, size_t len, struct echo_info *out);
+
+/* tcpraw_build_echo_reply() - the IPv4 echo reply the VM gets: from @from
+ * to @to, identifier @id, the sequence number and data of @msg (@len
+ * octets: the echo reply the far side's ping socket received, whose
+ * identifier was the socket's own), TTL 64.  Returns the length, or 0 if
+ * msg is not an echo reply (type 0, code 0, 8 octets at least), is longer
+ * than TCPRAW_ECHO_MAX, or does not fit in cap. */
+size_t tcpraw_build_echo_reply(const struct ipport *from, const struct ipport *to, uint16_t id,
+			       const uint8_t *msg, size_t len, uint8_t *out, size_t cap);
 
 #endif

@@ -60,8 +60,12 @@ enum wire_frame_type {
 	WF_MAX
 };
 
-/* Flow protocols in OPEN. */
-enum { WIRE_PROTO_TCP = 6, WIRE_PROTO_UDP = 17 };
+/* Flow protocols in OPEN, by their IP protocol numbers.  An ICMP flow is
+ * one echo conversation: its source port is the VM's echo identifier, its
+ * destination port 0, its datagrams whole ICMP messages (echo requests one
+ * way, replies the other).  A peer older than ICMP flows refuses them in
+ * RESET, as any OPEN it cannot carry out (PROTOCOL.md). */
+enum { WIRE_PROTO_ICMP = 1, WIRE_PROTO_TCP = 6, WIRE_PROTO_UDP = 17 };
 
 /* What an OPEN's destination is: a real address, or one of the services
  * the provider's virtual network pretends to have.  The consumer maps
@@ -71,16 +75,22 @@ enum { WIRE_PROTO_TCP = 6, WIRE_PROTO_UDP = 17 };
  * source is the real client. */
 enum { WIRE_DST_ADDR = 0, WIRE_DST_DNS = 1, WIRE_DST_GATEWAY = 2, WIRE_DST_VM = 3, WIRE_DST_MAX };
 
-/* wire_proto_name() - "tcp" or "udp", for people */
+/* wire_proto_name() - "tcp", "udp" or "icmp", for people */
 static inline const char *wire_proto_name(uint8_t proto)
 {
-	return proto == WIRE_PROTO_UDP ? "udp" : "tcp";
+	return proto == WIRE_PROTO_UDP ? "udp" : proto == WIRE_PROTO_ICMP ? "icmp" : "tcp";
+}
+
+/* wire_proto_dgram() - a flow of datagrams (UDP, ICMP), not a stream */
+static inline int wire_proto_dgram(uint8_t proto)
+{
+	return proto == WIRE_PROTO_UDP || proto == WIRE_PROTO_ICMP;
 }
 
 /* wire_open_known() - an OPEN this version can carry out */
 static inline int wire_open_known(uint8_t proto, uint8_t kind)
 {
-	return (proto == WIRE_PROTO_TCP || proto == WIRE_PROTO_UDP) && kind < WIRE_DST_MAX;
+	return (proto == WIRE_PROTO_TCP || wire_proto_dgram(proto)) && kind < WIRE_DST_MAX;
 }
 
 /* Why a flow was reset; carried in RESET and shown to operators. */

@@ -1,9 +1,12 @@
-/* fuzz_syn.c: the SYN gate's packet code (src/tcpraw.c) on what a VM sends.
+/* fuzz_syn.c: the capture's packet code (src/tcpraw.c) on what a VM sends.
  *
  * The input is an IP packet from the VM's interface.  A SYN that parses
  * holds at most TCPRAW_SYN_MAX octets; the RST and the ICMP unreachable
  * built from it carry correct IPv4 (and ICMP) checksums; recomputing the
- * checksums of any packet stays inside it and leaves a SYN the same SYN. */
+ * checksums of any packet stays inside it and leaves a SYN the same SYN.
+ * An echo request that parses lies inside the input, and the reply built
+ * from its message (as the far side's ping socket would return it) is as
+ * long as the message and an IPv4 header, with correct checksums. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,6 +35,23 @@ static void check_replies(const struct syn_info *syn)
 	CHECK(tcpraw_build_icmp_unreach(syn, TCPRAW_UNREACH_PORT, gw, out, n - 1) == 0);
 }
 
+static void check_echo(const uint8_t *pkt, size_t size)
+{
+	static uint8_t msg[TCPRAW_ECHO_MAX], out[20 + TCPRAW_ECHO_MAX];
+	struct echo_info e;
+	size_t n;
+
+	if (tcpraw_parse_echo(pkt, size, &e) != 0)
+		return;
+	CHECK(e.msg > pkt && e.msg + e.len <= pkt + size && e.len >= 8 && e.len <= TCPRAW_ECHO_MAX);
+	CHECK(e.src.family == AF_INET && e.dst.port == 0);
+	memcpy(msg, e.msg, e.len);
+	msg[0] = 0; /* the reply */
+	n = tcpraw_build_echo_reply(&e.dst, &e.src, e.src.port, msg, e.len, out, sizeof(out));
+	CHECK(n == 20 + e.len);
+	CHECK(inet_checksum(out, 20, 0) == 0 && inet_checksum(out + 20, e.len, 0) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *copy = malloc(size ? size : 1);
@@ -39,6 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r;
 
 	memcpy(copy, data, size);
+	check_echo(copy, size);
 	r = tcpraw_parse_syn(copy, size, &syn);
 	CHECK(r == 0 || r == -1);
 	if (r == 0) {
@@ -86,6 +107,22 @@ static size_t syn(uint8_t *p, size_t optlen, size_t pad)
 	return tl + pad;
 }
 
+/* echo() - an echo request as ping sends it: 16 octets of data */
+static size_t echo(uint8_t *p)
+{
+	size_t i;
+
+	memset(p, 0, 44);
+	p[0] = 0x45, p[3] = 44, p[6] = 0x40, p[8] = 64, p[9] = 1;
+	p[12] = 10, p[13] = 0, p[14] = 2, p[15] = 15;
+	p[16] = 198, p[17] = 51, p[18] = 100, p[19] = 10;
+	p[20] = 8, p[24] = 0x12, p[25] = 0x34, p[27] = 1;
+	for (i = 28; i < 44; i++)
+		p[i] = (uint8_t)i;
+	p[10] = (uint8_t)(inet_checksum(p, 20, 0) >> 8), p[11] = (uint8_t)inet_checksum(p, 20, 0);
+	return 44;
+}
+
 static void seeds(const char *dir)
 {
 	uint8_t p[128];
@@ -93,6 +130,7 @@ static void seeds(const char *dir)
 	fuzz_seed(dir, "syn", p, syn(p, 0, 0));
 	fuzz_seed(dir, "syn-options", p, syn(p, 20, 0));
 	fuzz_seed(dir, "syn-padded", p, syn(p, 4, 6));
+	fuzz_seed(dir, "echo", p, echo(p));
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

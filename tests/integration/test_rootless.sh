@@ -83,6 +83,9 @@ check "a 20 MB upload is byte-exact" \
 	test "$(vm curl -sS -m 60 -T "$OM_T/www/f" http://$SRV_ADDR:8080/up)" = "$want"
 check "UDP echo: 20 datagrams and their echoes" \
 	sh -c "ip netns exec $NS_VM $PY $SERVERS udp-client --host $SRV_ADDR --port 7 --count 20 >/dev/null"
+ip netns exec "$NS_CONS" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+check "ping: 5 of 5 echoes answered through the consumer" \
+	sh -c "timeout 20 ip netns exec $NS_VM ping -n -c 5 -i 0.2 -W 2 $SRV_ADDR | grep -q ' 5 received'"
 read -r what ms < <(vm $PY "$SERVERS" connect --host $SRV_ADDR --port 9)
 check "a closed port is refused promptly ($what in $ms ms)" \
 	test "$what" = refused -a "${ms:-99999}" -lt 1000
