@@ -249,7 +249,44 @@ static void handle_echo(struct capture *c, const struct echo_info *e)
 		tab_add(&c->icmp_tab, f);
 		note_vm(c, &e->src);
 	}
+	f->echo_seq = (uint16_t)(e->msg[6] << 8 | e->msg[7]);
 	flow_udp_send(f, e->msg, e->len);
+}
+
+void capture_dgram_unreach(struct capture *c, const struct flow *f, uint64_t reason)
+{
+	uint8_t head[8] = { 0 }, pkt[TCPRAW_DGRAM_UNREACH_LEN];
+	const uint8_t *from = (const uint8_t *)&c->net->gateway;
+	uint8_t code;
+	size_t n;
+
+	if (f->kind == WIRE_DST_VM)
+		return; /* a forward's client is not the VM */
+	if (reason == RST_REFUSED && f->proto == WIRE_PROTO_UDP) {
+		code = TCPRAW_UNREACH_PORT;
+		from = f->remote.addr; /* the host itself says its port is closed */
+	} else if (reason == RST_REFUSED || reason == RST_UNREACHABLE) {
+		code = TCPRAW_UNREACH_HOST;
+	} else if (reason == RST_POLICY) {
+		code = TCPRAW_UNREACH_ADMIN;
+	} else {
+		return;
+	}
+	if (f->proto == WIRE_PROTO_UDP) {
+		head[0] = (uint8_t)(f->vm.port >> 8), head[1] = (uint8_t)f->vm.port;
+		head[2] = (uint8_t)(f->remote.port >> 8), head[3] = (uint8_t)f->remote.port;
+		head[5] = 8;
+	} else {
+		head[0] = 8; /* the echo request: identifier, sequence number */
+		head[4] = (uint8_t)(f->vm.port >> 8), head[5] = (uint8_t)f->vm.port;
+		head[6] = (uint8_t)(f->echo_seq >> 8), head[7] = (uint8_t)f->echo_seq;
+	}
+	n = tcpraw_build_dgram_unreach(&f->vm, &f->remote, f->proto, head, code, from, pkt,
+				       sizeof(pkt));
+	if (n) {
+		c->ctr.unreach_sent++;
+		send_raw(c->reply_fd, pkt, n, &f->vm);
+	}
 }
 
 void capture_echo_reply(struct capture *c, struct flow *f, const uint8_t *msg, size_t len)

@@ -26,6 +26,7 @@ struct capture_counters {
 	uint64_t udp_flows, udp_no_link, dhcp_replies;
 	uint64_t inbound;            /* port-forward flows from the consumer */
 	uint64_t echo_requests, echo_replies, echo_no_link;
+	uint64_t unreach_sent;       /* ICMP errors for UDP and ICMP flows the far side refused */
 	uint64_t packets_ignored;    /* the packet socket's, neither a SYN nor an echo request */
 };
 
@@ -38,6 +39,11 @@ void capture_syn_accepted(struct capture *c, struct flow *f);
 /* capture_echo_reply() - an echo reply for the VM's ICMP flow f, from the
  * far side's ping socket: to the VM, with its own identifier */
 void capture_echo_reply(struct capture *c, struct flow *f, const uint8_t *msg, size_t len);
+/* capture_dgram_unreach() - the far side refused the VM's UDP or ICMP
+ * flow f for reason: the ICMP error the VM would get on a real network
+ * (port unreachable from the destination; host unreachable or
+ * administratively prohibited from the gateway); other reasons get none */
+void capture_dgram_unreach(struct capture *c, const struct flow *f, uint64_t reason);
 /* capture_reject_syn() - answer a held SYN: RST (refused) or ICMP */
 void capture_reject_syn(struct capture *c, const struct syn_info *syn, uint64_t reason);
 /* capture_inbound_open() - the consumer opened a flow towards the VM */

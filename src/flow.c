@@ -107,6 +107,10 @@ static void reset_socket(struct flow *f, uint64_t reason)
 		capture_reject_syn(f->net->cap, f->syn, reason);
 		return;
 	}
+	if (wire_proto_dgram(f->proto) && f->net->cap) {
+		capture_dgram_unreach(f->net->cap, f, reason);
+		return;
+	}
 	if (f->tcp_fd >= 0)
 		sock_rst_on_close(f->tcp_fd);
 	else if (f->held_fd >= 0)
@@ -118,7 +122,10 @@ void flow_abort(struct flow *f, uint64_t reason)
 	f->net->d->ctr.flows_reset++;
 	if (f->lf) {
 		link_flow_set_app(f->lf, NULL);
-		if (wire_proto_dgram(f->proto))
+		/* a datagram flow just ends, unless the far side refused it:
+		 * then the VM's side is told why (an ICMP error there) */
+		if (wire_proto_dgram(f->proto) && reason != RST_REFUSED &&
+		    reason != RST_UNREACHABLE && reason != RST_POLICY)
 			link_flow_close(f->lf);
 		else
 			link_flow_reset(f->lf, reason);
@@ -447,6 +454,23 @@ static int from_remote(const struct flow *f, const struct sockaddr_storage *ss, 
 	       memcmp(&sin->sin_addr, f->remote.addr, 4) == 0;
 }
 
+/* dgram_error() - a consumer's connected socket reported the ICMP error
+ * its destination (or a router on the way) sent: the flow ends, and the VM
+ * gets the matching error from the provider.  Transient errors
+ * (EAGAIN, ENOBUFS) and a provider's own sockets end nothing. */
+static int dgram_error(struct flow *f, int err)
+{
+	uint64_t reason = flow_reset_reason(err);
+	char a[ADDRSTRLEN], b[ADDRSTRLEN];
+
+	if (f->net->cap || f->udp_shared || (reason != RST_REFUSED && reason != RST_UNREACHABLE))
+		return 0;
+	log_debug("network %s: %s %s -> %s: %s", f->net->idstr, wire_proto_name(f->proto),
+		  ipport_fmt(&f->vm, a), ipport_fmt(&f->remote, b), strerror(err));
+	flow_abort(f, reason);
+	return 1;
+}
+
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct flow *f = arg;
@@ -458,8 +482,11 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		socklen_t sl = sizeof(ss);
 		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
 
-		if (n < 0)
-			break;
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				dgram_error(f, errno);
+			break; /* f may be gone */
+		}
 		daemon_io(f->net->d, (uint64_t)n);
 		if (f->proto == WIRE_PROTO_ICMP && !from_remote(f, &ss, sl))
 			continue;
@@ -617,9 +644,11 @@ static void cb_datagram(void *arg, struct link_flow *lf, const uint8_t *d, size_
 			   ipport_to_sa(&f->remote, &ss));
 	else
 		n = send(f->udp_fd, d, len, MSG_DONTWAIT);
+	daemon_io(f->net->d, len);
 	if (n >= 0)
 		count_from_link(f, len);
-	daemon_io(f->net->d, len);
+	else
+		dgram_error(f, errno); /* an error an earlier datagram met */
 }
 
 static void cb_network_deleted(void *arg, const struct netid *id)

@@ -49,6 +49,7 @@ struct flow {
 	int udp_fd;
 	struct event *udp_ev;
 	uint64_t last_active_ms;
+	uint16_t echo_seq;           /* provider, ICMP: the VM's last echo's sequence number */
 	/* provider: the VM's SYN, until the peer has connected */
 	struct syn_info *syn;
 	unsigned syn_passed : 1;     /* provider: the SYN was let through, not accepted yet */

@@ -70,6 +70,18 @@ static const uint8_t echo_reply_ref[36] = {
 	0x12, 0x34, 0x00, 0x01, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
 };
 
+/* Port unreachable (3/3) from 198.51.100.10 to 10.0.2.15 about its UDP
+ * datagram 10.0.2.15:40000 -> 198.51.100.10:9: TOS 0xc0, DF, ID 0, TTL 64;
+ * the quoted header rebuilt (28 octets, DF, TTL 64) and the UDP header
+ * (length 8, checksum 0). */
+static const uint8_t port_unreach_ref[56] = {
+	0x45, 0xc0, 0x00, 0x38, 0x00, 0x00, 0x40, 0x00, 0x40, 0x01, 0x03, 0xb9,
+	0xc6, 0x33, 0x64, 0x0a, 0x0a, 0x00, 0x02, 0x0f, 0x03, 0x03, 0x60, 0xab,
+	0x00, 0x00, 0x00, 0x00, 0x45, 0x00, 0x00, 0x1c, 0x00, 0x00, 0x40, 0x00,
+	0x40, 0x11, 0x04, 0x85, 0x0a, 0x00, 0x02, 0x0f, 0xc6, 0x33, 0x64, 0x0a,
+	0x9c, 0x40, 0x00, 0x09, 0x00, 0x08, 0x00, 0x00,
+};
+
 static const uint8_t gw[4] = { 10, 0, 2, 2 };
 
 /* --- an independent checksum, to verify what tcpraw writes --- */
@@ -828,6 +840,30 @@ START_TEST(test_echo_reply_refuses)
 }
 END_TEST
 
+START_TEST(test_dgram_unreach_matches_known_good)
+{
+	struct echo_info e;
+	uint8_t out[TCPRAW_DGRAM_UNREACH_LEN + 8];
+	static const uint8_t udp_head[8] = { 0x9c, 0x40, 0x00, 0x09, 0x00, 0x08, 0x00, 0x00 };
+
+	ck_assert_int_eq(tcpraw_parse_echo(echo_ref, sizeof(echo_ref), &e), 0);
+	e.dst.port = 9;
+	e.src.port = 40000;
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, 17, udp_head, TCPRAW_UNREACH_PORT,
+						     e.dst.addr, out, sizeof(out)),
+			  sizeof(port_unreach_ref));
+	ck_assert_mem_eq(out, port_unreach_ref, sizeof(port_unreach_ref));
+	ck_assert(ip_sum_ok(out) && ip_sum_ok(out + 28));
+	ck_assert_uint_eq(ref_sum(out + 20, 36, 0), 0xffff);
+	/* no room, or not IPv4: nothing */
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, 17, udp_head, 3, gw, out,
+						     TCPRAW_DGRAM_UNREACH_LEN - 1), 0);
+	e.dst.family = AF_INET6;
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, 17, udp_head, 3, gw, out,
+						     sizeof(out)), 0);
+}
+END_TEST
+
 static Suite *tcpraw_suite(void)
 {
 	Suite *s = suite_create("tcpraw");
@@ -866,6 +902,7 @@ static Suite *tcpraw_suite(void)
 	tcase_add_test(tc, test_parse_echo_rejects);
 	tcase_add_test(tc, test_echo_reply_matches_known_good);
 	tcase_add_test(tc, test_echo_reply_refuses);
+	tcase_add_test(tc, test_dgram_unreach_matches_known_good);
 	suite_add_tcase(s, tc);
 	return s;
 }

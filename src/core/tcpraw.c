@@ -312,3 +312,22 @@ size_t tcpraw_build_echo_reply(const struct ipport *from, const struct ipport *t
 	put16(icmp + ICMPH_SUM, inet_checksum(icmp, len, 0));
 	return IPH_HDR_MIN + len;
 }
+
+size_t tcpraw_build_dgram_unreach(const struct ipport *vm, const struct ipport *dst, uint8_t proto,
+				  const uint8_t head[8], uint8_t code, const uint8_t from[4],
+				  uint8_t *out, size_t cap)
+{
+	uint8_t *icmp = out + IPH_HDR_MIN, *quoted = icmp + ICMPH_HDR_LEN;
+
+	if (vm->family != AF_INET || dst->family != AF_INET || cap < TCPRAW_DGRAM_UNREACH_LEN)
+		return 0;
+	ip_header(out, TCPRAW_DGRAM_UNREACH_LEN, TOS_INTERNETCONTROL, IPPROTO_ICMP, from, vm->addr);
+	memset(icmp, 0, ICMPH_HDR_LEN);
+	icmp[ICMPH_TYPE] = ICMP_TYPE_UNREACH;
+	icmp[ICMPH_CODE] = code;
+	/* what the VM sent, as far as the error needs it */
+	ip_header(quoted, IPH_HDR_MIN + ICMPH_QUOTE_DATA, 0, proto, vm->addr, dst->addr);
+	memcpy(quoted + IPH_HDR_MIN, head, ICMPH_QUOTE_DATA);
+	put16(icmp + ICMPH_SUM, inet_checksum(icmp, ICMPH_HDR_LEN + IPH_HDR_MIN + ICMPH_QUOTE_DATA, 0));
+	return TCPRAW_DGRAM_UNREACH_LEN;
+}

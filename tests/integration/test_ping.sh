@@ -19,6 +19,11 @@
 #   - a host that learns the consumer's ICMP socket's identifier cannot
 #     answer the VM's pings in the destination's name;
 #   - the gateway is still answered by the capture namespace itself;
+#   - errors the VM should see: a ping the policy refuses is "filtered"
+#     (administratively prohibited, from the gateway); a connected UDP
+#     socket's datagram to a closed port on the far side gets
+#     ECONNREFUSED (port unreachable, from that host), and one to a refused
+#     destination EHOSTUNREACH;
 #   - the packet socket wakes the provider for SYNs and echo requests only:
 #     a UDP exchange leaves its "packets_ignored" counter where it was.
 OM_TEST=ping
@@ -81,6 +86,37 @@ check "the consumer refused it by policy" \
 	json_is ctl_c "r['counters']['flows_refused_policy'] > $refused" True status
 check "and says so" grep -q "icmp 10.0.2.15:[0-9]* -> $CONS_LAN:0 refused by policy" \
 	"$OM_T/consumer.log"
+
+ping_vm -c 2 -i 0.2 -W 1 $CONS_LAN
+check "the VM's ping says it was filtered (administratively prohibited)" \
+	grep -q "From 10.0.2.2 icmp_seq=1 Packet filtered" "$OM_T/ping.out"
+
+# udp_outcome HOST PORT - a connected UDP socket's send and wait: "ok",
+# or the error and how long it took
+udp_outcome() {
+	vm $PY - "$1" "$2" <<'EOF2'
+import errno, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.settimeout(3)
+t0 = time.monotonic()
+try:
+    s.send(b"is anybody there?")
+    s.recv(100)
+    print("ok")
+except OSError as e:
+    print("%s %d" % (errno.errorcode.get(e.errno, "timeout"), (time.monotonic() - t0) * 1000))
+EOF2
+}
+read -r what ms < <(udp_outcome $SRV_ADDR 9)
+check "UDP to a closed port on the far side: $what in ${ms:-?} ms" \
+	test "$what" = ECONNREFUSED -a "${ms:-9999}" -lt 1000
+read -r what ms < <(udp_outcome $CONS_LAN 7)
+check "UDP to a destination the policy refuses: $what in ${ms:-?} ms" \
+	test "$what" = EHOSTUNREACH -a "${ms:-9999}" -lt 1000
+check "UDP to an open port still works" test "$(udp_outcome $SRV_ADDR 7)" = ok
+check "the provider counts the errors it sent" \
+	json_is ctl_p "[n['capture'] for n in r['networks']][0]['unreachables_sent'] >= 3" True status
 
 check "policy check --proto icmp explains it" \
 	json_is ctl_c "(r['allowed'], r['proto'], r['decided_by'])" "(False, 'icmp', 'local_address')" \
