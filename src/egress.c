@@ -337,12 +337,10 @@ static uint64_t refusal(const struct policy_verdict *v)
 	return RST_POLICY;
 }
 
-static int open_udp(struct flow *f, const struct sockaddr *to, socklen_t tolen)
+/* connect_dgram() - the flow's datagram socket fd, connected to its
+ * destination; closed on failure, errno kept */
+static int connect_dgram(struct flow *f, int fd, const struct sockaddr *to, socklen_t tolen)
 {
-	int fd = socket(to->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -1;
 	if (connect(fd, to, tolen) < 0) {
 		int e = errno;
 
@@ -352,6 +350,13 @@ static int open_udp(struct flow *f, const struct sockaddr *to, socklen_t tolen)
 	}
 	flow_attach_udp(f, fd);
 	return 0;
+}
+
+static int open_udp(struct flow *f, const struct sockaddr *to, socklen_t tolen)
+{
+	int fd = socket(to->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	return fd < 0 ? -1 : connect_dgram(f, fd, to, tolen);
 }
 
 /* ping_refused() - say once what stops ping sockets here: the range of
@@ -381,8 +386,8 @@ static void ping_refused(struct daemon *d, int err)
 
 /* open_ping() - an ICMP flow: an unprivileged ICMP socket (SOCK_DGRAM,
  * IPPROTO_ICMP; the kernel gives it an identifier of its own and fills in
- * the checksum), connected to the destination, so that only its replies
- * come back */
+ * the checksum), connected to the destination (which does not filter what
+ * it receives: flow.c drops replies from anywhere else) */
 static int open_ping(struct flow *f, const struct sockaddr *to, socklen_t tolen)
 {
 	int fd;
@@ -400,15 +405,7 @@ static int open_ping(struct flow *f, const struct sockaddr *to, socklen_t tolen)
 		errno = e;
 		return -1;
 	}
-	if (connect(fd, to, tolen) < 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	flow_attach_udp(f, fd);
-	return 0;
+	return connect_dgram(f, fd, to, tolen);
 }
 
 void egress_open(struct session *s, struct link_flow *lf)

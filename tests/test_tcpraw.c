@@ -140,16 +140,23 @@ static void ip_resum(uint8_t *ip, size_t ihl)
 	ip[11] = (uint8_t)c;
 }
 
-/* parse_exact() - tcpraw_parse_syn() on a heap copy of exactly len octets,
- * so the sanitizer catches any read past the end */
-static int parse_exact(const uint8_t *pkt, size_t len, struct syn_info *out)
+/* heap_copy() - exactly len octets of pkt on the heap, so the sanitizer
+ * catches a parser's read past the end */
+static uint8_t *heap_copy(const uint8_t *pkt, size_t len)
 {
 	uint8_t *copy = malloc(len ? len : 1);
-	int r;
 
 	ck_assert_ptr_nonnull(copy);
 	memcpy(copy, pkt, len);
-	r = tcpraw_parse_syn(copy, len, out);
+	return copy;
+}
+
+/* parse_exact() - tcpraw_parse_syn() on a heap copy of exactly len octets */
+static int parse_exact(const uint8_t *pkt, size_t len, struct syn_info *out)
+{
+	uint8_t *copy = heap_copy(pkt, len);
+	int r = tcpraw_parse_syn(copy, len, out);
+
 	free(copy);
 	return r;
 }
@@ -727,12 +734,9 @@ END_TEST
  * checked while the copy lives */
 static int parse_echo_exact(const uint8_t *pkt, size_t len, struct echo_info *out)
 {
-	uint8_t *copy = malloc(len ? len : 1);
-	int r;
+	uint8_t *copy = heap_copy(pkt, len);
+	int r = tcpraw_parse_echo(copy, len, out);
 
-	ck_assert_ptr_nonnull(copy);
-	memcpy(copy, pkt, len);
-	r = tcpraw_parse_echo(copy, len, out);
 	if (r == 0)
 		ck_assert(out->msg >= copy && out->msg + out->len <= copy + len);
 	free(copy);
