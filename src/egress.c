@@ -466,12 +466,15 @@ void egress_open(struct session *s, struct link_flow *lf)
 		  ipport_fmt(link_flow_src(lf), a), ipport_fmt(&dst, b));
 	if (link_flow_proto(lf) == WIRE_PROTO_UDP) {
 		if (open_udp(f, (struct sockaddr *)&ss, len) < 0)
-			egress_failed(f, RST_UNREACHABLE, errno);
+			egress_failed(f, flow_reset_reason(errno), errno);
 		return;
 	}
 	if (link_flow_proto(lf) == WIRE_PROTO_ICMP) {
+		/* only a missing route tells the VM "unreachable"; a refused
+		 * ICMP socket (ping_group_range) or no descriptor left just
+		 * ends the flow (flow_abort) */
 		if (open_ping(f, (struct sockaddr *)&ss, len) < 0)
-			egress_failed(f, RST_UNREACHABLE, errno);
+			egress_failed(f, flow_reset_reason(errno), errno);
 		return;
 	}
 	if (flow_connect_tcp(f, -1, (struct sockaddr *)&ss, len, d->cfg.connect_timeout_ms) < 0)

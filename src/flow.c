@@ -454,16 +454,20 @@ static int from_remote(const struct flow *f, const struct sockaddr_storage *ss, 
 	       memcmp(&sin->sin_addr, f->remote.addr, 4) == 0;
 }
 
-/* dgram_error() - a consumer's connected socket reported the ICMP error
- * its destination (or a router on the way) sent: the flow ends, and the VM
- * gets the matching error from the provider.  Transient errors
- * (EAGAIN, ENOBUFS) and a provider's own sockets end nothing. */
+/* dgram_error() - a consumer's connected UDP socket reported that its
+ * destination's port is closed (the host's port unreachable): the flow
+ * ends, and the VM gets the same error from the provider.  Nothing else
+ * ends a flow: an unreachable network on send() may be the consumer's
+ * route coming back after a moment (a Wi-Fi renewal, a VPN reconnecting),
+ * and a flow's consumer port should outlive that; a ping socket's errors
+ * are matched by its identifier alone, which an off-path host can guess;
+ * and a provider's own sockets face the VM. */
 static int dgram_error(struct flow *f, int err)
 {
 	uint64_t reason = flow_reset_reason(err);
 	char a[ADDRSTRLEN], b[ADDRSTRLEN];
 
-	if (f->net->cap || f->udp_shared || (reason != RST_REFUSED && reason != RST_UNREACHABLE))
+	if (f->net->cap || f->udp_shared || f->proto != WIRE_PROTO_UDP || reason != RST_REFUSED)
 		return 0;
 	log_debug("network %s: %s %s -> %s: %s", f->net->idstr, wire_proto_name(f->proto),
 		  ipport_fmt(&f->vm, a), ipport_fmt(&f->remote, b), strerror(err));

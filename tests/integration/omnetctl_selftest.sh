@@ -353,7 +353,7 @@ out_has "--help lists every command" '^usage: omnetctl ' '^  status$' '^  identi
 	'^  network add ID --peer NAME' '^  network list$' '^  network delete ID$' \
 	'^  forward add \[--network ID\] tcp\|udp EXTERNAL_PORT VM_PORT' '^  forward list$' \
 	'^  forward remove \[--network ID\] tcp\|udp EXTERNAL_PORT$' '^  flows \[--network ID\]$' \
-	'^  disconnect PEER$' '^  connect PEER$' '^  policy check ADDR\[:PORT\] \[--proto tcp\|udp\]$' \
+	'^  disconnect PEER$' '^  connect PEER$' '^  policy check ADDR\[:PORT\] \[--proto tcp\|udp\|icmp\]$' \
 	'/omnetd\.sock'
 ctl -h
 rc_is "-h exits 0" 0
@@ -438,6 +438,9 @@ req_case "policy check ADDR:PORT, proto defaults to tcp" \
 req_case "policy check ADDR --proto, folded" \
 	'{"cmd":"policy.check","destination":"198.51.100.10","proto":"udp"}' \
 	policy check --proto UDP 198.51.100.10
+req_case "policy check --proto icmp (a VM's ping)" \
+	'{"cmd":"policy.check","destination":"198.51.100.10","proto":"icmp"}' \
+	policy check 198.51.100.10 --proto icmp
 req_case "policy check a bare IPv6 address" \
 	'{"cmd":"policy.check","destination":"2001:db8::1","proto":"tcp"}' policy check 2001:db8::1
 req_case "policy check [IPV6]:PORT" \
@@ -679,7 +682,7 @@ usage_case "policy check without a destination" policy check
 usage_case "policy check of a name" policy check example.org:80
 usage_case "policy check with port 0" policy check 198.51.100.7:0
 usage_case "policy check with an unbracketed IPv6 port" policy check 2001:db8::1:443x
-usage_case "policy check --proto icmp" policy check 198.51.100.7 --proto icmp
+usage_case "policy check --proto sctp" policy check 198.51.100.7 --proto sctp
 usage_case "policy check of two destinations" policy check 198.51.100.7 198.51.100.8
 
 echo "== which socket"

@@ -52,6 +52,8 @@ cap_field() {  # EXPR over the network's capture counters (c)
 ping_vm -c 2 -i 0.2 -W 1 $SRV_ADDR
 check "without ping sockets on the consumer, the VM's ping gets no reply" \
 	test "$(received)" = 0
+check "and no ICMP error either (the consumer's setting is no unreachable host)" \
+	bash -c "! grep -qiE 'unreachable|filtered' '$OM_T/ping.out'"
 check "the consumer names the setting and its fix" \
 	grep -q 'pings are refused: no ICMP socket (Permission denied): net.ipv4.ping_group_range is "1 0" and this daemon.s group is [0-9]* (sysctl -w net.ipv4.ping_group_range=' \
 	"$OM_T/consumer.log"
