@@ -126,10 +126,16 @@ static void tab_del(struct idmap *t, struct flow *f)
 	}
 }
 
+/* tab_of() - the table of proto's flows */
+static struct idmap *tab_of(struct capture *c, uint8_t proto)
+{
+	return proto == WIRE_PROTO_UDP ? &c->udp_tab
+	       : proto == WIRE_PROTO_ICMP ? &c->icmp_tab : &c->tcp_tab;
+}
+
 void capture_flow_destroyed(struct capture *c, struct flow *f)
 {
-	tab_del(f->proto == WIRE_PROTO_UDP ? &c->udp_tab
-		: f->proto == WIRE_PROTO_ICMP ? &c->icmp_tab : &c->tcp_tab, f);
+	tab_del(tab_of(c, f->proto), f);
 	if (f->syn_passed && c->accepts_due)
 		c->accepts_due--; /* let through, never accepted */
 }
@@ -159,6 +165,18 @@ static uint8_t dst_kind(const struct capture *c, const struct ipport *dst)
 	return WIRE_DST_ADDR;
 }
 
+/* open_vm_flow() - a new flow of the VM's, from vm to dst, opened towards
+ * the peer on s and entered in its protocol's table */
+static struct flow *open_vm_flow(struct capture *c, struct session *s, uint8_t proto,
+				 const struct ipport *vm, const struct ipport *dst)
+{
+	struct link_flow *lf = link_flow_open(s->link, &c->net->id, proto, dst_kind(c, dst), vm, dst);
+	struct flow *f = flow_new(c->net, s, lf, proto, link_flow_kind(lf), vm, dst);
+
+	tab_add(tab_of(c, proto), f);
+	return f;
+}
+
 /* ---- TCP: the SYN gate ------------------------------------------------ */
 
 static void send_raw(int fd, const uint8_t *pkt, size_t len, const struct ipport *to)
@@ -174,7 +192,6 @@ static void handle_syn(struct capture *c, const struct syn_info *syn)
 {
 	struct flow *f = tab_find(&c->tcp_tab, &syn->src, &syn->dst);
 	struct session *s;
-	struct link_flow *lf;
 
 	c->ctr.syns++;
 	if (f) {
@@ -195,13 +212,10 @@ static void handle_syn(struct capture *c, const struct syn_info *syn)
 		capture_reject_syn(c, syn, RST_RESOURCE);
 		return;
 	}
-	lf = link_flow_open(s->link, &c->net->id, WIRE_PROTO_TCP, dst_kind(c, &syn->dst), &syn->src,
-			    &syn->dst);
-	f = flow_new(c->net, s, lf, WIRE_PROTO_TCP, link_flow_kind(lf), &syn->src, &syn->dst);
+	f = open_vm_flow(c, s, WIRE_PROTO_TCP, &syn->src, &syn->dst);
 	f->state = FLOW_PENDING;
 	f->syn = xmalloc(sizeof(*f->syn));
 	*f->syn = *syn;
-	tab_add(&c->tcp_tab, f);
 	session_wake(s);
 }
 
@@ -224,7 +238,6 @@ static void handle_echo(struct capture *c, const struct echo_info *e)
 {
 	struct flow *f;
 	struct session *s;
-	struct link_flow *lf;
 
 	/* the gateway and the DNS address: the namespace's kernel answers;
 	 * broadcast and multicast (which the rules' fib check drops, but this
@@ -242,20 +255,17 @@ static void handle_echo(struct capture *c, const struct echo_info *e)
 		}
 		if (!link_can_open(s->link, &c->net->id) || !daemon_flow_room(c->d))
 			return;
-		lf = link_flow_open(s->link, &c->net->id, WIRE_PROTO_ICMP, WIRE_DST_ADDR, &e->src,
-				    &e->dst);
-		f = flow_new(c->net, s, lf, WIRE_PROTO_ICMP, WIRE_DST_ADDR, &e->src, &e->dst);
+		f = open_vm_flow(c, s, WIRE_PROTO_ICMP, &e->src, &e->dst);
 		f->state = FLOW_OPEN;
-		tab_add(&c->icmp_tab, f);
 		note_vm(c, &e->src);
 	}
-	f->echo_seq = (uint16_t)(e->msg[6] << 8 | e->msg[7]);
+	f->echo_seq = e->seq;
 	flow_udp_send(f, e->msg, e->len);
 }
 
 void capture_dgram_unreach(struct capture *c, const struct flow *f, uint64_t reason)
 {
-	uint8_t head[8] = { 0 }, pkt[TCPRAW_DGRAM_UNREACH_LEN];
+	uint8_t pkt[TCPRAW_DGRAM_UNREACH_LEN];
 	const uint8_t *from = (const uint8_t *)&c->net->gateway;
 	uint8_t code;
 	size_t n;
@@ -272,16 +282,7 @@ void capture_dgram_unreach(struct capture *c, const struct flow *f, uint64_t rea
 	} else {
 		return;
 	}
-	if (f->proto == WIRE_PROTO_UDP) {
-		head[0] = (uint8_t)(f->vm.port >> 8), head[1] = (uint8_t)f->vm.port;
-		head[2] = (uint8_t)(f->remote.port >> 8), head[3] = (uint8_t)f->remote.port;
-		head[5] = 8;
-	} else {
-		head[0] = 8; /* the echo request: identifier, sequence number */
-		head[4] = (uint8_t)(f->vm.port >> 8), head[5] = (uint8_t)f->vm.port;
-		head[6] = (uint8_t)(f->echo_seq >> 8), head[7] = (uint8_t)f->echo_seq;
-	}
-	n = tcpraw_build_dgram_unreach(&f->vm, &f->remote, f->proto, head, code, from, pkt,
+	n = tcpraw_build_dgram_unreach(&f->vm, &f->remote, f->proto, f->echo_seq, code, from, pkt,
 				       sizeof(pkt));
 	if (n) {
 		c->ctr.unreach_sent++;
@@ -497,7 +498,6 @@ static void udp_from_vm(struct capture *c, const struct ipport *vm, const struct
 {
 	struct flow *f = tab_find(&c->udp_tab, vm, dst);
 	struct session *s;
-	struct link_flow *lf;
 	int fd;
 
 	if (!f) {
@@ -513,10 +513,8 @@ static void udp_from_vm(struct capture *c, const struct ipport *vm, const struct
 			ns_socket_failed("network %s: UDP reply socket", c->net->idstr);
 			return;
 		}
-		lf = link_flow_open(s->link, &c->net->id, WIRE_PROTO_UDP, dst_kind(c, dst), vm, dst);
-		f = flow_new(c->net, s, lf, WIRE_PROTO_UDP, link_flow_kind(lf), vm, dst);
+		f = open_vm_flow(c, s, WIRE_PROTO_UDP, vm, dst);
 		flow_attach_udp(f, fd);
-		tab_add(&c->udp_tab, f);
 		c->ctr.udp_flows++;
 		note_vm(c, vm);
 	}

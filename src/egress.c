@@ -365,6 +365,7 @@ static int open_udp(struct flow *f, const struct sockaddr *to, socklen_t tolen)
 static void ping_refused(struct daemon *d, int err)
 {
 	char range[64] = "?";
+	unsigned gid = (unsigned)getegid();
 	FILE *fp;
 
 	if (d->ctr.pings_refused_sysctl++)
@@ -380,8 +381,7 @@ static void ping_refused(struct daemon *d, int err)
 	log_warnx("egress: the VMs' pings are refused: no ICMP socket (%s): "
 		  "net.ipv4.ping_group_range is \"%s\" and this daemon's group is %u "
 		  "(sysctl -w net.ipv4.ping_group_range=\"%u %u\" allows it)",
-		  strerror(err), range, (unsigned)getegid(), (unsigned)getegid(),
-		  (unsigned)getegid());
+		  strerror(err), range, gid, gid, gid);
 }
 
 /* open_ping() - an ICMP flow: an unprivileged ICMP socket (SOCK_DGRAM,

@@ -755,6 +755,7 @@ START_TEST(test_parse_echo_request)
 	ck_assert_uint_eq(e.src.port, 0x1234);
 	ck_assert_mem_eq(e.dst.addr, echo_ref + 16, 4);
 	ck_assert_uint_eq(e.dst.port, 0);
+	ck_assert_uint_eq(e.seq, 1);
 	ck_assert_ptr_eq(e.msg, echo_ref + 20);
 	ck_assert_uint_eq(e.len, 16);
 	/* link padding past the total length is not part of it */
@@ -848,22 +849,23 @@ START_TEST(test_dgram_unreach_matches_known_good)
 {
 	struct echo_info e;
 	uint8_t out[TCPRAW_DGRAM_UNREACH_LEN + 8];
-	static const uint8_t udp_head[8] = { 0x9c, 0x40, 0x00, 0x09, 0x00, 0x08, 0x00, 0x00 };
 
 	ck_assert_int_eq(tcpraw_parse_echo(echo_ref, sizeof(echo_ref), &e), 0);
 	e.dst.port = 9;
 	e.src.port = 40000;
-	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, 17, udp_head, TCPRAW_UNREACH_PORT,
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, 17, 0, TCPRAW_UNREACH_PORT,
 						     e.dst.addr, out, sizeof(out)),
 			  sizeof(port_unreach_ref));
 	ck_assert_mem_eq(out, port_unreach_ref, sizeof(port_unreach_ref));
 	ck_assert(ip_sum_ok(out) && ip_sum_ok(out + 28));
 	ck_assert_uint_eq(ref_sum(out + 20, 36, 0), 0xffff);
 	/* no room, or not IPv4: nothing */
-	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, 17, udp_head, 3, gw, out,
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, 17, 0, 3, gw, out,
 						     TCPRAW_DGRAM_UNREACH_LEN - 1), 0);
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, 6, 0, 3, gw, out, sizeof(out)),
+			  0);
 	e.dst.family = AF_INET6;
-	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, 17, udp_head, 3, gw, out,
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, 17, 0, 3, gw, out,
 						     sizeof(out)), 0);
 }
 END_TEST

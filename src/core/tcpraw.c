@@ -51,6 +51,7 @@
 #define ICMP_TYPE_ECHOREPLY	0
 #define ICMP_TYPE_ECHO		8
 #define ICMPH_ID	4
+#define ICMPH_SEQ	6
 #define ICMPH_QUOTE_DATA	8
 
 /* Linux's default (net.ipv4.ip_default_ttl) */
@@ -252,26 +253,35 @@ size_t tcpraw_build_rst(const struct syn_info *syn, uint8_t *out, size_t cap)
 	return TCPRAW_RST_LEN;
 }
 
+/* unreach() - ICMP destination unreachable (type 3) with code, from @from
+ * to @to, quoting @qlen octets of the offending datagram; 0 if cap is too
+ * small */
+static size_t unreach(uint8_t code, const uint8_t from[4], const uint8_t to[4],
+		      const uint8_t *quote, size_t qlen, uint8_t *out, size_t cap)
+{
+	size_t len = IPH_HDR_MIN + ICMPH_HDR_LEN + qlen;
+	uint8_t *icmp = out + IPH_HDR_MIN;
+
+	if (cap < len)
+		return 0;
+	ip_header(out, len, TOS_INTERNETCONTROL, IPPROTO_ICMP, from, to);
+	memset(icmp, 0, ICMPH_HDR_LEN);
+	icmp[ICMPH_TYPE] = ICMP_TYPE_UNREACH;
+	icmp[ICMPH_CODE] = code;
+	memcpy(icmp + ICMPH_HDR_LEN, quote, qlen);
+	put16(icmp + ICMPH_SUM, inet_checksum(icmp, ICMPH_HDR_LEN + qlen, 0));
+	return len;
+}
+
 size_t tcpraw_build_icmp_unreach(const struct syn_info *syn, uint8_t code, const uint8_t gw[4],
 				 uint8_t *out, size_t cap)
 {
-	size_t ihl, tot, quote, len;
-	uint8_t *icmp = out + IPH_HDR_MIN;
+	size_t ihl, tot;
 
 	if (syn->len > sizeof(syn->pkt) || ip_lengths(syn->pkt, syn->len, &ihl, &tot) < 0 ||
 	    tot < ihl + ICMPH_QUOTE_DATA)
 		return 0;
-	quote = ihl + ICMPH_QUOTE_DATA;
-	len = IPH_HDR_MIN + ICMPH_HDR_LEN + quote;
-	if (cap < len)
-		return 0;
-	ip_header(out, len, TOS_INTERNETCONTROL, IPPROTO_ICMP, gw, syn->src.addr);
-	memset(icmp, 0, ICMPH_HDR_LEN);
-	icmp[ICMPH_TYPE] = ICMP_TYPE_UNREACH;
-	icmp[ICMPH_CODE] = code;
-	memcpy(icmp + ICMPH_HDR_LEN, syn->pkt, quote);
-	put16(icmp + ICMPH_SUM, inet_checksum(icmp, ICMPH_HDR_LEN + quote, 0));
-	return len;
+	return unreach(code, gw, syn->src.addr, syn->pkt, ihl + ICMPH_QUOTE_DATA, out, cap);
 }
 
 int tcpraw_parse_echo(const uint8_t *ip, size_t len, struct echo_info *out)
@@ -288,6 +298,7 @@ int tcpraw_parse_echo(const uint8_t *ip, size_t len, struct echo_info *out)
 	if (icmp[ICMPH_TYPE] != ICMP_TYPE_ECHO || icmp[ICMPH_CODE] != 0)
 		return -1;
 	ipport_v4(&out->src, ip + IPH_SRC, icmp + ICMPH_ID);
+	out->seq = get16(icmp + ICMPH_SEQ);
 	memset(&out->dst, 0, sizeof(out->dst));
 	out->dst.family = AF_INET;
 	memcpy(out->dst.addr, ip + IPH_DST, 4);
@@ -314,20 +325,25 @@ size_t tcpraw_build_echo_reply(const struct ipport *from, const struct ipport *t
 }
 
 size_t tcpraw_build_dgram_unreach(const struct ipport *vm, const struct ipport *dst, uint8_t proto,
-				  const uint8_t head[8], uint8_t code, const uint8_t from[4],
-				  uint8_t *out, size_t cap)
+				  uint16_t seq, uint8_t code, const uint8_t from[4], uint8_t *out,
+				  size_t cap)
 {
-	uint8_t *icmp = out + IPH_HDR_MIN, *quoted = icmp + ICMPH_HDR_LEN;
-
-	if (vm->family != AF_INET || dst->family != AF_INET || cap < TCPRAW_DGRAM_UNREACH_LEN)
-		return 0;
-	ip_header(out, TCPRAW_DGRAM_UNREACH_LEN, TOS_INTERNETCONTROL, IPPROTO_ICMP, from, vm->addr);
-	memset(icmp, 0, ICMPH_HDR_LEN);
-	icmp[ICMPH_TYPE] = ICMP_TYPE_UNREACH;
-	icmp[ICMPH_CODE] = code;
 	/* what the VM sent, as far as the error needs it */
-	ip_header(quoted, IPH_HDR_MIN + ICMPH_QUOTE_DATA, 0, proto, vm->addr, dst->addr);
-	memcpy(quoted + IPH_HDR_MIN, head, ICMPH_QUOTE_DATA);
-	put16(icmp + ICMPH_SUM, inet_checksum(icmp, ICMPH_HDR_LEN + IPH_HDR_MIN + ICMPH_QUOTE_DATA, 0));
-	return TCPRAW_DGRAM_UNREACH_LEN;
+	uint8_t quoted[IPH_HDR_MIN + ICMPH_QUOTE_DATA] = { 0 }, *head = quoted + IPH_HDR_MIN;
+
+	if (vm->family != AF_INET || dst->family != AF_INET)
+		return 0;
+	if (proto == IPPROTO_UDP) {	/* RFC 768: ports, length, no checksum */
+		put16(head, vm->port);
+		put16(head + 2, dst->port);
+		put16(head + 4, ICMPH_QUOTE_DATA);
+	} else if (proto == IPPROTO_ICMP) {
+		head[ICMPH_TYPE] = ICMP_TYPE_ECHO;
+		put16(head + ICMPH_ID, vm->port);
+		put16(head + ICMPH_SEQ, seq);
+	} else {
+		return 0;
+	}
+	ip_header(quoted, sizeof(quoted), 0, proto, vm->addr, dst->addr);
+	return unreach(code, from, vm->addr, quoted, sizeof(quoted), out, cap);
 }

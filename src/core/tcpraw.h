@@ -72,27 +72,29 @@ size_t tcpraw_build_icmp_unreach(const struct syn_info *syn, uint8_t code, const
 				 uint8_t *out, size_t cap);
 
 /* tcpraw_build_dgram_unreach() - ICMP destination unreachable (type 3)
- * with @code, from @from to @vm, about a datagram the VM sent to @dst: its
- * IPv4 header rebuilt (protocol @proto, 28 octets, TTL 64, DF) and the
- * first 8 octets of its transport header, @head (a UDP header, or an echo
- * request's ICMP header), which is what the VM's kernel matches the error
- * to a socket by (RFC 792, RFC 1122 3.2.2).  Returns the length
- * (TCPRAW_DGRAM_UNREACH_LEN), or 0 if an address is not IPv4 or cap is too
- * small. */
+ * with @code, from @from to @vm, about a datagram the VM sent to @dst with
+ * protocol @proto: UDP from vm->port to dst->port, or an ICMP echo request
+ * with identifier vm->port and sequence number @seq.  It quotes that
+ * datagram's IPv4 header, rebuilt (28 octets, TTL 64, DF), and the first 8
+ * octets of its transport header, which is what the VM's kernel matches
+ * the error to a socket by (RFC 792, RFC 1122 3.2.2).  Returns the length
+ * (TCPRAW_DGRAM_UNREACH_LEN), or 0 if an address is not IPv4, proto is
+ * neither UDP nor ICMP, or cap is too small. */
 #define TCPRAW_DGRAM_UNREACH_LEN	(20 + 8 + 20 + 8)
 size_t tcpraw_build_dgram_unreach(const struct ipport *vm, const struct ipport *dst, uint8_t proto,
-				  const uint8_t head[8], uint8_t code, const uint8_t from[4],
-				  uint8_t *out, size_t cap);
+				  uint16_t seq, uint8_t code, const uint8_t from[4], uint8_t *out,
+				  size_t cap);
 
 /* The largest ICMP message an echo carries here: what fits the packet
  * socket's buffer, an IPv4 header less (a VM's ping -s 1472 at MTU 1500). */
 #define TCPRAW_ECHO_MAX		2028
 
 /* An ICMP echo request from the VM: its address and echo identifier
- * (src.port), the destination (port 0), and the ICMP message (header and
- * data) inside the packet it was parsed from. */
+ * (src.port), the destination (port 0), its sequence number, and the ICMP
+ * message (header and data) inside the packet it was parsed from. */
 struct echo_info {
 	struct ipport src, dst;
+	uint16_t seq;
 	const uint8_t *msg;
 	size_t len;
 };
