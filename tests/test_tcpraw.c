@@ -84,6 +84,109 @@ static const uint8_t port_unreach_ref[56] = {
 
 static const uint8_t gw[4] = { 10, 0, 2, 2 };
 
+/* --- IPv6 reference packets ---
+ *
+ * Computed with a python3 script written for this test, independent of
+ * tcpraw.c: struct.pack for the headers (RFC 8200 3, RFC 9293 3.1, RFC
+ * 4443), the RFC 1071 sum over the RFC 8200 8.1 pseudo-header for the TCP
+ * and ICMPv6 checksums.  Addresses: the VM fd00::15, its gateway fd00::2,
+ * far hosts 2001:db8::7 and 2001:db8::a. */
+
+/* [fd00::15]:40000 -> [2001:db8::7]:80, SYN, seq 0x12345678, window 64800,
+ * options MSS 1440, SACK permitted, timestamps, NOP, window scale 7; flow
+ * label 0xabcde, hop limit 64.  TCP checksum correct. */
+static const uint8_t syn6_ref[80] = {
+	0x60, 0x0a, 0xbc, 0xde, 0x00, 0x28, 0x06, 0x40, 0xfd, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x15,
+	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x07, 0x9c, 0x40, 0x00, 0x50, 0x12, 0x34, 0x56, 0x78,
+	0x00, 0x00, 0x00, 0x00, 0xa0, 0x02, 0xfd, 0x20, 0x38, 0x9f, 0x00, 0x00,
+	0x02, 0x04, 0x05, 0xa0, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x01, 0xe2, 0x40,
+	0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
+};
+/* What checksum offload leaves in syn6_ref's TCP checksum field: the folded
+ * pseudo-header sum, not complemented. */
+#define SYN6_REF_PARTIAL_SUM 0x2b04
+
+/* The RST|ACK answering syn6_ref: [2001:db8::7]:80 -> [fd00::15]:40000,
+ * seq 0, ack 0x12345679, window 0; traffic class and flow label 0, hop
+ * limit 64. */
+static const uint8_t rst6_ref[60] = {
+	0x60, 0x00, 0x00, 0x00, 0x00, 0x14, 0x06, 0x40, 0x20, 0x01, 0x0d, 0xb8,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07,
+	0xfd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x15, 0x00, 0x50, 0x9c, 0x40, 0x00, 0x00, 0x00, 0x00,
+	0x12, 0x34, 0x56, 0x79, 0x50, 0x14, 0x00, 0x00, 0x7f, 0xbd, 0x00, 0x00,
+};
+
+/* ICMPv6 administratively prohibited (1/1) for syn6_ref from fd00::2,
+ * quoting all of it; hop limit 64. */
+static const uint8_t unreach6_ref[128] = {
+	0x60, 0x00, 0x00, 0x00, 0x00, 0x58, 0x3a, 0x40, 0xfd, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,
+	0xfd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x15, 0x01, 0x01, 0xe1, 0x30, 0x00, 0x00, 0x00, 0x00,
+	0x60, 0x0a, 0xbc, 0xde, 0x00, 0x28, 0x06, 0x40, 0xfd, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x15,
+	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x07, 0x9c, 0x40, 0x00, 0x50, 0x12, 0x34, 0x56, 0x78,
+	0x00, 0x00, 0x00, 0x00, 0xa0, 0x02, 0xfd, 0x20, 0x38, 0x9f, 0x00, 0x00,
+	0x02, 0x04, 0x05, 0xa0, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x01, 0xe2, 0x40,
+	0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
+};
+
+/* ICMPv6 port unreachable (1/4) from 2001:db8::a to fd00::15 about its UDP
+ * datagram [fd00::15]:40000 -> [2001:db8::a]:9: the quoted header rebuilt
+ * (payload length 8, hop limit 64) and the UDP header (length 8, checksum
+ * 0). */
+static const uint8_t port_unreach6_ref[96] = {
+	0x60, 0x00, 0x00, 0x00, 0x00, 0x38, 0x3a, 0x40, 0x20, 0x01, 0x0d, 0xb8,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a,
+	0xfd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x15, 0x01, 0x04, 0x9b, 0x3d, 0x00, 0x00, 0x00, 0x00,
+	0x60, 0x00, 0x00, 0x00, 0x00, 0x08, 0x11, 0x40, 0xfd, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x15,
+	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x0a, 0x9c, 0x40, 0x00, 0x09, 0x00, 0x08, 0x00, 0x00,
+};
+
+/* ICMPv6 address unreachable (1/3) from fd00::2 to fd00::15 about its echo
+ * request to 2001:db8::a, identifier 0x1234, sequence 7: the quoted header
+ * rebuilt and the echo header (checksum 0). */
+static const uint8_t echo_unreach6_ref[96] = {
+	0x60, 0x00, 0x00, 0x00, 0x00, 0x38, 0x3a, 0x40, 0xfd, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,
+	0xfd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x15, 0x01, 0x03, 0xad, 0x14, 0x00, 0x00, 0x00, 0x00,
+	0x60, 0x00, 0x00, 0x00, 0x00, 0x08, 0x3a, 0x40, 0xfd, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x15,
+	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x0a, 0x80, 0x00, 0x00, 0x00, 0x12, 0x34, 0x00, 0x07,
+};
+
+/* fd00::15 -> 2001:db8::a, ICMPv6 echo request, identifier 0x1234,
+ * sequence 1, data "abcdefgh"; flow label 0x12345, hop limit 64.  Checksum
+ * correct. */
+static const uint8_t echo6_ref[56] = {
+	0x60, 0x01, 0x23, 0x45, 0x00, 0x10, 0x3a, 0x40, 0xfd, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x15,
+	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x0a, 0x80, 0x00, 0xb1, 0x11, 0x12, 0x34, 0x00, 0x01,
+	0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
+};
+
+/* Its reply as the VM gets it: 2001:db8::a -> fd00::15, echo reply (129),
+ * identifier 0x1234, sequence 1, the same data; hop limit 64. */
+static const uint8_t echo_reply6_ref[56] = {
+	0x60, 0x00, 0x00, 0x00, 0x00, 0x10, 0x3a, 0x40, 0x20, 0x01, 0x0d, 0xb8,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a,
+	0xfd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x15, 0x81, 0x00, 0xb0, 0x11, 0x12, 0x34, 0x00, 0x01,
+	0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
+};
+
+static const uint8_t gw6[16] = { 0xfd, [15] = 2 };
+
 /* --- an independent checksum, to verify what tcpraw writes --- */
 
 /* ref_sum() - the 16-bit ones' complement sum (not complemented) of data
@@ -159,6 +262,68 @@ static int parse_exact(const uint8_t *pkt, size_t len, struct syn_info *out)
 
 	free(copy);
 	return r;
+}
+
+/* --- IPv6 helpers, independent of tcpraw.c --- */
+
+static size_t plen_of(const uint8_t *ip6)
+{
+	return (size_t)ip6[4] << 8 | ip6[5];
+}
+
+/* l4_sum6_ok() - the TCP or ICMPv6 checksum of an IPv6 packet with no
+ * extension header verifies: over the RFC 8200 8.1 pseudo-header and the
+ * payload the sum is 0xffff */
+static int l4_sum6_ok(const uint8_t *ip)
+{
+	uint32_t pseudo = ref_sum(ip + 8, 32, 0) + ip[6] + (uint32_t)plen_of(ip);
+
+	return ref_sum(ip + 40, plen_of(ip), pseudo) == 0xffff;
+}
+
+/* pseudo6_checksum() - inet_checksum() over the pseudo-header written out
+ * octet by octet as RFC 8200 8.1 draws it (source, destination, 32-bit
+ * upper-layer length, three zeros, next header) followed by the payload:
+ * 0 if the payload's checksum is right */
+static uint16_t pseudo6_checksum(const uint8_t *ip)
+{
+	uint8_t buf[40 + TCPRAW_ICMP_MAX];
+	size_t plen = plen_of(ip);
+
+	ck_assert_uint_le(plen, TCPRAW_ICMP_MAX);
+	memcpy(buf, ip + 8, 32);
+	buf[32] = buf[33] = 0;
+	buf[34] = (uint8_t)(plen >> 8);
+	buf[35] = (uint8_t)plen;
+	buf[36] = buf[37] = buf[38] = 0;
+	buf[39] = ip[6];
+	memcpy(buf + 40, ip + 40, plen);
+	return inet_checksum(buf, 40 + plen, 0);
+}
+
+/* parse6_with() - syn6_ref with the octet at off set to v, parsed */
+static int parse6_with(size_t off, uint8_t v)
+{
+	uint8_t p[sizeof(syn6_ref)];
+	struct syn_info s;
+
+	memcpy(p, syn6_ref, sizeof(p));
+	p[off] = v;
+	return parse_exact(p, sizeof(p), &s);
+}
+
+/* syn6_with_data() - syn6_ref with n octets of data appended, payload
+ * length and TCP checksum fixed (by tcpraw: the tests check it) */
+static size_t syn6_with_data(uint8_t *p, size_t n)
+{
+	size_t tot = sizeof(syn6_ref) + n;
+
+	memcpy(p, syn6_ref, sizeof(syn6_ref));
+	memset(p + sizeof(syn6_ref), 'd', n);
+	p[4] = (uint8_t)((tot - 40) >> 8);
+	p[5] = (uint8_t)(tot - 40);
+	tcpraw_fix_checksums(p, tot);
+	return tot;
 }
 
 /* --- inet_checksum --- */
@@ -582,7 +747,7 @@ START_TEST(test_rst_matches_known_good)
 	uint8_t out[64];
 
 	ck_assert_int_eq(parse_exact(syn_ref, sizeof(syn_ref), &s), 0);
-	ck_assert_uint_eq(tcpraw_build_rst(&s, out, sizeof(out)), TCPRAW_RST_LEN);
+	ck_assert_uint_eq(tcpraw_build_rst(&s, out, sizeof(out)), TCPRAW_RST_LEN4);
 	ck_assert_mem_eq(out, rst_ref, sizeof(rst_ref));
 }
 END_TEST
@@ -590,7 +755,7 @@ END_TEST
 START_TEST(test_rst_fields_and_checksums)
 {
 	struct syn_info s;
-	uint8_t out[TCPRAW_RST_LEN];
+	uint8_t out[TCPRAW_RST_LEN4];
 	uint32_t ack;
 
 	ck_assert_int_eq(parse_exact(syn_ref, sizeof(syn_ref), &s), 0);
@@ -617,7 +782,7 @@ END_TEST
 
 START_TEST(test_rst_acks_fast_open_data)
 {
-	uint8_t p[128], out[TCPRAW_RST_LEN];
+	uint8_t p[128], out[TCPRAW_RST_LEN4];
 	struct syn_info s;
 	uint32_t ack;
 	size_t tot = syn_with_data(p, 17);
@@ -633,7 +798,7 @@ END_TEST
 START_TEST(test_rst_needs_room)
 {
 	struct syn_info s;
-	uint8_t out[TCPRAW_RST_LEN];
+	uint8_t out[TCPRAW_RST_LEN4];
 
 	ck_assert_int_eq(parse_exact(syn_ref, sizeof(syn_ref), &s), 0);
 	ck_assert_uint_eq(tcpraw_build_rst(&s, out, sizeof(out) - 1), 0);
@@ -723,7 +888,7 @@ START_TEST(test_icmp_unreach_needs_room_and_a_parsed_syn)
 	memset(&s, 0, sizeof(s));
 	ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, 1, gw, out, sizeof(out)), 0);
 	/* a RST needs only the addresses: still built */
-	ck_assert_uint_eq(tcpraw_build_rst(&s, out, sizeof(out)), TCPRAW_RST_LEN);
+	ck_assert_uint_eq(tcpraw_build_rst(&s, out, sizeof(out)), TCPRAW_RST_LEN4);
 }
 END_TEST
 
@@ -859,14 +1024,533 @@ START_TEST(test_dgram_unreach_matches_known_good)
 	ck_assert_mem_eq(out, port_unreach_ref, sizeof(port_unreach_ref));
 	ck_assert(ip_sum_ok(out) && ip_sum_ok(out + 28));
 	ck_assert_uint_eq(ref_sum(out + 20, 36, 0), 0xffff);
-	/* no room, or not IPv4: nothing */
+	/* no room, or mixed families: nothing */
 	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, 17, 0, 3, gw, out,
-						     TCPRAW_DGRAM_UNREACH_LEN - 1), 0);
+						     TCPRAW_DGRAM_UNREACH_LEN4 - 1), 0);
 	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, 6, 0, 3, gw, out, sizeof(out)),
 			  0);
 	e.dst.family = AF_INET6;
 	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, 17, 0, 3, gw, out,
 						     sizeof(out)), 0);
+}
+END_TEST
+
+/* --- IPv6 --- */
+
+START_TEST(test_parse_syn6)
+{
+	struct syn_info s;
+	char buf[ADDRSTRLEN];
+	uint8_t p[96];
+
+	ck_assert_int_eq(parse_exact(syn6_ref, sizeof(syn6_ref), &s), 0);
+	ck_assert_uint_eq(s.src.family, AF_INET6);
+	ck_assert_uint_eq(s.dst.family, AF_INET6);
+	ck_assert_str_eq(ipport_fmt(&s.src, buf), "[fd00::15]:40000");
+	ck_assert_str_eq(ipport_fmt(&s.dst, buf), "[2001:db8::7]:80");
+	ck_assert_mem_eq(s.src.addr, syn6_ref + 8, 16);
+	ck_assert_mem_eq(s.dst.addr, syn6_ref + 24, 16);
+	ck_assert_uint_eq(s.seq, 0x12345678);
+	ck_assert_uint_eq(s.len, sizeof(syn6_ref));
+	ck_assert_mem_eq(s.pkt, syn6_ref, sizeof(syn6_ref));
+	/* link padding is not part of it; an offloaded TCP checksum is fine */
+	memset(p, 0xee, sizeof(p));
+	memcpy(p, syn6_ref, sizeof(syn6_ref));
+	p[56] = SYN6_REF_PARTIAL_SUM >> 8;
+	p[57] = SYN6_REF_PARTIAL_SUM & 0xff;
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), 0);
+	ck_assert_uint_eq(s.len, sizeof(syn6_ref));
+	ck_assert_mem_eq(s.pkt, p, sizeof(syn6_ref));
+}
+END_TEST
+
+START_TEST(test_parse_syn6_rejects_extension_headers)
+{
+	/* hop-by-hop, routing, fragment, destination options, ESP, AH, no next
+	 * header; UDP, ICMPv6, IPv4's ICMP */
+	static const uint8_t nxt[] = { 0, 43, 44, 60, 50, 51, 59, 17, 58, 1 };
+	uint8_t p[88];
+	struct syn_info s;
+	size_t i;
+
+	ck_assert_int_eq(parse6_with(6, 6), 0); /* TCP right after the header */
+	for (i = 0; i < ARRAY_SIZE(nxt); i++)
+		ck_assert_msg(parse6_with(6, nxt[i]) == -1, "next header %u parsed", nxt[i]);
+	/* a well-formed hop-by-hop header (PadN) before the very same SYN */
+	memcpy(p, syn6_ref, 40);
+	p[5] = 48;
+	p[6] = 0;
+	memset(p + 40, 0, 8);
+	p[40] = 6;	/* next header TCP, length 0 (8 octets) */
+	p[42] = 1;	/* PadN, 4 octets */
+	p[43] = 4;
+	memcpy(p + 48, syn6_ref + 40, 40);
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), -1);
+}
+END_TEST
+
+START_TEST(test_parse_syn6_rejects_wrong_version)
+{
+	static const uint8_t vfc[] = { 0x00, 0x40, 0x45, 0x50, 0x70, 0xe0, 0xf6 };
+	uint8_t q[sizeof(syn_ref)];
+	struct syn_info s;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(vfc); i++)
+		ck_assert_msg(parse6_with(0, vfc[i]) == -1, "version octet 0x%02x parsed", vfc[i]);
+	/* the IPv4 SYN relabelled version 6 */
+	memcpy(q, syn_ref, sizeof(q));
+	q[0] = 0x65;
+	ck_assert_int_eq(parse_exact(q, sizeof(q), &s), -1);
+	/* traffic class and flow label do not matter */
+	ck_assert_int_eq(parse6_with(1, 0xff), 0);
+	ck_assert_int_eq(parse6_with(0, 0x6f), 0);
+}
+END_TEST
+
+START_TEST(test_parse_syn6_rejects_every_truncation)
+{
+	struct syn_info s;
+	size_t len;
+
+	for (len = 0; len < sizeof(syn6_ref); len++)
+		ck_assert_msg(parse_exact(syn6_ref, len, &s) == -1, "%zu octets parsed", len);
+	ck_assert_int_eq(parse_exact(syn6_ref, len, &s), 0);
+}
+END_TEST
+
+START_TEST(test_parse_syn6_rejects_bad_payload_length)
+{
+	/* past the buffer; 0 (a jumbogram's, RFC 2675: needs hop-by-hop);
+	 * shorter than a TCP header; shorter than this one's 40 octets */
+	static const uint16_t bad[] = { 41, 0xffff, 0, 19, 20, 39 };
+	uint8_t p[sizeof(syn6_ref)];
+	struct syn_info s;
+	size_t i;
+
+	memcpy(p, syn6_ref, sizeof(p));
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		p[4] = (uint8_t)(bad[i] >> 8);
+		p[5] = (uint8_t)bad[i];
+		ck_assert_msg(parse_exact(p, sizeof(p), &s) == -1, "payload length %u parsed",
+			      bad[i]);
+	}
+	/* 40 is right; a shorter claim with the options as padding is not */
+	p[4] = 0;
+	p[5] = 40;
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), 0);
+}
+END_TEST
+
+START_TEST(test_parse_syn6_rejects_wrong_flags_and_ports)
+{
+	/* SYN-ACK, RST, SYN|RST, SYN|FIN, ACK, none, FIN, SYN|ACK|PSH */
+	static const uint8_t bad[] = { 0x12, 0x04, 0x06, 0x03, 0x10, 0x00, 0x01, 0x1a };
+	static const uint8_t good[] = { 0x02, 0x0a, 0x22, 0xc2 };
+	uint8_t p[sizeof(syn6_ref)];
+	struct syn_info s;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		ck_assert_msg(parse6_with(53, bad[i]) == -1, "flags 0x%02x parsed", bad[i]);
+	for (i = 0; i < ARRAY_SIZE(good); i++)
+		ck_assert_msg(parse6_with(53, good[i]) == 0, "flags 0x%02x refused", good[i]);
+	/* source port 0, destination port 0 */
+	memcpy(p, syn6_ref, sizeof(p));
+	p[40] = p[41] = 0;
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), -1);
+	memcpy(p, syn6_ref, sizeof(p));
+	p[42] = p[43] = 0;
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), -1);
+}
+END_TEST
+
+START_TEST(test_parse_syn6_rejects_bad_data_offset)
+{
+	static const uint8_t doff[] = { 0, 1, 4, 11, 12, 15 };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(doff); i++)
+		ck_assert_msg(parse6_with(52, (uint8_t)(doff[i] << 4)) == -1, "doff %u parsed",
+			      doff[i]);
+	ck_assert_int_eq(parse6_with(52, 5 << 4), 0);
+}
+END_TEST
+
+START_TEST(test_parse_syn6_rejects_multicast_source)
+{
+	uint8_t p[sizeof(syn6_ref)];
+	struct syn_info s;
+
+	ck_assert_int_eq(parse6_with(8, 0xff), -1);	/* ff00::15 */
+	memcpy(p, syn6_ref, sizeof(p));
+	memset(p + 8, 0, 16);
+	p[8] = 0xff, p[9] = 0x02, p[23] = 1;		/* ff02::1 */
+	ck_assert_int_eq(parse_exact(p, sizeof(p), &s), -1);
+	ck_assert_int_eq(parse6_with(8, 0xfe), 0);	/* fe00::15: not multicast */
+}
+END_TEST
+
+START_TEST(test_parse_syn6_bounds_held_packet_size)
+{
+	uint8_t p[256];
+	struct syn_info s;
+	size_t tot;
+
+	tot = syn6_with_data(p, TCPRAW_SYN_MAX - sizeof(syn6_ref));
+	ck_assert_int_eq(parse_exact(p, tot, &s), 0);
+	ck_assert_uint_eq(s.len, TCPRAW_SYN_MAX);
+	tot = syn6_with_data(p, TCPRAW_SYN_MAX - sizeof(syn6_ref) + 1);
+	ck_assert_int_eq(parse_exact(p, tot, &s), -1);
+}
+END_TEST
+
+START_TEST(test_parse_syn6_survives_mutations)
+{
+	uint8_t p[sizeof(syn6_ref)], out[TCPRAW_ICMP_MAX];
+	struct syn_info s;
+	uint32_t x = 4242;
+	int i, j, ok = 0;
+
+	for (i = 0; i < 20000; i++) {
+		memcpy(p, syn6_ref, sizeof(p));
+		for (j = 0; j < 1 + i % 4; j++) {
+			x = x * 1103515245u + 12345u;
+			p[(x >> 8) % sizeof(p)] ^= (uint8_t)(1u << ((x >> 20) % 8));
+		}
+		x = x * 1103515245u + 12345u;
+		if (parse_exact(p, (x >> 8) % (sizeof(p) + 1), &s) != 0)
+			continue;
+		ok++;
+		ck_assert_uint_le(s.len, TCPRAW_SYN_MAX);
+		ck_assert_uint_eq(s.pkt[0] >> 4, 6);
+		ck_assert_uint_eq(s.pkt[6], 6);
+		ck_assert_uint_ne(s.pkt[8], 0xff);
+		ck_assert_uint_eq(40 + plen_of(s.pkt), s.len);
+		ck_assert_uint_eq(tcpraw_build_rst(&s, out, sizeof(out)), TCPRAW_RST_LEN);
+		ck_assert_uint_eq(pseudo6_checksum(out), 0);
+		ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, 3, gw6, out, sizeof(out)),
+				  48 + s.len);
+		ck_assert_uint_eq(pseudo6_checksum(out), 0);
+	}
+	ck_assert_int_gt(ok, 0);
+}
+END_TEST
+
+START_TEST(test_fix_checksums6)
+{
+	uint8_t p[sizeof(syn6_ref) + 64], q[sizeof(syn6_ref)];
+	size_t n, tot;
+
+	memcpy(p, syn6_ref, sizeof(syn6_ref));
+	p[56] = p[57] = 0;
+	tcpraw_fix_checksums(p, sizeof(syn6_ref));
+	ck_assert_mem_eq(p, syn6_ref, sizeof(syn6_ref));
+	p[56] = SYN6_REF_PARTIAL_SUM >> 8;
+	p[57] = SYN6_REF_PARTIAL_SUM & 0xff;
+	tcpraw_fix_checksums(p, sizeof(syn6_ref));
+	ck_assert_mem_eq(p, syn6_ref, sizeof(syn6_ref));
+	/* a rewritten hop limit and address get a sum that verifies */
+	p[7] = 63;
+	p[39] = 0x99;
+	tcpraw_fix_checksums(p, sizeof(syn6_ref));
+	ck_assert(l4_sum6_ok(p));
+	/* odd and even segment lengths */
+	for (n = 0; n <= 64; n++) {
+		tot = syn6_with_data(p, n);
+		ck_assert_msg(l4_sum6_ok(p), "data length %zu", n);
+		ck_assert_uint_eq(tot, sizeof(syn6_ref) + n);
+	}
+	/* not TCP directly, or longer than the buffer: untouched */
+	memcpy(q, syn6_ref, sizeof(q));
+	q[56] = q[57] = 0;
+	q[6] = 0;
+	memcpy(p, q, sizeof(q));
+	tcpraw_fix_checksums(p, sizeof(q));
+	ck_assert_mem_eq(p, q, sizeof(q));
+	q[6] = 6;
+	memcpy(p, q, sizeof(q));
+	tcpraw_fix_checksums(p, sizeof(q) - 1);
+	ck_assert_mem_eq(p, q, sizeof(q));
+}
+END_TEST
+
+START_TEST(test_rst6_matches_known_good)
+{
+	struct syn_info s;
+	uint8_t out[TCPRAW_RST_LEN + 4];
+
+	ck_assert_int_eq(parse_exact(syn6_ref, sizeof(syn6_ref), &s), 0);
+	ck_assert_uint_eq(tcpraw_build_rst(&s, out, sizeof(out)), sizeof(rst6_ref));
+	ck_assert_uint_eq(sizeof(rst6_ref), TCPRAW_RST_LEN);
+	ck_assert_mem_eq(out, rst6_ref, sizeof(rst6_ref));
+	ck_assert_uint_eq(tcpraw_build_rst(&s, out, TCPRAW_RST_LEN - 1), 0);
+	ck_assert_uint_eq(tcpraw_build_rst(&s, out, TCPRAW_RST_LEN4), 0);
+}
+END_TEST
+
+START_TEST(test_icmp6_unreach_matches_known_good)
+{
+	struct syn_info s;
+	uint8_t out[TCPRAW_ICMP_MAX];
+
+	ck_assert_int_eq(parse_exact(syn6_ref, sizeof(syn6_ref), &s), 0);
+	ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, TCPRAW_UNREACH_ADMIN, gw6, out,
+						    sizeof(out)), sizeof(unreach6_ref));
+	ck_assert_mem_eq(out, unreach6_ref, sizeof(unreach6_ref));
+	ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, TCPRAW_UNREACH_ADMIN, gw6, out,
+						    sizeof(unreach6_ref) - 1), 0);
+}
+END_TEST
+
+START_TEST(test_icmp6_unreach_codes_and_layout)
+{
+	/* RFC 4443 3.1: the ICMPv6 code of each ICMP code's meaning */
+	static const uint8_t codes[][2] = {
+		{ TCPRAW_UNREACH_NET, 0 }, { TCPRAW_UNREACH_HOST, 3 },
+		{ TCPRAW_UNREACH_PORT, 4 }, { TCPRAW_UNREACH_ADMIN, 1 },
+	};
+	struct syn_info s;
+	uint8_t out[TCPRAW_ICMP_MAX];
+	size_t i, n;
+
+	ck_assert_int_eq(parse_exact(syn6_ref, sizeof(syn6_ref), &s), 0);
+	for (i = 0; i < ARRAY_SIZE(codes); i++) {
+		n = tcpraw_build_icmp_unreach(&s, codes[i][0], gw6, out, sizeof(out));
+		ck_assert_uint_eq(n, 40 + 8 + sizeof(syn6_ref));
+		ck_assert_uint_eq(out[0], 0x60);
+		ck_assert_uint_eq(plen_of(out), n - 40);
+		ck_assert_uint_eq(out[6], 58);
+		ck_assert_uint_eq(out[7], 64);
+		ck_assert_mem_eq(out + 8, gw6, 16);
+		ck_assert_mem_eq(out + 24, syn6_ref + 8, 16);
+		ck_assert_uint_eq(out[40], 1);
+		ck_assert_msg(out[41] == codes[i][1], "code %u sent as %u", codes[i][0], out[41]);
+		ck_assert_uint_eq(out[44] | out[45] | out[46] | out[47], 0);
+		ck_assert_mem_eq(out + 48, syn6_ref, sizeof(syn6_ref));
+		ck_assert(l4_sum6_ok(out));
+	}
+}
+END_TEST
+
+START_TEST(test_icmp6_unreach_quotes_the_longest_syn)
+{
+	uint8_t p[TCPRAW_SYN_MAX], out[TCPRAW_ICMP_MAX];
+	struct syn_info s;
+	size_t tot = syn6_with_data(p, TCPRAW_SYN_MAX - sizeof(syn6_ref));
+
+	ck_assert_int_eq(parse_exact(p, tot, &s), 0);
+	ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, 1, gw6, out, sizeof(out)), TCPRAW_ICMP_MAX);
+	ck_assert_mem_eq(out + 48, p, TCPRAW_SYN_MAX);
+	ck_assert(l4_sum6_ok(out));
+}
+END_TEST
+
+START_TEST(test_icmp6_unreach_needs_the_syn_family)
+{
+	struct syn_info s;
+	uint8_t out[TCPRAW_ICMP_MAX];
+
+	/* an IPv6 packet held under IPv4 addresses, and the other way round */
+	ck_assert_int_eq(parse_exact(syn6_ref, sizeof(syn6_ref), &s), 0);
+	s.src.family = AF_INET;
+	ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, 1, gw, out, sizeof(out)), 0);
+	ck_assert_int_eq(parse_exact(syn_ref, sizeof(syn_ref), &s), 0);
+	s.src.family = AF_INET6;
+	ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, 1, gw6, out, sizeof(out)), 0);
+}
+END_TEST
+
+START_TEST(test_syn6_round_trip_checksums)
+{
+	static const uint8_t codes[] = { TCPRAW_UNREACH_NET, TCPRAW_UNREACH_HOST,
+					 TCPRAW_UNREACH_PORT, TCPRAW_UNREACH_ADMIN };
+	uint8_t p[TCPRAW_SYN_MAX], out[TCPRAW_ICMP_MAX];
+	struct syn_info s;
+	size_t tot = syn6_with_data(p, 17), i; /* Fast Open data, odd length */
+	uint32_t ack;
+
+	ck_assert_uint_eq(pseudo6_checksum(p), 0);
+	ck_assert_int_eq(parse_exact(p, tot, &s), 0);
+	ck_assert_uint_eq(tcpraw_build_rst(&s, out, sizeof(out)), TCPRAW_RST_LEN);
+	ck_assert_uint_eq(pseudo6_checksum(out), 0);
+	ck_assert_mem_eq(out + 8, p + 24, 16);
+	ck_assert_mem_eq(out + 24, p + 8, 16);
+	ack = (uint32_t)out[48] << 24 | (uint32_t)out[49] << 16 | (uint32_t)out[50] << 8 | out[51];
+	ck_assert_uint_eq(ack, 0x12345678u + 1 + 17);
+	for (i = 0; i < ARRAY_SIZE(codes); i++) {
+		ck_assert_uint_eq(tcpraw_build_icmp_unreach(&s, codes[i], gw6, out, sizeof(out)),
+				  48 + tot);
+		ck_assert_uint_eq(pseudo6_checksum(out), 0);
+		ck_assert_mem_eq(out + 48, p, tot);
+	}
+}
+END_TEST
+
+/* vm6_flow() - the VM's side of a datagram flow to 2001:db8::a */
+static void vm6_flow(struct ipport *vm, struct ipport *dst, uint16_t vport, uint16_t dport)
+{
+	memset(vm, 0, sizeof(*vm));
+	memset(dst, 0, sizeof(*dst));
+	vm->family = dst->family = AF_INET6;
+	memcpy(vm->addr, echo6_ref + 8, 16);
+	memcpy(dst->addr, echo6_ref + 24, 16);
+	vm->port = vport;
+	dst->port = dport;
+}
+
+START_TEST(test_dgram_unreach6_matches_known_good)
+{
+	struct ipport vm, dst;
+	uint8_t out[TCPRAW_DGRAM_UNREACH_LEN + 8];
+
+	vm6_flow(&vm, &dst, 40000, 9);
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&vm, &dst, IPPROTO_UDP, 0, TCPRAW_UNREACH_PORT,
+						     dst.addr, out, sizeof(out)),
+			  sizeof(port_unreach6_ref));
+	ck_assert_uint_eq(sizeof(port_unreach6_ref), TCPRAW_DGRAM_UNREACH_LEN);
+	ck_assert_mem_eq(out, port_unreach6_ref, sizeof(port_unreach6_ref));
+	ck_assert(l4_sum6_ok(out));
+	vm6_flow(&vm, &dst, 0x1234, 0);
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&vm, &dst, IPPROTO_ICMPV6, 7,
+						     TCPRAW_UNREACH_HOST, gw6, out, sizeof(out)),
+			  sizeof(echo_unreach6_ref));
+	ck_assert_mem_eq(out, echo_unreach6_ref, sizeof(echo_unreach6_ref));
+	ck_assert_uint_eq(pseudo6_checksum(out), 0);
+}
+END_TEST
+
+START_TEST(test_dgram_unreach6_refuses)
+{
+	struct ipport vm, dst;
+	struct echo_info e;
+	uint8_t out[TCPRAW_DGRAM_UNREACH_LEN];
+
+	vm6_flow(&vm, &dst, 0x1234, 0);
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&vm, &dst, IPPROTO_ICMPV6, 7, 1, gw6, out,
+						     sizeof(out)), TCPRAW_DGRAM_UNREACH_LEN);
+	/* IPv4's ICMP, TCP, no room, mixed families */
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&vm, &dst, IPPROTO_ICMP, 7, 1, gw6, out,
+						     sizeof(out)), 0);
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&vm, &dst, IPPROTO_TCP, 7, 1, gw6, out,
+						     sizeof(out)), 0);
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&vm, &dst, IPPROTO_ICMPV6, 7, 1, gw6, out,
+						     sizeof(out) - 1), 0);
+	dst.family = AF_INET;
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&vm, &dst, IPPROTO_UDP, 7, 1, gw6, out,
+						     sizeof(out)), 0);
+	/* and ICMPv6 is not IPv4's */
+	ck_assert_int_eq(tcpraw_parse_echo(echo_ref, sizeof(echo_ref), &e), 0);
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, IPPROTO_ICMPV6, 1, 1, gw, out,
+						     sizeof(out)), 0);
+	ck_assert_uint_eq(tcpraw_build_dgram_unreach(&e.src, &e.dst, IPPROTO_ICMP, 1, 1, gw, out,
+						     sizeof(out)), TCPRAW_DGRAM_UNREACH_LEN4);
+}
+END_TEST
+
+START_TEST(test_parse_echo6_request)
+{
+	struct echo_info e;
+	uint8_t padded[80];
+
+	ck_assert_int_eq(tcpraw_parse_echo(echo6_ref, sizeof(echo6_ref), &e), 0);
+	ck_assert_int_eq(e.src.family, AF_INET6);
+	ck_assert_int_eq(e.dst.family, AF_INET6);
+	ck_assert_mem_eq(e.src.addr, echo6_ref + 8, 16);
+	ck_assert_uint_eq(e.src.port, 0x1234);
+	ck_assert_mem_eq(e.dst.addr, echo6_ref + 24, 16);
+	ck_assert_uint_eq(e.dst.port, 0);
+	ck_assert_uint_eq(e.seq, 1);
+	ck_assert_ptr_eq(e.msg, echo6_ref + 40);
+	ck_assert_uint_eq(e.len, 16);
+	memset(padded, 0xee, sizeof(padded));
+	memcpy(padded, echo6_ref, sizeof(echo6_ref));
+	ck_assert_int_eq(parse_echo_exact(padded, sizeof(padded), &e), 0);
+	ck_assert_uint_eq(e.len, 16);
+}
+END_TEST
+
+/* parse_echo6_with() - echo6_ref with the octet at off set to v, parsed */
+static int parse_echo6_with(size_t off, uint8_t v)
+{
+	uint8_t p[sizeof(echo6_ref)];
+	struct echo_info e;
+
+	memcpy(p, echo6_ref, sizeof(p));
+	p[off] = v;
+	return parse_echo_exact(p, sizeof(p), &e);
+}
+
+START_TEST(test_parse_echo6_rejects)
+{
+	/* hop-by-hop, fragment, destination options, IPv4's ICMP, TCP */
+	static const uint8_t nxt[] = { 0, 44, 60, 1, 6 };
+	struct echo_info e;
+	size_t len, i;
+
+	for (len = 0; len < sizeof(echo6_ref); len++)
+		ck_assert_int_eq(parse_echo_exact(echo6_ref, len, &e), -1);
+	ck_assert_int_eq(parse_echo_exact(echo6_ref, len, &e), 0);
+	for (i = 0; i < ARRAY_SIZE(nxt); i++)
+		ck_assert_msg(parse_echo6_with(6, nxt[i]) == -1, "next header %u parsed", nxt[i]);
+	/* a reply, IPv4's echo type, a code, version 4 or 7, a multicast
+	 * source, 7 octets of ICMPv6, a payload past the buffer */
+	ck_assert_int_eq(parse_echo6_with(40, 129), -1);
+	ck_assert_int_eq(parse_echo6_with(40, 8), -1);
+	ck_assert_int_eq(parse_echo6_with(41, 1), -1);
+	ck_assert_int_eq(parse_echo6_with(0, 0x40), -1);
+	ck_assert_int_eq(parse_echo6_with(0, 0x70), -1);
+	ck_assert_int_eq(parse_echo6_with(8, 0xff), -1);
+	ck_assert_int_eq(parse_echo6_with(5, 7), -1);
+	ck_assert_int_eq(parse_echo6_with(5, 17), -1);
+	ck_assert_int_eq(parse_echo6_with(5, 8), 0); /* 8 octets: an echo with no data */
+	ck_assert_int_eq(parse_echo_exact(syn6_ref, sizeof(syn6_ref), &e), -1);
+	ck_assert_int_eq(parse_exact(echo6_ref, sizeof(echo6_ref), &(struct syn_info){ 0 }), -1);
+}
+END_TEST
+
+START_TEST(test_echo_reply6_matches_known_good)
+{
+	struct echo_info e;
+	uint8_t msg[16], out[64];
+
+	ck_assert_int_eq(tcpraw_parse_echo(echo6_ref, sizeof(echo6_ref), &e), 0);
+	/* what the consumer's IPPROTO_ICMPV6 ping socket received: a reply
+	 * with the socket's own identifier and a checksum for that */
+	memcpy(msg, e.msg, sizeof(msg));
+	msg[0] = 129;
+	msg[2] = 0xab, msg[3] = 0xcd;
+	msg[4] = 0x99, msg[5] = 0x99;
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, e.src.port, msg, sizeof(msg), out,
+						  sizeof(out)), sizeof(echo_reply6_ref));
+	ck_assert_mem_eq(out, echo_reply6_ref, sizeof(echo_reply6_ref));
+	ck_assert(l4_sum6_ok(out));
+}
+END_TEST
+
+START_TEST(test_echo_reply6_refuses)
+{
+	struct echo_info e, e4;
+	uint8_t msg[16], out[64];
+
+	ck_assert_int_eq(tcpraw_parse_echo(echo6_ref, sizeof(echo6_ref), &e), 0);
+	ck_assert_int_eq(tcpraw_parse_echo(echo_ref, sizeof(echo_ref), &e4), 0);
+	memset(msg, 0, sizeof(msg));
+	/* ICMP's reply type, a request, a code, a short message, no room */
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, 1, msg, 8, out, sizeof(out)), 0);
+	msg[0] = 128;
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, 1, msg, 8, out, sizeof(out)), 0);
+	msg[0] = 129;
+	msg[1] = 4;
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, 1, msg, 8, out, sizeof(out)), 0);
+	msg[1] = 0;
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, 1, msg, 7, out, sizeof(out)), 0);
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, 1, msg, 8, out, 47), 0);
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e.src, 1, msg, 8, out, 48), 48);
+	/* mixed families; an ICMPv6 reply between IPv4 addresses */
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e.dst, &e4.src, 1, msg, 8, out, sizeof(out)), 0);
+	ck_assert_uint_eq(tcpraw_build_echo_reply(&e4.dst, &e4.src, 1, msg, 8, out, sizeof(out)),
+			  0);
 }
 END_TEST
 
@@ -909,6 +1593,29 @@ static Suite *tcpraw_suite(void)
 	tcase_add_test(tc, test_echo_reply_matches_known_good);
 	tcase_add_test(tc, test_echo_reply_refuses);
 	tcase_add_test(tc, test_dgram_unreach_matches_known_good);
+	tcase_add_test(tc, test_parse_syn6);
+	tcase_add_test(tc, test_parse_syn6_rejects_extension_headers);
+	tcase_add_test(tc, test_parse_syn6_rejects_wrong_version);
+	tcase_add_test(tc, test_parse_syn6_rejects_every_truncation);
+	tcase_add_test(tc, test_parse_syn6_rejects_bad_payload_length);
+	tcase_add_test(tc, test_parse_syn6_rejects_wrong_flags_and_ports);
+	tcase_add_test(tc, test_parse_syn6_rejects_bad_data_offset);
+	tcase_add_test(tc, test_parse_syn6_rejects_multicast_source);
+	tcase_add_test(tc, test_parse_syn6_bounds_held_packet_size);
+	tcase_add_test(tc, test_parse_syn6_survives_mutations);
+	tcase_add_test(tc, test_fix_checksums6);
+	tcase_add_test(tc, test_rst6_matches_known_good);
+	tcase_add_test(tc, test_icmp6_unreach_matches_known_good);
+	tcase_add_test(tc, test_icmp6_unreach_codes_and_layout);
+	tcase_add_test(tc, test_icmp6_unreach_quotes_the_longest_syn);
+	tcase_add_test(tc, test_icmp6_unreach_needs_the_syn_family);
+	tcase_add_test(tc, test_syn6_round_trip_checksums);
+	tcase_add_test(tc, test_dgram_unreach6_matches_known_good);
+	tcase_add_test(tc, test_dgram_unreach6_refuses);
+	tcase_add_test(tc, test_parse_echo6_request);
+	tcase_add_test(tc, test_parse_echo6_rejects);
+	tcase_add_test(tc, test_echo_reply6_matches_known_good);
+	tcase_add_test(tc, test_echo_reply6_refuses);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,12 +1,14 @@
 /* fuzz_syn.c: the capture's packet code (src/tcpraw.c) on what a VM sends.
  *
- * The input is an IP packet from the VM's interface.  A SYN that parses
- * holds at most TCPRAW_SYN_MAX octets; the RST and the ICMP unreachable
- * built from it carry correct IPv4 (and ICMP) checksums; recomputing the
- * checksums of any packet stays inside it and leaves a SYN the same SYN.
- * An echo request that parses lies inside the input, and the reply built
- * from its message (as the far side's ping socket would return it) is as
- * long as the message and an IPv4 header, with correct checksums. */
+ * The input is an IPv4 or IPv6 packet from the VM's interface.  A SYN
+ * that parses holds at most TCPRAW_SYN_MAX octets; the RST and the ICMP
+ * unreachable built from it are of its family and carry correct checksums
+ * (IPv4 header, TCP, ICMP; for IPv6 TCP and ICMPv6 over the pseudo-header);
+ * recomputing the checksums of any packet stays inside it and leaves a SYN
+ * the same SYN.  An echo request that parses lies inside the input, and
+ * the reply built from its message (as the far side's ping socket would
+ * return it) is as long as the message and an IP header, with correct
+ * checksums. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,16 +19,51 @@
 
 #define CHECK(c) do { if (!(c)) abort(); } while (0)
 
+/* sum6_ok() - the IPv6 packet of n octets has its length in its header
+ * and a right TCP or ICMPv6 checksum over the RFC 8200 8.1 pseudo-header */
+static int sum6_ok(const uint8_t *ip, size_t n)
+{
+	uint8_t buf[40 + 20 + TCPRAW_ECHO_MAX];
+	size_t plen = (size_t)ip[4] << 8 | ip[5];
+
+	if (n < 40 || ip[0] != 0x60 || plen != n - 40 || plen > sizeof(buf) - 40)
+		return 0;
+	memcpy(buf, ip + 8, 32);
+	memset(buf + 32, 0, 8);
+	buf[34] = ip[4], buf[35] = ip[5], buf[39] = ip[6];
+	memcpy(buf + 40, ip + 40, plen);
+	return inet_checksum(buf, 40 + plen, 0) == 0;
+}
+
+static void check_replies6(const struct syn_info *syn)
+{
+	static const uint8_t gw[16] = { 0xfd, [15] = 2 };
+	uint8_t out[TCPRAW_ICMP_MAX];
+	size_t n;
+
+	n = tcpraw_build_rst(syn, out, sizeof(out));
+	CHECK(n == TCPRAW_RST_LEN && out[6] == 6 && sum6_ok(out, n));
+	CHECK(tcpraw_build_rst(syn, out, n - 1) == 0);
+	n = tcpraw_build_icmp_unreach(syn, TCPRAW_UNREACH_PORT, gw, out, sizeof(out));
+	CHECK(n == 48 + syn->len && out[6] == 58 && out[40] == 1 && out[41] == 4);
+	CHECK(sum6_ok(out, n) && memcmp(out + 48, syn->pkt, syn->len) == 0);
+	CHECK(tcpraw_build_icmp_unreach(syn, TCPRAW_UNREACH_PORT, gw, out, n - 1) == 0);
+}
+
 static void check_replies(const struct syn_info *syn)
 {
 	static const uint8_t gw[4] = { 10, 0, 2, 2 };
 	uint8_t out[TCPRAW_ICMP_MAX];
 	size_t n, hl;
 
+	if (syn->src.family == AF_INET6) {
+		check_replies6(syn);
+		return;
+	}
 	n = tcpraw_build_rst(syn, out, sizeof(out));
-	CHECK(n == TCPRAW_RST_LEN);
+	CHECK(n == TCPRAW_RST_LEN4);
 	CHECK(inet_checksum(out, 20, 0) == 0);
-	CHECK(tcpraw_build_rst(syn, out, TCPRAW_RST_LEN - 1) == 0);
+	CHECK(tcpraw_build_rst(syn, out, TCPRAW_RST_LEN4 - 1) == 0);
 	n = tcpraw_build_icmp_unreach(syn, TCPRAW_UNREACH_PORT, gw, out, sizeof(out));
 	CHECK(n > 28 && n <= sizeof(out));
 	hl = (size_t)(out[0] & 0x0f) * 4;
@@ -37,17 +74,22 @@ static void check_replies(const struct syn_info *syn)
 
 static void check_echo(const uint8_t *pkt, size_t size)
 {
-	static uint8_t msg[TCPRAW_ECHO_MAX], out[20 + TCPRAW_ECHO_MAX];
+	static uint8_t msg[TCPRAW_ECHO_MAX], out[40 + TCPRAW_ECHO_MAX];
 	struct echo_info e;
 	size_t n;
 
 	if (tcpraw_parse_echo(pkt, size, &e) != 0)
 		return;
 	CHECK(e.msg > pkt && e.msg + e.len <= pkt + size && e.len >= 8 && e.len <= TCPRAW_ECHO_MAX);
-	CHECK(e.src.family == AF_INET && e.dst.port == 0);
+	CHECK((e.src.family == AF_INET || e.src.family == AF_INET6) &&
+	      e.dst.family == e.src.family && e.dst.port == 0);
 	memcpy(msg, e.msg, e.len);
-	msg[0] = 0; /* the reply */
+	msg[0] = e.src.family == AF_INET6 ? 129 : 0; /* the reply */
 	n = tcpraw_build_echo_reply(&e.dst, &e.src, e.src.port, msg, e.len, out, sizeof(out));
+	if (e.src.family == AF_INET6) {
+		CHECK(n == 40 + e.len && sum6_ok(out, n));
+		return;
+	}
 	CHECK(n == 20 + e.len);
 	CHECK(inet_checksum(out, 20, 0) == 0 && inet_checksum(out + 20, e.len, 0) == 0);
 }
@@ -64,7 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(r == 0 || r == -1);
 	if (r == 0) {
 		CHECK(syn.len <= TCPRAW_SYN_MAX && syn.len <= size);
-		CHECK(syn.src.family == AF_INET && syn.src.port && syn.dst.port);
+		CHECK((syn.src.family == AF_INET || syn.src.family == AF_INET6) &&
+		      syn.dst.family == syn.src.family && syn.src.port && syn.dst.port);
 		check_replies(&syn);
 	}
 	tcpraw_fix_checksums(copy, size);
@@ -123,6 +166,42 @@ static size_t echo(uint8_t *p)
 	return 44;
 }
 
+/* ip6() - an IPv6 header from fd00::15 to 2001:db8::a, hop limit 64 */
+static void ip6(uint8_t *p, size_t plen, uint8_t nxt)
+{
+	memset(p, 0, 40);
+	p[0] = 0x60;
+	p[4] = (uint8_t)(plen >> 8), p[5] = (uint8_t)plen;
+	p[6] = nxt, p[7] = 64;
+	p[8] = 0xfd, p[23] = 0x15;
+	p[24] = 0x20, p[25] = 0x01, p[26] = 0x0d, p[27] = 0xb8, p[39] = 0x0a;
+}
+
+/* syn6() - the same SYN as syn() over IPv6 */
+static size_t syn6(uint8_t *p, size_t optlen, size_t pad)
+{
+	uint8_t v4[128];
+	size_t tl = syn(v4, optlen, 0);
+
+	memset(p, 0, 40 + tl - 20 + pad);
+	ip6(p, tl - 20, 6);
+	memcpy(p + 40, v4 + 20, tl - 20);
+	tcpraw_fix_checksums(p, 40 + tl - 20);
+	return 40 + tl - 20 + pad;
+}
+
+/* echo6() - an ICMPv6 echo request as ping sends it: 16 octets of data */
+static size_t echo6(uint8_t *p)
+{
+	uint8_t v4[44];
+
+	echo(v4);
+	ip6(p, 24, 58);
+	memcpy(p + 40, v4 + 20, 24);
+	p[40] = 128;
+	return 64;
+}
+
 static void seeds(const char *dir)
 {
 	uint8_t p[128];
@@ -131,6 +210,10 @@ static void seeds(const char *dir)
 	fuzz_seed(dir, "syn-options", p, syn(p, 20, 0));
 	fuzz_seed(dir, "syn-padded", p, syn(p, 4, 6));
 	fuzz_seed(dir, "echo", p, echo(p));
+	fuzz_seed(dir, "syn6", p, syn6(p, 0, 0));
+	fuzz_seed(dir, "syn6-options", p, syn6(p, 20, 0));
+	fuzz_seed(dir, "syn6-padded", p, syn6(p, 4, 6));
+	fuzz_seed(dir, "echo6", p, echo6(p));
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
