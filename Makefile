@@ -38,11 +38,11 @@ LDFLAGS_ALL = $(SANFLAGS) $(CONFIG_LDFLAGS)
 # Pure cores (src/core/): no sockets, no event loop, no clock, no
 # randomness; the time comes in as an argument.  Tests link these alone.
 CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c link_send.c link_sent.c link_loss.c link_dgram.c link_sched.c \
-            path.c nego.c pmtu.c hslimit.c replay.c dhcp.c busypoll.c userdirs.c nsrefuse.c \
+            path.c nego.c pmtu.c hslimit.c replay.c dhcp.c dhcp6.c ra.c busypoll.c userdirs.c nsrefuse.c \
             policy.c config.c tcpraw.c resolv.c pcp.c cmdschema.c
 # Glue: sockets, libevent, OpenSSL, namespaces, nftables.
 GLUE_SRCS = osutil.c identity.c dtls.c seal.c mesh.c session.c peer.c relay.c flow.c netns.c netlink.c nft.c \
-            capns.c capture.c egress.c network.c state.c control.c ctl_schema.c ctl_cmds.c daemon.c privdrop.c \
+            capns.c capture.c lan6.c egress.c network.c state.c control.c ctl_schema.c ctl_cmds.c daemon.c privdrop.c \
             privsep.c portmap.c portmap_pcp.c portmap_natpmp.c portmap_upnp.c forward.c \
             userns.c vmrun.c
 
@@ -55,7 +55,7 @@ BINS = $(O)/omnetd $(O)/omnetctl
 
 UNIT_TESTS = test_wire test_rangeset test_ring test_link test_link_limits test_dhcp test_policy \
              test_config test_tcpraw test_dtls test_path test_nego test_hslimit test_pcp test_control \
-             test_cmdschema test_pmtu test_replay test_busypoll test_userdirs test_nsrefuse
+             test_cmdschema test_pmtu test_replay test_busypoll test_userdirs test_nsrefuse test_dhcp6 test_ra
 UNIT_BINS = $(UNIT_TESTS:%=$(O)/tests/%)
 TEST_TOOLS = $(O)/tests/impair $(O)/tests/nl_selftest $(O)/tests/privsep_rtt \
              $(O)/tests/hostile_peer $(O)/tests/stranger $(O)/tests/rrperf
@@ -139,7 +139,7 @@ check-selftests: $(BINS) $(TEST_TOOLS)
 # in build-fuzz/.  make fuzz [FUZZ_TIME=60] [FUZZ_TARGETS="wire link"] runs
 # each for FUZZ_TIME seconds; check-fuzz runs each over its seed corpus and
 # FUZZ_CHECK_TIME seconds more; fuzz-seeds regenerates tests/fuzz/corpus/.
-FUZZ_TARGETS ?= wire link dhcp pcp natpmp config resolv syn control seal
+FUZZ_TARGETS ?= wire link dhcp dhcp6 ra pcp natpmp config resolv syn control seal
 FUZZ_GLUE = natpmp control seal
 FUZZ_TIME ?= 60
 FUZZ_CHECK_TIME ?= 4

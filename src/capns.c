@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netinet/icmp6.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -60,6 +61,47 @@ static int ipv4_unicast(const void *addr)
 	return (a >> 24) != 0 && (a >> 24) != 127 && (a >> 28) != 14 && a != 0xffffffff;
 }
 
+/* ipv6_unicast() - an address a VM's peer or destination may have: not
+ * ::, loopback, IPv4-mapped or -compatible, link-local or multicast */
+static int ipv6_unicast(const uint8_t *a)
+{
+	static const uint8_t zero[12];
+
+	return a[0] != 0xff && !(a[0] == 0xfe && (a[1] & 0xc0) == 0x80) &&
+	       memcmp(a, zero, sizeof(zero)) != 0 &&
+	       !(memcmp(a, zero, 10) == 0 && a[10] == 0xff && a[11] == 0xff);
+}
+
+/* prefix6_ok() - a /64 of unique local (fc00::/7) or global unicast
+ * (2000::/3) addresses, its host half zero */
+static int prefix6_ok(const struct in6_addr *p)
+{
+	static const uint8_t zero[8];
+	const uint8_t *a = p->s6_addr;
+
+	return ((a[0] & 0xfe) == 0xfc || (a[0] & 0xe0) == 0x20) && memcmp(a + 8, zero, 8) == 0;
+}
+
+void capns_addr6(const struct in6_addr *prefix, uint8_t host, struct in6_addr *out)
+{
+	*out = *prefix;
+	memset(out->s6_addr + 8, 0, 8);
+	out->s6_addr[15] = host;
+}
+
+void capns_router_ll(struct in6_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->s6_addr[0] = 0xfe;
+	out->s6_addr[1] = 0x80;
+	out->s6_addr[15] = CAPNS_GW6_HOST;
+}
+
+size_t capns_nsock(const struct capns_params *p)
+{
+	return p->ipv6 ? CAPNS_NSOCK : CAPNS_NSOCK_V4;
+}
+
 int capns_check(const struct capns_params *p, char *err, size_t errlen)
 {
 	const char *why = NULL;
@@ -75,10 +117,18 @@ int capns_check(const struct capns_params *p, char *err, size_t errlen)
 		why = "the gateway and DNS addresses must be IPv4 unicast";
 	else if (p->prefix_len < 8 || p->prefix_len > 30)
 		why = "the prefix length must be 8..30";
+	else if (p->ipv6 > 1 || (p->ipv6 && !prefix6_ok(&p->prefix6)))
+		why = "the IPv6 prefix must be a unique local or global unicast /64";
 	if (!why)
 		return 0;
 	snprintf(err, errlen, "capture set-up refused: %s", why);
 	return -1;
+}
+
+static int ipport_unicast(const struct ipport *a)
+{
+	return (a->family == AF_INET && ipv4_unicast(a->addr)) ||
+	       (a->family == AF_INET6 && ipv6_unicast(a->addr));
 }
 
 int capns_check_socket(int type, const struct ipport *local, const struct ipport *peer,
@@ -88,13 +138,13 @@ int capns_check_socket(int type, const struct ipport *local, const struct ipport
 
 	if (type != SOCK_STREAM && type != SOCK_DGRAM)
 		why = "neither TCP nor UDP";
-	else if (local->family != AF_INET || !ipv4_unicast(local->addr))
-		why = "the local address is not IPv4 unicast";
+	else if (!ipport_unicast(local))
+		why = "the local address is not IPv4 or IPv6 unicast";
 	else if (type == SOCK_STREAM && peer)
 		why = "a TCP socket is connected by the daemon itself";
 	else if (type == SOCK_DGRAM &&
-		 (!peer || peer->family != AF_INET || !ipv4_unicast(peer->addr)))
-		why = "a UDP socket must be connected to an IPv4 unicast address";
+		 (!peer || peer->family != local->family || !ipport_unicast(peer)))
+		why = "a UDP socket must be connected to a unicast address of its own family";
 	if (!why)
 		return 0;
 	snprintf(err, errlen, "transparent socket refused: %s", why);
@@ -204,29 +254,146 @@ static int attach_syn_filter(int fd)
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
 }
 
-/* open_tcp_udp() - the transparent listeners, on ports of the kernel's
- * choosing (the rules name them) */
-static int open_tcp_udp(struct capns_socks *s)
+/* attach_syn_filter6() - the same for IPv6: a SYN or an echo request
+ * whose header is followed by TCP or ICMPv6 directly (what comes after
+ * extension headers the parsers refuse anyway) */
+static int attach_syn_filter6(int fd)
 {
-	struct sockaddr_in any = { .sin_family = AF_INET };
-	socklen_t len = sizeof(any);
-	int one = 1, tcp = s->fd[CAPNS_TCP], udp = s->fd[CAPNS_UDP];
+	static struct sock_filter code[] = {
+		/* 0 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),           /* next header */
+		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 4), /* -> 2 | 6 */
+		/* 2 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 40 + 13),     /* TCP flags */
+		/* 3 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),
+		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 4, 5), /* -> 9 | 10 */
+		/* 5 */ BPF_STMT(BPF_RET | BPF_K, 0),
+		/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMPV6, 0, 3), /* -> 7 | 10 */
+		/* 7 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 40),          /* ICMPv6 type */
+		/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ICMP6_ECHO_REQUEST, 0, 1), /* -> 9 | 10 */
+		/* 9 */ BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		/* 10 */ BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { ARRAY_SIZE(code), code };
 
-	if (setsockopt(tcp, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+/* open_transparent() - the transparent listeners of one family, on ports
+ * of the kernel's choosing (the rules name them) */
+static int open_transparent(int tcp, int udp, int family, uint16_t *tcp_port,
+			    uint16_t *udp_port)
+{
+	struct sockaddr_storage any = { .ss_family = family };
+	int v6 = family == AF_INET6, one = 1;
+	int lvl = v6 ? SOL_IPV6 : SOL_IP;
+	int transparent = v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT;
+	int origdst = v6 ? IPV6_RECVORIGDSTADDR : IP_RECVORIGDSTADDR;
+	socklen_t size = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), len = size;
+	struct ipport bound;
+
+	/* each family its own socket: IPv4 arrives as IPv4, never mapped */
+	if ((v6 && (setsockopt(tcp, SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+		    setsockopt(udp, SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)) ||
+	    setsockopt(tcp, lvl, transparent, &one, sizeof(one)) < 0 ||
 	    setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(tcp, (struct sockaddr *)&any, sizeof(any)) < 0 || listen(tcp, 4096) < 0 ||
+	    bind(tcp, (struct sockaddr *)&any, size) < 0 || listen(tcp, 4096) < 0 ||
 	    getsockname(tcp, (struct sockaddr *)&any, &len) < 0)
 		return -1;
-	s->tcp_port = ntohs(any.sin_port);
-	any.sin_port = 0;
-	len = sizeof(any);
-	if (setsockopt(udp, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
-	    setsockopt(udp, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof(one)) < 0 ||
-	    bind(udp, (struct sockaddr *)&any, sizeof(any)) < 0 ||
+	ipport_from_sa(&bound, (struct sockaddr *)&any);
+	*tcp_port = bound.port;
+	memset(&any, 0, sizeof(any));
+	any.ss_family = family;
+	len = size;
+	if (setsockopt(udp, lvl, transparent, &one, sizeof(one)) < 0 ||
+	    setsockopt(udp, lvl, origdst, &one, sizeof(one)) < 0 ||
+	    bind(udp, (struct sockaddr *)&any, size) < 0 ||
 	    getsockname(udp, (struct sockaddr *)&any, &len) < 0)
 		return -1;
-	s->udp_port = ntohs(any.sin_port);
+	ipport_from_sa(&bound, (struct sockaddr *)&any);
+	*udp_port = bound.port;
 	return 0;
+}
+
+/* bind_service() - a UDP socket on the VM's interface alone, at port */
+static int bind_service(int fd, const char *iface, const struct sockaddr *sa, socklen_t len)
+{
+	int one = 1;
+
+	return setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, iface, (socklen_t)strlen(iface)) < 0 ||
+			       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+			       bind(fd, sa, len) < 0 ?
+		       -1 :
+		       0;
+}
+
+static int join_group(int fd, int ifindex, const char *group)
+{
+	struct ipv6_mreq m = { .ipv6mr_interface = (unsigned)ifindex };
+
+	inet_pton(AF_INET6, group, &m.ipv6mr_multiaddr);
+	return setsockopt(fd, SOL_IPV6, IPV6_JOIN_GROUP, &m, sizeof(m));
+}
+
+/* open_nd() - router solicitations in (only they pass the filter, hop
+ * limit 255 checked by the reader), advertisements out from fe80::2 with
+ * hop limit 255 (RFC 4861 6.1.1, 6.1.2) */
+static int open_nd(const struct capns *ns, int fd)
+{
+	struct sockaddr_in6 ll = { .sin6_family = AF_INET6,
+				   .sin6_scope_id = (uint32_t)ns->ifindex };
+	struct icmp6_filter f;
+	int hops = 255, one = 1, zero = 0;
+
+	capns_router_ll(&ll.sin6_addr);
+	ICMP6_FILTER_SETBLOCKALL(&f);
+	ICMP6_FILTER_SETPASS(ND_ROUTER_SOLICIT, &f);
+	return setsockopt(fd, SOL_ICMPV6, ICMP6_FILTER, &f, sizeof(f)) < 0 ||
+			       setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ns->p.iface,
+					  (socklen_t)strlen(ns->p.iface)) < 0 ||
+			       setsockopt(fd, SOL_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops)) < 0 ||
+			       setsockopt(fd, SOL_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof(hops)) < 0 ||
+			       setsockopt(fd, SOL_IPV6, IPV6_MULTICAST_LOOP, &zero, sizeof(zero)) < 0 ||
+			       setsockopt(fd, SOL_IPV6, IPV6_MULTICAST_IF, &ns->ifindex,
+					  sizeof(ns->ifindex)) < 0 ||
+			       setsockopt(fd, SOL_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof(one)) < 0 ||
+			       bind(fd, (struct sockaddr *)&ll, sizeof(ll)) < 0 ||
+			       join_group(fd, ns->ifindex, "ff02::2") < 0 ?
+		       -1 :
+		       0;
+}
+
+static int open_sockets6(struct capns *ns, struct capns_socks *s)
+{
+	struct sockaddr_in6 dhcp = { .sin6_family = AF_INET6, .sin6_port = htons(547) };
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IPV6),
+				  .sll_ifindex = ns->ifindex };
+	int mark = CAPTURE_MARK, one = 1;
+	size_t i;
+
+	s->fd[CAPNS_TCP6] = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	s->fd[CAPNS_UDP6] = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	s->fd[CAPNS_PKT6] = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				   htons(ETH_P_IPV6));
+	s->fd[CAPNS_INJECT6] = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	s->fd[CAPNS_REPLY6] = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	s->fd[CAPNS_ND6] = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+	s->fd[CAPNS_DHCP6] = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	for (i = CAPNS_NSOCK_V4; i < CAPNS_NSOCK; i++)
+		if (s->fd[i] < 0)
+			return -1;
+	return open_transparent(s->fd[CAPNS_TCP6], s->fd[CAPNS_UDP6], AF_INET6, &s->tcp_port6,
+				&s->udp_port6) < 0 ||
+			       setsockopt(s->fd[CAPNS_DHCP6], SOL_IPV6, IPV6_V6ONLY, &one,
+					  sizeof(one)) < 0 ||
+			       bind_service(s->fd[CAPNS_DHCP6], ns->p.iface, (struct sockaddr *)&dhcp,
+					    sizeof(dhcp)) < 0 ||
+			       join_group(s->fd[CAPNS_DHCP6], ns->ifindex, "ff02::1:2") < 0 ||
+			       open_nd(ns, s->fd[CAPNS_ND6]) < 0 ||
+			       attach_syn_filter6(s->fd[CAPNS_PKT6]) < 0 ||
+			       bind(s->fd[CAPNS_PKT6], (struct sockaddr *)&ll, sizeof(ll)) < 0 ||
+			       setsockopt(s->fd[CAPNS_INJECT6], SOL_SOCKET, SO_MARK, &mark,
+					  sizeof(mark)) < 0 ?
+		       -1 :
+		       0;
 }
 
 static int open_sockets(struct capns *ns, struct capns_socks *s, char *err, size_t errlen)
@@ -234,6 +401,7 @@ static int open_sockets(struct capns *ns, struct capns_socks *s, char *err, size
 	struct sockaddr_in dhcp = { .sin_family = AF_INET, .sin_port = htons(67) };
 	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP) };
 	int one = 1, mark = CAPTURE_MARK, dfd;
+	const char *what = "";
 	size_t i;
 
 	s->fd[CAPNS_TCP] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -244,16 +412,14 @@ static int open_sockets(struct capns *ns, struct capns_socks *s, char *err, size
 	s->fd[CAPNS_INJECT] = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	s->fd[CAPNS_REPLY] = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	dfd = s->fd[CAPNS_DHCP];
-	for (i = 0; i < CAPNS_NSOCK; i++)
+	for (i = 0; i < CAPNS_NSOCK_V4; i++)
 		if (s->fd[i] < 0)
 			goto fail;
-	if (open_tcp_udp(s) < 0)
+	if (open_transparent(s->fd[CAPNS_TCP], s->fd[CAPNS_UDP], AF_INET, &s->tcp_port,
+			     &s->udp_port) < 0)
 		goto fail;
-	if (setsockopt(dfd, SOL_SOCKET, SO_BINDTODEVICE, ns->p.iface,
-		       (socklen_t)strlen(ns->p.iface)) < 0 ||
-	    setsockopt(dfd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0 ||
-	    setsockopt(dfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(dfd, (struct sockaddr *)&dhcp, sizeof(dhcp)) < 0)
+	if (setsockopt(dfd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0 ||
+	    bind_service(dfd, ns->p.iface, (struct sockaddr *)&dhcp, sizeof(dhcp)) < 0)
 		goto fail;
 	ll.sll_ifindex = ns->ifindex;
 	if (attach_syn_filter(s->fd[CAPNS_PKT]) < 0 ||
@@ -263,11 +429,60 @@ static int open_sockets(struct capns *ns, struct capns_socks *s, char *err, size
 	 * here because changing it later needs CAP_NET_ADMIN */
 	if (setsockopt(s->fd[CAPNS_INJECT], SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
 		goto fail;
+	what = "IPv6 ";
+	if (ns->p.ipv6 && open_sockets6(ns, s) < 0)
+		goto fail;
 	return 0;
 fail:
-	snprintf(err, errlen, "network %s: capture sockets in namespace %s: %s", ns->p.idstr,
-		 ns->p.netns, strerror(errno));
+	snprintf(err, errlen, "network %s: %scapture sockets in namespace %s: %s%s", ns->p.idstr,
+		 what, ns->p.netns, strerror(errno),
+		 *what ? " (ipv6 = no in the configuration turns IPv6 off)" : "");
 	return -1;
+}
+
+/* ipv6_sysctls() - IPv6 on for the VM's interface, whatever the
+ * namespace's defaults; the namespace a router (it sends advertisements,
+ * takes none) that forwards nothing */
+static void ipv6_sysctls(const char *iface)
+{
+	static const struct { const char *name, *value; } set[] = {
+		{ "disable_ipv6", "0" }, { "accept_ra", "0" }, { "router_solicitations", "0" },
+	};
+	char path[128];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(set); i++) {
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", iface, set[i].name);
+		netns_sysctl(path, set[i].value);
+	}
+	netns_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "0");
+}
+
+/* configure_addresses6() - fe80::2 (the router the VM's advertisements
+ * name), the gateway prefix::2/64 (and with it the prefix's route), the
+ * DNS service prefix::3, and the fwmark rule and local route that bring
+ * re-injected SYNs to the listener; NULL, or what failed */
+static const char *configure_addresses6(const struct capns *ns)
+{
+	const struct capns_params *p = &ns->p;
+	struct in6_addr ll, gw, dns;
+
+	capns_router_ll(&ll);
+	capns_addr6(&p->prefix6, CAPNS_GW6_HOST, &gw);
+	capns_addr6(&p->prefix6, CAPNS_DNS6_HOST, &dns);
+	ipv6_sysctls(p->iface);
+	if (nl_addr_add(p->iface, AF_INET6, &ll, 64) < 0)
+		return "add the router's link-local address";
+	if (nl_addr_add(p->iface, AF_INET6, &gw, 64) < 0)
+		return "add the IPv6 gateway address";
+	if (nl_addr_add(p->iface, AF_INET6, &dns, 128) < 0)
+		return "add the IPv6 DNS address";
+	if (nl_rule_fwmark(AF_INET6, CAPTURE_MARK, 0xffffffff, CAPTURE_TABLE, CAPTURE_RULE_PRIO,
+			   1) < 0)
+		return "add the IPv6 fwmark rule";
+	if (nl_route_local_default(AF_INET6, CAPTURE_TABLE, 1) < 0)
+		return "add the IPv6 local route";
+	return NULL;
 }
 
 static int configure_addresses(const struct capns *ns, char *err, size_t errlen)
@@ -291,6 +506,8 @@ static int configure_addresses(const struct capns *ns, char *err, size_t errlen)
 		e = "add the fwmark rule";
 	else if (nl_route_local_default(AF_INET, CAPTURE_TABLE, 1) < 0)
 		e = "add the local route";
+	else if (p->ipv6)
+		e = configure_addresses6(ns);
 	if (e) {
 		snprintf(err, errlen, "network %s: cannot %s in namespace %s: %s", p->idstr, e,
 			 p->netns, strerror(errno));
@@ -306,6 +523,49 @@ static int configure_addresses(const struct capns *ns, char *err, size_t errlen)
 	netns_sysctl(path, "0");
 	netns_sysctl("/proc/sys/net/ipv4/ip_forward", "0");
 	return 0;
+}
+
+/* install_rules6() - as for IPv4, and what IPv6 needs besides: the
+ * link's own traffic (neighbour discovery, router solicitations, DHCPv6,
+ * all link-local or link-scope multicast) reaches the namespace's kernel
+ * and the daemon's sockets */
+static int install_rules6(const struct capns *ns, const struct capns_socks *s, char *err,
+			  size_t errlen)
+{
+	const struct capns_params *p = &ns->p;
+	char rules[4096], gw[INET6_ADDRSTRLEN], dns[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+
+	capns_addr6(&p->prefix6, CAPNS_GW6_HOST, &a);
+	inet_ntop(AF_INET6, &a, gw, sizeof(gw));
+	capns_addr6(&p->prefix6, CAPNS_DNS6_HOST, &a);
+	inet_ntop(AF_INET6, &a, dns, sizeof(dns));
+	inet_ntop(AF_INET6, &p->prefix6, net, sizeof(net));
+	snprintf(rules, sizeof(rules),
+		 "table ip6 " NFT_TABLE "\n"
+		 "delete table ip6 " NFT_TABLE "\n"
+		 "table ip6 " NFT_TABLE " {\n"
+		 "  chain gate {\n"
+		 "    type filter hook prerouting priority raw; policy accept;\n"
+		 "    iifname \"%1$s\" tcp flags & (syn | ack) == syn drop\n"
+		 "  }\n"
+		 "  chain capture {\n"
+		 "    type filter hook prerouting priority mangle; policy accept;\n"
+		 "    iifname \"%1$s\" ip6 daddr { fe80::/10, ff02::/16 } accept\n"
+		 "    iifname \"%1$s\" fib daddr type multicast drop\n"
+		 "    iifname \"%1$s\" icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n"
+		 "    iifname \"%1$s\" ip6 daddr { %2$s, %3$s } icmpv6 type echo-request accept\n"
+		 "    iifname \"%1$s\" meta l4proto tcp tproxy to :%4$u meta mark set %6$u accept\n"
+		 "    iifname \"%1$s\" meta l4proto udp tproxy to :%5$u meta mark set %6$u accept\n"
+		 "    iifname \"lo\" meta mark %6$u ip6 saddr %7$s/64 meta l4proto tcp tproxy to :%4$u accept\n"
+		 "    iifname \"%1$s\" drop\n"
+		 "  }\n"
+		 "  chain forward {\n"
+		 "    type filter hook forward priority filter; policy drop;\n"
+		 "  }\n"
+		 "}\n",
+		 p->iface, gw, dns, s->tcp_port6, s->udp_port6, CAPTURE_MARK, net);
+	return nft_run(rules, err, errlen);
 }
 
 static int install_rules(const struct capns *ns, const struct capns_socks *s, char *err,
@@ -342,7 +602,28 @@ static int install_rules(const struct capns *ns, const struct capns_socks *s, ch
 		 "  }\n"
 		 "}\n",
 		 p->iface, gw, dns, s->tcp_port, s->udp_port, CAPTURE_MARK, net, p->prefix_len);
-	return nft_run(rules, err, errlen);
+	if (nft_run(rules, err, errlen) < 0)
+		return -1;
+	return ns->p.ipv6 ? install_rules6(ns, s, err, errlen) : 0;
+}
+
+static void remove_setup6(const struct capns *ns)
+{
+	const struct capns_params *p = &ns->p;
+	struct in6_addr a;
+	char err[512];
+
+	if (nft_run("table ip6 " NFT_TABLE "\ndelete table ip6 " NFT_TABLE "\n", err,
+		    sizeof(err)) < 0)
+		log_warnx("network %s: %s", p->idstr, err);
+	nl_route_local_default(AF_INET6, CAPTURE_TABLE, 0);
+	nl_rule_fwmark(AF_INET6, CAPTURE_MARK, 0xffffffff, CAPTURE_TABLE, CAPTURE_RULE_PRIO, 0);
+	capns_addr6(&p->prefix6, CAPNS_DNS6_HOST, &a);
+	nl_addr_del(p->iface, AF_INET6, &a, 128);
+	capns_addr6(&p->prefix6, CAPNS_GW6_HOST, &a);
+	nl_addr_del(p->iface, AF_INET6, &a, 64);
+	capns_router_ll(&a);
+	nl_addr_del(p->iface, AF_INET6, &a, 64);
 }
 
 static void remove_setup(const struct capns *ns)
@@ -356,6 +637,8 @@ static void remove_setup(const struct capns *ns)
 	nl_rule_fwmark(AF_INET, CAPTURE_MARK, 0xffffffff, CAPTURE_TABLE, CAPTURE_RULE_PRIO, 0);
 	nl_addr_del(p->iface, AF_INET, &p->dns, 32);
 	nl_addr_del(p->iface, AF_INET, &p->gateway, p->prefix_len);
+	if (p->ipv6)
+		remove_setup6(ns);
 }
 
 static void close_socks(struct capns_socks *s)
@@ -421,13 +704,15 @@ int capns_socket(struct capns *ns, int type, const struct ipport *local,
 
 	if (netns_enter(ns->nsfd) < 0)
 		return -1;
-	fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(local->family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	netns_leave();
 	if (fd < 0)
 		return -1;
 	/* IP_TRANSPARENT, and binding below port 1024 (a VM's DNS or HTTP
 	 * destination), need a capability: both here, at creation */
-	if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
+	if ((local->family == AF_INET6 ?
+		     setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)) :
+		     setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one))) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&a, al) < 0 ||
 	    (peer && connect(fd, (struct sockaddr *)&b, ipport_to_sa(peer, &b)) < 0)) {

@@ -28,7 +28,20 @@ struct capns_params {
 	char iface[16];                 /* the VM's interface in it */
 	struct in_addr gateway, dns;
 	uint32_t prefix_len;
+	/* IPv6: the VM network's /64 (ULA or global unicast), in which the
+	 * gateway is ::2 and the DNS service ::3; the router's link-local
+	 * address is fe80::2 (as slirp's).  Off: none of the v6 sockets. */
+	uint32_t ipv6;
+	struct in6_addr prefix6;
 };
+
+/* The addresses in a VM network's IPv6 prefix, by their last octet. */
+#define CAPNS_GW6_HOST	2
+#define CAPNS_DNS6_HOST	3
+/* capns_addr6() - the address prefix::host (host < 256) */
+void capns_addr6(const struct in6_addr *prefix, uint8_t host, struct in6_addr *out);
+/* capns_router_ll() - the router's link-local address, fe80::2 */
+void capns_router_ll(struct in6_addr *out);
 
 /* The sockets a capture runs on, in the capture namespace. */
 enum capns_sock {
@@ -38,13 +51,27 @@ enum capns_sock {
 	CAPNS_PKT,      /* packet socket: the SYN gate's copy of held SYNs */
 	CAPNS_INJECT,   /* raw, with the capture's fwmark: re-injects SYNs */
 	CAPNS_REPLY,    /* raw: RSTs and ICMP errors for refused SYNs */
+	/* IPv6, only when the network has it (and then all of them) */
+	CAPNS_TCP6,
+	CAPNS_UDP6,
+	CAPNS_PKT6,
+	CAPNS_INJECT6,
+	CAPNS_REPLY6,
+	CAPNS_ND6,      /* raw ICMPv6: router solicitations in, advertisements out */
+	CAPNS_DHCP6,    /* UDP port 547 on the VM's interface */
 	CAPNS_NSOCK
 };
+#define CAPNS_NSOCK_V4	CAPNS_TCP6
 
 struct capns_socks {
 	int fd[CAPNS_NSOCK];
 	uint16_t tcp_port, udp_port;
+	uint16_t tcp_port6, udp_port6;
 };
+
+/* capns_nsock() - how many of the sockets a set-up with p makes: the
+ * IPv4 ones, then the IPv6 ones if it has IPv6 */
+size_t capns_nsock(const struct capns_params *p);
 
 struct capns;
 
@@ -67,8 +94,8 @@ int capns_setup(struct capns *ns, struct capns_socks *s, char *err, size_t errle
  * did), close it */
 void capns_free(struct capns *ns);
 /* capns_check_socket() - 0 if a per-flow socket may be made: TCP bound to
- * an IPv4 unicast address and not connected, or UDP bound likewise and
- * connected to one; -1 with why */
+ * a unicast address and not connected, or UDP bound likewise and
+ * connected to one of the same family; -1 with why */
 int capns_check_socket(int type, const struct ipport *local, const struct ipport *peer,
 		       char *err, size_t errlen);
 /* capns_socket() - a socket in the capture namespace, transparent and

@@ -36,12 +36,14 @@
 
 #include <event2/event.h>
 
+#include "capns.h"
 #include "capture.h"
 #include "daemon.h"
 #include "dhcp.h"
 #include "egress.h"
 #include "flow.h"
 #include "idmap.h"
+#include "lan6.h"
 #include "link.h"
 #include "log.h"
 #include "osutil.h"
@@ -55,19 +57,32 @@
 #define SYN_HOLD_MS(d) ((d)->cfg.connect_timeout_ms + 5000)
 #define SYN_BATCH 8 /* SYNs per recvmmsg() */
 
+/* One address family's share of the capture: its listeners, its SYN
+ * gate's packet socket, its raw sockets.  IPv6's is unused (fds -1) when
+ * the network has no IPv6. */
+struct capture_af {
+	struct capture *c;
+	uint16_t tcp_port, udp_port;
+	int tcp_fd, udp_fd, pkt_fd, inject_fd, reply_fd;
+	struct event *tcp_ev, *udp_ev, *pkt_ev;
+};
+enum { AF4, AF6 };
+
 struct capture {
 	struct network *net;
 	struct daemon *d;
 	struct privcap *pc;     /* the namespace's set-up, here or in the helper */
-	uint16_t tcp_port, udp_port;
-	int tcp_fd, udp_fd, dhcp_fd, pkt_fd, inject_fd, reply_fd;
-	struct event *tcp_ev, *udp_ev, *dhcp_ev, *pkt_ev;
+	struct capture_af af[2];
+	int dhcp_fd;
+	struct event *dhcp_ev;
 	struct dhcp_server *dhcp;
+	struct lan6 *lan6;      /* IPv6: router advertisements and DHCPv6 */
 	struct idmap tcp_tab;   /* tuple hash -> flow chain: SYNs held and accepted */
 	struct idmap udp_tab;
 	struct idmap icmp_tab;  /* (VM, identifier) and destination -> echo flow */
 	unsigned accepts_due;   /* flows whose SYN was let through, not accepted yet */
 	struct in_addr vm_seen; /* the VM's address in its last new flow (0: none yet) */
+	struct in6_addr vm_seen6; /* and its IPv6 address (:: none yet) */
 	struct capture_counters ctr;
 };
 
@@ -154,13 +169,41 @@ static struct session *peer_session(struct capture *c)
 	return p->session;
 }
 
+static struct capture_af *af_of(struct capture *c, int family)
+{
+	return &c->af[family == AF_INET6 ? AF6 : AF4];
+}
+
+/* is_service() - whether a is the network's gateway (CAPNS_GW6_HOST) or
+ * DNS (CAPNS_DNS6_HOST) address in a's family */
+static int is_service(const struct capture *c, const struct ipport *a, uint8_t host6)
+{
+	const struct network *n = c->net;
+	struct in6_addr a6;
+
+	if (a->family == AF_INET)
+		return memcmp(a->addr, host6 == CAPNS_GW6_HOST ? &n->gateway : &n->dns, 4) == 0;
+	if (!n->ipv6)
+		return 0;
+	capns_addr6(&n->prefix6, host6, &a6);
+	return memcmp(a->addr, &a6, 16) == 0;
+}
+
+/* gateway_addr() - the gateway's address in the family of a, the source
+ * of the ICMP errors the network itself sends */
+static void gateway_addr(const struct capture *c, int family, uint8_t out[16])
+{
+	if (family == AF_INET6)
+		capns_addr6(&c->net->prefix6, CAPNS_GW6_HOST, (struct in6_addr *)out);
+	else
+		memcpy(out, &c->net->gateway, 4);
+}
+
 static uint8_t dst_kind(const struct capture *c, const struct ipport *dst)
 {
-	if (dst->family != AF_INET)
-		return WIRE_DST_ADDR;
-	if (dst->port == 53 && memcmp(dst->addr, &c->net->dns, 4) == 0)
+	if (dst->port == 53 && is_service(c, dst, CAPNS_DNS6_HOST))
 		return WIRE_DST_DNS;
-	if (memcmp(dst->addr, &c->net->gateway, 4) == 0)
+	if (is_service(c, dst, CAPNS_GW6_HOST))
 		return WIRE_DST_GATEWAY;
 	return WIRE_DST_ADDR;
 }
@@ -179,12 +222,19 @@ static struct flow *open_vm_flow(struct capture *c, struct session *s, uint8_t p
 
 /* ---- TCP: the SYN gate ------------------------------------------------ */
 
-static void send_raw(int fd, const uint8_t *pkt, size_t len, const struct ipport *to)
+/* send_raw() - a whole IP packet to to, on the raw socket of its family
+ * (the inject socket or the reply socket) */
+static void send_raw(struct capture *c, int inject, const uint8_t *pkt, size_t len,
+		     const struct ipport *to)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct capture_af *af = af_of(c, to->family);
+	struct sockaddr_storage ss;
+	struct ipport dst = *to;
+	socklen_t sl;
 
-	memcpy(&sin.sin_addr, to->addr, 4);
-	if (sendto(fd, pkt, len, 0, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+	dst.port = 0; /* a raw socket takes the port field as a protocol */
+	sl = ipport_to_sa(&dst, &ss);
+	if (sendto(inject ? af->inject_fd : af->reply_fd, pkt, len, 0, (struct sockaddr *)&ss, sl) < 0)
 		log_debug("capture: raw send: %s", strerror(errno));
 }
 
@@ -224,11 +274,16 @@ static void handle_syn(struct capture *c, const struct syn_info *syn)
 static void note_vm(struct capture *c, const struct ipport *vm);
 
 /* echo_nowhere() - a ping to every host or a group: the limited
- * broadcast, multicast, this network's broadcast, 0.0.0.0/8 */
+ * broadcast, multicast, this network's broadcast, 0.0.0.0/8; for IPv6,
+ * multicast, link-local (no one else is on the VM's link) and :: */
 static int echo_nowhere(const struct capture *c, const struct ipport *dst)
 {
+	static const uint8_t zero[16];
 	uint32_t a, mask = ipv4_netmask(c->net->prefix_len);
 
+	if (dst->family == AF_INET6)
+		return dst->addr[0] == 0xff || (dst->addr[0] == 0xfe && (dst->addr[1] & 0xc0) == 0x80) ||
+		       memcmp(dst->addr, zero, 16) == 0;
 	memcpy(&a, dst->addr, 4);
 	return dst->addr[0] == 0 || (dst->addr[0] & 0xf0) == 0xe0 || a == 0xffffffff ||
 	       ((a & mask) == (c->net->gateway.s_addr & mask) && (a & ~mask) == ~mask);
@@ -242,7 +297,7 @@ static void handle_echo(struct capture *c, const struct echo_info *e)
 	/* the gateway and the DNS address: the namespace's kernel answers;
 	 * broadcast and multicast (which the rules' fib check drops, but this
 	 * socket sees first) go nowhere, as the VM's other broadcasts do */
-	if (memcmp(e->dst.addr, &c->net->gateway, 4) == 0 || memcmp(e->dst.addr, &c->net->dns, 4) == 0 ||
+	if (is_service(c, &e->dst, CAPNS_GW6_HOST) || is_service(c, &e->dst, CAPNS_DNS6_HOST) ||
 	    echo_nowhere(c, &e->dst))
 		return;
 	c->ctr.echo_requests++;
@@ -265,11 +320,12 @@ static void handle_echo(struct capture *c, const struct echo_info *e)
 
 void capture_dgram_unreach(struct capture *c, const struct flow *f, uint64_t reason)
 {
-	uint8_t pkt[TCPRAW_DGRAM_UNREACH_LEN];
-	const uint8_t *from = (const uint8_t *)&c->net->gateway;
-	uint8_t code;
+	uint8_t pkt[TCPRAW_DGRAM_UNREACH_LEN], gw[16];
+	const uint8_t *from = gw;
+	uint8_t code, proto;
 	size_t n;
 
+	gateway_addr(c, f->vm.family, gw);
 	if (f->kind == WIRE_DST_VM)
 		return; /* a forward's client is not the VM */
 	if (reason == RST_REFUSED && f->proto == WIRE_PROTO_UDP) {
@@ -282,30 +338,32 @@ void capture_dgram_unreach(struct capture *c, const struct flow *f, uint64_t rea
 	} else {
 		return;
 	}
-	n = tcpraw_build_dgram_unreach(&f->vm, &f->remote, f->proto, f->echo_seq, code, from, pkt,
+	/* an IPv6 echo flow's messages are ICMPv6's */
+	proto = f->proto == WIRE_PROTO_ICMP && f->vm.family == AF_INET6 ? IPPROTO_ICMPV6 : f->proto;
+	n = tcpraw_build_dgram_unreach(&f->vm, &f->remote, proto, f->echo_seq, code, from, pkt,
 				       sizeof(pkt));
 	if (n) {
 		c->ctr.unreach_sent++;
-		send_raw(c->reply_fd, pkt, n, &f->vm);
+		send_raw(c, 0, pkt, n, &f->vm);
 	}
 }
 
 void capture_echo_reply(struct capture *c, struct flow *f, const uint8_t *msg, size_t len)
 {
-	uint8_t pkt[20 + TCPRAW_ECHO_MAX];
+	uint8_t pkt[40 + TCPRAW_ECHO_MAX];
 	size_t n = tcpraw_build_echo_reply(&f->remote, &f->vm, f->vm.port, msg, len, pkt, sizeof(pkt));
 
 	if (!n)
 		return; /* not an echo reply: the consumer sends nothing else */
 	c->ctr.echo_replies++;
-	send_raw(c->reply_fd, pkt, n, &f->vm);
+	send_raw(c, 0, pkt, n, &f->vm);
 }
 
 /* on_packet() - the VM's SYNs and echo requests, a batch per recvmmsg(): a
  * short batch means the socket is drained, without a recv() that says so */
 static void on_packet(evutil_socket_t fd, short what, void *arg)
 {
-	struct capture *c = arg;
+	struct capture *c = ((struct capture_af *)arg)->c;
 	uint8_t bufs[SYN_BATCH][2048];
 	struct mmsghdr msgs[SYN_BATCH];
 	struct iovec iov[SYN_BATCH];
@@ -349,7 +407,7 @@ void capture_syn_accepted(struct capture *c, struct flow *f)
 	/* the VM's NIC may have left the checksum to an offload that never
 	 * happened on this path: recompute before the kernel checks it */
 	tcpraw_fix_checksums(copy.pkt, copy.len);
-	send_raw(c->inject_fd, copy.pkt, copy.len, &copy.dst);
+	send_raw(c, 1, copy.pkt, copy.len, &copy.dst);
 	if (!f->syn_passed) {
 		f->syn_passed = 1;
 		c->accepts_due++;
@@ -358,17 +416,17 @@ void capture_syn_accepted(struct capture *c, struct flow *f)
 
 void capture_reject_syn(struct capture *c, const struct syn_info *syn, uint64_t reason)
 {
-	uint8_t pkt[256];
+	uint8_t pkt[TCPRAW_ICMP_MAX], gw[16];
 	size_t n;
 
+	gateway_addr(c, syn->src.family, gw);
 	if (reason == RST_UNREACHABLE || reason == RST_TIMEOUT || reason == RST_LINK ||
 	    reason == RST_NETWORK)
-		n = tcpraw_build_icmp_unreach(syn, 1 /* host unreachable */,
-					      (const uint8_t *)&c->net->gateway, pkt, sizeof(pkt));
+		n = tcpraw_build_icmp_unreach(syn, TCPRAW_UNREACH_HOST, gw, pkt, sizeof(pkt));
 	else
 		n = tcpraw_build_rst(syn, pkt, sizeof(pkt));
 	if (n)
-		send_raw(c->reply_fd, pkt, n, &syn->src);
+		send_raw(c, 0, pkt, n, &syn->src);
 }
 
 /* note_vm() - the VM's address as its own flows show it: a provider that
@@ -380,6 +438,12 @@ static void note_vm(struct capture *c, const struct ipport *vm)
 	const struct network *n = c->net;
 	uint32_t a, mask = ipv4_netmask(n->prefix_len);
 
+	if (vm->family == AF_INET6) {
+		if (n->ipv6 && memcmp(vm->addr, &n->prefix6, 8) == 0 &&
+		    !is_service(c, vm, CAPNS_GW6_HOST) && !is_service(c, vm, CAPNS_DNS6_HOST))
+			memcpy(&c->vm_seen6, vm->addr, 16);
+		return;
+	}
 	if (vm->family != AF_INET)
 		return;
 	memcpy(&a, vm->addr, 4);
@@ -428,7 +492,8 @@ static void accept_one(struct capture *c, int fd, const struct sockaddr *peer)
  * turn); one that never completes leaves the count when it times out. */
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
-	struct capture *c = arg;
+	struct capture_af *af = arg;
+	struct capture *c = af->c;
 	struct sockaddr_storage peer;
 	socklen_t pl;
 	int i, s;
@@ -437,7 +502,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 		pl = sizeof(peer);
 		s = accept4(fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (s < 0 && (errno == EMFILE || errno == ENFILE))
-			daemon_pause_event(c->d, c->tcp_ev, 100);
+			daemon_pause_event(c->d, af->tcp_ev, 100);
 		if (s < 0)
 			break;
 		daemon_io(c->d, 0);
@@ -523,12 +588,12 @@ static void udp_from_vm(struct capture *c, const struct ipport *vm, const struct
 
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
-	struct capture *c = arg;
+	struct capture *c = ((struct capture_af *)arg)->c;
 	uint8_t buf[65536], cbuf[256];
 	int i;
 
 	for (i = 0; i < 256; i++) {
-		struct sockaddr_in from;
+		struct sockaddr_storage from;
 		struct iovec iov = { buf, sizeof(buf) };
 		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
 				     .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
@@ -539,7 +604,8 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		if (n < 0)
 			break;
 		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_ORIGDSTADDR)
+			if ((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_ORIGDSTADDR) ||
+			    (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_ORIGDSTADDR))
 				ipport_from_sa(&dst, (struct sockaddr *)CMSG_DATA(cm));
 		}
 		if (!dst.family)
@@ -594,9 +660,9 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-static struct event *watch(struct capture *c, int fd, event_callback_fn cb)
+static struct event *watch(struct capture *c, int fd, event_callback_fn cb, void *arg)
 {
-	struct event *ev = event_new(c->d->base, fd, EV_READ | EV_PERSIST, cb, c);
+	struct event *ev = event_new(c->d->base, fd, EV_READ | EV_PERSIST, cb, arg);
 
 	event_add(ev, NULL);
 	return ev;
@@ -612,18 +678,57 @@ static void capns_params_of(const struct network *n, struct capns_params *p)
 	p->gateway = n->gateway;
 	p->dns = n->dns;
 	p->prefix_len = n->prefix_len;
+	p->ipv6 = n->ipv6 != 0;
+	p->prefix6 = n->prefix6;
+}
+
+static void take_af(struct capture_af *af, const struct capns_socks *s, int v6)
+{
+	af->tcp_fd = s->fd[v6 ? CAPNS_TCP6 : CAPNS_TCP];
+	af->udp_fd = s->fd[v6 ? CAPNS_UDP6 : CAPNS_UDP];
+	af->pkt_fd = s->fd[v6 ? CAPNS_PKT6 : CAPNS_PKT];
+	af->inject_fd = s->fd[v6 ? CAPNS_INJECT6 : CAPNS_INJECT];
+	af->reply_fd = s->fd[v6 ? CAPNS_REPLY6 : CAPNS_REPLY];
+	af->tcp_port = v6 ? s->tcp_port6 : s->tcp_port;
+	af->udp_port = v6 ? s->udp_port6 : s->udp_port;
 }
 
 static void take_sockets(struct capture *c, const struct capns_socks *s)
 {
-	c->tcp_fd = s->fd[CAPNS_TCP];
-	c->udp_fd = s->fd[CAPNS_UDP];
+	take_af(&c->af[AF4], s, 0);
+	take_af(&c->af[AF6], s, 1);
 	c->dhcp_fd = s->fd[CAPNS_DHCP];
-	c->pkt_fd = s->fd[CAPNS_PKT];
-	c->inject_fd = s->fd[CAPNS_INJECT];
-	c->reply_fd = s->fd[CAPNS_REPLY];
-	c->tcp_port = s->tcp_port;
-	c->udp_port = s->udp_port;
+}
+
+static void watch_af(struct capture *c, struct capture_af *af)
+{
+	if (af->tcp_fd < 0)
+		return;
+	af->tcp_ev = watch(c, af->tcp_fd, on_accept, af);
+	af->udp_ev = watch(c, af->udp_fd, on_udp, af);
+	af->pkt_ev = watch(c, af->pkt_fd, on_packet, af);
+}
+
+static void close_af(struct capture_af *af)
+{
+	struct event **evs[] = { &af->tcp_ev, &af->udp_ev, &af->pkt_ev };
+	int *fds[] = { &af->tcp_fd, &af->udp_fd, &af->pkt_fd, &af->inject_fd, &af->reply_fd };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(evs); i++) {
+		if (*evs[i])
+			event_free(*evs[i]);
+		*evs[i] = NULL;
+	}
+	for (i = 0; i < ARRAY_SIZE(fds); i++)
+		close_fd(fds[i]);
+}
+
+static void init_af(struct capture *c, struct capture_af *af)
+{
+	memset(af, 0, sizeof(*af));
+	af->c = c;
+	af->tcp_fd = af->udp_fd = af->pkt_fd = af->inject_fd = af->reply_fd = -1;
 }
 
 struct capture *capture_new(struct network *n, char *err, size_t errlen)
@@ -634,7 +739,9 @@ struct capture *capture_new(struct network *n, char *err, size_t errlen)
 
 	c->net = n;
 	c->d = n->d;
-	c->tcp_fd = c->udp_fd = c->dhcp_fd = c->pkt_fd = c->inject_fd = c->reply_fd = -1;
+	init_af(c, &c->af[AF4]);
+	init_af(c, &c->af[AF6]);
+	c->dhcp_fd = -1;
 	idmap_init(&c->tcp_tab);
 	idmap_init(&c->udp_tab);
 	idmap_init(&c->icmp_tab);
@@ -648,12 +755,14 @@ struct capture *capture_new(struct network *n, char *err, size_t errlen)
 	if (!c->pc)
 		goto fail;
 	take_sockets(c, &s);
-	c->tcp_ev = watch(c, c->tcp_fd, on_accept);
-	c->udp_ev = watch(c, c->udp_fd, on_udp);
-	c->dhcp_ev = watch(c, c->dhcp_fd, on_dhcp);
-	c->pkt_ev = watch(c, c->pkt_fd, on_packet);
-	log_info("network %s: capturing %s in namespace %s (gateway %s, TCP :%u, UDP :%u)",
-		 n->idstr, n->iface, n->netns, inet_ntoa(n->gateway), c->tcp_port, c->udp_port);
+	watch_af(c, &c->af[AF4]);
+	watch_af(c, &c->af[AF6]);
+	c->dhcp_ev = watch(c, c->dhcp_fd, on_dhcp, c);
+	if (n->ipv6 && !(c->lan6 = lan6_new(n, s.fd[CAPNS_ND6], s.fd[CAPNS_DHCP6], err, errlen)))
+		goto fail;
+	log_info("network %s: capturing %s in namespace %s (gateway %s, TCP :%u, UDP :%u)%s",
+		 n->idstr, n->iface, n->netns, inet_ntoa(n->gateway), c->af[AF4].tcp_port,
+		 c->af[AF4].udp_port, n->ipv6 ? "" : ", IPv6 off");
 	return c;
 fail:
 	capture_free(c);
@@ -662,21 +771,14 @@ fail:
 
 void capture_free(struct capture *c)
 {
-	struct event **evs[4];
-	int *fds[6];
-	size_t i;
-
 	if (!c)
 		return;
-	evs[0] = &c->tcp_ev, evs[1] = &c->udp_ev, evs[2] = &c->dhcp_ev, evs[3] = &c->pkt_ev;
-	fds[0] = &c->tcp_fd, fds[1] = &c->udp_fd, fds[2] = &c->dhcp_fd, fds[3] = &c->pkt_fd;
-	fds[4] = &c->inject_fd, fds[5] = &c->reply_fd;
-	for (i = 0; i < ARRAY_SIZE(evs); i++) {
-		if (*evs[i])
-			event_free(*evs[i]);
-	}
-	for (i = 0; i < ARRAY_SIZE(fds); i++)
-		close_fd(fds[i]);
+	lan6_free(c->lan6);
+	close_af(&c->af[AF4]);
+	close_af(&c->af[AF6]);
+	if (c->dhcp_ev)
+		event_free(c->dhcp_ev);
+	close_fd(&c->dhcp_fd);
 	privcap_close(c->pc);
 	dhcp_free(c->dhcp);
 	idmap_free(&c->tcp_tab);
@@ -705,6 +807,21 @@ const struct capture_counters *capture_counters(const struct capture *c)
 	return &c->ctr;
 }
 
+const struct lan6 *capture_lan6(const struct capture *c)
+{
+	return c->lan6;
+}
+
+int capture_vm_addr6(const struct capture *c, struct in6_addr *addr)
+{
+	if (lan6_lease(c->lan6, addr) == 0)
+		return 0;
+	if (IN6_IS_ADDR_UNSPECIFIED(&c->vm_seen6))
+		return -1;
+	*addr = c->vm_seen6;
+	return 0;
+}
+
 /* ---- port forwards: flows the consumer opens towards the VM ------------ */
 
 static void refuse_inbound(struct session *s, struct link_flow *lf, uint64_t reason)
@@ -713,16 +830,28 @@ static void refuse_inbound(struct session *s, struct link_flow *lf, uint64_t rea
 	session_wake(s);
 }
 
-/* inbound_target() - the VM's leased address and the forward's port; -1
- * (and why) when the flow cannot reach it */
+/* inbound_target() - the VM's address and the forward's port: for an
+ * IPv6 client the VM's IPv6 address if it has one we know (its DHCPv6
+ * lease, else the source of its last IPv6 flow), else its IPv4 one (its
+ * lease, or the source of its last flow); -1 (and why) when the flow
+ * cannot reach it */
 static int inbound_target(struct network *n, struct link_flow *lf, struct ipport *vm,
 			  const char **why)
 {
 	struct in_addr lease;
+	struct in6_addr lease6;
 
 	if (link_flow_kind(lf) != WIRE_DST_VM) {
 		*why = "the consumer asked for a destination other than the VM";
 		return -1;
+	}
+	if (link_flow_src(lf)->family == AF_INET6 && n->cap &&
+	    capture_vm_addr6(n->cap, &lease6) == 0) {
+		memset(vm, 0, sizeof(*vm));
+		vm->family = AF_INET6;
+		vm->port = link_flow_dst(lf)->port;
+		memcpy(vm->addr, &lease6, 16);
+		return 0;
 	}
 	if (!n->cap || capture_vm_addr(n->cap, &lease) < 0) {
 		*why = "the VM has no address yet (no DHCP lease, no flow of its own)";
@@ -736,13 +865,14 @@ static int inbound_target(struct network *n, struct link_flow *lf, struct ipport
 }
 
 /* inbound_source() - the address the VM sees a forward's client come from:
- * the client's own, or for an IPv6 client (the VM's network is IPv4) the
- * gateway's, with a port of the kernel's choosing */
+ * the client's own, or for an IPv6 client reaching the VM over IPv4 (the
+ * network or the VM has no IPv6) the gateway's, with a port of the
+ * kernel's choosing */
 static void inbound_source(const struct network *n, const struct ipport *client,
-			   struct ipport *from)
+			   const struct ipport *vm, struct ipport *from)
 {
 	*from = *client;
-	if (client->family == AF_INET)
+	if (client->family == vm->family)
 		return;
 	memset(from, 0, sizeof(*from));
 	from->family = AF_INET;
@@ -783,7 +913,7 @@ void capture_inbound_open(struct session *s, struct link_flow *lf)
 		refuse_inbound(s, lf, RST_RESOURCE);
 		return;
 	}
-	inbound_source(n, link_flow_src(lf), &from);
+	inbound_source(n, link_flow_src(lf), &vm, &from);
 	fd = link_flow_proto(lf) == WIRE_PROTO_UDP ? ns_socket(n->cap, SOCK_DGRAM, &from, &vm)
 					 : ns_socket(n->cap, SOCK_STREAM, &from, NULL);
 	if (fd < 0) {

@@ -54,7 +54,13 @@ int capture_lease(const struct capture *c, struct in_addr *addr);
  * the source of its last new flow (a provider restarted while the VM kept
  * its address); 0, or -1 if neither */
 int capture_vm_addr(const struct capture *c, struct in_addr *addr);
+/* capture_vm_addr6() - the VM's IPv6 address for a port forward: its
+ * DHCPv6 lease, else the source of its last IPv6 flow; 0, or -1 */
+int capture_vm_addr6(const struct capture *c, struct in6_addr *addr);
 const struct capture_counters *capture_counters(const struct capture *c);
+/* capture_lan6() - the network's IPv6 router and DHCPv6 server, or NULL */
+struct lan6;
+const struct lan6 *capture_lan6(const struct capture *c);
 /* capture_housekeeping() - expire held SYNs the peer never answered */
 void capture_housekeeping(struct capture *c, uint64_t now_ms);
 

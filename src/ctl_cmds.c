@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "capns.h"
 #include "capture.h"
 #include "cmdschema.h"
 #include "control.h"
@@ -20,6 +21,7 @@
 #include "flow.h"
 #include "forward.h"
 #include "identity.h"
+#include "lan6.h"
 #include "link.h"
 #include "mesh.h"
 #include "network.h"
@@ -288,6 +290,38 @@ static json_t *network_link_json(const struct network *n)
 			 "flows_refused", (json_int_t)st.flows_refused);
 }
 
+/* network_ipv6_json() - the network's IPv6 side: null when it has none */
+static json_t *network_ipv6_json(const struct network *n)
+{
+	char pfx[INET6_ADDRSTRLEN + 3], gw[INET6_ADDRSTRLEN], dns[INET6_ADDRSTRLEN];
+	const struct lan6 *l = n->cap ? capture_lan6(n->cap) : NULL;
+	struct in6_addr a;
+	json_t *o;
+
+	if (!n->ipv6)
+		return json_null();
+	inet_ntop(AF_INET6, &n->prefix6, pfx, INET6_ADDRSTRLEN);
+	strcat(pfx, "/64");
+	capns_addr6(&n->prefix6, CAPNS_GW6_HOST, &a);
+	inet_ntop(AF_INET6, &a, gw, sizeof(gw));
+	capns_addr6(&n->prefix6, CAPNS_DNS6_HOST, &a);
+	inet_ntop(AF_INET6, &a, dns, sizeof(dns));
+	o = json_pack("{s:s, s:s, s:s}", "prefix", pfx, "gateway", gw, "dns", dns);
+	if (l) {
+		const struct lan6_counters *c = lan6_counters(l);
+
+		json_object_set_new(o, "lease", lan6_lease(l, &a) == 0
+					 ? json_string(inet_ntop(AF_INET6, &a, gw, sizeof(gw)))
+					 : json_null());
+		json_object_set_new(o, "router_advertisements", json_integer((json_int_t)c->ra_sent));
+		json_object_set_new(o, "router_solicitations", json_integer((json_int_t)c->rs_received));
+		json_object_set_new(o, "router_solicitations_dropped",
+				    json_integer((json_int_t)c->rs_dropped));
+		json_object_set_new(o, "dhcp6_replies", json_integer((json_int_t)c->dhcp6_replies));
+	}
+	return o;
+}
+
 static json_t *network_json(const struct network *n)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "id", n->idstr, "peer", n->peer,
@@ -301,6 +335,7 @@ static json_t *network_json(const struct network *n)
 	json_object_set_new(o, "lease", n->cap && capture_lease(n->cap, &lease) == 0
 				 ? json_string(inet_ntoa(lease)) : json_null());
 	json_object_set_new(o, "link", network_link_json(n));
+	json_object_set_new(o, "ipv6", network_ipv6_json(n));
 	json_object_set_new(o, "run", n->run ? vmrun_json(n->run) : json_null());
 	if (n->cap) {
 		const struct capture_counters *c = capture_counters(n->cap);
@@ -559,7 +594,7 @@ static json_t *cmd_network_add(struct daemon *d, json_t *req, struct ctl_error *
 		return network_add_run(d, req, &id, peer, err);
 	if (ctl_bool(req, "container") || ctl_bool(req, "keep"))
 		return ctl_fail(err, "invalid_argument", "--container and --keep go with --run");
-	if (!network_add(d, &id, peer, ctl_str(req, "netns"), ctl_str(req, "iface"), 0, msg,
+	if (!network_add(d, &id, peer, ctl_str(req, "netns"), ctl_str(req, "iface"), NULL, msg,
 			 sizeof(msg)))
 		return ctl_fail(err, "invalid_argument", "%s", msg);
 	daemon_save_state(d);

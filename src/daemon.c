@@ -192,7 +192,7 @@ static void add_config_networks(struct daemon *d)
 		const struct config_network *cn = &d->cfg.network[i];
 		char err[512];
 
-		if (!network_add(d, &cn->id, cn->peer, cn->netns, cn->iface, 1, err, sizeof(err)))
+		if (!network_add(d, &cn->id, cn->peer, cn->netns, cn->iface, cn, err, sizeof(err)))
 			log_warnx("%s:%d: %s", d->cfg.path, cn->line, err);
 	}
 }

@@ -390,13 +390,15 @@ static void ping_refused(struct daemon *d, int err)
  * it receives: flow.c drops replies from anywhere else) */
 static int open_ping(struct flow *f, const struct sockaddr *to, socklen_t tolen)
 {
-	int fd;
+	int v6 = to->sa_family == AF_INET6, fd;
 
-	if (to->sa_family != AF_INET) {
+	if (to->sa_family != AF_INET && !v6) {
 		errno = EAFNOSUPPORT;
 		return -1;
 	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+	/* one sysctl, net.ipv4.ping_group_range, governs both families */
+	fd = socket(to->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
 	if (fd < 0) {
 		int e = errno;
 

@@ -448,10 +448,15 @@ void flow_connected(struct flow *f)
  * name */
 static int from_remote(const struct flow *f, const struct sockaddr_storage *ss, socklen_t len)
 {
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+	struct ipport from;
 
-	return len >= sizeof(*sin) && sin->sin_family == AF_INET && f->remote.family == AF_INET &&
-	       memcmp(&sin->sin_addr, f->remote.addr, 4) == 0;
+	if (len < sizeof(struct sockaddr_in) || (ss->ss_family != AF_INET &&
+						 (ss->ss_family != AF_INET6 ||
+						  len < sizeof(struct sockaddr_in6))))
+		return 0;
+	ipport_from_sa(&from, (const struct sockaddr *)ss);
+	return from.family == f->remote.family &&
+	       memcmp(from.addr, f->remote.addr, from.family == AF_INET ? 4 : 16) == 0;
 }
 
 /* dgram_error() - a consumer's connected UDP socket reported that its
@@ -639,8 +644,9 @@ static void cb_datagram(void *arg, struct link_flow *lf, const uint8_t *d, size_
 	if (!f || f->udp_fd < 0)
 		return;
 	/* an ICMP socket would send other queries too (RFC 8335 PROBE): only
-	 * echo requests, type 8 code 0 */
-	if (f->proto == WIRE_PROTO_ICMP && (len < 8 || d[0] != 8 || d[1] != 0))
+	 * echo requests, type 8 code 0 (ICMPv6: 128) */
+	if (f->proto == WIRE_PROTO_ICMP &&
+	    (len < 8 || d[0] != (f->remote.family == AF_INET6 ? 128 : 8) || d[1] != 0))
 		return;
 	f->last_active_ms = clock_now_ms();
 	if (f->udp_shared)

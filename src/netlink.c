@@ -573,6 +573,10 @@ static int addr_req(union nl_req *req, uint16_t type, uint16_t flags,
 	ifa->ifa_family = family;
 	ifa->ifa_prefixlen = prefixlen;
 	ifa->ifa_index = idx;
+	/* addresses the daemon adds are its own to answer for: without
+	 * duplicate address detection they work at once, not a second later */
+	if (family == AF_INET6 && type == RTM_NEWADDR)
+		ifa->ifa_flags = IFA_F_NODAD;
 	if (nl_attr_put(req, IFA_LOCAL, addr, alen) < 0 ||
 	    nl_attr_put(req, IFA_ADDRESS, addr, alen) < 0)
 		return -1;

@@ -105,9 +105,37 @@ static int check_add(struct daemon *d, const struct netid *id, const char *peer,
 	return -1;
 }
 
+/* default_prefix6() - a network's own /64 when none is configured: the
+ * RFC 4193 form, fd00::/8 and a 40-bit global id, here the network id's
+ * first 40 bits (random when the id was made: ids name networks across
+ * machines, so they are as unlikely to collide as RFC 4193 asks), subnet
+ * 0.  The same network has the same prefix on every start. */
+static void default_prefix6(const struct netid *id, struct in6_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->s6_addr[0] = 0xfd;
+	memcpy(out->s6_addr + 1, id->b, 5);
+}
+
+static void set_addressing(struct network *n, const struct config *cfg,
+			   const struct config_network *cn)
+{
+	const struct config_prefix6 *p6 = cn ? &cn->prefix6 : &cfg->prefix6;
+
+	n->gateway = cn ? cn->gateway : cfg->gateway;
+	n->dns = cn ? cn->dns : cfg->dns;
+	n->dhcp_start = cn ? cn->dhcp_start : cfg->dhcp_start;
+	n->prefix_len = cn ? cn->prefix_len : cfg->prefix_len;
+	n->ipv6 = cn ? cn->ipv6 : cfg->ipv6;
+	if (p6->set)
+		n->prefix6 = p6->prefix;
+	else
+		default_prefix6(&n->id, &n->prefix6);
+}
+
 struct network *network_add(struct daemon *d, const struct netid *id, const char *peer,
-			    const char *netns, const char *iface, int from_config, char *err,
-			    size_t errlen)
+			    const char *netns, const char *iface,
+			    const struct config_network *cn, char *err, size_t errlen)
 {
 	struct netns_id nsid = { 0 };
 	struct network *n;
@@ -122,11 +150,8 @@ struct network *network_add(struct daemon *d, const struct netid *id, const char
 	snprintf(n->netns, sizeof(n->netns), "%s", netns ? netns : "");
 	snprintf(n->iface, sizeof(n->iface), "%s", iface ? iface : "");
 	n->nsid = nsid;
-	n->gateway = d->cfg.gateway;
-	n->dns = d->cfg.dns;
-	n->dhcp_start = d->cfg.dhcp_start;
-	n->prefix_len = d->cfg.prefix_len;
-	n->from_config = from_config;
+	set_addressing(n, &d->cfg, cn);
+	n->from_config = cn != NULL;
 	TAILQ_INIT(&n->flows);
 	TAILQ_INSERT_TAIL(&d->networks, n, entry);
 	if (d->role == ROLE_PROVIDER) {

@@ -29,6 +29,8 @@ struct network {
 	char iface[16];
 	struct in_addr gateway, dns, dhcp_start;
 	unsigned prefix_len;
+	int ipv6;                           /* dual stack: prefix6 is its /64 */
+	struct in6_addr prefix6;
 	struct capture *cap;
 	struct vmrun *run;                  /* provider, --run: its command */
 	int from_run;                       /* made by --run: never saved */
@@ -41,10 +43,11 @@ struct network {
 
 struct network *network_find(struct daemon *d, const struct netid *id);
 /* network_add() - provider: netns and iface set up a capture; consumer:
- * both empty */
+ * both empty.  A network of the configuration file is added with its
+ * section (cn), whose addressing it takes; others take the globals. */
 struct network *network_add(struct daemon *d, const struct netid *id, const char *peer,
-			    const char *netns, const char *iface, int from_config, char *err,
-			    size_t errlen);
+			    const char *netns, const char *iface,
+			    const struct config_network *cn, char *err, size_t errlen);
 /* network_discard() - undo a network_add() of a moment ago that cannot go
  * on (no flow yet, the peer not told, its id not remembered as deleted) */
 void network_discard(struct network *n);

@@ -626,6 +626,14 @@ static const char *fmt_lease(json_t *v, char *buf, size_t len)
 	return jtext(addr ? addr : json_object_get(v, "ip"), buf, len);
 }
 
+/* fmt_ipv6() - a network's IPv6 prefix, "-" when it has none */
+static const char *fmt_ipv6(json_t *v, char *buf, size_t len)
+{
+	if (!json_is_object(v))
+		return "-";
+	return jtext(json_object_get(v, "prefix"), buf, len);
+}
+
 static const struct column network_cols[] = {
 	{ "ID", "id", NULL },
 	{ "PEER", "peer", NULL },
@@ -634,6 +642,7 @@ static const struct column network_cols[] = {
 	{ "STATE", "state", NULL },
 	{ "FLOWS", "flows", fmt_flow_counts },
 	{ "LEASE", "lease", fmt_lease },
+	{ "IPV6", "ipv6", fmt_ipv6 },
 	{ "SOURCE", "source", NULL },
 };
 

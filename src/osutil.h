@@ -49,7 +49,7 @@ int exec_self(int keep, int at, char *const argv[]);
 
 /* send_with_fds() - one datagram of len bytes with nfds (at most
  * SEND_FDS_MAX) descriptors in SCM_RIGHTS, MSG_NOSIGNAL; sendmsg()'s result */
-#define SEND_FDS_MAX 8
+#define SEND_FDS_MAX 16
 ssize_t send_with_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
 
 /* msg_take_fds() - the descriptors a received message carries (SCM_RIGHTS),

@@ -48,6 +48,7 @@ struct ps_reply {
 	uint32_t handle;                /* SETUP */
 	uint32_t nfds;                  /* sockets in SCM_RIGHTS */
 	uint16_t tcp_port, udp_port;    /* SETUP */
+	uint16_t tcp_port6, udp_port6;  /* SETUP with IPv6 */
 	char msg[512];                  /* with error: for the operator */
 };
 
@@ -173,7 +174,9 @@ static void helper_setup(struct helper *h, const struct ps_request *rq, struct p
 	rp->handle = h->cap[h->ncap++].handle;
 	rp->tcp_port = s.tcp_port;
 	rp->udp_port = s.udp_port;
-	helper_send(h, rp, s.fd, CAPNS_NSOCK);
+	rp->tcp_port6 = s.tcp_port6;
+	rp->udp_port6 = s.udp_port6;
+	helper_send(h, rp, s.fd, capns_nsock(&rq->setup));
 }
 
 static void helper_teardown(struct helper *h, const struct ps_request *rq, struct ps_reply *rp)
@@ -571,6 +574,7 @@ struct privcap *privcap_open(struct privsep *ps, const struct capns_params *p,
 	struct ps_reply rp;
 	struct privcap *pc;
 	int own = !ps, nsfd = -1, r;
+	size_t i;
 
 	/* the parameters reach a helper of our own only once they are sane */
 	if (own && (capns_check(p, err, errlen) < 0 || !(ps = spawn(p->netns, err, errlen))))
@@ -582,7 +586,9 @@ struct privcap *privcap_open(struct privsep *ps, const struct capns_params *p,
 	memset(&rq, 0, sizeof(rq));
 	rq.op = PS_SETUP;
 	rq.setup = *p;
-	r = ps_call(ps, &rq, nsfd, &rp, s->fd, CAPNS_NSOCK, err, errlen);
+	for (i = 0; i < CAPNS_NSOCK; i++)
+		s->fd[i] = -1;
+	r = ps_call(ps, &rq, nsfd, &rp, s->fd, capns_nsock(p), err, errlen);
 	if (nsfd >= 0)
 		close(nsfd);
 	if (r < 0) {
@@ -592,6 +598,8 @@ struct privcap *privcap_open(struct privsep *ps, const struct capns_params *p,
 	}
 	s->tcp_port = rp.tcp_port;
 	s->udp_port = rp.udp_port;
+	s->tcp_port6 = rp.tcp_port6;
+	s->udp_port6 = rp.udp_port6;
 	pc = xcalloc(1, sizeof(*pc));
 	pc->ps = ps;
 	pc->own_ps = own;

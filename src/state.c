@@ -155,7 +155,7 @@ static void load_network(struct daemon *d, json_t *o)
 		log_warnx("state: skipping a malformed network entry");
 		return;
 	}
-	if (!network_add(d, &nid, peer, netns, iface, 0, err, sizeof(err)))
+	if (!network_add(d, &nid, peer, netns, iface, NULL, err, sizeof(err)))
 		log_warnx("state: network %s not restored: %s", id, err);
 }
 

@@ -775,7 +775,7 @@ struct network *vmrun_add(struct daemon *d, const struct netid *id, const char *
 	/* a name for the namespace that this daemon's user (and so the capture
 	 * helper it forks) may open: the descriptor we hold */
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)getpid(), r->ns[NS_CAPTURE]);
-	n = network_add(d, id, peer, path, RUN_IFACE, 0, err, errlen);
+	n = network_add(d, id, peer, path, RUN_IFACE, NULL, err, errlen);
 	if (n && start_command(r, rp->argv, err, errlen) < 0) {
 		network_discard(n);
 		n = NULL;

@@ -180,6 +180,9 @@ static void assert_globals_eq(const struct config *a, const struct config *b)
 	ck_assert_uint_eq(a->dns.s_addr, b->dns.s_addr);
 	ck_assert_uint_eq(a->dhcp_start.s_addr, b->dhcp_start.s_addr);
 	ck_assert_uint_eq(a->prefix_len, b->prefix_len);
+	ck_assert_int_eq(a->ipv6, b->ipv6);
+	ck_assert_int_eq(a->prefix6.set, b->prefix6.set);
+	ck_assert(memcmp(&a->prefix6.prefix, &b->prefix6.prefix, 16) == 0);
 }
 
 /* --- defaults and the shipped file --- */
@@ -320,7 +323,9 @@ START_TEST(test_every_global_key_sets_its_field)
 	     "dns = 192.168.50.53\n"
 	     "dhcp-start = 192.168.50.100\n"
 	     "prefix-length = 16\n"
-	     "dhcp-lease-ms = 3600000\n");
+	     "dhcp-lease-ms = 3600000\n"
+	     "ipv6 = no\n"
+	     "ipv6-prefix = 2001:db8:7:8::/64\n");
 	ck_assert_str_eq(addr_fmt((const struct sockaddr *)&cfg.listen, buf),
 			 "[2001:db8::1]:7000");
 	ck_assert_int_eq(cfg.listen_len, sizeof(struct sockaddr_in6));
@@ -352,6 +357,9 @@ START_TEST(test_every_global_key_sets_its_field)
 	assert_addr4(cfg.dhcp_start, "192.168.50.100", "dhcp-start");
 	ck_assert_uint_eq(cfg.prefix_len, 16);
 	assert_u64(cfg.dhcp_lease_ms, 3600000, "lease");
+	ck_assert_int_eq(cfg.ipv6, 0);
+	ck_assert_int_eq(cfg.prefix6.set, 1);
+	ck_assert_str_eq(inet_ntop(AF_INET6, &cfg.prefix6.prefix, buf, sizeof(buf)), "2001:db8:7:8::");
 }
 END_TEST
 
@@ -629,12 +637,14 @@ START_TEST(test_network_keys_and_inherited_lan)
 	const struct config_network *n;
 	struct netid id;
 
+	char buf[INET6_ADDRSTRLEN];
+
 	load("gateway = 10.9.0.1\ndns = 10.9.0.2\ndhcp-start = 10.9.0.50\nprefix-length = 16\n"
 	     "[peer a]\nfingerprint = " FP "\n"
 	     "[network " NET "]\npeer = a\nnetns = /run/netns/vm1\niface = tap0\n"
 	     "[network " NET2 "]\npeer = a\nnetns = vm2\niface = veth-vm2\n"
 	     "gateway = 192.168.7.1\ndns = 192.168.7.1\ndhcp-start = 192.168.7.10\n"
-	     "prefix-length = 28\n");
+	     "prefix-length = 28\nipv6 = no\nipv6-prefix = fd00:7::/64\n");
 	ck_assert_int_eq(netid_parse(NET, &id), 0);
 	n = config_find_network(&cfg, &id);
 	ck_assert_ptr_nonnull(n);
@@ -645,12 +655,17 @@ START_TEST(test_network_keys_and_inherited_lan)
 	assert_addr4(n->dns, "10.9.0.2", "inherited dns");
 	assert_addr4(n->dhcp_start, "10.9.0.50", "inherited dhcp-start");
 	ck_assert_uint_eq(n->prefix_len, 16);
+	ck_assert_int_eq(n->ipv6, 1);
+	ck_assert_int_eq(n->prefix6.set, 0);
 	ck_assert_int_eq(n->line, 7);
 	n = &cfg.network[1];
 	ck_assert_str_eq(n->netns, "vm2");
 	assert_addr4(n->gateway, "192.168.7.1", "gateway");
 	assert_addr4(n->dhcp_start, "192.168.7.10", "dhcp-start");
 	ck_assert_uint_eq(n->prefix_len, 28);
+	ck_assert_int_eq(n->ipv6, 0);
+	ck_assert_int_eq(n->prefix6.set, 1);
+	ck_assert_str_eq(inet_ntop(AF_INET6, &n->prefix6.prefix, buf, sizeof(buf)), "fd00:7::");
 }
 END_TEST
 
@@ -920,6 +935,17 @@ static const struct bad bad[] = {
 	{ PEER_AND_NET "gateway = 10.0.0\n", "t.conf:5: gateway: '10.0.0' is not an IPv4 address" },
 	{ PEER_AND_NET "prefix-length = 7\n",
 	  "t.conf:5: prefix-length: 7 is out of range (8..30 bits)" },
+	{ PEER_AND_NET "ipv6-prefix = fd00:7::\n",
+	  "t.conf:5: ipv6-prefix: 'fd00:7::' is not a /64 (write ADDRESS/64)" },
+	{ PEER_AND_NET "ipv6-prefix = fd00:7::/48\n",
+	  "t.conf:5: ipv6-prefix: 'fd00:7::/48' is not a /64 (write ADDRESS/64)" },
+	{ PEER_AND_NET "ipv6-prefix = fd00:7:::/64\n",
+	  "t.conf:5: ipv6-prefix: 'fd00:7:::/64' is not an IPv6 prefix" },
+	{ PEER_AND_NET "ipv6-prefix = fe80::/64\n",
+	  "t.conf:5: ipv6-prefix: fe80::/64 is neither unique local (fc00::/7) nor global unicast" },
+	{ PEER_AND_NET "ipv6-prefix = fd00:7::1/64\n",
+	  "t.conf:5: ipv6-prefix: fd00:7::1/64 has host bits set past /64" },
+	{ PEER_AND_NET "ipv6 = maybe\n", "t.conf:5: ipv6: " },
 	/* [forward] */
 	{ PEER_AND_NET "[forward]\nexternal-port = 8080\nvm-port = 80\n",
 	  "t.conf:5: [forward] has no proto (tcp or udp)" },

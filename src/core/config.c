@@ -184,6 +184,32 @@ static int set_in_addr(struct parser *p, const struct keydef *k, void *obj, cons
 	return 0;
 }
 
+/* set_prefix6() - an IPv6 /64 of unique local (fc00::/7) or global
+ * unicast (2000::/3) addresses, written ADDR/64 */
+static int set_prefix6(struct parser *p, const struct keydef *k, void *obj, const char *v)
+{
+	struct config_prefix6 *out = FIELD(obj, k->off, struct config_prefix6);
+	char buf[INET6_ADDRSTRLEN + 4];
+	const uint8_t *a = out->prefix.s6_addr;
+	static const uint8_t zero[8];
+	char *slash;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	slash = strchr(buf, '/');
+	if (!slash || strcmp(slash, "/64") != 0)
+		return fail(p, "%s: '%.64s' is not a /64 (write ADDRESS/64)", k->name, v);
+	*slash = '\0';
+	if (inet_pton(AF_INET6, buf, &out->prefix) != 1)
+		return fail(p, "%s: '%.64s' is not an IPv6 prefix", k->name, v);
+	if ((a[0] & 0xfe) != 0xfc && (a[0] & 0xe0) != 0x20)
+		return fail(p, "%s: %.64s is neither unique local (fc00::/7) nor global unicast "
+			    "(2000::/3)", k->name, v);
+	if (memcmp(a + 8, zero, sizeof(zero)) != 0)
+		return fail(p, "%s: %.64s has host bits set past /64", k->name, v);
+	out->set = 1;
+	return 0;
+}
+
 /* set_path() - an absolute path of at most k->max bytes */
 static int set_path(struct parser *p, const struct keydef *k, void *obj, const char *v)
 {
@@ -629,6 +655,8 @@ static const struct keydef global_keys[] = {
 	GLOBAL("dns", set_in_addr, dns, 0, 0, ""),
 	GLOBAL("dhcp-start", set_in_addr, dhcp_start, 0, 0, ""),
 	GLOBAL("prefix-length", set_uint, prefix_len, 8, 30, "bits"),
+	GLOBAL("ipv6", set_bool, ipv6, 0, 0, ""),
+	GLOBAL("ipv6-prefix", set_prefix6, prefix6, 0, 0, ""),
 	/* DHCP sends the lease in 32-bit seconds (RFC 2132 9.2); a year is plenty */
 	GLOBAL("dhcp-lease-ms", set_u64, dhcp_lease_ms, 10000, 31536000000ull, "ms"),
 };
@@ -647,6 +675,8 @@ static const struct keydef network_keys[] = {
 	NETWORK("dns", set_in_addr, dns, 0, 0, ""),
 	NETWORK("dhcp-start", set_in_addr, dhcp_start, 0, 0, ""),
 	NETWORK("prefix-length", set_uint, prefix_len, 8, 30, "bits"),
+	NETWORK("ipv6", set_bool, ipv6, 0, 0, ""),
+	NETWORK("ipv6-prefix", set_prefix6, prefix6, 0, 0, ""),
 };
 
 static const struct keydef forward_keys[] = {
@@ -703,6 +733,8 @@ static int open_network(struct parser *p, const char *arg)
 	net->dns = c->dns;
 	net->dhcp_start = c->dhcp_start;
 	net->prefix_len = c->prefix_len;
+	net->ipv6 = c->ipv6;
+	net->prefix6 = c->prefix6;
 	net->line = p->line;
 	return 0;
 }
@@ -1173,6 +1205,7 @@ void config_defaults(struct config *c)
 	inet_pton(AF_INET, "10.0.2.3", &c->dns);
 	inet_pton(AF_INET, "10.0.2.15", &c->dhcp_start);
 	c->prefix_len = 24;
+	c->ipv6 = 1;
 }
 
 /* dup_array() - a copy of n elements of size, NULL for none */

@@ -62,6 +62,13 @@ struct config_peer {
 	int line;			/* of the [peer] header */
 };
 
+/* A VM network's IPv6 /64, when the configuration names one (otherwise
+ * each network derives its own from its id). */
+struct config_prefix6 {
+	int set;
+	struct in6_addr prefix;
+};
+
 struct config_network {
 	struct netid id;
 	char peer[CONFIG_NAME_MAX + 1];
@@ -69,6 +76,8 @@ struct config_network {
 	char iface[16];
 	struct in_addr gateway, dns, dhcp_start;	/* the global values */
 	unsigned prefix_len;				/* unless overridden */
+	int ipv6;
+	struct config_prefix6 prefix6;
 	int line;			/* of the [network] header */
 	int peer_line;
 };
@@ -111,6 +120,8 @@ struct config {
 	size_t ncandidate_allow;
 	struct in_addr gateway, dns, dhcp_start;
 	unsigned prefix_len;
+	int ipv6;			/* VM networks are dual stack (default yes) */
+	struct config_prefix6 prefix6;
 
 	/* owned by the config: config_free() releases them */
 	struct config_peer *peer;

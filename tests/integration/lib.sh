@@ -332,6 +332,51 @@ EOF
 		>"$OM_T/udhcpc-$tag.log" 2>&1
 }
 
+# ---- IPv6 (tests/integration/test_ipv6.sh, test_rootless.sh): the
+# consumer's LAN and the server get IPv6 too, the router forwards it
+SRV6=2001:db8:100::10
+RTR6_WAN=2001:db8:100::1
+RTR6_LAN=2001:db8:2::129
+CONS6_LAN=2001:db8:2::130
+
+om_topology_ipv6() {
+	ip -n "$NS_RTR" addr add $RTR6_WAN/64 dev wan0 nodad
+	ip -n "$NS_RTR" addr add $RTR6_LAN/64 dev lan0 nodad
+	ip netns exec "$NS_RTR" sysctl -qw net.ipv6.conf.all.forwarding=1
+	ip -n "$NS_SRV" addr add $SRV6/64 dev eth0 nodad
+	ip -n "$NS_SRV" -6 route add default via $RTR6_WAN
+	ip -n "$NS_CONS" addr add $CONS6_LAN/64 dev lan0 nodad
+	ip -n "$NS_CONS" -6 route add default via $RTR6_LAN
+}
+
+# om_start_servers6 - HTTP, UDP echo and DNS (v6.test.omnet AAAA) on the
+# server's IPv6 address (after om_start_servers: the same files)
+om_start_servers6() {
+	om_bg "$NS_SRV" httpd6 $PY "$OM_SRCDIR/tests/integration/servers.py" http \
+		--dir "$OM_T/www" --port 8080 --log "$OM_T/http-clients6" --bind $SRV6
+	om_bg "$NS_SRV" udpecho6 $PY "$OM_SRCDIR/tests/integration/servers.py" udpecho --port 7 \
+		--bind $SRV6
+	om_bg "$NS_SRV" dnsmasq6 dnsmasq --no-daemon --keep-in-foreground --no-resolv --no-hosts \
+		--listen-address=$SRV6 --bind-interfaces --port=53 \
+		--address=/v6.test.omnet/2001:db8:100::77 --pid-file="$OM_T/dnsmasq6.pid" \
+		--user=root --group=root
+	om_wait 10 srv curl -6 -s -m 1 -o /dev/null "http://[$SRV6]:8080/" &&
+		om_wait 10 srv dig +short +time=1 +tries=1 AAAA @$SRV6 v6.test.omnet
+}
+
+# om_vm_slaac_addr [NS] - the VM's global IPv6 address, once it is usable
+om_vm_slaac_addr() {
+	ip -n "${1:-$NS_VM}" -6 -o addr show dev eth0 scope global -tentative |
+		awk '{print $4}' | head -1
+}
+
+# om_vm_slaac PREFIX [NS] - wait (15 s at most) for the VM to form an address
+# in PREFIX (written with its trailing ::) by SLAAC
+om_vm_slaac() {
+	om_wait 15 bash -c "ip -n ${2:-$NS_VM} -6 -o addr show dev eth0 scope global -tentative |
+		grep -q ' ${1%::}:[0-9a-f:]*/64 '"
+}
+
 vm() { ip netns exec "$NS_VM" "$@"; }
 srv() { ip netns exec "$NS_SRV" "$@"; }
 

@@ -120,7 +120,9 @@ peers = [
      "state": "disconnected", "source": "runtime"}]
 networks = [
     {"id": netid, "peer": "alice", "netns": "vm1", "iface": "tap0",
-     "state": "active", "flows": 4, "lease": "10.0.2.15", "source": "config"},
+     "state": "active", "flows": 4, "lease": "10.0.2.15", "source": "config",
+     "ipv6": {"prefix": "fd01:2345:6789::/64", "gateway": "fd01:2345:6789::2",
+              "dns": "fd01:2345:6789::3", "lease": None}},
     {"id": netid2, "peer": "bob", "netns": None, "iface": None,
      "state": "peer-deleted", "flows": 0, "lease": None, "source": "runtime"}]
 forwards = [
@@ -477,9 +479,9 @@ out_has "peer list table" '^NAME +FINGERPRINT +ENDPOINTS +RELAYS +STATE +SOURCE$
 	"^alice +$FP_A +192\\.0\\.2\\.1:6950,\\[2001:db8::1\\]:6950 +r1 +connected +config\$" \
 	"^bob +$FP_B +- +- +disconnected +runtime\$"
 ctl network list
-out_has "network list table" '^ID +PEER +NETNS +IFACE +STATE +FLOWS +LEASE +SOURCE$' \
-	"^$NETID +alice +vm1 +tap0 +active +4 +10\\.0\\.2\\.15 +config\$" \
-	"^$NETID2 +bob +- +- +peer-deleted +0 +- +runtime\$"
+out_has "network list table" '^ID +PEER +NETNS +IFACE +STATE +FLOWS +LEASE +IPV6 +SOURCE$' \
+	"^$NETID +alice +vm1 +tap0 +active +4 +10\\.0\\.2\\.15 +fd01:2345:6789::/64 +config\$" \
+	"^$NETID2 +bob +- +- +peer-deleted +0 +- +- +runtime\$"
 ctl forward list
 out_has "forward list table" \
 	'^NETWORK +PROTO +PORT +VM-PORT +MAP +LISTENING +MAPPING +PUBLIC +LEASE +ACTIVE$' \

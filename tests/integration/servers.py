@@ -100,13 +100,18 @@ def http_server(a):
     class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         daemon_threads = True
         allow_reuse_address = True
+        address_family = family_of(a.bind)
 
-    Server(("0.0.0.0", a.port), Handler).serve_forever()
+    Server((a.bind, a.port), Handler).serve_forever()
+
+
+def family_of(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
 def udpecho(a):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", a.port))
+    s = socket.socket(family_of(a.bind), socket.SOCK_DGRAM)
+    s.bind((a.bind, a.port))
     while True:
         data, addr = s.recvfrom(65535)
         s.sendto(data, addr)
@@ -127,8 +132,9 @@ def tcpecho(a):
         daemon_threads = True
         allow_reuse_address = True
         request_queue_size = 1024
+        address_family = family_of(a.bind)
 
-    Server(("0.0.0.0", a.port), Handler).serve_forever()
+    Server((a.bind, a.port), Handler).serve_forever()
 
 
 def listen(a):
@@ -467,8 +473,11 @@ def main():
     h.add_argument("--dir", required=True)
     h.add_argument("--port", type=int, required=True)
     h.add_argument("--log", required=True)
+    h.add_argument("--bind", default="0.0.0.0")
     for name in ("udpecho", "tcpecho"):
-        sub.add_parser(name).add_argument("--port", type=int, required=True)
+        e = sub.add_parser(name)
+        e.add_argument("--port", type=int, required=True)
+        e.add_argument("--bind", default="0.0.0.0")
     l = sub.add_parser("listen")
     l.add_argument("--addr", required=True)
     l.add_argument("--port", type=int, required=True)

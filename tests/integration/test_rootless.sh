@@ -28,6 +28,8 @@ chmod -R a+rX "$home/guest"
 om_topology || { fail "topology"; exit 1; }
 om_topology_second_tenant || { fail "second VM's namespaces"; exit 1; }
 om_start_servers || { fail "stand-in servers start"; exit 1; }
+om_topology_ipv6
+om_start_servers6 || { fail "IPv6 stand-in servers start"; exit 1; }
 
 rl_netns ns1 "$NS_CAP" || { fail "the user makes a namespace for the VM"; exit 1; }
 rl_netns ns2 "$NS_CAP2" || { fail "and a second one"; exit 1; }
@@ -86,6 +88,12 @@ check "UDP echo: 20 datagrams and their echoes" \
 ip netns exec "$NS_CONS" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 check "ping: 5 of 5 echoes answered through the consumer" \
 	sh -c "timeout 20 ip netns exec $NS_VM ping -n -c 5 -i 0.2 -W 2 $SRV_ADDR | grep -q ' 5 received'"
+check "IPv6: the VM forms an address by SLAAC from the rootless provider's advertisements" \
+	om_vm_slaac fd01:2345:6789::
+check "IPv6: the VM downloads byte-exact from an IPv6 server" \
+	sh -c "ip netns exec $NS_VM curl -6 -sS -m 60 'http://[$SRV6]:8080/f' | cmp -s - $OM_T/www/f"
+check "IPv6: ping -6, 3 of 3 answered" \
+	sh -c "timeout 20 ip netns exec $NS_VM ping -6 -n -c 3 -i 0.2 -W 2 $SRV6 | grep -q ' 3 received'"
 read -r what ms < <(vm $PY "$SERVERS" connect --host $SRV_ADDR --port 9)
 check "a closed port is refused promptly ($what in $ms ms)" \
 	test "$what" = refused -a "${ms:-99999}" -lt 1000
