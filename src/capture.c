@@ -814,12 +814,13 @@ const struct lan6 *capture_lan6(const struct capture *c)
 
 int capture_vm_addr6(const struct capture *c, struct in6_addr *addr)
 {
-	if (lan6_lease(c->lan6, addr) == 0)
+	/* what the VM used beats what it was offered: a DHCPv6 client may
+	 * hold a lease without configuring its address */
+	if (!IN6_IS_ADDR_UNSPECIFIED(&c->vm_seen6)) {
+		*addr = c->vm_seen6;
 		return 0;
-	if (IN6_IS_ADDR_UNSPECIFIED(&c->vm_seen6))
-		return -1;
-	*addr = c->vm_seen6;
-	return 0;
+	}
+	return lan6_lease(c->lan6, addr);
 }
 
 /* ---- port forwards: flows the consumer opens towards the VM ------------ */
@@ -831,8 +832,8 @@ static void refuse_inbound(struct session *s, struct link_flow *lf, uint64_t rea
 }
 
 /* inbound_target() - the VM's address and the forward's port: for an
- * IPv6 client the VM's IPv6 address if it has one we know (its DHCPv6
- * lease, else the source of its last IPv6 flow), else its IPv4 one (its
+ * IPv6 client the VM's IPv6 address if it has one we know (the source of
+ * its last IPv6 flow, else its DHCPv6 lease), else its IPv4 one (its
  * lease, or the source of its last flow); -1 (and why) when the flow
  * cannot reach it */
 static int inbound_target(struct network *n, struct link_flow *lf, struct ipport *vm,
@@ -877,6 +878,36 @@ static void inbound_source(const struct network *n, const struct ipport *client,
 	memset(from, 0, sizeof(*from));
 	from->family = AF_INET;
 	memcpy(from->addr, &n->gateway, 4);
+}
+
+int capture_inbound_retry4(struct capture *c, struct flow *f, int err)
+{
+	struct sockaddr_storage ss;
+	struct ipport vm, from;
+	struct in_addr lease;
+	char a[ADDRSTRLEN], b[ADDRSTRLEN], v4[ADDRSTRLEN];
+	int fd;
+
+	if (f->kind != WIRE_DST_VM || f->proto != WIRE_PROTO_TCP || f->vm.family != AF_INET6 ||
+	    f->state != FLOW_PENDING || capture_vm_addr(c, &lease) < 0)
+		return -1;
+	memset(&vm, 0, sizeof(vm));
+	vm.family = AF_INET;
+	vm.port = f->vm.port;
+	memcpy(vm.addr, &lease, 4);
+	inbound_source(c->net, &f->remote, &vm, &from);
+	fd = ns_socket(c, SOCK_STREAM, &from, NULL);
+	if (fd < 0)
+		return -1;
+	log_debug("network %s: forward from %s to the VM's %s failed (%s): trying %s",
+		  c->net->idstr, ipport_fmt(&f->remote, a), ipport_fmt(&f->vm, b), strerror(err),
+		  ipport_fmt(&vm, v4));
+	flow_drop_socket(f);
+	f->vm = vm;
+	if (flow_connect_tcp(f, fd, (struct sockaddr *)&ss, ipport_to_sa(&vm, &ss),
+			     c->d->cfg.connect_timeout_ms) < 0)
+		return -1; /* the flow fails with this attempt's error */
+	return 0;
 }
 
 /* capture_inbound_open() - a forward's connection or UDP client: connect

@@ -46,6 +46,12 @@ void capture_echo_reply(struct capture *c, struct flow *f, const uint8_t *msg, s
 void capture_dgram_unreach(struct capture *c, const struct flow *f, uint64_t reason);
 /* capture_reject_syn() - answer a held SYN: RST (refused) or ICMP */
 void capture_reject_syn(struct capture *c, const struct syn_info *syn, uint64_t reason);
+/* capture_inbound_retry4() - a forward's TCP connection to the VM's IPv6
+ * address failed with err (its service may listen on IPv4 alone, or the
+ * address was a temporary one, gone): try the VM's IPv4 address, from the
+ * gateway, as for a network without IPv6.  0 if a connect was started
+ * (the flow goes on), -1 if not (the flow fails as it would have). */
+int capture_inbound_retry4(struct capture *c, struct flow *f, int err);
 /* capture_inbound_open() - the consumer opened a flow towards the VM */
 void capture_inbound_open(struct session *s, struct link_flow *lf);
 /* capture_lease() - the VM's address as leased by DHCP, or -1 */
@@ -54,8 +60,8 @@ int capture_lease(const struct capture *c, struct in_addr *addr);
  * the source of its last new flow (a provider restarted while the VM kept
  * its address); 0, or -1 if neither */
 int capture_vm_addr(const struct capture *c, struct in_addr *addr);
-/* capture_vm_addr6() - the VM's IPv6 address for a port forward: its
- * DHCPv6 lease, else the source of its last IPv6 flow; 0, or -1 */
+/* capture_vm_addr6() - the VM's IPv6 address for a port forward: the
+ * source of its last IPv6 flow, else its DHCPv6 lease; 0, or -1 */
 int capture_vm_addr6(const struct capture *c, struct in6_addr *addr);
 const struct capture_counters *capture_counters(const struct capture *c);
 /* capture_lan6() - the network's IPv6 router and DHCPv6 server, or NULL */

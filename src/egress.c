@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "capture.h"
 #include "daemon.h"
 #include "egress.h"
 #include "flow.h"
@@ -492,6 +493,8 @@ void egress_failed(struct flow *f, uint64_t reason, int err)
 {
 	char a[ADDRSTRLEN], b[ADDRSTRLEN];
 
+	if (f->kind == WIRE_DST_VM && f->net->cap && capture_inbound_retry4(f->net->cap, f, err) == 0)
+		return;
 	f->net->d->ctr.flows_refused_remote++;
 	if (f->kind == WIRE_DST_VM)
 		log_info("network %s: forward from %s to the VM's %s %s failed: %s", f->net->idstr,

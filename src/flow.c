@@ -384,6 +384,18 @@ static int open_socket(struct flow *f, int fd)
 	return f->rd_ev && f->wr_ev ? 0 : -1;
 }
 
+void flow_drop_socket(struct flow *f)
+{
+	if (f->rd_ev)
+		event_free(f->rd_ev);
+	if (f->wr_ev)
+		event_free(f->wr_ev);
+	f->rd_ev = f->wr_ev = NULL;
+	if (f->tcp_fd >= 0)
+		close(f->tcp_fd);
+	f->tcp_fd = -1;
+}
+
 /* flow_attach_tcp() - a connected socket (provider: accepted from the
  * VM) joins the flow */
 int flow_attach_tcp(struct flow *f, int fd)

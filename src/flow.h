@@ -69,6 +69,9 @@ struct flow {
 struct flow *flow_new(struct network *net, struct session *s, struct link_flow *lf,
 		      uint8_t proto, uint8_t kind, const struct ipport *vm,
 		      const struct ipport *remote);
+/* flow_drop_socket() - a connect that failed gives up its socket (and its
+ * events), so that the flow may connect again elsewhere */
+void flow_drop_socket(struct flow *f);
 /* flow_attach_tcp() - the local socket is connected: start pumping */
 int flow_attach_tcp(struct flow *f, int fd);
 /* flow_connect_tcp() - a non-blocking connect on fd (-1: a new socket);

@@ -302,7 +302,7 @@ def flood_clients(a):
 def probe(a):
     host, port = a.tcp.rsplit(":", 1)
     try:
-        socket.create_connection((host, int(port)), timeout=1).close()
+        socket.create_connection((host.strip("[]"), int(port)), timeout=1).close()
     except OSError:
         sys.exit(1)
 
@@ -384,9 +384,9 @@ def connect(a):
 
 def whoami(a):
     def tcp():
-        s = socket.socket()
+        s = socket.socket(family_of(a.bind))
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", a.port))
+        s.bind((a.bind, a.port))
         s.listen(64)
         while True:
             c, addr = s.accept()
@@ -407,8 +407,8 @@ def whoami(a):
             c.close()
 
     threading.Thread(target=tcp, daemon=True).start()
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("0.0.0.0", a.port))
+    u = socket.socket(family_of(a.bind), socket.SOCK_DGRAM)
+    u.bind((a.bind, a.port))
     while True:
         data, addr = u.recvfrom(65535)
         u.sendto(b"you are %s:%d " % (addr[0].encode(), addr[1]) + data, addr)
@@ -491,7 +491,9 @@ def main():
     hc.add_argument("--count", type=int, default=10000)
     hc.add_argument("--ready", required=True)
     hc.add_argument("--seconds", type=float, default=60)
-    sub.add_parser("whoami").add_argument("--port", type=int, required=True)
+    w = sub.add_parser("whoami")
+    w.add_argument("--port", type=int, required=True)
+    w.add_argument("--bind", default="0.0.0.0")
     ak = sub.add_parser("ask")
     ak.add_argument("--host", required=True)
     ak.add_argument("--port", type=int, required=True)

@@ -102,7 +102,10 @@ check "DHCPv6 answers an information request with the DNS service" \
 dhc6 -N
 check "DHCPv6 gives an address in the prefix to a client that asks" \
 	grep -q "^new_ip6_address=${PREFIX6%::}:" "$OM_T/dhclient6.env"
-vm dhclient -6 -x -pf "$OM_T/dhclient6.pid" >/dev/null 2>&1 || :
+check "status shows the lease" json_is ctl_p "r[0]['ipv6']['lease'].startswith('${PREFIX6%::}:')" \
+	True network list
+dhc6 -r
+check "and a release gives it back" json_is ctl_p "r[0]['ipv6']['lease']" None network list
 
 # 3. TCP, UDP, ICMPv6 and DNS over IPv6
 check "TCP: the VM fetches from an IPv6 server (curl -6)" \
@@ -166,7 +169,30 @@ read -r what ms < <(udp6_outcome $CONS6_LAN 7)
 check "UDP to a destination the policy refuses: $what in ${ms:-?} ms" \
 	test "$what" = EACCES -a "${ms:-9999}" -lt 1000
 
-# 5. a consumer without an IPv6 route: an immediate error, never a hang
+# 5. port forwards: an IPv6 client reaches the VM over IPv6, as itself
+om_bg "$NS_VM" whoami6 $PY "$OM_SRCDIR/tests/integration/servers.py" whoami --port 8000 --bind ::
+om_bg "$NS_VM" whoami4 $PY "$OM_SRCDIR/tests/integration/servers.py" whoami --port 8001
+om_wait 10 vm $PY "$OM_SRCDIR/tests/integration/servers.py" probe --tcp "[::1]:8000"
+ctl_c forward add tcp 8080 8000 >/dev/null
+ctl_c forward add udp 9000 8000 >/dev/null
+ctl_c forward add tcp 8081 8001 >/dev/null
+ask_from_rtr() {  # HOST PORT [--udp]
+	ip netns exec "$NS_RTR" $PY "$OM_SRCDIR/tests/integration/servers.py" ask --host "$1" \
+		--port "$2" ${3:-} --data hi 2>/dev/null | head -1
+}
+out=$(ask_from_rtr $CONS6_LAN 8080)
+check "TCP forward: an IPv6 client is seen by the VM as itself ($out)" \
+	grep -q "^you are $RTR6_LAN:" <<<"$out"
+out=$(ask_from_rtr $CONS6_LAN 9000 --udp)
+check "UDP forward: likewise ($out)" grep -q "^you are $RTR6_LAN:" <<<"$out"
+out=$(ask_from_rtr $CONS_LAN 8080)
+check "an IPv4 client still reaches the service as itself ($out)" \
+	grep -qE "^you are (::ffff:)?$RTR_LAN:" <<<"$out"
+out=$(ask_from_rtr $CONS6_LAN 8081)
+check "an IPv6 client reaches a service that listens on IPv4 alone, from the gateway ($out)" \
+	grep -q "^you are 10.0.2.2:" <<<"$out"
+
+# 6. a consumer without an IPv6 route: an immediate error, never a hang
 ip -n "$NS_CONS" -6 route del default
 t0=$(date +%s%N)
 vm curl -6 -s -m 10 -o /dev/null "http://[$SRV6]:8080/hello"
@@ -176,7 +202,7 @@ check "without IPv6 on the consumer, the VM's connect fails in ${ms} ms (curl $r
 	test "$rc" = 7 -a "$ms" -lt 2000
 ip -n "$NS_CONS" -6 route add default via $RTR6_LAN
 
-# 6. and IPv4 is as it was
+# 7. and IPv4 is as it was
 check "the VM still reaches the IPv4 server" \
 	bash -c "ip netns exec $NS_VM curl -4 -sf -m 10 http://$SRV_ADDR:8080/hello | grep -q hello6"
 
