@@ -125,7 +125,7 @@ int capns_check(const struct capns_params *p, char *err, size_t errlen)
 	return -1;
 }
 
-static int ipport_unicast(const struct ipport *a)
+int capns_unicast(const struct ipport *a)
 {
 	return (a->family == AF_INET && ipv4_unicast(a->addr)) ||
 	       (a->family == AF_INET6 && ipv6_unicast(a->addr));
@@ -138,12 +138,12 @@ int capns_check_socket(int type, const struct ipport *local, const struct ipport
 
 	if (type != SOCK_STREAM && type != SOCK_DGRAM)
 		why = "neither TCP nor UDP";
-	else if (!ipport_unicast(local))
+	else if (!capns_unicast(local))
 		why = "the local address is not IPv4 or IPv6 unicast";
 	else if (type == SOCK_STREAM && peer)
 		why = "a TCP socket is connected by the daemon itself";
 	else if (type == SOCK_DGRAM &&
-		 (!peer || peer->family != local->family || !ipport_unicast(peer)))
+		 (!peer || peer->family != local->family || !capns_unicast(peer)))
 		why = "a UDP socket must be connected to a unicast address of its own family";
 	if (!why)
 		return 0;
@@ -313,12 +313,17 @@ static int open_transparent(int tcp, int udp, int family, uint16_t *tcp_port,
 	return 0;
 }
 
+static int bind_device(int fd, const char *iface)
+{
+	return setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, iface, (socklen_t)strlen(iface));
+}
+
 /* bind_service() - a UDP socket on the VM's interface alone, at port */
 static int bind_service(int fd, const char *iface, const struct sockaddr *sa, socklen_t len)
 {
 	int one = 1;
 
-	return setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, iface, (socklen_t)strlen(iface)) < 0 ||
+	return bind_device(fd, iface) < 0 ||
 			       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 			       bind(fd, sa, len) < 0 ?
 		       -1 :
@@ -375,6 +380,7 @@ static int open_sockets6(struct capns *ns, struct capns_socks *s)
 				   htons(ETH_P_IPV6));
 	s->fd[CAPNS_INJECT6] = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	s->fd[CAPNS_REPLY6] = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	/* (bound to the VM's interface below: a reply never leaves by another) */
 	s->fd[CAPNS_ND6] = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMPV6);
 	s->fd[CAPNS_DHCP6] = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	for (i = CAPNS_NSOCK_V4; i < CAPNS_NSOCK; i++)
@@ -391,7 +397,8 @@ static int open_sockets6(struct capns *ns, struct capns_socks *s)
 			       attach_syn_filter6(s->fd[CAPNS_PKT6]) < 0 ||
 			       bind(s->fd[CAPNS_PKT6], (struct sockaddr *)&ll, sizeof(ll)) < 0 ||
 			       setsockopt(s->fd[CAPNS_INJECT6], SOL_SOCKET, SO_MARK, &mark,
-					  sizeof(mark)) < 0 ?
+					  sizeof(mark)) < 0 ||
+			       bind_device(s->fd[CAPNS_REPLY6], ns->p.iface) < 0 ?
 		       -1 :
 		       0;
 }
@@ -429,6 +436,10 @@ static int open_sockets(struct capns *ns, struct capns_socks *s, char *err, size
 	 * here because changing it later needs CAP_NET_ADMIN */
 	if (setsockopt(s->fd[CAPNS_INJECT], SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
 		goto fail;
+	/* RSTs and ICMP errors go out the VM's interface or nowhere: to a
+	 * source the VM made up, not by the namespace's other routes */
+	if (bind_device(s->fd[CAPNS_REPLY], ns->p.iface) < 0)
+		goto fail;
 	what = "IPv6 ";
 	if (ns->p.ipv6 && open_sockets6(ns, s) < 0)
 		goto fail;
@@ -440,22 +451,35 @@ fail:
 	return -1;
 }
 
-/* ipv6_sysctls() - IPv6 on for the VM's interface, whatever the
- * namespace's defaults; the namespace a router (it sends advertisements,
- * takes none) that forwards nothing */
-static void ipv6_sysctls(const char *iface)
+/* ipv6_sysctls() - on: IPv6 on for the VM's interface, whatever the
+ * namespace's defaults, and the interface a router's.  Its "forwarding"
+ * makes the kernel's neighbour advertisements carry the Router flag: a
+ * host whose default router answers without it drops its default route
+ * (RFC 4861 7.2.5), seconds after using it.  Nothing is forwarded for
+ * that: the kernel forwards IPv6 only when "all" says so (kept 0 here), and
+ * the rules' forward chain drops everything.  A router takes no
+ * advertisements, sends no solicitations.  Off (ipv6 = no): IPv6 off on
+ * the interface, so that the VM reaches nothing of the namespace's over
+ * link-local addresses, and cannot advertise routes to it. */
+static void ipv6_sysctls(const char *iface, int on)
 {
 	static const struct { const char *name, *value; } set[] = {
-		{ "disable_ipv6", "0" }, { "accept_ra", "0" }, { "router_solicitations", "0" },
+		{ "forwarding", "1" }, { "accept_ra", "0" }, { "router_solicitations", "0" },
+		{ "disable_ipv6", "0" },
 	};
 	char path[128];
 	size_t i;
 
+	netns_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "0");
+	if (!on) {
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", iface);
+		netns_sysctl(path, "1");
+		return;
+	}
 	for (i = 0; i < ARRAY_SIZE(set); i++) {
 		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", iface, set[i].name);
 		netns_sysctl(path, set[i].value);
 	}
-	netns_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "0");
 }
 
 /* configure_addresses6() - fe80::2 (the router the VM's advertisements
@@ -470,7 +494,7 @@ static const char *configure_addresses6(const struct capns *ns)
 	capns_router_ll(&ll);
 	capns_addr6(&p->prefix6, CAPNS_GW6_HOST, &gw);
 	capns_addr6(&p->prefix6, CAPNS_DNS6_HOST, &dns);
-	ipv6_sysctls(p->iface);
+	ipv6_sysctls(p->iface, 1);
 	if (nl_addr_add(p->iface, AF_INET6, &ll, 64) < 0)
 		return "add the router's link-local address";
 	if (nl_addr_add(p->iface, AF_INET6, &gw, 64) < 0)
@@ -508,6 +532,8 @@ static int configure_addresses(const struct capns *ns, char *err, size_t errlen)
 		e = "add the local route";
 	else if (p->ipv6)
 		e = configure_addresses6(ns);
+	else if (access("/proc/sys/net/ipv6", F_OK) == 0)
+		ipv6_sysctls(p->iface, 0);
 	if (e) {
 		snprintf(err, errlen, "network %s: cannot %s in namespace %s: %s", p->idstr, e,
 			 p->netns, strerror(errno));
@@ -526,9 +552,14 @@ static int configure_addresses(const struct capns *ns, char *err, size_t errlen)
 }
 
 /* install_rules6() - as for IPv4, and what IPv6 needs besides: the
- * link's own traffic (neighbour discovery, router solicitations, DHCPv6,
- * all link-local or link-scope multicast) reaches the namespace's kernel
- * and the daemon's sockets */
+ * link's own traffic reaches the namespace's kernel and the daemon's
+ * sockets, and nothing more of it: neighbour discovery, router
+ * solicitations and MLD (ICMPv6 those types alone), DHCPv6 from a
+ * link-local address to port 547, pings to the router's addresses.  Any
+ * other link-local or multicast destination is dropped, so that the VM
+ * reaches no other socket of the namespace's; and what the daemon carries
+ * must come from the network's prefix (what it answers goes back only
+ * there) */
 static int install_rules6(const struct capns *ns, const struct capns_socks *s, char *err,
 			  size_t errlen)
 {
@@ -551,10 +582,11 @@ static int install_rules6(const struct capns *ns, const struct capns_socks *s, c
 		 "  }\n"
 		 "  chain capture {\n"
 		 "    type filter hook prerouting priority mangle; policy accept;\n"
-		 "    iifname \"%1$s\" ip6 daddr { fe80::/10, ff02::/16 } accept\n"
-		 "    iifname \"%1$s\" fib daddr type multicast drop\n"
-		 "    iifname \"%1$s\" icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n"
-		 "    iifname \"%1$s\" ip6 daddr { %2$s, %3$s } icmpv6 type echo-request accept\n"
+		 "    iifname \"%1$s\" icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report, mld2-listener-report, mld-listener-done } accept\n"
+		 "    iifname \"%1$s\" ip6 saddr fe80::/10 ip6 daddr { ff02::1:2, fe80::2 } udp dport 547 accept\n"
+		 "    iifname \"%1$s\" ip6 daddr { fe80::2, %2$s, %3$s } icmpv6 type echo-request accept\n"
+		 "    iifname \"%1$s\" ip6 daddr { fe80::/10, ff00::/8 } drop\n"
+		 "    iifname \"%1$s\" ip6 saddr != %7$s/64 drop\n"
 		 "    iifname \"%1$s\" meta l4proto tcp tproxy to :%4$u meta mark set %6$u accept\n"
 		 "    iifname \"%1$s\" meta l4proto udp tproxy to :%5$u meta mark set %6$u accept\n"
 		 "    iifname \"lo\" meta mark %6$u ip6 saddr %7$s/64 meta l4proto tcp tproxy to :%4$u accept\n"
@@ -591,6 +623,7 @@ static int install_rules(const struct capns *ns, const struct capns_socks *s, ch
 		 "    type filter hook prerouting priority mangle; policy accept;\n"
 		 "    iifname \"%1$s\" udp dport 67 accept\n"
 		 "    iifname \"%1$s\" fib daddr type { broadcast, multicast } drop\n"
+		 "    iifname \"%1$s\" ip saddr != %7$s/%8$u drop\n"
 		 "    iifname \"%1$s\" ip daddr { %2$s, %3$s } icmp type echo-request accept\n"
 		 "    iifname \"%1$s\" meta l4proto tcp tproxy to :%4$u meta mark set %6$u accept\n"
 		 "    iifname \"%1$s\" meta l4proto udp tproxy to :%5$u meta mark set %6$u accept\n"

@@ -93,6 +93,10 @@ int capns_setup(struct capns *ns, struct capns_socks *s, char *err, size_t errle
 /* capns_free() - remove what capns_setup() put in the namespace (if it
  * did), close it */
 void capns_free(struct capns *ns);
+/* capns_unicast() - an address a flow may have at either end: for IPv4
+ * not 0/8, loopback, multicast or the broadcast address; for IPv6 not ::,
+ * loopback, IPv4-mapped or -compatible, link-local or multicast */
+int capns_unicast(const struct ipport *a);
 /* capns_check_socket() - 0 if a per-flow socket may be made: TCP bound to
  * a unicast address and not connected, or UDP bound likewise and
  * connected to one of the same family; -1 with why */

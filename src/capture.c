@@ -220,6 +220,29 @@ static struct flow *open_vm_flow(struct capture *c, struct session *s, uint8_t p
 	return f;
 }
 
+/* vm_addr_ok() - whether a new flow of the VM's may go: from an address
+ * of its network (any other source is made up, and what we answered
+ * would go to someone else: the rules drop such packets, but the packet
+ * socket sees them first) to a unicast address; counted if not */
+static int vm_addr_ok(struct capture *c, const struct ipport *src, const struct ipport *dst)
+{
+	const struct network *n = c->net;
+	uint32_t a, mask = ipv4_netmask(n->prefix_len);
+	int ok;
+
+	if (src->family == AF_INET6) {
+		ok = n->ipv6 && memcmp(src->addr, &n->prefix6, 8) == 0 &&
+		     !is_service(c, src, CAPNS_GW6_HOST) && !is_service(c, src, CAPNS_DNS6_HOST);
+	} else {
+		memcpy(&a, src->addr, 4);
+		ok = (a & mask) == (n->gateway.s_addr & mask);
+	}
+	ok = ok && dst->family == src->family && capns_unicast(dst);
+	if (!ok)
+		c->ctr.misaddressed++;
+	return ok;
+}
+
 /* ---- TCP: the SYN gate ------------------------------------------------ */
 
 /* send_raw() - a whole IP packet to to, on the raw socket of its family
@@ -240,9 +263,12 @@ static void send_raw(struct capture *c, int inject, const uint8_t *pkt, size_t l
 
 static void handle_syn(struct capture *c, const struct syn_info *syn)
 {
-	struct flow *f = tab_find(&c->tcp_tab, &syn->src, &syn->dst);
+	struct flow *f;
 	struct session *s;
 
+	if (!vm_addr_ok(c, &syn->src, &syn->dst))
+		return;
+	f = tab_find(&c->tcp_tab, &syn->src, &syn->dst);
 	c->ctr.syns++;
 	if (f) {
 		/* the VM retransmitted: still held, or already let through */
@@ -298,7 +324,7 @@ static void handle_echo(struct capture *c, const struct echo_info *e)
 	 * broadcast and multicast (which the rules' fib check drops, but this
 	 * socket sees first) go nowhere, as the VM's other broadcasts do */
 	if (is_service(c, &e->dst, CAPNS_GW6_HOST) || is_service(c, &e->dst, CAPNS_DNS6_HOST) ||
-	    echo_nowhere(c, &e->dst))
+	    echo_nowhere(c, &e->dst) || !vm_addr_ok(c, &e->src, &e->dst))
 		return;
 	c->ctr.echo_requests++;
 	f = tab_find(&c->icmp_tab, &e->src, &e->dst);
@@ -348,13 +374,37 @@ void capture_dgram_unreach(struct capture *c, const struct flow *f, uint64_t rea
 	}
 }
 
+/* echo_unreach() - a router told the consumer the VM's ping cannot reach
+ * its destination (PROTOCOL.md: the message's first 8 octets, then the
+ * router's address): the VM hears it from that router, as it would on a
+ * real network.  0 if msg is not such a message. */
+static int echo_unreach(struct capture *c, struct flow *f, const uint8_t *msg, size_t len)
+{
+	uint8_t pkt[TCPRAW_DGRAM_UNREACH_LEN];
+	int v6 = f->vm.family == AF_INET6, code;
+	size_t n;
+
+	if (len != (v6 ? 24u : 12u) || (code = tcpraw_unreach_code(f->vm.family, msg[0], msg[1])) < 0)
+		return 0;
+	n = tcpraw_build_dgram_unreach(&f->vm, &f->remote, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP,
+				       f->echo_seq, (uint8_t)code, msg + 8, pkt, sizeof(pkt));
+	if (n) {
+		c->ctr.unreach_sent++;
+		send_raw(c, 0, pkt, n, &f->vm);
+	}
+	return 1;
+}
+
 void capture_echo_reply(struct capture *c, struct flow *f, const uint8_t *msg, size_t len)
 {
 	uint8_t pkt[40 + TCPRAW_ECHO_MAX];
-	size_t n = tcpraw_build_echo_reply(&f->remote, &f->vm, f->vm.port, msg, len, pkt, sizeof(pkt));
+	size_t n;
 
+	if (echo_unreach(c, f, msg, len))
+		return;
+	n = tcpraw_build_echo_reply(&f->remote, &f->vm, f->vm.port, msg, len, pkt, sizeof(pkt));
 	if (!n)
-		return; /* not an echo reply: the consumer sends nothing else */
+		return; /* neither: the consumer sends nothing else */
 	c->ctr.echo_replies++;
 	send_raw(c, 0, pkt, n, &f->vm);
 }
@@ -534,14 +584,28 @@ static int ns_socket(struct capture *c, int type, const struct ipport *local,
 }
 
 /* ns_socket_failed() - log a per-flow socket that could not be made; a
- * helper that is gone was reported once already */
+ * helper that is gone was reported once already.  At most one warning a
+ * second: what the VM sends must not fill the log. */
 static void ns_socket_failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void ns_socket_failed(const char *fmt, ...)
 {
+	static uint64_t last_ms;
+	static unsigned quiet;
+	uint64_t now = clock_now_ms();
 	char line[512];
 	va_list ap;
 	int e = errno;
 
+	if (e != EPIPE && last_ms && now - last_ms < 1000) {
+		quiet++;
+		return;
+	}
+	if (e != EPIPE) {
+		if (quiet)
+			log_warnx("(%u more transparent sockets failed in the last second)", quiet);
+		last_ms = now;
+		quiet = 0;
+	}
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
@@ -566,6 +630,8 @@ static void udp_from_vm(struct capture *c, const struct ipport *vm, const struct
 	int fd;
 
 	if (!f) {
+		if (!vm_addr_ok(c, vm, dst))
+			return;
 		s = peer_session(c);
 		if (!s) {
 			c->ctr.udp_no_link++;
@@ -736,6 +802,7 @@ struct capture *capture_new(struct network *n, char *err, size_t errlen)
 	struct capture *c = xcalloc(1, sizeof(*c));
 	struct capns_params p;
 	struct capns_socks s;
+	char p6[INET6_ADDRSTRLEN];
 
 	c->net = n;
 	c->d = n->d;
@@ -760,9 +827,11 @@ struct capture *capture_new(struct network *n, char *err, size_t errlen)
 	c->dhcp_ev = watch(c, c->dhcp_fd, on_dhcp, c);
 	if (n->ipv6 && !(c->lan6 = lan6_new(n, s.fd[CAPNS_ND6], s.fd[CAPNS_DHCP6], err, errlen)))
 		goto fail;
-	log_info("network %s: capturing %s in namespace %s (gateway %s, TCP :%u, UDP :%u)%s",
-		 n->idstr, n->iface, n->netns, inet_ntoa(n->gateway), c->af[AF4].tcp_port,
-		 c->af[AF4].udp_port, n->ipv6 ? "" : ", IPv6 off");
+	inet_ntop(AF_INET6, &n->prefix6, p6, sizeof(p6));
+	log_info("network %s: capturing %s in namespace %s (gateway %s, TCP :%u, UDP :%u; "
+		 "IPv6 %s%s)", n->idstr, n->iface, n->netns, inet_ntoa(n->gateway),
+		 c->af[AF4].tcp_port, c->af[AF4].udp_port, n->ipv6 ? p6 : "off",
+		 n->ipv6 ? "/64" : "");
 	return c;
 fail:
 	capture_free(c);
@@ -866,18 +935,22 @@ static int inbound_target(struct network *n, struct link_flow *lf, struct ipport
 }
 
 /* inbound_source() - the address the VM sees a forward's client come from:
- * the client's own, or for an IPv6 client reaching the VM over IPv4 (the
- * network or the VM has no IPv6) the gateway's, with a port of the
- * kernel's choosing */
+ * the client's own; or the gateway's in the VM's family, with a port of
+ * the kernel's choosing, for a client of the other family (an IPv6 client
+ * reaching the VM over IPv4) or one whose address means something else on
+ * the VM's link (the consumer's loopback, a link-local address) */
 static void inbound_source(const struct network *n, const struct ipport *client,
 			   const struct ipport *vm, struct ipport *from)
 {
 	*from = *client;
-	if (client->family == vm->family)
+	if (client->family == vm->family && capns_unicast(client))
 		return;
 	memset(from, 0, sizeof(*from));
-	from->family = AF_INET;
-	memcpy(from->addr, &n->gateway, 4);
+	from->family = vm->family;
+	if (vm->family == AF_INET6)
+		capns_addr6(&n->prefix6, CAPNS_GW6_HOST, (struct in6_addr *)from->addr);
+	else
+		memcpy(from->addr, &n->gateway, 4);
 }
 
 int capture_inbound_retry4(struct capture *c, struct flow *f, int err)

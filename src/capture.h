@@ -28,6 +28,7 @@ struct capture_counters {
 	uint64_t echo_requests, echo_replies, echo_no_link;
 	uint64_t unreach_sent;       /* ICMP errors for UDP and ICMP flows the far side refused */
 	uint64_t packets_ignored;    /* the packet socket's, neither a SYN nor an echo request */
+	uint64_t misaddressed;       /* from outside the VM's network, or to no unicast address */
 };
 
 struct capture *capture_new(struct network *n, char *err, size_t errlen);
@@ -37,7 +38,9 @@ void capture_flow_destroyed(struct capture *c, struct flow *f);
 /* capture_syn_accepted() - the consumer connected: let the SYN through */
 void capture_syn_accepted(struct capture *c, struct flow *f);
 /* capture_echo_reply() - an echo reply for the VM's ICMP flow f, from the
- * far side's ping socket: to the VM, with its own identifier */
+ * far side's ping socket: to the VM, with its own identifier; or a
+ * destination unreachable a router sent the far side about it: to the VM
+ * from that router */
 void capture_echo_reply(struct capture *c, struct flow *f, const uint8_t *msg, size_t len);
 /* capture_dgram_unreach() - the far side refused the VM's UDP or ICMP
  * flow f for reason: the ICMP error the VM would get on a real network

@@ -298,7 +298,8 @@ static json_t *network_ipv6_json(const struct network *n)
 	struct in6_addr a;
 	json_t *o;
 
-	if (!n->ipv6)
+	/* a consumer's network has no addressing of its own */
+	if (!n->ipv6 || n->d->role != ROLE_PROVIDER)
 		return json_null();
 	inet_ntop(AF_INET6, &n->prefix6, pfx, INET6_ADDRSTRLEN);
 	strcat(pfx, "/64");
@@ -318,6 +319,7 @@ static json_t *network_ipv6_json(const struct network *n)
 		json_object_set_new(o, "router_solicitations_dropped",
 				    json_integer((json_int_t)c->rs_dropped));
 		json_object_set_new(o, "dhcp6_replies", json_integer((json_int_t)c->dhcp6_replies));
+		json_object_set_new(o, "dhcp6_dropped", json_integer((json_int_t)c->dhcp6_dropped));
 	}
 	return o;
 }
@@ -341,7 +343,7 @@ static json_t *network_json(const struct network *n)
 		const struct capture_counters *c = capture_counters(n->cap);
 
 		json_object_set_new(o, "capture",
-				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 					      "syns", (json_int_t)c->syns,
 					      "syns_without_link", (json_int_t)c->syns_no_link,
 					      "syns_refused_limit", (json_int_t)c->syns_refused_limit,
@@ -354,6 +356,7 @@ static json_t *network_json(const struct network *n)
 					      "echo_replies", (json_int_t)c->echo_replies,
 					      "echo_without_link", (json_int_t)c->echo_no_link,
 					      "packets_ignored", (json_int_t)c->packets_ignored,
+					      "packets_misaddressed", (json_int_t)c->misaddressed,
 					      "unreachables_sent", (json_int_t)c->unreach_sent));
 	}
 	return o;

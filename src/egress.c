@@ -391,7 +391,7 @@ static void ping_refused(struct daemon *d, int err)
  * it receives: flow.c drops replies from anywhere else) */
 static int open_ping(struct flow *f, const struct sockaddr *to, socklen_t tolen)
 {
-	int v6 = to->sa_family == AF_INET6, fd;
+	int v6 = to->sa_family == AF_INET6, fd, one = 1;
 
 	if (to->sa_family != AF_INET && !v6) {
 		errno = EAFNOSUPPORT;
@@ -400,6 +400,11 @@ static int open_ping(struct flow *f, const struct sockaddr *to, socklen_t tolen)
 	/* one sysctl, net.ipv4.ping_group_range, governs both families */
 	fd = socket(to->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+	/* the errors routers send about the pings (destination unreachable)
+	 * are queued with who sent them: flow.c passes them on to the VM */
+	if (fd >= 0 && (v6 ? setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one))
+			   : setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof(one))) < 0)
+		log_debug("egress: ping socket error queue: %s", strerror(errno));
 	if (fd < 0) {
 		int e = errno;
 

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <linux/errqueue.h>
 
 #include <event2/event.h>
 
@@ -492,6 +493,52 @@ static int dgram_error(struct flow *f, int err)
 	return 1;
 }
 
+/* ping_errors() - a ping socket's error queue: each destination
+ * unreachable a router sent about one of the VM's echo requests goes to
+ * the provider as the ICMP message's first 8 octets and the router's
+ * address (PROTOCOL.md).  The kernel matched it to this socket by the
+ * identifier in the request it quotes, and that request is checked to be
+ * an echo request. */
+static void ping_errors(struct flow *f, int fd)
+{
+	int i, v6 = f->remote.family == AF_INET6;
+
+	for (i = 0; i < 8 && f->lf; i++) {
+		uint8_t quoted[64], msg[8 + 16];
+		union {
+			char b[CMSG_SPACE(sizeof(struct sock_extended_err) +
+					  sizeof(struct sockaddr_in6))];
+			struct cmsghdr align;
+		} cbuf;
+		struct iovec iov = { quoted, sizeof(quoted) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+				     .msg_controllen = sizeof(cbuf.b) };
+		const struct sock_extended_err *ee = NULL;
+		struct ipport by;
+		struct cmsghdr *cm;
+		ssize_t n = recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+
+		if (n < 0)
+			return;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if ((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+			    (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR))
+				ee = (const struct sock_extended_err *)CMSG_DATA(cm);
+		if (!ee || n < 8 || quoted[0] != (v6 ? 128 : 8) ||
+		    ee->ee_origin != (v6 ? SO_EE_ORIGIN_ICMP6 : SO_EE_ORIGIN_ICMP) ||
+		    ee->ee_type != (v6 ? 1 : 3))
+			continue;
+		ipport_from_sa(&by, SO_EE_OFFENDER(ee));
+		if (by.family != f->remote.family)
+			continue;
+		memset(msg, 0, sizeof(msg));
+		msg[0] = ee->ee_type;
+		msg[1] = ee->ee_code;
+		memcpy(msg + 8, by.addr, v6 ? 16 : 4);
+		flow_udp_send(f, msg, v6 ? 24 : 12);
+	}
+}
+
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct flow *f = arg;
@@ -504,6 +551,10 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
 
 		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && f->proto == WIRE_PROTO_ICMP) {
+				ping_errors(f, fd);
+				continue;
+			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				dgram_error(f, errno);
 			break; /* f may be gone */

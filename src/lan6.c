@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
@@ -26,6 +27,7 @@
 struct lan6 {
 	struct network *net;
 	int nd_fd, dhcp_fd;
+	unsigned ifindex;       /* the VM's interface, in the capture namespace */
 	struct event *nd_ev, *dhcp_ev, *ra_timer;
 	struct ra_config ra;
 	struct ra_sched sched;
@@ -53,7 +55,7 @@ static void send_ra(struct lan6 *l)
 	size_t n = ra_build(&l->ra, msg, sizeof(msg));
 
 	inet_pton(AF_INET6, "ff02::1", &all.sin6_addr);
-	all.sin6_scope_id = if_nametoindex(l->net->iface);
+	all.sin6_scope_id = l->ifindex;
 	if (n && sendto(l->nd_fd, msg, n, 0, (struct sockaddr *)&all, sizeof(all)) == (ssize_t)n)
 		l->ctr.ra_sent++;
 	else
@@ -143,31 +145,38 @@ static void on_dhcp6(evutil_socket_t fd, short what, void *arg)
 
 		if (n < 0)
 			break;
-		if (fl < sizeof(from) || from.sin6_family != AF_INET6)
+		if (fl < sizeof(from) || from.sin6_family != AF_INET6) {
+			l->ctr.dhcp6_dropped++;
 			continue;
+		}
 		r = dhcp6_handle(l->dhcp, in, (size_t)n, clock_now_ms(), out, sizeof(out));
 		if (r > 0 && sendto(fd, out, (size_t)r, 0, (struct sockaddr *)&from, fl) == r)
 			l->ctr.dhcp6_replies++;
+		else if (r != 0) /* malformed, or not sent */
+			l->ctr.dhcp6_dropped++;
 	}
 }
 
 /* ---- set-up ------------------------------------------------------------- */
 
-/* link_facts() - the VM link's MTU and our MAC on it, asked of the
- * socket's own namespace (where the interface is) */
-static void link_facts(int fd, const char *iface, uint16_t *mtu, uint8_t mac[6], int *have_mac)
+/* link_facts() - the VM link's index, MTU and our MAC on it (an Ethernet
+ * one: a tun device has none), asked of the socket's own namespace, where
+ * the interface is (the daemon's may have one of the same name) */
+static void link_facts(struct lan6 *l)
 {
 	struct ifreq ifr;
 
 	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface);
-	*mtu = 0;
-	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= 1280 && ifr.ifr_mtu <= 65535)
-		*mtu = (uint16_t)ifr.ifr_mtu;
-	*have_mac = 0;
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) == 0) {
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-		*have_mac = 1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", l->net->iface);
+	if (ioctl(l->nd_fd, SIOCGIFINDEX, &ifr) == 0 && ifr.ifr_ifindex > 0)
+		l->ifindex = (unsigned)ifr.ifr_ifindex;
+	l->ra.mtu = 0;
+	if (ioctl(l->nd_fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= 1280 && ifr.ifr_mtu <= 65535)
+		l->ra.mtu = (uint16_t)ifr.ifr_mtu;
+	l->ra.have_mac = 0;
+	if (ioctl(l->nd_fd, SIOCGIFHWADDR, &ifr) == 0 && ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER) {
+		memcpy(l->ra.mac, ifr.ifr_hwaddr.sa_data, 6);
+		l->ra.have_mac = 1;
 	}
 }
 
@@ -197,7 +206,7 @@ struct lan6 *lan6_new(struct network *n, int nd_fd, int dhcp_fd, char *err, size
 	ra_config_default(&l->ra);
 	l->ra.prefix = n->prefix6;
 	capns_addr6(&n->prefix6, CAPNS_DNS6_HOST, &l->ra.dns);
-	link_facts(nd_fd, n->iface, &l->ra.mtu, l->ra.mac, &l->ra.have_mac);
+	link_facts(l);
 	l->dhcp = make_dhcp6(l);
 	if (ra_config_check(&l->ra) < 0 || !l->dhcp) {
 		snprintf(err, errlen, "network %s: invalid IPv6 settings (see the log)", n->idstr);

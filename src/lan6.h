@@ -18,6 +18,7 @@ struct lan6;
 
 struct lan6_counters {
 	uint64_t ra_sent, rs_received, rs_dropped, dhcp6_replies;
+	uint64_t dhcp6_dropped;   /* malformed, or an answer that could not be sent */
 };
 
 /* lan6_new() - serve n's VM link on nd_fd (raw ICMPv6, CAPNS_ND6) and

@@ -1,6 +1,9 @@
 /* network.c: networks on both roles. */
 #include <string.h>
+#include <unistd.h>
 #include <net/if.h>
+
+#include <openssl/sha.h>
 
 #include "capture.h"
 #include "daemon.h"
@@ -106,15 +109,30 @@ static int check_add(struct daemon *d, const struct netid *id, const char *peer,
 }
 
 /* default_prefix6() - a network's own /64 when none is configured: the
- * RFC 4193 form, fd00::/8 and a 40-bit global id, here the network id's
- * first 40 bits (random when the id was made: ids name networks across
- * machines, so they are as unlikely to collide as RFC 4193 asks), subnet
- * 0.  The same network has the same prefix on every start. */
+ * RFC 4193 form, fd00::/8 and a 40-bit global id, subnet 0.  The global id
+ * is the first 40 bits of the network id's SHA-256: as random as RFC 4193
+ * asks for an id made at random, and still for ids written by hand
+ * (0...01 and 0...02 get prefixes far apart); the same network has the
+ * same prefix on every start. */
 static void default_prefix6(const struct netid *id, struct in6_addr *out)
 {
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256(id->b, sizeof(id->b), md);
 	memset(out, 0, sizeof(*out));
 	out->s6_addr[0] = 0xfd;
-	memcpy(out->s6_addr + 1, id->b, 5);
+	memcpy(out->s6_addr + 1, md, 5);
+}
+
+/* ipv6_available() - a kernel booted with ipv6.disable=1 has none: its
+ * networks are IPv4 only, said once each, rather than failing to start */
+static int ipv6_available(const struct network *n)
+{
+	if (n->d->role != ROLE_PROVIDER || access("/proc/sys/net/ipv6", F_OK) == 0)
+		return 1;
+	log_warnx("network %s: this kernel has no IPv6 (booted with ipv6.disable=1?): the VM's "
+		  "network is IPv4 only", n->idstr);
+	return 0;
 }
 
 static void set_addressing(struct network *n, const struct config *cfg,
@@ -126,7 +144,7 @@ static void set_addressing(struct network *n, const struct config *cfg,
 	n->dns = cn ? cn->dns : cfg->dns;
 	n->dhcp_start = cn ? cn->dhcp_start : cfg->dhcp_start;
 	n->prefix_len = cn ? cn->prefix_len : cfg->prefix_len;
-	n->ipv6 = cn ? cn->ipv6 : cfg->ipv6;
+	n->ipv6 = (cn ? cn->ipv6 : cfg->ipv6) && ipv6_available(n);
 	if (p6->set)
 		n->prefix6 = p6->prefix;
 	else

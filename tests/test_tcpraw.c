@@ -1509,6 +1509,35 @@ START_TEST(test_parse_echo6_rejects)
 }
 END_TEST
 
+/* every code of both tables, against RFC 1122 3.2.2.1 and RFC 4443 3.1 */
+START_TEST(test_unreach_code_maps_what_routers_send)
+{
+	static const int v4[16] = {
+		TCPRAW_UNREACH_NET, TCPRAW_UNREACH_HOST, TCPRAW_UNREACH_HOST, TCPRAW_UNREACH_PORT,
+		-1, TCPRAW_UNREACH_HOST, TCPRAW_UNREACH_NET, TCPRAW_UNREACH_HOST,
+		TCPRAW_UNREACH_HOST, TCPRAW_UNREACH_ADMIN, TCPRAW_UNREACH_ADMIN, TCPRAW_UNREACH_NET,
+		TCPRAW_UNREACH_HOST, TCPRAW_UNREACH_ADMIN, TCPRAW_UNREACH_HOST, TCPRAW_UNREACH_HOST,
+	};
+	static const int v6[8] = {
+		TCPRAW_UNREACH_NET, TCPRAW_UNREACH_ADMIN, TCPRAW_UNREACH_HOST, TCPRAW_UNREACH_HOST,
+		TCPRAW_UNREACH_PORT, TCPRAW_UNREACH_ADMIN, TCPRAW_UNREACH_ADMIN, TCPRAW_UNREACH_HOST,
+	};
+	unsigned c;
+
+	for (c = 0; c < 16; c++)
+		ck_assert_msg(tcpraw_unreach_code(AF_INET, 3, (uint8_t)c) == v4[c], "ICMP code %u", c);
+	for (c = 0; c < 8; c++)
+		ck_assert_msg(tcpraw_unreach_code(AF_INET6, 1, (uint8_t)c) == v6[c], "ICMPv6 code %u",
+			      c);
+	/* echo replies, time exceeded, and the other family's type */
+	ck_assert_int_eq(tcpraw_unreach_code(AF_INET, 0, 0), -1);
+	ck_assert_int_eq(tcpraw_unreach_code(AF_INET, 11, 0), -1);
+	ck_assert_int_eq(tcpraw_unreach_code(AF_INET, 1, 0), -1);
+	ck_assert_int_eq(tcpraw_unreach_code(AF_INET6, 3, 0), -1);
+	ck_assert_int_eq(tcpraw_unreach_code(AF_INET6, 129, 0), -1);
+}
+END_TEST
+
 START_TEST(test_echo_reply6_matches_known_good)
 {
 	struct echo_info e;
@@ -1616,6 +1645,7 @@ static Suite *tcpraw_suite(void)
 	tcase_add_test(tc, test_parse_echo6_rejects);
 	tcase_add_test(tc, test_echo_reply6_matches_known_good);
 	tcase_add_test(tc, test_echo_reply6_refuses);
+	tcase_add_test(tc, test_unreach_code_maps_what_routers_send);
 	suite_add_tcase(s, tc);
 	return s;
 }

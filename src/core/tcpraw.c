@@ -419,6 +419,28 @@ static uint8_t unreach6_code(uint8_t code)
 	}
 }
 
+int tcpraw_unreach_code(uint8_t family, uint8_t type, uint8_t code)
+{
+	if (family == AF_INET6 && type == ICMP6_TYPE_UNREACH) {
+		if (code == ICMP6_UNREACH_NOROUTE)
+			return TCPRAW_UNREACH_NET;
+		if (code == ICMP6_UNREACH_PORT)
+			return TCPRAW_UNREACH_PORT;
+		if (code == ICMP6_UNREACH_ADMIN || code == 5 || code == 6)
+			return TCPRAW_UNREACH_ADMIN; /* 5 failed policy, 6 reject route */
+		return TCPRAW_UNREACH_HOST;
+	}
+	if (family != AF_INET || type != 3 || code == 4)
+		return -1;
+	if (code == 0 || code == 6 || code == 11)
+		return TCPRAW_UNREACH_NET; /* 6 net unknown, 11 net for TOS */
+	if (code == 3)
+		return TCPRAW_UNREACH_PORT;
+	if (code == 9 || code == 10 || code == 13)
+		return TCPRAW_UNREACH_ADMIN;
+	return TCPRAW_UNREACH_HOST;
+}
+
 /* unreach() - destination unreachable with the ICMP code, an ICMPv6 one
  * for family AF_INET6, from @from to @to, quoting @qlen octets of the
  * offending datagram; 0 if cap is too small */

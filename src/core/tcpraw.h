@@ -90,6 +90,18 @@ size_t tcpraw_build_rst(const struct syn_info *syn, uint8_t *out, size_t cap);
 size_t tcpraw_build_icmp_unreach(const struct syn_info *syn, uint8_t code, const uint8_t *from,
 				 uint8_t *out, size_t cap);
 
+/* tcpraw_unreach_code() - the meaning, as one of the TCPRAW_UNREACH_ codes
+ * above, of a destination unreachable the far side heard about a VM's
+ * datagram: ICMP type 3 (family AF_INET) or ICMPv6 type 1 (AF_INET6) with
+ * @code (RFC 1122 3.2.2.1, RFC 4443 3.1).  Net unreachable (ICMP 0, 6
+ * and 11; ICMPv6 0, no route), port unreachable and the prohibitions (ICMP
+ * 9, 10, 13; ICMPv6 1, 5, 6) keep their meaning; the other ICMP codes
+ * (host, protocol, source route, unknown or isolated hosts, host for TOS,
+ * precedence) and ICMPv6's address unreachable and "beyond scope" say
+ * host unreachable.  -1 for another type, or ICMP's "fragmentation
+ * needed" (code 4), which means nothing without its MTU. */
+int tcpraw_unreach_code(uint8_t family, uint8_t type, uint8_t code);
+
 /* tcpraw_build_dgram_unreach() - destination unreachable with @code (a
  * TCPRAW_UNREACH_*), from @from to @vm, about a datagram the VM sent to
  * @dst with protocol @proto: UDP from vm->port to dst->port, or an echo

@@ -318,7 +318,7 @@ om_vm_dhcp() {
 #!/bin/sh
 case "\$1" in
 bound|renew)
-	ip addr flush dev "\$interface"
+	ip -4 addr flush dev "\$interface"
 	ip addr add "\$ip/\$mask" dev "\$interface"
 	for r in \$router; do ip route replace default via "\$r" dev "\$interface"; done
 	echo "\$dns" >"$OM_T/$tag.dns"
@@ -362,6 +362,14 @@ om_start_servers6() {
 		--user=root --group=root
 	om_wait 10 srv curl -6 -s -m 1 -o /dev/null "http://[$SRV6]:8080/" &&
 		om_wait 10 srv dig +short +time=1 +tries=1 AAAA @$SRV6 v6.test.omnet
+}
+
+# om_prefix6 [NETID] - a network's own IPv6 prefix, as omnetd derives it
+# (fd and the first 40 bits of the id's SHA-256), with its trailing ::
+om_prefix6() {
+	$PY -c "import hashlib, ipaddress, sys
+h = hashlib.sha256(bytes.fromhex(sys.argv[1])).digest()
+print(str(ipaddress.IPv6Address(b'\xfd' + h[:5] + bytes(10))))" "${1:-$NETID}"
 }
 
 # om_vm_slaac_addr [NS] - the VM's global IPv6 address, once it is usable
@@ -431,7 +439,7 @@ om_dhcp_in() {
 #!/bin/sh
 case "\$1" in
 bound|renew)
-	ip addr flush dev "\$interface"
+	ip -4 addr flush dev "\$interface"
 	ip addr add "\$ip/\$mask" dev "\$interface"
 	for r in \$router; do ip route replace default via "\$r" dev "\$interface"; done
 	echo "\$ip \$mask \$router \$lease" >"$OM_T/$tag.lease"

@@ -23,8 +23,8 @@ OM_TEST=ipv6
 . "$(dirname "$0")/lib.sh"
 om_need_root
 
-# NETID's first 40 bits after fd: the network's own prefix
-PREFIX6=fd01:2345:6789::
+# the network's own prefix, derived from its id
+PREFIX6=$(om_prefix6)
 DNS6=${PREFIX6}3
 
 om_topology || { fail "topology"; exit 1; }
@@ -116,6 +116,34 @@ check "UDP: an IPv6 echo answers" test "$(vm $PY "$OM_SRCDIR/tests/integration/s
 	ask --udp --host $SRV6 --port 7 --data v6udp)" = v6udp
 vm ping -6 -n -c 5 -i 0.1 -W 2 $SRV6 >"$OM_T/ping6.out" 2>&1
 check "ping -6: 5 of 5 replies" grep -q " 5 received" "$OM_T/ping6.out"
+# the VM's kernel confirms its router by neighbour discovery a few seconds
+# after it uses a stale entry (ping would confirm it by MSG_CONFIRM, UDP
+# does not); an answer without the Router flag tells the VM fe80::2 is no
+# router (RFC 4861 7.2.5: hosts other than Linux drop their default route)
+vm ip -6 neigh change fe80::2 dev eth0 nud stale 2>/dev/null || :
+n=0
+for i in 1 2 3 4 5 6 7; do
+	out=$(vm $PY "$OM_SRCDIR/tests/integration/servers.py" ask --udp --host $SRV6 --port 7 \
+		--data n$i --timeout 2 2>/dev/null)
+	[ "$out" = n$i ] && n=$((n + 1))
+	sleep 1
+done
+check "UDP for 7 s from a stale neighbour entry: $n of 7 answered" test $n = 7
+check "fe80::2 is still a router to the VM ($(ip -n $NS_VM -6 neigh show fe80::2 dev eth0))" \
+	bash -c "ip -n $NS_VM -6 neigh show fe80::2 dev eth0 | grep -q ' router'"
+check "and its default route" \
+	bash -c "ip -n $NS_VM -6 route show default | grep -q 'via fe80::2 dev eth0'"
+# a host that is not there: the router beyond the consumer says so (after
+# its neighbour discovery gives up, about 3 s), and the VM hears it from
+# that router, as on a real network
+vm ping -6 -n -c 1 -W 8 2001:db8:100::99 >"$OM_T/ping6.out" 2>&1
+check "ping -6 to an absent host: \"$(grep -o 'From.*' "$OM_T/ping6.out" | head -1)\"" \
+	grep -q "From $RTR6_LAN icmp_seq=1 Destination unreachable: Address unreachable" \
+	"$OM_T/ping6.out"
+vm ping -n -c 1 -W 8 198.51.100.99 >"$OM_T/ping.out" 2>&1
+check "ping to an absent IPv4 host: \"$(grep -o 'From.*' "$OM_T/ping.out" | head -1)\"" \
+	grep -q "From $RTR_LAN icmp_seq=1 Destination Host Unreachable" "$OM_T/ping.out"
+
 check "DNS over IPv6 to the RDNSS address answers AAAA" \
 	test "$(vm dig +short +time=2 +tries=2 AAAA v6.test.omnet @$DNS6)" = 2001:db8:100::77
 check "flows from the VM's IPv6 address show on the consumer" \
@@ -169,6 +197,43 @@ read -r what ms < <(udp6_outcome $CONS6_LAN 7)
 check "UDP to a destination the policy refuses: $what in ${ms:-?} ms" \
 	test "$what" = EACCES -a "${ms:-9999}" -lt 1000
 
+# the VM's link reaches the router and nothing else of the capture
+# namespace's: a UDP service there on [::] is out of reach over link-local
+ip netns exec "$NS_CAP" $PY "$OM_SRCDIR/tests/integration/servers.py" udpecho --port 7 \
+	--bind :: >/dev/null 2>&1 &
+capecho=$!
+OM_PIDS+=($capecho)
+check "the VM pings the router's link-local address" \
+	bash -c "ip netns exec $NS_VM ping -6 -n -c 1 -W 2 fe80::2%eth0 | grep -q ' 1 received'"
+out=$(vm $PY "$OM_SRCDIR/tests/integration/servers.py" ask --udp --host fe80::2%eth0 --port 7 \
+	--data x --timeout 2 2>/dev/null)
+check "but a UDP socket of the capture namespace's on [::] is out of its reach ($out)" \
+	test "$out" = timeout
+kill $capecho 2>/dev/null
+
+# a source outside the network's prefix (here the VM's link-local address)
+# opens no flow: what we answered would go to someone else
+before=$(json_eval ctl_p "r['networks'][0]['capture']['packets_misaddressed']" status)
+vm $PY - $SRV6 <<'EOF2'
+import socket, sys
+ll = [l.split()[0] for l in open("/proc/net/if_inet6") if l.split()[5] == "eth0" and l.startswith("fe80")][0]
+ll = ":".join(ll[i:i + 4] for i in range(0, 32, 4))
+idx = socket.if_nametoindex("eth0")
+for port in (8080, 7):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM if port == 8080 else socket.SOCK_DGRAM)
+    s.bind((ll, 0, 0, idx))
+    s.settimeout(1)
+    try:
+        s.connect((sys.argv[1], port))
+        s.send(b"x")
+        s.recv(10)
+    except OSError:
+        pass
+EOF2
+check "a SYN from a link-local source is dropped and counted (packets_misaddressed was $before)" \
+	json_is ctl_p "r['networks'][0]['capture']['packets_misaddressed'] > $before" True status
+check "and made no flow to the consumer" bash -c "! grep -q 'fe80::.*-> \[$SRV6\]' '$OM_T/consumer.log'"
+
 # 5. port forwards: an IPv6 client reaches the VM over IPv6, as itself
 om_bg "$NS_VM" whoami6 $PY "$OM_SRCDIR/tests/integration/servers.py" whoami --port 8000 --bind ::
 om_bg "$NS_VM" whoami4 $PY "$OM_SRCDIR/tests/integration/servers.py" whoami --port 8001
@@ -188,6 +253,10 @@ check "UDP forward: likewise ($out)" grep -q "^you are $RTR6_LAN:" <<<"$out"
 out=$(ask_from_rtr $CONS_LAN 8080)
 check "an IPv4 client still reaches the service as itself ($out)" \
 	grep -qE "^you are (::ffff:)?$RTR_LAN:" <<<"$out"
+out=$(ip netns exec "$NS_CONS" $PY "$OM_SRCDIR/tests/integration/servers.py" ask --host ::1 \
+	--port 8080 --data hi 2>/dev/null | head -1)
+check "a client on the consumer's loopback is seen from the gateway ($out)" \
+	grep -q "^you are ${PREFIX6}2:" <<<"$out"
 out=$(ask_from_rtr $CONS6_LAN 8081)
 check "an IPv6 client reaches a service that listens on IPv4 alone, from the gateway ($out)" \
 	grep -q "^you are 10.0.2.2:" <<<"$out"
@@ -205,5 +274,22 @@ ip -n "$NS_CONS" -6 route add default via $RTR6_LAN
 # 7. and IPv4 is as it was
 check "the VM still reaches the IPv4 server" \
 	bash -c "ip netns exec $NS_VM curl -4 -sf -m 10 http://$SRV_ADDR:8080/hello | grep -q hello6"
+
+# 8. ipv6 = no: the network is IPv4 only, and the VM's link has no IPv6 at
+# all in the capture namespace (nothing there to reach over link-local)
+kill -TERM $PROV_PID
+om_wait_gone $PROV_PID 10 || fail "the provider stops"
+echo "ipv6 = no" >"$OM_T/provider.conf"
+OM_PROVIDER_CONF=$OM_T/provider.conf om_start_provider provider2 ||
+	{ fail "the provider restarts with ipv6 = no"; exit 1; }
+check "the network comes back, IPv4 only" \
+	om_wait 15 json_is ctl_p "[n['ipv6'] for n in r['networks']]" "[None]" status
+check "its interface has IPv6 off" \
+	test "$(ip netns exec $NS_CAP sysctl -n net.ipv6.conf.tap0.disable_ipv6)" = 1
+check "and no IPv6 rules" bash -c "! ip netns exec $NS_CAP nft list table ip6 omnetd >/dev/null 2>&1"
+check "the VM's ping to fe80::2 goes unanswered" \
+	bash -c "! ip netns exec $NS_VM ping -6 -n -c 1 -W 1 fe80::2%eth0 >/dev/null 2>&1"
+check "IPv4 still carries" om_wait 15 bash -c \
+	"ip netns exec $NS_VM curl -4 -sf -m 5 http://$SRV_ADDR:8080/hello | grep -q hello6"
 
 exit $OM_FAILED

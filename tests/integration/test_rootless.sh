@@ -89,7 +89,7 @@ ip netns exec "$NS_CONS" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 check "ping: 5 of 5 echoes answered through the consumer" \
 	sh -c "timeout 20 ip netns exec $NS_VM ping -n -c 5 -i 0.2 -W 2 $SRV_ADDR | grep -q ' 5 received'"
 check "IPv6: the VM forms an address by SLAAC from the rootless provider's advertisements" \
-	om_vm_slaac fd01:2345:6789::
+	om_vm_slaac "$(om_prefix6)"
 check "IPv6: the VM downloads byte-exact from an IPv6 server" \
 	sh -c "ip netns exec $NS_VM curl -6 -sS -m 60 'http://[$SRV6]:8080/f' | cmp -s - $OM_T/www/f"
 check "IPv6: ping -6, 3 of 3 answered" \
