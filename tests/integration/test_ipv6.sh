@@ -146,6 +146,8 @@ check "ping to an absent IPv4 host: \"$(grep -o 'From.*' "$OM_T/ping.out" | head
 
 check "DNS over IPv6 to the RDNSS address answers AAAA" \
 	test "$(vm dig +short +time=2 +tries=2 AAAA v6.test.omnet @$DNS6)" = 2001:db8:100::77
+check "and DNS over IPv4 to 10.0.2.3 does too" \
+	test "$(vm dig +short +time=2 +tries=2 AAAA v6.test.omnet @10.0.2.3)" = 2001:db8:100::77
 check "flows from the VM's IPv6 address show on the consumer" \
 	grep -q "$SRV6" "$OM_T/consumer.log"
 
@@ -173,10 +175,16 @@ vm ping -6 -n -c 2 -i 0.2 -W 1 $CONS6_LAN >"$OM_T/ping6.out" 2>&1
 check "ping -6 to it: no reply, and an error from the gateway" \
 	grep -qiE "From ${PREFIX6}2 .*(Administratively prohibited|filtered)" "$OM_T/ping6.out"
 
+# udp6_outcome HOST PORT [recverr] - a connected UDP socket's send and
+# wait; with recverr it hears the soft errors too (IPV6_RECVERR: without
+# it, Linux reports to a UDP socket only ICMPv6's hard errors, port
+# unreachable and the prohibitions, RFC 1122 4.1.3.3)
 udp6_outcome() {
-	vm $PY - "$1" "$2" <<'EOF2'
+	vm $PY - "$1" "$2" "${3:-}" <<'EOF2'
 import errno, socket, sys, time
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+if sys.argv[3]:
+    s.setsockopt(socket.IPPROTO_IPV6, 25, 1)  # IPV6_RECVERR
 s.connect((sys.argv[1], int(sys.argv[2])))
 s.settimeout(3)
 t0 = time.monotonic()
@@ -269,6 +277,12 @@ rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 check "without IPv6 on the consumer, the VM's connect fails in ${ms} ms (curl $rc)" \
 	test "$rc" = 7 -a "$ms" -lt 2000
+read -r what ms < <(udp6_outcome $SRV6 7 recverr)
+check "and its connected UDP socket hears of it: $what in ${ms:-?} ms" \
+	test "$what" = EHOSTUNREACH -a "${ms:-9999}" -lt 1000
+vm ping -6 -n -c 1 -W 3 $SRV6 >"$OM_T/ping6.out" 2>&1
+check "and its ping -6 an unreachable from the gateway" \
+	grep -q "From ${PREFIX6}2 icmp_seq=1 Destination unreachable" "$OM_T/ping6.out"
 ip -n "$NS_CONS" -6 route add default via $RTR6_LAN
 
 # 7. and IPv4 is as it was
