@@ -461,7 +461,7 @@ fail:
  * advertisements, sends no solicitations.  Off (ipv6 = no): IPv6 off on
  * the interface, so that the VM reaches nothing of the namespace's over
  * link-local addresses, and cannot advertise routes to it. */
-static void ipv6_sysctls(const char *iface, int on)
+static int ipv6_sysctls(const char *iface, int on)
 {
 	static const struct { const char *name, *value; } set[] = {
 		{ "forwarding", "1" }, { "accept_ra", "0" }, { "router_solicitations", "0" },
@@ -470,16 +470,19 @@ static void ipv6_sysctls(const char *iface, int on)
 	char path[128];
 	size_t i;
 
-	netns_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "0");
 	if (!on) {
 		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", iface);
-		netns_sysctl(path, "1");
-		return;
+		return netns_sysctl(path, "1");
 	}
+	/* "all" first: writing it sets every interface's value too */
+	if (netns_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "0") < 0)
+		return -1;
 	for (i = 0; i < ARRAY_SIZE(set); i++) {
 		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", iface, set[i].name);
-		netns_sysctl(path, set[i].value);
+		if (netns_sysctl(path, set[i].value) < 0)
+			return -1;
 	}
+	return 0;
 }
 
 /* configure_addresses6() - fe80::2 (the router the VM's advertisements
@@ -494,7 +497,8 @@ static const char *configure_addresses6(const struct capns *ns)
 	capns_router_ll(&ll);
 	capns_addr6(&p->prefix6, CAPNS_GW6_HOST, &gw);
 	capns_addr6(&p->prefix6, CAPNS_DNS6_HOST, &dns);
-	ipv6_sysctls(p->iface, 1);
+	if (ipv6_sysctls(p->iface, 1) < 0)
+		return "make the interface an IPv6 router (/proc/sys/net/ipv6)";
 	if (nl_addr_add(p->iface, AF_INET6, &ll, 64) < 0)
 		return "add the router's link-local address";
 	if (nl_addr_add(p->iface, AF_INET6, &gw, 64) < 0)
@@ -532,8 +536,9 @@ static int configure_addresses(const struct capns *ns, char *err, size_t errlen)
 		e = "add the local route";
 	else if (p->ipv6)
 		e = configure_addresses6(ns);
-	else if (access("/proc/sys/net/ipv6", F_OK) == 0)
-		ipv6_sysctls(p->iface, 0);
+	else if (access("/proc/sys/net/ipv6", F_OK) == 0 && ipv6_sysctls(p->iface, 0) < 0)
+		log_warnx("network %s: cannot turn IPv6 off on %s in namespace %s: %s (the rules "
+			  "drop the VM's IPv6 still)", p->idstr, p->iface, p->netns, strerror(errno));
 	if (e) {
 		snprintf(err, errlen, "network %s: cannot %s in namespace %s: %s", p->idstr, e,
 			 p->netns, strerror(errno));
@@ -584,7 +589,7 @@ static int install_rules6(const struct capns *ns, const struct capns_socks *s, c
 		 "    type filter hook prerouting priority mangle; policy accept;\n"
 		 "    iifname \"%1$s\" icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report, mld2-listener-report, mld-listener-done } accept\n"
 		 "    iifname \"%1$s\" ip6 saddr fe80::/10 ip6 daddr { ff02::1:2, fe80::2 } udp dport 547 accept\n"
-		 "    iifname \"%1$s\" ip6 daddr { fe80::2, %2$s, %3$s } icmpv6 type echo-request accept\n"
+		 "    iifname \"%1$s\" ip6 saddr { fe80::/10, %7$s/64 } ip6 daddr { fe80::2, %2$s, %3$s } icmpv6 type echo-request accept\n"
 		 "    iifname \"%1$s\" ip6 daddr { fe80::/10, ff00::/8 } drop\n"
 		 "    iifname \"%1$s\" ip6 saddr != %7$s/64 drop\n"
 		 "    iifname \"%1$s\" meta l4proto tcp tproxy to :%4$u meta mark set %6$u accept\n"
@@ -597,6 +602,25 @@ static int install_rules6(const struct capns *ns, const struct capns_socks *s, c
 		 "  }\n"
 		 "}\n",
 		 p->iface, gw, dns, s->tcp_port6, s->udp_port6, CAPTURE_MARK, net);
+	return nft_run(rules, err, errlen);
+}
+
+/* install_rules6_off() - ipv6 = no: nothing of the VM's IPv6 reaches the
+ * namespace, whether or not turning it off on the interface worked */
+static int install_rules6_off(const struct capns *ns, char *err, size_t errlen)
+{
+	char rules[1024];
+
+	snprintf(rules, sizeof(rules),
+		 "table ip6 " NFT_TABLE "\n"
+		 "delete table ip6 " NFT_TABLE "\n"
+		 "table ip6 " NFT_TABLE " {\n"
+		 "  chain capture {\n"
+		 "    type filter hook prerouting priority raw; policy accept;\n"
+		 "    iifname \"%s\" drop\n"
+		 "  }\n"
+		 "}\n",
+		 ns->p.iface);
 	return nft_run(rules, err, errlen);
 }
 
@@ -637,7 +661,9 @@ static int install_rules(const struct capns *ns, const struct capns_socks *s, ch
 		 p->iface, gw, dns, s->tcp_port, s->udp_port, CAPTURE_MARK, net, p->prefix_len);
 	if (nft_run(rules, err, errlen) < 0)
 		return -1;
-	return ns->p.ipv6 ? install_rules6(ns, s, err, errlen) : 0;
+	if (ns->p.ipv6)
+		return install_rules6(ns, s, err, errlen);
+	return access("/proc/sys/net/ipv6", F_OK) == 0 ? install_rules6_off(ns, err, errlen) : 0;
 }
 
 static void remove_setup6(const struct capns *ns)
@@ -672,6 +698,10 @@ static void remove_setup(const struct capns *ns)
 	nl_addr_del(p->iface, AF_INET, &p->gateway, p->prefix_len);
 	if (p->ipv6)
 		remove_setup6(ns);
+	else if (access("/proc/sys/net/ipv6", F_OK) == 0 &&
+		 nft_run("table ip6 " NFT_TABLE "\ndelete table ip6 " NFT_TABLE "\n", err,
+			 sizeof(err)) < 0)
+		log_warnx("network %s: %s", p->idstr, err);
 }
 
 static void close_socks(struct capns_socks *s)

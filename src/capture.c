@@ -83,6 +83,8 @@ struct capture {
 	unsigned accepts_due;   /* flows whose SYN was let through, not accepted yet */
 	struct in_addr vm_seen; /* the VM's address in its last new flow (0: none yet) */
 	struct in6_addr vm_seen6; /* and its IPv6 address (:: none yet) */
+	uint64_t fail_logged_ms;  /* ns_socket_failed()'s last warning */
+	unsigned fail_quiet;      /* and the failures since, not logged */
 	struct capture_counters ctr;
 };
 
@@ -220,23 +222,36 @@ static struct flow *open_vm_flow(struct capture *c, struct session *s, uint8_t p
 	return f;
 }
 
+/* in_vm_network() - a is in the VM network's subnet or IPv6 prefix */
+static int in_vm_network(const struct capture *c, const struct ipport *a)
+{
+	const struct network *n = c->net;
+	uint32_t v, mask = ipv4_netmask(n->prefix_len);
+
+	if (a->family == AF_INET6)
+		return n->ipv6 && memcmp(a->addr, &n->prefix6, 8) == 0;
+	memcpy(&v, a->addr, 4);
+	return (v & mask) == (n->gateway.s_addr & mask);
+}
+
 /* vm_addr_ok() - whether a new flow of the VM's may go: from an address
  * of its network (any other source is made up, and what we answered
  * would go to someone else: the rules drop such packets, but the packet
  * socket sees them first) to a unicast address; counted if not */
 static int vm_addr_ok(struct capture *c, const struct ipport *src, const struct ipport *dst)
 {
-	const struct network *n = c->net;
-	uint32_t a, mask = ipv4_netmask(n->prefix_len);
-	int ok;
+	uint32_t a, mask = ipv4_netmask(c->net->prefix_len);
+	static const uint8_t zero[8];
+	int ok = in_vm_network(c, src) && !is_service(c, src, CAPNS_GW6_HOST) &&
+		 !is_service(c, src, CAPNS_DNS6_HOST);
 
-	if (src->family == AF_INET6) {
-		ok = n->ipv6 && memcmp(src->addr, &n->prefix6, 8) == 0 &&
-		     !is_service(c, src, CAPNS_GW6_HOST) && !is_service(c, src, CAPNS_DNS6_HOST);
-	} else {
-		memcpy(&a, src->addr, 4);
-		ok = (a & mask) == (n->gateway.s_addr & mask);
-	}
+	/* nor the subnet's first and last addresses (IPv6's prefix:: is the
+	 * routers' anycast address: ours) */
+	memcpy(&a, src->addr, 4);
+	if (src->family == AF_INET6)
+		ok = ok && memcmp(src->addr + 8, zero, 8) != 0;
+	else
+		ok = ok && (a & ~mask) != 0 && (a & ~mask) != ~mask;
 	ok = ok && dst->family == src->family && capns_unicast(dst);
 	if (!ok)
 		c->ctr.misaddressed++;
@@ -375,19 +390,31 @@ void capture_dgram_unreach(struct capture *c, const struct flow *f, uint64_t rea
 }
 
 /* echo_unreach() - a router told the consumer the VM's ping cannot reach
- * its destination (PROTOCOL.md: the message's first 8 octets, then the
- * router's address): the VM hears it from that router, as it would on a
- * real network.  0 if msg is not such a message. */
+ * its destination (PROTOCOL.md: type, code, the request's sequence number,
+ * then the router's address): the VM hears it from that router, as it
+ * would on a real network.  0 if msg is not such a message. */
 static int echo_unreach(struct capture *c, struct flow *f, const uint8_t *msg, size_t len)
 {
 	uint8_t pkt[TCPRAW_DGRAM_UNREACH_LEN];
 	int v6 = f->vm.family == AF_INET6, code;
 	size_t n;
 
+	struct ipport router = { .family = f->vm.family };
+	uint8_t gw[16];
+	uint16_t seq;
+
 	if (len != (v6 ? 24u : 12u) || (code = tcpraw_unreach_code(f->vm.family, msg[0], msg[1])) < 0)
 		return 0;
-	n = tcpraw_build_dgram_unreach(&f->vm, &f->remote, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP,
-				       f->echo_seq, (uint8_t)code, msg + 8, pkt, sizeof(pkt));
+	/* the router's address comes from a peer: one that is no router's
+	 * (loopback, multicast, one of the VM's own network) becomes the
+	 * gateway's */
+	memcpy(router.addr, msg + 8, v6 ? 16 : 4);
+	gateway_addr(c, f->vm.family, gw);
+	if (!capns_unicast(&router) || in_vm_network(c, &router))
+		memcpy(router.addr, gw, 16);
+	seq = (uint16_t)(msg[6] << 8 | msg[7]);
+	n = tcpraw_build_dgram_unreach(&f->vm, &f->remote, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, seq,
+				       (uint8_t)code, router.addr, pkt, sizeof(pkt));
 	if (n) {
 		c->ctr.unreach_sent++;
 		send_raw(c, 0, pkt, n, &f->vm);
@@ -566,6 +593,12 @@ void capture_housekeeping(struct capture *c, uint64_t now_ms)
 {
 	struct flow *f, *next;
 
+	if (c->fail_quiet && now_ms - c->fail_logged_ms >= 1000) {
+		log_warnx("network %s: %u more transparent sockets could not be made", c->net->idstr,
+			  c->fail_quiet);
+		c->fail_quiet = 0;
+	}
+
 	TAILQ_FOREACH_SAFE(f, &c->net->flows, entry, next) {
 		if (f->syn && now_ms - f->created_ms > SYN_HOLD_MS(c->d))
 			flow_abort(f, RST_TIMEOUT);
@@ -583,29 +616,26 @@ static int ns_socket(struct capture *c, int type, const struct ipport *local,
 	return privcap_socket(c->pc, type, local, peer_);
 }
 
-/* ns_socket_failed() - log a per-flow socket that could not be made; a
- * helper that is gone was reported once already.  At most one warning a
- * second: what the VM sends must not fill the log. */
-static void ns_socket_failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void ns_socket_failed(const char *fmt, ...)
+/* ns_socket_failed() - count and log a per-flow socket that could not be
+ * made; a helper that is gone was reported once already.  At most one
+ * warning a second per network: what a VM sends must not fill the log
+ * (capture_housekeeping() says how many more there were). */
+static void ns_socket_failed(struct capture *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void ns_socket_failed(struct capture *c, const char *fmt, ...)
 {
-	static uint64_t last_ms;
-	static unsigned quiet;
 	uint64_t now = clock_now_ms();
 	char line[512];
 	va_list ap;
 	int e = errno;
 
-	if (e != EPIPE && last_ms && now - last_ms < 1000) {
-		quiet++;
+	c->ctr.socket_failures++;
+	if (e != EPIPE && c->fail_logged_ms && now - c->fail_logged_ms < 1000) {
+		c->fail_quiet++;
 		return;
 	}
-	if (e != EPIPE) {
-		if (quiet)
-			log_warnx("(%u more transparent sockets failed in the last second)", quiet);
-		last_ms = now;
-		quiet = 0;
-	}
+	if (e != EPIPE)
+		c->fail_logged_ms = now;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
@@ -641,7 +671,7 @@ static void udp_from_vm(struct capture *c, const struct ipport *vm, const struct
 			return; /* UDP may be dropped; a flow limit says no more */
 		fd = reply_socket(c, vm, dst);
 		if (fd < 0) {
-			ns_socket_failed("network %s: UDP reply socket", c->net->idstr);
+			ns_socket_failed(c, "network %s: UDP reply socket", c->net->idstr);
 			return;
 		}
 		f = open_vm_flow(c, s, WIRE_PROTO_UDP, vm, dst);
@@ -943,7 +973,8 @@ static void inbound_source(const struct network *n, const struct ipport *client,
 			   const struct ipport *vm, struct ipport *from)
 {
 	*from = *client;
-	if (client->family == vm->family && capns_unicast(client))
+	if (client->family == vm->family && capns_unicast(client) &&
+	    !(client->family == AF_INET && client->addr[0] == 169 && client->addr[1] == 254))
 		return;
 	memset(from, 0, sizeof(*from));
 	from->family = vm->family;
@@ -1021,7 +1052,7 @@ void capture_inbound_open(struct session *s, struct link_flow *lf)
 	fd = link_flow_proto(lf) == WIRE_PROTO_UDP ? ns_socket(n->cap, SOCK_DGRAM, &from, &vm)
 					 : ns_socket(n->cap, SOCK_STREAM, &from, NULL);
 	if (fd < 0) {
-		ns_socket_failed("network %s: forward from %s to %s: transparent socket", n->idstr,
+		ns_socket_failed(n->cap, "network %s: forward from %s to %s: transparent socket", n->idstr,
 				 ipport_fmt(link_flow_src(lf), a), ipport_fmt(&vm, b));
 		refuse_inbound(s, lf, RST_RESOURCE);
 		return;

@@ -29,6 +29,7 @@ struct capture_counters {
 	uint64_t unreach_sent;       /* ICMP errors for UDP and ICMP flows the far side refused */
 	uint64_t packets_ignored;    /* the packet socket's, neither a SYN nor an echo request */
 	uint64_t misaddressed;       /* from outside the VM's network, or to no unicast address */
+	uint64_t socket_failures;    /* per-flow transparent sockets the helper could not make */
 };
 
 struct capture *capture_new(struct network *n, char *err, size_t errlen);

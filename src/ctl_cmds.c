@@ -343,7 +343,7 @@ static json_t *network_json(const struct network *n)
 		const struct capture_counters *c = capture_counters(n->cap);
 
 		json_object_set_new(o, "capture",
-				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 					      "syns", (json_int_t)c->syns,
 					      "syns_without_link", (json_int_t)c->syns_no_link,
 					      "syns_refused_limit", (json_int_t)c->syns_refused_limit,
@@ -357,6 +357,7 @@ static json_t *network_json(const struct network *n)
 					      "echo_without_link", (json_int_t)c->echo_no_link,
 					      "packets_ignored", (json_int_t)c->packets_ignored,
 					      "packets_misaddressed", (json_int_t)c->misaddressed,
+					      "socket_failures", (json_int_t)c->socket_failures,
 					      "unreachables_sent", (json_int_t)c->unreach_sent));
 	}
 	return o;

@@ -495,10 +495,12 @@ static int dgram_error(struct flow *f, int err)
 
 /* ping_errors() - a ping socket's error queue: each destination
  * unreachable a router sent about one of the VM's echo requests goes to
- * the provider as the ICMP message's first 8 octets and the router's
- * address (PROTOCOL.md).  The kernel matched it to this socket by the
- * identifier in the request it quotes, and that request is checked to be
- * an echo request. */
+ * the provider as the ICMP message's type and code, the quoted request's
+ * sequence number and the router's address (PROTOCOL.md).  The kernel
+ * matched it to this socket by the identifier in the request it quotes;
+ * the quoted request must also be an echo request to this flow's
+ * destination, so that an off-path host has more than the identifier to
+ * guess. */
 static void ping_errors(struct flow *f, int fd)
 {
 	int i, v6 = f->remote.family == AF_INET6;
@@ -510,8 +512,10 @@ static void ping_errors(struct flow *f, int fd)
 					  sizeof(struct sockaddr_in6))];
 			struct cmsghdr align;
 		} cbuf;
+		struct sockaddr_storage to;
 		struct iovec iov = { quoted, sizeof(quoted) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+		struct msghdr mh = { .msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &iov,
+				     .msg_iovlen = 1, .msg_control = cbuf.b,
 				     .msg_controllen = sizeof(cbuf.b) };
 		const struct sock_extended_err *ee = NULL;
 		struct ipport by;
@@ -524,7 +528,7 @@ static void ping_errors(struct flow *f, int fd)
 			if ((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
 			    (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR))
 				ee = (const struct sock_extended_err *)CMSG_DATA(cm);
-		if (!ee || n < 8 || quoted[0] != (v6 ? 128 : 8) ||
+		if (!ee || n < 8 || quoted[0] != (v6 ? 128 : 8) || !from_remote(f, &to, mh.msg_namelen) ||
 		    ee->ee_origin != (v6 ? SO_EE_ORIGIN_ICMP6 : SO_EE_ORIGIN_ICMP) ||
 		    ee->ee_type != (v6 ? 1 : 3))
 			continue;
@@ -534,6 +538,8 @@ static void ping_errors(struct flow *f, int fd)
 		memset(msg, 0, sizeof(msg));
 		msg[0] = ee->ee_type;
 		msg[1] = ee->ee_code;
+		msg[6] = quoted[6]; /* the request's sequence number */
+		msg[7] = quoted[7];
 		memcpy(msg + 8, by.addr, v6 ? 16 : 4);
 		flow_udp_send(f, msg, v6 ? 24 : 12);
 	}
@@ -551,9 +557,16 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
 
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && f->proto == WIRE_PROTO_ICMP) {
+			int again = errno == EAGAIN || errno == EWOULDBLOCK;
+
+			/* a ping socket wakes for its error queue too, and an
+			 * error that set no pending error reads as EAGAIN:
+			 * drain the queue either way, or it wakes us forever */
+			if (f->proto == WIRE_PROTO_ICMP) {
 				ping_errors(f, fd);
-				continue;
+				if (!again)
+					continue;
+				break;
 			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				dgram_error(f, errno);

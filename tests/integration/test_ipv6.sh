@@ -300,7 +300,9 @@ check "the network comes back, IPv4 only" \
 	om_wait 15 json_is ctl_p "[n['ipv6'] for n in r['networks']]" "[None]" status
 check "its interface has IPv6 off" \
 	test "$(ip netns exec $NS_CAP sysctl -n net.ipv6.conf.tap0.disable_ipv6)" = 1
-check "and no IPv6 rules" bash -c "! ip netns exec $NS_CAP nft list table ip6 omnetd >/dev/null 2>&1"
+check "and its IPv6 rule drops all the VM sends" bash -c \
+	"ip netns exec $NS_CAP nft list table ip6 omnetd | grep -q 'iifname \"tap0\" drop' &&
+	 ! ip netns exec $NS_CAP nft list table ip6 omnetd | grep -q tproxy"
 check "the VM's ping to fe80::2 goes unanswered" \
 	bash -c "! ip netns exec $NS_VM ping -6 -n -c 1 -W 1 fe80::2%eth0 >/dev/null 2>&1"
 check "IPv4 still carries" om_wait 15 bash -c \
