@@ -38,7 +38,7 @@ LDFLAGS_ALL = $(SANFLAGS) $(CONFIG_LDFLAGS)
 # Pure cores (src/core/): no sockets, no event loop, no clock, no
 # randomness; the time comes in as an argument.  Tests link these alone.
 CORE_SRCS = log.c util.c wire.c rangeset.c ring.c idmap.c cc.c bbr.c link.c link_send.c link_sent.c link_loss.c link_dgram.c link_sched.c \
-            path.c nego.c pmtu.c hslimit.c replay.c dhcp.c dhcp6.c ra.c busypoll.c userdirs.c nsrefuse.c \
+            path.c nego.c pmtu.c hslimit.c replay.c dhcp.c dhcp6.c leasetab.c ra.c busypoll.c userdirs.c nsrefuse.c \
             policy.c config.c tcpraw.c resolv.c pcp.c cmdschema.c
 # Glue: sockets, libevent, OpenSSL, namespaces, nftables.
 GLUE_SRCS = osutil.c identity.c dtls.c seal.c mesh.c session.c peer.c relay.c flow.c netns.c netlink.c nft.c \

@@ -3,13 +3,16 @@
  * One lease slot per pool address.  A slot remembers its last client after
  * release or expiry, so that client gets the same address back (RFC 2131
  * 4.3.1); a new client takes the lowest free slot, so the first VM always
- * gets pool_start.  Pure: no sockets, no clock; time comes in as now_ms. */
+ * gets pool_start.  The slots are leasetab.c's (shared with dhcp6.c); the
+ * clients owning them are kept here.  Pure: no sockets, no clock; time
+ * comes in as now_ms. */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dhcp.h"
+#include "leasetab.h"
 #include "log.h"
 #include "util.h"
 
@@ -84,19 +87,11 @@ struct dhcp_key {
 	uint8_t b[DHCP_KEY_MAX];
 };
 
-enum lease_state { LEASE_FREE, LEASE_OFFERED, LEASE_BOUND, LEASE_DECLINED };
-
-struct dhcp_lease {
-	enum lease_state state;
-	uint64_t expires_ms;	/* state falls back to LEASE_FREE then */
-	uint64_t bind_seq;	/* order of binding, for dhcp_lease_first() */
-	struct dhcp_key owner;	/* last client; kept after release/expiry */
-};
-
 struct dhcp_server {
 	struct dhcp_config cfg;
-	struct dhcp_lease *leases;	/* one per pool address */
-	uint64_t bind_seq;
+	struct leasetab tab;		/* one slot per pool address */
+	struct dhcp_key *owner;		/* each slot's last client; kept after
+					 * release/expiry */
 	int exhausted_logged;
 	struct dhcp_counters ctr;
 };
@@ -120,12 +115,6 @@ struct dhcp_reply {
 	size_t len;
 	int overflow;
 };
-
-/* add_ms() - now_ms plus a hold, saturating rather than wrapping */
-static uint64_t add_ms(uint64_t now_ms, uint64_t hold_ms)
-{
-	return hold_ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + hold_ms;
-}
 
 /* ip_fmt() - dotted quad of a, for logs */
 static const char *ip_fmt(struct in_addr a, char buf[INET_ADDRSTRLEN])
@@ -170,14 +159,6 @@ static int key_eq(const struct dhcp_key *a, const struct dhcp_key *b)
 
 /* --- lease table --- */
 
-/* lease_state_at() - the state of l at now_ms: every hold ends in FREE */
-static enum lease_state lease_state_at(const struct dhcp_lease *l, uint64_t now_ms)
-{
-	if (l->state != LEASE_FREE && now_ms >= l->expires_ms)
-		return LEASE_FREE;
-	return l->state;
-}
-
 /* lease_addr() - the address of slot i */
 static struct in_addr lease_addr(const struct dhcp_server *s, unsigned i)
 {
@@ -202,19 +183,7 @@ static int lease_of_client(const struct dhcp_server *s, const struct dhcp_key *k
 	unsigned i;
 
 	for (i = 0; i < s->cfg.pool_size; i++)
-		if (key_eq(&s->leases[i].owner, key))
-			return (int)i;
-	return -1;
-}
-
-/* lease_lowest_free() - the lowest free slot, so the order of addresses
- * handed out depends only on the order clients arrive; -1 if none */
-static int lease_lowest_free(const struct dhcp_server *s, uint64_t now_ms)
-{
-	unsigned i;
-
-	for (i = 0; i < s->cfg.pool_size; i++)
-		if (lease_state_at(&s->leases[i], now_ms) == LEASE_FREE)
+		if (key_eq(&s->owner[i], key))
 			return (int)i;
 	return -1;
 }
@@ -228,7 +197,7 @@ static int lease_pick(const struct dhcp_server *s, const struct dhcp_key *key,
 {
 	int i = lease_of_client(s, key);
 
-	return i >= 0 ? i : lease_lowest_free(s, now_ms);
+	return i >= 0 ? i : leasetab_lowest_free(&s->tab, now_ms);
 }
 
 /* lease_offer() - reserve slot i for key while it considers our offer; a
@@ -236,13 +205,8 @@ static int lease_pick(const struct dhcp_server *s, const struct dhcp_key *key,
 static void lease_offer(struct dhcp_server *s, unsigned i, const struct dhcp_key *key,
 			uint64_t now_ms)
 {
-	struct dhcp_lease *l = &s->leases[i];
-
-	if (lease_state_at(l, now_ms) == LEASE_BOUND)
-		return;
-	l->state = LEASE_OFFERED;
-	l->expires_ms = add_ms(now_ms, DHCP_OFFER_HOLD_MS);
-	l->owner = *key;
+	if (leasetab_offer(&s->tab, i, now_ms, DHCP_OFFER_HOLD_MS))
+		s->owner[i] = *key;
 }
 
 /* lease_bind() - bind slot i to the client of req for lease_ms; a renewal
@@ -250,17 +214,12 @@ static void lease_offer(struct dhcp_server *s, unsigned i, const struct dhcp_key
 static void lease_bind(struct dhcp_server *s, unsigned i, const struct dhcp_req *req,
 		       uint64_t now_ms)
 {
-	struct dhcp_lease *l = &s->leases[i];
 	char a[INET_ADDRSTRLEN], hw[3 * BOOTP_CHADDR_LEN + 2];
 
-	if (lease_state_at(l, now_ms) != LEASE_BOUND) {
-		l->bind_seq = ++s->bind_seq;
+	if (leasetab_bind(&s->tab, i, now_ms, s->cfg.lease_ms))
 		log_info("dhcp: %s bound to %s for %" PRIu64 " s",
 			 ip_fmt(lease_addr(s, i), a), hw_fmt(req, hw), s->cfg.lease_ms / 1000);
-	}
-	l->state = LEASE_BOUND;
-	l->expires_ms = add_ms(now_ms, s->cfg.lease_ms);
-	l->owner = req->key;
+	s->owner[i] = req->key;
 }
 
 /* --- parsing --- */
@@ -572,8 +531,8 @@ static void withdraw_offer(struct dhcp_server *s, const struct dhcp_req *req, ui
 {
 	int i = lease_of_client(s, &req->key);
 
-	if (i >= 0 && lease_state_at(&s->leases[i], now_ms) == LEASE_OFFERED)
-		s->leases[i].state = LEASE_FREE;
+	if (i >= 0 && leasetab_state(&s->tab, (unsigned)i, now_ms) == LEASE_OFFERED)
+		leasetab_release(&s->tab, (unsigned)i);
 }
 
 /* dhcp_request() - DHCPREQUEST in the SELECTING, INIT-REBOOT, RENEWING or
@@ -610,18 +569,15 @@ static int dhcp_request(struct dhcp_server *s, const struct dhcp_req *req, uint6
 static int dhcp_decline(struct dhcp_server *s, const struct dhcp_req *req, uint64_t now_ms)
 {
 	char a[INET_ADDRSTRLEN], hw[3 * BOOTP_CHADDR_LEN + 2];
-	struct dhcp_lease *l;
 	int i;
 
 	if (server_is_other(s, req))
 		return dhcp_ignore(s, req, "for another server");
 	i = lease_index(s, req->requested);
-	if (i < 0 || !key_eq(&s->leases[i].owner, &req->key))
+	if (i < 0 || !key_eq(&s->owner[i], &req->key))
 		return dhcp_ignore(s, req, "address not leased to this client");
-	l = &s->leases[i];
-	l->state = LEASE_DECLINED;
-	l->expires_ms = add_ms(now_ms, DHCP_DECLINE_HOLD_MS);
-	l->owner.len = 0;
+	leasetab_decline(&s->tab, (unsigned)i, now_ms, DHCP_DECLINE_HOLD_MS);
+	s->owner[i].len = 0;
 	log_warnx("dhcp: %s declined by %s: in use on the LAN, held back for %d s",
 		  ip_fmt(req->requested, a), hw_fmt(req, hw), DHCP_DECLINE_HOLD_MS / 1000);
 	s->ctr.declines++;
@@ -633,7 +589,6 @@ static int dhcp_decline(struct dhcp_server *s, const struct dhcp_req *req, uint6
 static int dhcp_release(struct dhcp_server *s, const struct dhcp_req *req, uint64_t now_ms)
 {
 	char a[INET_ADDRSTRLEN], hw[3 * BOOTP_CHADDR_LEN + 2];
-	struct dhcp_lease *l;
 	int i;
 
 	if (server_is_other(s, req))
@@ -641,10 +596,10 @@ static int dhcp_release(struct dhcp_server *s, const struct dhcp_req *req, uint6
 	i = lease_index(s, req->ciaddr);
 	if (i < 0)
 		return dhcp_ignore(s, req, "address outside the pool");
-	l = &s->leases[i];
-	if (lease_state_at(l, now_ms) != LEASE_BOUND || !key_eq(&l->owner, &req->key))
+	if (leasetab_state(&s->tab, (unsigned)i, now_ms) != LEASE_BOUND ||
+	    !key_eq(&s->owner[i], &req->key))
 		return dhcp_ignore(s, req, "address not bound to this client");
-	l->state = LEASE_FREE;
+	leasetab_release(&s->tab, (unsigned)i);
 	log_info("dhcp: %s released by %s", ip_fmt(req->ciaddr, a), hw_fmt(req, hw));
 	s->ctr.releases++;
 	return 0;
@@ -716,34 +671,18 @@ int dhcp_handle(struct dhcp_server *s, const uint8_t *msg, size_t len, uint64_t 
 /* dhcp_lease_first() - the bound lease with the latest binding */
 int dhcp_lease_first(const struct dhcp_server *s, uint64_t now_ms, struct in_addr *addr)
 {
-	const struct dhcp_lease *best = NULL;
-	unsigned i, best_i = 0;
+	int i = leasetab_latest(&s->tab, now_ms);
 
-	for (i = 0; i < s->cfg.pool_size; i++) {
-		const struct dhcp_lease *l = &s->leases[i];
-
-		if (lease_state_at(l, now_ms) != LEASE_BOUND)
-			continue;
-		if (!best || l->bind_seq > best->bind_seq) {
-			best = l;
-			best_i = i;
-		}
-	}
-	if (!best)
+	if (i < 0)
 		return -1;
-	*addr = lease_addr(s, best_i);
+	*addr = lease_addr(s, (unsigned)i);
 	return 0;
 }
 
 /* dhcp_lease_count() - how many leases are bound at now_ms */
 unsigned dhcp_lease_count(const struct dhcp_server *s, uint64_t now_ms)
 {
-	unsigned i, n = 0;
-
-	for (i = 0; i < s->cfg.pool_size; i++)
-		if (lease_state_at(&s->leases[i], now_ms) == LEASE_BOUND)
-			n++;
-	return n;
+	return leasetab_count(&s->tab, now_ms);
 }
 
 /* dhcp_counters() - the server's counters, live */
@@ -783,10 +722,8 @@ static int config_check_pool(const struct dhcp_config *c)
 	uint32_t first = ntohl(c->pool_start.s_addr), last;
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], m[INET_ADDRSTRLEN];
 
-	if (c->pool_size == 0 || c->pool_size > DHCP_POOL_MAX) {
-		log_warnx("dhcp: pool size %u not in 1..%u", c->pool_size, DHCP_POOL_MAX);
+	if (leasetab_size_check("dhcp", c->pool_size, DHCP_POOL_MAX) < 0)
 		return -1;
-	}
 	last = first + (c->pool_size - 1);
 	if (last < first || (first & mask) != net || (last & mask) != net ||
 	    (first & ~mask) == 0 || (last & ~mask) == ~mask) {
@@ -831,7 +768,8 @@ struct dhcp_server *dhcp_new(const struct dhcp_config *cfg)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->cfg = *cfg;
-	s->leases = xcalloc(cfg->pool_size, sizeof(*s->leases));
+	leasetab_init(&s->tab, cfg->pool_size);
+	s->owner = xcalloc(cfg->pool_size, sizeof(*s->owner));
 	return s;
 }
 
@@ -840,6 +778,7 @@ void dhcp_free(struct dhcp_server *s)
 {
 	if (!s)
 		return;
-	free(s->leases);
+	leasetab_fini(&s->tab);
+	free(s->owner);
 	free(s);
 }

@@ -4,13 +4,13 @@
  * one of its IA_NAs.  As in dhcp.c, a slot remembers its last owner after
  * release or expiry, so that client gets the same address back, and a new
  * client takes the lowest free slot, so the first VM always gets
- * pool_start.  Only IA_NA gets addresses.  IA_TA and IA_PD are answered
- * with NoAddrsAvail and NoPrefixAvail inside the IA rather than left out:
- * RFC 8415 18.3.1 and 18.3.2 say an IA the server will not serve comes back
- * with that status, and a client that asks for a prefix along with its
- * address (dhcpcd, systemd-networkd) learns at once there is none and
- * carries on with the address.  Pure: no sockets, no clock; time comes in
- * as now_ms. */
+ * pool_start; the slots are leasetab.c's, as dhcp.c's are.  Only IA_NA
+ * gets addresses.  IA_TA and IA_PD are answered with NoAddrsAvail and
+ * NoPrefixAvail inside the IA rather than left out: RFC 8415 18.3.1 and
+ * 18.3.2 say an IA the server will not serve comes back with that status,
+ * and a client that asks for a prefix along with its address (dhcpcd,
+ * systemd-networkd) learns at once there is none and carries on with the
+ * address.  Pure: no sockets, no clock; time comes in as now_ms. */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "dhcp6.h"
+#include "leasetab.h"
 #include "log.h"
 #include "util.h"
 
@@ -97,22 +98,14 @@ struct dhcp6_key {
 	uint32_t iaid;
 };
 
-enum lease_state { LEASE_FREE, LEASE_OFFERED, LEASE_BOUND, LEASE_DECLINED };
-
-struct dhcp6_lease {
-	enum lease_state state;
-	uint64_t expires_ms;	/* state falls back to LEASE_FREE then */
-	uint64_t bind_seq;	/* order of binding, for dhcp6_lease_first() */
-	struct dhcp6_key owner;	/* last owner; kept after release/expiry */
-};
-
 struct dhcp6_server {
 	struct dhcp6_config cfg;
 	uint8_t duid[SERVER_DUID_LEN];
 	uint8_t domain[DHCP6_DOMAIN_MAX + 1];	/* option 24's value */
 	size_t domain_len;			/* 0: not sent */
-	struct dhcp6_lease *leases;		/* one per pool address */
-	uint64_t bind_seq;
+	struct leasetab tab;			/* one slot per pool address */
+	struct dhcp6_key *owner;		/* each slot's last owner; kept
+						 * after release/expiry */
 	int exhausted_logged;
 	struct dhcp6_counters ctr;
 };
@@ -164,12 +157,6 @@ static uint32_t get32(const uint8_t *p)
 static uint64_t iid(const struct in6_addr *a)
 {
 	return (uint64_t)get32(a->s6_addr + 8) << 32 | get32(a->s6_addr + 12);
-}
-
-/* add_ms() - now_ms plus a hold, saturating rather than wrapping */
-static uint64_t add_ms(uint64_t now_ms, uint64_t hold_ms)
-{
-	return hold_ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + hold_ms;
 }
 
 /* secs() - a lifetime in ms as the 32-bit seconds of the wire */
@@ -247,14 +234,6 @@ static int key_eq(const struct dhcp6_key *a, const struct dhcp6_key *b)
 
 /* --- lease table --- */
 
-/* lease_state_at() - the state of l at now_ms: every hold ends in FREE */
-static enum lease_state lease_state_at(const struct dhcp6_lease *l, uint64_t now_ms)
-{
-	if (l->state != LEASE_FREE && now_ms >= l->expires_ms)
-		return LEASE_FREE;
-	return l->state;
-}
-
 /* lease_addr() - the address of slot i: the prefix and pool_start's
  * interface identifier plus i */
 static struct in6_addr lease_addr(const struct dhcp6_server *s, unsigned i)
@@ -275,7 +254,7 @@ static int lease_of_client(const struct dhcp6_server *s, const struct dhcp6_key 
 	unsigned i;
 
 	for (i = 0; i < s->cfg.pool_size; i++)
-		if (key_eq(&s->leases[i].owner, key))
+		if (key_eq(&s->owner[i], key))
 			return (int)i;
 	return -1;
 }
@@ -286,7 +265,7 @@ static int lease_bound(const struct dhcp6_server *s, const struct dhcp6_key *key
 {
 	int i = lease_of_client(s, key);
 
-	if (i < 0 || lease_state_at(&s->leases[i], now_ms) != LEASE_BOUND)
+	if (i < 0 || leasetab_state(&s->tab, (unsigned)i, now_ms) != LEASE_BOUND)
 		return -1;
 	return i;
 }
@@ -299,14 +278,8 @@ static int lease_pick(const struct dhcp6_server *s, const struct dhcp6_key *key,
 		      uint64_t now_ms)
 {
 	int i = lease_of_client(s, key);
-	unsigned k;
 
-	if (i >= 0)
-		return i;
-	for (k = 0; k < s->cfg.pool_size; k++)
-		if (lease_state_at(&s->leases[k], now_ms) == LEASE_FREE)
-			return (int)k;
-	return -1;
+	return i >= 0 ? i : leasetab_lowest_free(&s->tab, now_ms);
 }
 
 /* lease_offer() - reserve slot i for key while its client considers our
@@ -314,13 +287,8 @@ static int lease_pick(const struct dhcp6_server *s, const struct dhcp6_key *key,
 static void lease_offer(struct dhcp6_server *s, unsigned i, const struct dhcp6_key *key,
 			uint64_t now_ms)
 {
-	struct dhcp6_lease *l = &s->leases[i];
-
-	if (lease_state_at(l, now_ms) == LEASE_BOUND)
-		return;
-	l->state = LEASE_OFFERED;
-	l->expires_ms = add_ms(now_ms, DHCP6_OFFER_HOLD_MS);
-	l->owner = *key;
+	if (leasetab_offer(&s->tab, i, now_ms, DHCP6_OFFER_HOLD_MS))
+		s->owner[i] = *key;
 }
 
 /* lease_bind() - bind slot i to key for the valid lifetime; a renewal
@@ -328,20 +296,16 @@ static void lease_offer(struct dhcp6_server *s, unsigned i, const struct dhcp6_k
 static void lease_bind(struct dhcp6_server *s, unsigned i, const struct dhcp6_key *key,
 		       const struct dhcp6_req *req, uint64_t now_ms)
 {
-	struct dhcp6_lease *l = &s->leases[i];
 	char a[INET6_ADDRSTRLEN], c[CLIENT_STRLEN];
 	struct in6_addr addr;
 
-	if (lease_state_at(l, now_ms) != LEASE_BOUND) {
-		l->bind_seq = ++s->bind_seq;
+	if (leasetab_bind(&s->tab, i, now_ms, s->cfg.valid_ms)) {
 		addr = lease_addr(s, i);
 		log_info("dhcp6: %s bound to %s (IAID 0x%08x) for %" PRIu64 " s",
 			 ip6_fmt(&addr, a), client_fmt(req, c), key->iaid,
 			 s->cfg.valid_ms / 1000);
 	}
-	l->state = LEASE_BOUND;
-	l->expires_ms = add_ms(now_ms, s->cfg.valid_ms);
-	l->owner = *key;
+	s->owner[i] = *key;
 }
 
 /* --- parsing --- */
@@ -764,7 +728,7 @@ static void assign_ia(struct dhcp6_server *s, const struct dhcp6_req *req,
 	}
 	/* the episode ends when a newcomer gets an address, not when a
 	 * client already holding one renews it */
-	if (!key_eq(&s->leases[i].owner, &key))
+	if (!key_eq(&s->owner[i], &key))
 		s->exhausted_logged = 0;
 	if (bind)
 		lease_bind(s, (unsigned)i, &key, req, now_ms);
@@ -904,56 +868,54 @@ static int drop_ia(struct dhcp6_server *s, const struct dhcp6_req *req,
 	return ia_lists(ia, &a) ? i : -1;
 }
 
-/* dhcp6_release() - RFC 8415 18.3.7: free the addresses, remembering their
- * client, who gets them back if nobody took them meanwhile */
-static int dhcp6_release(struct dhcp6_server *s, const struct dhcp6_req *req,
-			 uint64_t now_ms, struct dhcp6_reply *r)
+/* what a RELEASE or DECLINE does to one slot the client names */
+typedef void (*drop_fn)(struct dhcp6_server *s, const struct dhcp6_req *req, unsigned i,
+			uint64_t now_ms);
+
+/* release_slot() - RFC 8415 18.3.7: free slot i, remembering its client,
+ * who gets the address back if nobody took it meanwhile */
+static void release_slot(struct dhcp6_server *s, const struct dhcp6_req *req, unsigned i,
+			 uint64_t now_ms)
 {
 	char a[INET6_ADDRSTRLEN], c[CLIENT_STRLEN];
-	struct in6_addr addr;
-	unsigned k;
-	int i;
+	struct in6_addr addr = lease_addr(s, i);
 
-	reply_start(s, r, req, DH6_REPLY);
-	put_status(r, ST_SUCCESS, "released");
-	for (k = 0; k < req->nia; k++) {
-		i = drop_ia(s, req, &req->ia[k], now_ms, r);
-		if (i < 0)
-			continue;
-		s->leases[i].state = LEASE_FREE;
-		addr = lease_addr(s, (unsigned)i);
-		log_info("dhcp6: %s released by %s", ip6_fmt(&addr, a), client_fmt(req, c));
-		s->ctr.releases++;
-	}
-	return 1;
+	(void)now_ms;
+	leasetab_release(&s->tab, i);
+	log_info("dhcp6: %s released by %s", ip6_fmt(&addr, a), client_fmt(req, c));
+	s->ctr.releases++;
 }
 
-/* dhcp6_decline() - RFC 8415 18.3.8: the client's duplicate address
- * detection found the address in use.  Keep it out of the pool a while
- * and tell the operator, since something on the LAN squats on it. */
-static int dhcp6_decline(struct dhcp6_server *s, const struct dhcp6_req *req,
-			 uint64_t now_ms, struct dhcp6_reply *r)
+/* decline_slot() - RFC 8415 18.3.8: the client's duplicate address
+ * detection found slot i's address in use.  Keep it out of the pool a
+ * while and tell the operator, since something on the LAN squats on it. */
+static void decline_slot(struct dhcp6_server *s, const struct dhcp6_req *req, unsigned i,
+			 uint64_t now_ms)
 {
 	char a[INET6_ADDRSTRLEN], c[CLIENT_STRLEN];
-	struct dhcp6_lease *l;
-	struct in6_addr addr;
+	struct in6_addr addr = lease_addr(s, i);
+
+	leasetab_decline(&s->tab, i, now_ms, DHCP6_DECLINE_HOLD_MS);
+	s->owner[i].len = 0;
+	log_warnx("dhcp6: %s declined by %s: in use on the LAN, held back for %d s",
+		  ip6_fmt(&addr, a), client_fmt(req, c), DHCP6_DECLINE_HOLD_MS / 1000);
+	s->ctr.declines++;
+}
+
+/* dhcp6_drop() - RELEASE or DECLINE: a REPLY with status Success whatever
+ * happens (18.3.7, 18.3.8), fn on each slot the client names */
+static int dhcp6_drop(struct dhcp6_server *s, const struct dhcp6_req *req, uint64_t now_ms,
+		      struct dhcp6_reply *r, const char *status, drop_fn fn)
+{
 	unsigned k;
 	int i;
 
 	reply_start(s, r, req, DH6_REPLY);
-	put_status(r, ST_SUCCESS, "declined");
+	put_status(r, ST_SUCCESS, status);
 	for (k = 0; k < req->nia; k++) {
 		i = drop_ia(s, req, &req->ia[k], now_ms, r);
-		if (i < 0)
-			continue;
-		l = &s->leases[i];
-		l->state = LEASE_DECLINED;
-		l->expires_ms = add_ms(now_ms, DHCP6_DECLINE_HOLD_MS);
-		l->owner.len = 0;
-		addr = lease_addr(s, (unsigned)i);
-		log_warnx("dhcp6: %s declined by %s: in use on the LAN, held back for %d s",
-			  ip6_fmt(&addr, a), client_fmt(req, c), DHCP6_DECLINE_HOLD_MS / 1000);
-		s->ctr.declines++;
+		if (i >= 0)
+			fn(s, req, (unsigned)i, now_ms);
 	}
 	return 1;
 }
@@ -1035,9 +997,9 @@ static int dhcp6_dispatch(struct dhcp6_server *s, const struct dhcp6_req *req,
 	case DH6_REBIND:
 		return dhcp6_extend(s, req, now_ms, r);
 	case DH6_RELEASE:
-		return dhcp6_release(s, req, now_ms, r);
+		return dhcp6_drop(s, req, now_ms, r, "released", release_slot);
 	case DH6_DECLINE:
-		return dhcp6_decline(s, req, now_ms, r);
+		return dhcp6_drop(s, req, now_ms, r, "declined", decline_slot);
 	default:
 		return dhcp6_info(s, req, r);
 	}
@@ -1069,34 +1031,18 @@ int dhcp6_handle(struct dhcp6_server *s, const uint8_t *msg, size_t len, uint64_
 /* dhcp6_lease_first() - the bound lease with the latest binding */
 int dhcp6_lease_first(const struct dhcp6_server *s, uint64_t now_ms, struct in6_addr *out)
 {
-	const struct dhcp6_lease *best = NULL;
-	unsigned i, best_i = 0;
+	int i = leasetab_latest(&s->tab, now_ms);
 
-	for (i = 0; i < s->cfg.pool_size; i++) {
-		const struct dhcp6_lease *l = &s->leases[i];
-
-		if (lease_state_at(l, now_ms) != LEASE_BOUND)
-			continue;
-		if (!best || l->bind_seq > best->bind_seq) {
-			best = l;
-			best_i = i;
-		}
-	}
-	if (!best)
+	if (i < 0)
 		return -1;
-	*out = lease_addr(s, best_i);
+	*out = lease_addr(s, (unsigned)i);
 	return 0;
 }
 
 /* dhcp6_lease_count() - how many leases are bound at now_ms */
 unsigned dhcp6_lease_count(const struct dhcp6_server *s, uint64_t now_ms)
 {
-	unsigned i, n = 0;
-
-	for (i = 0; i < s->cfg.pool_size; i++)
-		if (lease_state_at(&s->leases[i], now_ms) == LEASE_BOUND)
-			n++;
-	return n;
+	return leasetab_count(&s->tab, now_ms);
 }
 
 /* dhcp6_counters() - the server's counters, live */
@@ -1167,10 +1113,8 @@ static int config_check_pool(const struct dhcp6_config *c)
 	char a[INET6_ADDRSTRLEN], p[INET6_ADDRSTRLEN];
 	unsigned i;
 
-	if (c->pool_size == 0 || c->pool_size > DHCP6_POOL_MAX) {
-		log_warnx("dhcp6: pool size %u not in 1..%u", c->pool_size, DHCP6_POOL_MAX);
+	if (leasetab_size_check("dhcp6", c->pool_size, DHCP6_POOL_MAX) < 0)
 		return -1;
-	}
 	if (!in_prefix(c, &c->pool_start) || first == 0 ||
 	    first >= IID_RESERVED - (c->pool_size - 1)) {
 		log_warnx("dhcp6: pool %s+%u not inside %s/64 or holds reserved addresses",
@@ -1243,7 +1187,8 @@ struct dhcp6_server *dhcp6_new(const struct dhcp6_config *cfg)
 	memcpy(s->duid + 4, cfg->mac, 6);
 	if (cfg->domain[0])
 		s->domain_len = (size_t)domain_encode(cfg->domain, s->domain);
-	s->leases = xcalloc(cfg->pool_size, sizeof(*s->leases));
+	leasetab_init(&s->tab, cfg->pool_size);
+	s->owner = xcalloc(cfg->pool_size, sizeof(*s->owner));
 	return s;
 }
 
@@ -1252,6 +1197,7 @@ void dhcp6_free(struct dhcp6_server *s)
 {
 	if (!s)
 		return;
-	free(s->leases);
+	leasetab_fini(&s->tab);
+	free(s->owner);
 	free(s);
 }

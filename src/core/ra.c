@@ -156,12 +156,21 @@ static uint8_t *put_header(const struct ra_config *c, uint8_t *p)
 	return p + RA_HDR_LEN;
 }
 
+/* opt_start() - an option of len octets at p, zeroed (reserved fields
+ * must be), with its type and its length in units of 8 octets (RFC 4861
+ * 4.6) */
+static void opt_start(uint8_t *p, uint8_t type, size_t len)
+{
+	memset(p, 0, len);
+	p[0] = type;
+	p[1] = (uint8_t)(len / 8);
+}
+
 /* put_slla() - RFC 4861 4.6.1: the router's MAC, so that the host need not
  * resolve it before its first packet */
 static uint8_t *put_slla(const struct ra_config *c, uint8_t *p)
 {
-	p[0] = OPT_SLLA;
-	p[1] = OPT_SLLA_LEN / 8;
+	opt_start(p, OPT_SLLA, OPT_SLLA_LEN);
 	memcpy(p + 2, c->mac, 6);
 	return p + OPT_SLLA_LEN;
 }
@@ -169,9 +178,7 @@ static uint8_t *put_slla(const struct ra_config *c, uint8_t *p)
 /* put_mtu() - RFC 4861 4.6.4 */
 static uint8_t *put_mtu(const struct ra_config *c, uint8_t *p)
 {
-	memset(p, 0, OPT_MTU_LEN);
-	p[0] = OPT_MTU;
-	p[1] = OPT_MTU_LEN / 8;
+	opt_start(p, OPT_MTU, OPT_MTU_LEN);
 	put32(p + 4, c->mtu);
 	return p + OPT_MTU_LEN;
 }
@@ -180,9 +187,7 @@ static uint8_t *put_mtu(const struct ra_config *c, uint8_t *p)
  * bits past the prefix length must be zero */
 static uint8_t *put_prefix(const struct ra_config *c, uint8_t *p)
 {
-	memset(p, 0, OPT_PREFIX_LEN);
-	p[0] = OPT_PREFIX;
-	p[1] = OPT_PREFIX_LEN / 8;
+	opt_start(p, OPT_PREFIX, OPT_PREFIX_LEN);
 	p[2] = 64;
 	p[3] = PREFIX_FLAG_ONLINK | PREFIX_FLAG_AUTO;
 	put32(p + 4, c->prefix_valid_s);
@@ -194,9 +199,7 @@ static uint8_t *put_prefix(const struct ra_config *c, uint8_t *p)
 /* put_rdnss() - RFC 8106 5.1 with one address */
 static uint8_t *put_rdnss(const struct ra_config *c, uint8_t *p)
 {
-	memset(p, 0, OPT_RDNSS_LEN);
-	p[0] = OPT_RDNSS;
-	p[1] = OPT_RDNSS_LEN / 8;
+	opt_start(p, OPT_RDNSS, OPT_RDNSS_LEN);
 	put32(p + 4, c->rdnss_lifetime_s);
 	memcpy(p + 8, &c->dns, 16);
 	return p + OPT_RDNSS_LEN;
