@@ -4,6 +4,7 @@
  * (privsep.c): nothing here reads what the VM or a peer sends. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/vfs.h>
 
 #include "capns.h"
@@ -42,6 +44,7 @@ struct capns {
 	ino_t ino;
 	int ifindex;
 	int set_up;             /* capns_setup() succeeded: capns_free() undoes it */
+	int claim_fd;           /* the namespace's capture is ours (claim()), or -1 */
 };
 
 /* ---- checking what the less trusted process asks for ------------------ */
@@ -207,6 +210,7 @@ struct capns *capns_open(const struct capns_params *p, const char *at, char *err
 	}
 	ns->p = *p;
 	ns->nsfd = fd;
+	ns->claim_fd = -1;
 	ns->dev = st.st_dev;
 	ns->ino = st.st_ino;
 	return ns;
@@ -715,6 +719,40 @@ static void close_socks(struct capns_socks *s)
 	}
 }
 
+/* claim() - make the namespace's capture ours: an abstract unix socket
+ * name, which the kernel keeps per network namespace and frees when its
+ * holder closes it or dies.  A helper whose daemon died removes what that
+ * daemon set up, holding the name until it is done; a new set-up waits for
+ * that (CLAIM_WAIT_MS at most) rather than race it, which could leave the
+ * new capture without the addresses the old one's removal took away.  Two
+ * live daemons cannot capture one namespace either.  In the namespace. */
+#define CLAIM_NAME	"omnetd-capture"
+#define CLAIM_WAIT_MS	5000
+#define CLAIM_STEP_MS	50
+static int claim(struct capns *ns)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(CLAIM_NAME));
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), i, e;
+
+	if (fd < 0)
+		return -1;
+	memcpy(sun.sun_path + 1, CLAIM_NAME, strlen(CLAIM_NAME));
+	for (i = 0; i < CLAIM_WAIT_MS / CLAIM_STEP_MS; i++) {
+		if (bind(fd, (struct sockaddr *)&sun, len) == 0) {
+			ns->claim_fd = fd;
+			return 0;
+		}
+		if (errno != EADDRINUSE)
+			break;
+		usleep(CLAIM_STEP_MS * 1000);
+	}
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
 int capns_setup(struct capns *ns, struct capns_socks *s, char *err, size_t errlen)
 {
 	int ret = -1;
@@ -727,6 +765,13 @@ int capns_setup(struct capns *ns, struct capns_socks *s, char *err, size_t errle
 			 ns->p.netns, strerror(errno));
 		return -1;
 	}
+	if (claim(ns) < 0) {
+		snprintf(err, errlen, "network %s: namespace %s holds another omnetd's capture%s",
+			 ns->p.idstr, ns->p.netns,
+			 errno == EADDRINUSE ? " (for 5 s now: not one being removed)" : "");
+		netns_leave();
+		return -1;
+	}
 	ns->ifindex = nl_link_index(ns->p.iface);
 	if (ns->ifindex < 0)
 		snprintf(err, errlen, "network %s: no interface %s in namespace %s", ns->p.idstr,
@@ -737,6 +782,8 @@ int capns_setup(struct capns *ns, struct capns_socks *s, char *err, size_t errle
 	if (ret < 0) {
 		remove_setup(ns);
 		close_socks(s);
+		close(ns->claim_fd);
+		ns->claim_fd = -1;
 	}
 	netns_leave();
 	ns->set_up = ret == 0;
@@ -752,6 +799,9 @@ void capns_free(struct capns *ns)
 		netns_leave();
 		log_info("network %s: capture removed from namespace %s", ns->p.idstr, ns->p.netns);
 	}
+	/* only now may another set-up begin (claim()) */
+	if (ns->claim_fd >= 0)
+		close(ns->claim_fd);
 	close(ns->nsfd);
 	free(ns);
 }

@@ -39,10 +39,21 @@ the_helper() {
 }
 OMNET_UID=$(id -u omnet)
 # helper_sockets - the helper's descriptors that are sockets
+# claim_inodes - the sockets that claim a capture namespace (capns.c
+# claim(): an abstract unix name in it, @omnetd-capture)
+claim_inodes() {
+	ip netns exec "$NS_CAP" awk '$8 == "@omnetd-capture" { print $7 }' /proc/net/unix
+}
+# helper_sockets - the helper's sockets but its claim on the namespace
 helper_sockets() {
-	local fd
+	local fd link claims
+	claims=" $(claim_inodes | tr '\n' ' ')"
 	for fd in /proc/"$HELPER"/fd/*; do
-		case $(readlink "$fd") in socket:*) printf '%s ' "${fd##*/}" ;; esac
+		link=$(readlink "$fd")
+		case $link in socket:*) ;; *) continue ;; esac
+		link=${link#socket:[}
+		case $claims in *" ${link%]} "*) continue ;; esac
+		printf '%s ' "${fd##*/}"
 	done
 }
 has_table() { ip netns exec "$1" nft list table ip omnetd >/dev/null 2>&1; }
@@ -72,6 +83,8 @@ split_checks() {
 	check "$who: the helper has no_new_privs" test "$(status "$HELPER" NoNewPrivs)" = 1
 	check "$who: the helper holds one socket, to the daemon: no mesh, control or VM socket ($(helper_sockets))" \
 		test "$(helper_sockets)" = "3 "
+	check "$who: and the capture namespace's claim (@omnetd-capture), one" \
+		test "$(claim_inodes | wc -l)" = 1
 }
 
 # capture_works WHO - the VM's TCP (SYN gate), UDP and DNS through the capture
