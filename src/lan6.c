@@ -170,6 +170,9 @@ static void link_facts(struct lan6 *l)
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", l->net->iface);
 	if (ioctl(l->nd_fd, SIOCGIFINDEX, &ifr) == 0 && ifr.ifr_ifindex > 0)
 		l->ifindex = (unsigned)ifr.ifr_ifindex;
+	else /* the socket's bound device still picks it, scope 0 or not */
+		log_warnx("network %s: index of %s: %s", l->net->idstr, l->net->iface,
+			  strerror(errno));
 	l->ra.mtu = 0;
 	if (ioctl(l->nd_fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= 1280 && ifr.ifr_mtu <= 65535)
 		l->ra.mtu = (uint16_t)ifr.ifr_mtu;
