@@ -395,13 +395,11 @@ void capture_dgram_unreach(struct capture *c, const struct flow *f, uint64_t rea
  * would on a real network.  0 if msg is not such a message. */
 static int echo_unreach(struct capture *c, struct flow *f, const uint8_t *msg, size_t len)
 {
-	uint8_t pkt[TCPRAW_DGRAM_UNREACH_LEN];
-	int v6 = f->vm.family == AF_INET6, code;
-	size_t n;
-
+	uint8_t pkt[TCPRAW_DGRAM_UNREACH_LEN], gw[16] = { 0 };
 	struct ipport router = { .family = f->vm.family };
-	uint8_t gw[16];
+	int v6 = f->vm.family == AF_INET6, code;
 	uint16_t seq;
+	size_t n;
 
 	if (len != (v6 ? 24u : 12u) || (code = tcpraw_unreach_code(f->vm.family, msg[0], msg[1])) < 0)
 		return 0;
