@@ -501,8 +501,14 @@ static const char *configure_addresses6(const struct capns *ns)
 	capns_router_ll(&ll);
 	capns_addr6(&p->prefix6, CAPNS_GW6_HOST, &gw);
 	capns_addr6(&p->prefix6, CAPNS_DNS6_HOST, &dns);
+	/* a read-only /proc/sys (a container's, ProtectKernelTunables=) is
+	 * no reason to go without IPv6: the rules still keep the link to
+	 * what it needs, and a VM that confirms its router by neighbour
+	 * discovery may only take it for a host (see ipv6_sysctls()) */
 	if (ipv6_sysctls(p->iface, 1) < 0)
-		return "make the interface an IPv6 router (/proc/sys/net/ipv6)";
+		log_warnx("network %s: cannot make %s an IPv6 router in namespace %s (%s: "
+			  "/proc/sys/net read-only?): a VM may drop its IPv6 default route after "
+			  "checking fe80::2", p->idstr, p->iface, p->netns, strerror(errno));
 	if (nl_addr_add(p->iface, AF_INET6, &ll, 64) < 0)
 		return "add the router's link-local address";
 	if (nl_addr_add(p->iface, AF_INET6, &gw, 64) < 0)
