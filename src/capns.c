@@ -29,6 +29,7 @@
 #include "netlink.h"
 #include "netns.h"
 #include "nft.h"
+#include "osutil.h"
 
 /* One capture per namespace, so fixed values do: "om" in ASCII. */
 #define CAPTURE_MARK 0x6f6d
@@ -82,7 +83,7 @@ static int prefix6_ok(const struct in6_addr *p)
 	static const uint8_t zero[8];
 	const uint8_t *a = p->s6_addr;
 
-	return ((a[0] & 0xfe) == 0xfc || (a[0] & 0xe0) == 0x20) && memcmp(a + 8, zero, 8) == 0;
+	return ipv6_unicast_scope(a) && memcmp(a + 8, zero, 8) == 0;
 }
 
 void capns_addr6(const struct in6_addr *prefix, uint8_t host, struct in6_addr *out)
@@ -356,8 +357,7 @@ static int open_nd(const struct capns *ns, int fd)
 	ICMP6_FILTER_SETBLOCKALL(&f);
 	ICMP6_FILTER_SETPASS(ND_ROUTER_SOLICIT, &f);
 	return setsockopt(fd, SOL_ICMPV6, ICMP6_FILTER, &f, sizeof(f)) < 0 ||
-			       setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ns->p.iface,
-					  (socklen_t)strlen(ns->p.iface)) < 0 ||
+			       bind_device(fd, ns->p.iface) < 0 ||
 			       setsockopt(fd, SOL_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops)) < 0 ||
 			       setsockopt(fd, SOL_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof(hops)) < 0 ||
 			       setsockopt(fd, SOL_IPV6, IPV6_MULTICAST_LOOP, &zero, sizeof(zero)) < 0 ||
@@ -546,7 +546,7 @@ static int configure_addresses(const struct capns *ns, char *err, size_t errlen)
 		e = "add the local route";
 	else if (p->ipv6)
 		e = configure_addresses6(ns);
-	else if (access("/proc/sys/net/ipv6", F_OK) == 0 && ipv6_sysctls(p->iface, 0) < 0)
+	else if (os_has_ipv6() && ipv6_sysctls(p->iface, 0) < 0)
 		log_warnx("network %s: cannot turn IPv6 off on %s in namespace %s: %s (the rules "
 			  "drop the VM's IPv6 still)", p->idstr, p->iface, p->netns, strerror(errno));
 	if (e) {
@@ -673,18 +673,24 @@ static int install_rules(const struct capns *ns, const struct capns_socks *s, ch
 		return -1;
 	if (ns->p.ipv6)
 		return install_rules6(ns, s, err, errlen);
-	return access("/proc/sys/net/ipv6", F_OK) == 0 ? install_rules6_off(ns, err, errlen) : 0;
+	return os_has_ipv6() ? install_rules6_off(ns, err, errlen) : 0;
 }
 
+/* remove_setup6() - the IPv6 rules (a drop-all one with IPv6 off), and with
+ * IPv6 on its addresses, rule and route */
 static void remove_setup6(const struct capns *ns)
 {
 	const struct capns_params *p = &ns->p;
 	struct in6_addr a;
 	char err[512];
 
+	if (!os_has_ipv6())
+		return;
 	if (nft_run("table ip6 " NFT_TABLE "\ndelete table ip6 " NFT_TABLE "\n", err,
 		    sizeof(err)) < 0)
 		log_warnx("network %s: %s", p->idstr, err);
+	if (!p->ipv6)
+		return;
 	nl_route_local_default(AF_INET6, CAPTURE_TABLE, 0);
 	nl_rule_fwmark(AF_INET6, CAPTURE_MARK, 0xffffffff, CAPTURE_TABLE, CAPTURE_RULE_PRIO, 0);
 	capns_addr6(&p->prefix6, CAPNS_DNS6_HOST, &a);
@@ -706,12 +712,7 @@ static void remove_setup(const struct capns *ns)
 	nl_rule_fwmark(AF_INET, CAPTURE_MARK, 0xffffffff, CAPTURE_TABLE, CAPTURE_RULE_PRIO, 0);
 	nl_addr_del(p->iface, AF_INET, &p->dns, 32);
 	nl_addr_del(p->iface, AF_INET, &p->gateway, p->prefix_len);
-	if (p->ipv6)
-		remove_setup6(ns);
-	else if (access("/proc/sys/net/ipv6", F_OK) == 0 &&
-		 nft_run("table ip6 " NFT_TABLE "\ndelete table ip6 " NFT_TABLE "\n", err,
-			 sizeof(err)) < 0)
-		log_warnx("network %s: %s", p->idstr, err);
+	remove_setup6(ns);
 }
 
 static void close_socks(struct capns_socks *s)

@@ -234,25 +234,31 @@ static int in_vm_network(const struct capture *c, const struct ipport *a)
 	return (v & mask) == (n->gateway.s_addr & mask);
 }
 
+/* vm_source() - a may be a VM's: in its network, and none of the
+ * network's own addresses (the gateway's, the DNS service's, the subnet's
+ * first and last; IPv6's prefix:: is the routers' anycast address, ours) */
+static int vm_source(const struct capture *c, const struct ipport *a)
+{
+	uint32_t v, mask = ipv4_netmask(c->net->prefix_len);
+	static const uint8_t zero[8];
+
+	if (!in_vm_network(c, a) || is_service(c, a, CAPNS_GW6_HOST) ||
+	    is_service(c, a, CAPNS_DNS6_HOST))
+		return 0;
+	if (a->family == AF_INET6)
+		return memcmp(a->addr + 8, zero, 8) != 0;
+	memcpy(&v, a->addr, 4);
+	return (v & ~mask) != 0 && (v & ~mask) != ~mask;
+}
+
 /* vm_addr_ok() - whether a new flow of the VM's may go: from an address
  * of its network (any other source is made up, and what we answered
  * would go to someone else: the rules drop such packets, but the packet
  * socket sees them first) to a unicast address; counted if not */
 static int vm_addr_ok(struct capture *c, const struct ipport *src, const struct ipport *dst)
 {
-	uint32_t a, mask = ipv4_netmask(c->net->prefix_len);
-	static const uint8_t zero[8];
-	int ok = in_vm_network(c, src) && !is_service(c, src, CAPNS_GW6_HOST) &&
-		 !is_service(c, src, CAPNS_DNS6_HOST);
+	int ok = vm_source(c, src) && dst->family == src->family && capns_unicast(dst);
 
-	/* nor the subnet's first and last addresses (IPv6's prefix:: is the
-	 * routers' anycast address: ours) */
-	memcpy(&a, src->addr, 4);
-	if (src->family == AF_INET6)
-		ok = ok && memcmp(src->addr + 8, zero, 8) != 0;
-	else
-		ok = ok && (a & ~mask) != 0 && (a & ~mask) != ~mask;
-	ok = ok && dst->family == src->family && capns_unicast(dst);
 	if (!ok)
 		c->ctr.misaddressed++;
 	return ok;
@@ -359,12 +365,30 @@ static void handle_echo(struct capture *c, const struct echo_info *e)
 	flow_udp_send(f, e->msg, e->len);
 }
 
+/* unreach_to_vm() - a destination unreachable with code, from the address
+ * from, about the VM's latest datagram of flow f (its echo request numbered
+ * seq, for an echo flow) */
+static void unreach_to_vm(struct capture *c, const struct flow *f, uint16_t seq, uint8_t code,
+			  const uint8_t *from)
+{
+	uint8_t pkt[TCPRAW_DGRAM_UNREACH_LEN];
+	/* an IPv6 echo flow's messages are ICMPv6's */
+	uint8_t proto = f->proto == WIRE_PROTO_ICMP && f->vm.family == AF_INET6 ? IPPROTO_ICMPV6
+										 : f->proto;
+	size_t n = tcpraw_build_dgram_unreach(&f->vm, &f->remote, proto, seq, code, from, pkt,
+					      sizeof(pkt));
+
+	if (n) {
+		c->ctr.unreach_sent++;
+		send_raw(c, 0, pkt, n, &f->vm);
+	}
+}
+
 void capture_dgram_unreach(struct capture *c, const struct flow *f, uint64_t reason)
 {
-	uint8_t pkt[TCPRAW_DGRAM_UNREACH_LEN], gw[16];
+	uint8_t gw[16];
 	const uint8_t *from = gw;
-	uint8_t code, proto;
-	size_t n;
+	uint8_t code;
 
 	gateway_addr(c, f->vm.family, gw);
 	if (f->kind == WIRE_DST_VM)
@@ -379,14 +403,7 @@ void capture_dgram_unreach(struct capture *c, const struct flow *f, uint64_t rea
 	} else {
 		return;
 	}
-	/* an IPv6 echo flow's messages are ICMPv6's */
-	proto = f->proto == WIRE_PROTO_ICMP && f->vm.family == AF_INET6 ? IPPROTO_ICMPV6 : f->proto;
-	n = tcpraw_build_dgram_unreach(&f->vm, &f->remote, proto, f->echo_seq, code, from, pkt,
-				       sizeof(pkt));
-	if (n) {
-		c->ctr.unreach_sent++;
-		send_raw(c, 0, pkt, n, &f->vm);
-	}
+	unreach_to_vm(c, f, f->echo_seq, code, from);
 }
 
 /* echo_unreach() - a router told the consumer the VM's ping cannot reach
@@ -395,11 +412,8 @@ void capture_dgram_unreach(struct capture *c, const struct flow *f, uint64_t rea
  * would on a real network.  0 if msg is not such a message. */
 static int echo_unreach(struct capture *c, struct flow *f, const uint8_t *msg, size_t len)
 {
-	uint8_t pkt[TCPRAW_DGRAM_UNREACH_LEN], gw[16] = { 0 };
 	struct ipport router = { .family = f->vm.family };
 	int v6 = f->vm.family == AF_INET6, code;
-	uint16_t seq;
-	size_t n;
 
 	if (len != (v6 ? 24u : 12u) || (code = tcpraw_unreach_code(f->vm.family, msg[0], msg[1])) < 0)
 		return 0;
@@ -407,16 +421,9 @@ static int echo_unreach(struct capture *c, struct flow *f, const uint8_t *msg, s
 	 * (loopback, multicast, one of the VM's own network) becomes the
 	 * gateway's */
 	memcpy(router.addr, msg + 8, v6 ? 16 : 4);
-	gateway_addr(c, f->vm.family, gw);
 	if (!capns_unicast(&router) || in_vm_network(c, &router))
-		memcpy(router.addr, gw, 16);
-	seq = (uint16_t)(msg[6] << 8 | msg[7]);
-	n = tcpraw_build_dgram_unreach(&f->vm, &f->remote, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, seq,
-				       (uint8_t)code, router.addr, pkt, sizeof(pkt));
-	if (n) {
-		c->ctr.unreach_sent++;
-		send_raw(c, 0, pkt, n, &f->vm);
-	}
+		gateway_addr(c, f->vm.family, router.addr);
+	unreach_to_vm(c, f, (uint16_t)(msg[6] << 8 | msg[7]), (uint8_t)code, router.addr);
 	return 1;
 }
 
@@ -506,25 +513,16 @@ void capture_reject_syn(struct capture *c, const struct syn_info *syn, uint64_t 
 
 /* note_vm() - the VM's address as its own flows show it: a provider that
  * restarted has no lease for a VM that keeps the address it leased before,
- * and a port forward needs one.  Only an address of the VM's subnet, not
- * the gateway's or the DNS server's. */
+ * and a port forward needs one.  Only an address a VM may have
+ * (vm_source()), in either family. */
 static void note_vm(struct capture *c, const struct ipport *vm)
 {
-	const struct network *n = c->net;
-	uint32_t a, mask = ipv4_netmask(n->prefix_len);
-
-	if (vm->family == AF_INET6) {
-		if (n->ipv6 && memcmp(vm->addr, &n->prefix6, 8) == 0 &&
-		    !is_service(c, vm, CAPNS_GW6_HOST) && !is_service(c, vm, CAPNS_DNS6_HOST))
-			memcpy(&c->vm_seen6, vm->addr, 16);
+	if (!vm_source(c, vm))
 		return;
-	}
-	if (vm->family != AF_INET)
-		return;
-	memcpy(&a, vm->addr, 4);
-	if ((a & mask) == (n->gateway.s_addr & mask) && a != n->gateway.s_addr &&
-	    a != n->dns.s_addr && (a & ~mask) != 0 && (a & ~mask) != ~mask)
-		c->vm_seen.s_addr = a;
+	if (vm->family == AF_INET6)
+		memcpy(&c->vm_seen6, vm->addr, 16);
+	else
+		memcpy(&c->vm_seen, vm->addr, 4);
 }
 
 static void accept_one(struct capture *c, int fd, const struct sockaddr *peer)

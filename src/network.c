@@ -1,6 +1,5 @@
 /* network.c: networks on both roles. */
 #include <string.h>
-#include <unistd.h>
 #include <net/if.h>
 
 #include <openssl/sha.h>
@@ -11,6 +10,7 @@
 #include "link.h"
 #include "log.h"
 #include "network.h"
+#include "osutil.h"
 #include "peer.h"
 #include "session.h"
 #include "util.h"
@@ -128,7 +128,7 @@ static void default_prefix6(const struct netid *id, struct in6_addr *out)
  * networks are IPv4 only, said once each, rather than failing to start */
 static int ipv6_available(const struct network *n)
 {
-	if (n->d->role != ROLE_PROVIDER || access("/proc/sys/net/ipv6", F_OK) == 0)
+	if (n->d->role != ROLE_PROVIDER || os_has_ipv6())
 		return 1;
 	log_warnx("network %s: this kernel has no IPv6 (booted with ipv6.disable=1?): the VM's "
 		  "network is IPv4 only", n->idstr);

@@ -270,3 +270,8 @@ int exec_self(int keep, int at, char *const argv[])
 		return -1;
 	return execv("/proc/self/exe", argv);
 }
+
+int os_has_ipv6(void)
+{
+	return access("/proc/sys/net/ipv6", F_OK) == 0;
+}

@@ -58,6 +58,10 @@ ssize_t send_with_fds(int sock, const void *buf, size_t len, const int *fds, siz
  * (MSG_CTRUNC); the n taken are the caller's either way. */
 int msg_take_fds(struct msghdr *mh, int *fds, size_t room, size_t *n);
 
+/* os_has_ipv6() - whether this kernel has IPv6 at all (not booted with
+ * ipv6.disable=1, which leaves no /proc/sys/net/ipv6 in any namespace) */
+int os_has_ipv6(void);
+
 /* mkdir_p() - create a directory and its parents (0755); the last one with
  * mode; 0 if it exists already, or -1 with errno */
 int mkdir_p(const char *path, mode_t mode);

@@ -201,7 +201,7 @@ static int set_prefix6(struct parser *p, const struct keydef *k, void *obj, cons
 	*slash = '\0';
 	if (inet_pton(AF_INET6, buf, &out->prefix) != 1)
 		return fail(p, "%s: '%.64s' is not an IPv6 prefix", k->name, v);
-	if ((a[0] & 0xfe) != 0xfc && (a[0] & 0xe0) != 0x20)
+	if (!ipv6_unicast_scope(a))
 		return fail(p, "%s: %.64s is neither unique local (fc00::/7) nor global unicast "
 			    "(2000::/3)", k->name, v);
 	if (memcmp(a + 8, zero, sizeof(zero)) != 0)

@@ -1150,9 +1150,9 @@ static int config_check_dns(const struct dhcp6_config *c)
 /* config_check() - refuse a configuration clients could not live with */
 static int config_check(const struct dhcp6_config *c)
 {
-	uint8_t b = c->prefix.s6_addr[0], wire[DHCP6_DOMAIN_MAX + 1];
+	uint8_t wire[DHCP6_DOMAIN_MAX + 1];
 
-	if ((b & 0xe0) != 0x20 && (b & 0xfe) != 0xfc) {
+	if (!ipv6_unicast_scope(c->prefix.s6_addr)) {
 		log_warnx("dhcp6: prefix not global or unique-local unicast");
 		return -1;
 	}

@@ -79,15 +79,6 @@ void ra_config_default(struct ra_config *cfg)
 	cfg->other = 1;
 }
 
-/* prefix_ok() - global unicast (2000::/3) or unique local (fc00::/7):
- * SLAAC on anything else (link-local, multicast, ::) makes no sense */
-static int prefix_ok(const struct in6_addr *p)
-{
-	uint8_t b = p->s6_addr[0];
-
-	return (b & 0xe0) == 0x20 || (b & 0xfe) == 0xfc;
-}
-
 /* config_check_dns() - the RDNSS address and lifetime, if there is one */
 static int config_check_dns(const struct ra_config *c)
 {
@@ -110,7 +101,9 @@ int ra_config_check(const struct ra_config *c)
 {
 	char p[INET6_ADDRSTRLEN];
 
-	if (!prefix_ok(&c->prefix)) {
+	/* SLAAC in global or unique-local space only: on link-local,
+	 * multicast or :: it makes no sense */
+	if (!ipv6_unicast_scope(c->prefix.s6_addr)) {
 		log_warnx("ra: prefix %s/64 is not global or unique-local unicast",
 			  inet_ntop(AF_INET6, &c->prefix, p, sizeof(p)));
 		return -1;

@@ -338,6 +338,11 @@ void utf8_fix(char *s)
 	}
 }
 
+int ipv6_unicast_scope(const uint8_t *a)
+{
+	return (a[0] & 0xe0) == 0x20 || (a[0] & 0xfe) == 0xfc;
+}
+
 uint32_t ipv4_netmask(unsigned prefix_len)
 {
 	return prefix_len ? htonl(prefix_len >= 32 ? ~0U : ~0U << (32 - prefix_len)) : 0;

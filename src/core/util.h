@@ -56,6 +56,9 @@ const char *ipport_fmt(const struct ipport *ip, char buf[ADDRSTRLEN]);
 int ipport_eq(const struct ipport *a, const struct ipport *b);
 
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* ipv6_unicast_scope() - a (16 octets) is global unicast (2000::/3) or
+ * unique local (fc00::/7): where a network's own /64 may be */
+int ipv6_unicast_scope(const uint8_t *a);
 /* ipv4_netmask() - the mask of a prefix length 0..32, in network byte order */
 uint32_t ipv4_netmask(unsigned prefix_len);
 /* utf8_fix() - every byte of s that is not part of a well-formed UTF-8
