@@ -245,29 +245,61 @@ void mesh_send_raw(struct mesh *m, const struct sockaddr *to, socklen_t tolen,
 	t->tolen = tolen;
 }
 
-/* mesh_send_path() - straight to the peer, or wrapped for a relay: the
- * relay reads only the channel in the outer RELAY header.  Nothing goes to
- * a peer an operator disconnected. */
-void mesh_send_path(struct mesh *m, const struct path_addr *to, const struct wire_outer *o,
-		    const uint8_t *rec, size_t len)
+/* mesh_path_begin() - the next send slot, with the headers for `to` in
+ * it: straight to the peer, or wrapped for a relay, which reads only the
+ * channel in the outer RELAY header.  The caller writes at most `cap`
+ * bytes of body where it points, then mesh_path_commit()s, so a sealed
+ * record is written once, in place.  NULL when nothing may go: to a peer
+ * an operator disconnected, or with no slot that can hold it (both
+ * counted). */
+uint8_t *mesh_path_begin(struct mesh *m, const struct path_addr *to, const struct wire_outer *o,
+			 size_t cap)
 {
-	uint8_t relay[WIRE_OUTER_DATA_LEN], hdr[WIRE_OUTER_HS_LEN];
 	struct wire_outer r = { .type = WIRE_RELAY, .receiver_id = to->channel };
-	size_t hl;
+	struct tx_slot *t;
+	size_t hl = 0;
 
 	if (m->d->ndown && peer_path_blocked(m->d, to)) {
 		m->d->ctr.datagrams_blocked++;
-		return;
+		return NULL;
 	}
-	hl = wire_outer_put(hdr, o);
-	if (!to->channel) {
-		mesh_send_raw(m, (const struct sockaddr *)&to->sa, to->len, hdr, hl, rec, len, NULL,
-			      0);
-		return;
+	if (m->tx_n == TX_SLOTS)
+		tx_push(m);
+	if (m->tx_n == TX_SLOTS) {
+		m->d->ctr.datagrams_send_dropped++;
+		return NULL;
 	}
-	wire_outer_put(relay, &r);
-	mesh_send_raw(m, (const struct sockaddr *)&to->sa, to->len, relay, sizeof(relay), hdr, hl,
-		      rec, len);
+	t = tx_at(m, m->tx_n);
+	if (to->channel)
+		hl = wire_outer_put(t->buf, &r);
+	hl += wire_outer_put(t->buf + hl, o);
+	if (hl + cap > m->slot_size) {
+		m->d->ctr.datagrams_send_dropped++;
+		return NULL;
+	}
+	t->len = hl;
+	memcpy(&t->to, &to->sa, to->len);
+	t->tolen = to->len;
+	return t->buf + hl;
+}
+
+/* mesh_path_commit() - the body written after mesh_path_begin() is `len`
+ * bytes: the datagram is queued */
+void mesh_path_commit(struct mesh *m, size_t len)
+{
+	tx_at(m, m->tx_n++)->len += len;
+}
+
+void mesh_send_path(struct mesh *m, const struct path_addr *to, const struct wire_outer *o,
+		    const uint8_t *rec, size_t len)
+{
+	uint8_t *body = mesh_path_begin(m, to, o, len);
+
+	if (!body)
+		return;
+	if (len)
+		memcpy(body, rec, len);
+	mesh_path_commit(m, len);
 }
 
 static void on_writable(evutil_socket_t fd, short what, void *arg)
@@ -304,7 +336,11 @@ void mesh_flush(struct mesh *m)
 	while ((s = list)) {
 		list = s->dirty_next;
 		s->dirty = 0;
-		if (session_flush(s) > 0) {
+		/* a flow woken while its session sent (link_wake_writers())
+		 * may have put the session back on m->dirty already: it must
+		 * not go on a second list through the same link, or the two
+		 * lists join into a cycle and the loop never ends */
+		if (session_flush(s) > 0 && !s->dirty) {
 			s->dirty = 1;
 			s->dirty_next = again;
 			again = s;

@@ -41,6 +41,12 @@ void mesh_each_session(struct mesh *m, void (*fn)(struct session *s, void *arg),
 int mesh_tx_room(const struct mesh *m);
 void mesh_send_path(struct mesh *m, const struct path_addr *to, const struct wire_outer *o,
 		    const uint8_t *rec, size_t len);
+/* mesh_path_begin() - where to write a datagram's body of at most `cap`
+ * bytes, in place, before mesh_path_commit(); NULL when it cannot go.
+ * Nothing else may be sent between the two. */
+uint8_t *mesh_path_begin(struct mesh *m, const struct path_addr *to, const struct wire_outer *o,
+			 size_t cap);
+void mesh_path_commit(struct mesh *m, size_t len);
 void mesh_send_raw(struct mesh *m, const struct sockaddr *to, socklen_t tolen,
 		   const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 		   const uint8_t *c, size_t clen);

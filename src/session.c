@@ -63,7 +63,6 @@ static void dtls_out(void *arg, const uint8_t *rec, size_t len)
 						   PMTU_HANDSHAKE)))
 		return;
 	mesh_send_path(s->mesh, s->tx_path ? s->tx_path : &s->path, &o, rec, len);
-	s->last_tx_ms = clock_now_ms();
 }
 
 /* session_write() - one link packet to the peer: sealed (seal.h) when
@@ -71,14 +70,18 @@ static void dtls_out(void *arg, const uint8_t *rec, size_t len)
 static void session_write(struct session *s, const uint8_t *pkt, size_t n)
 {
 	struct wire_outer o = { .type = WIRE_SEALED, .receiver_id = s->remote_id };
-	uint8_t rec[65536 + SEAL_OVERHEAD];
+	uint8_t *rec;
 	size_t len;
 
 	if (!s->seal) {
 		dtls_write(s->dtls, pkt, n);
 		return;
 	}
-	len = n <= 65536 ? seal_packet(s->seal, &o, pkt, n, rec) : 0;
+	/* sealed straight into the send slot: no copy of the record */
+	rec = mesh_path_begin(s->mesh, s->tx_path ? s->tx_path : &s->path, &o, n + SEAL_OVERHEAD);
+	if (!rec)
+		return;
+	len = seal_packet(s->seal, &o, pkt, n, rec);
 	if (!len) {
 		/* OpenSSL failed us: the link sends what it carried again */
 		const char *why = ERR_reason_error_string(ERR_get_error());
@@ -89,8 +92,7 @@ static void session_write(struct session *s, const uint8_t *pkt, size_t n)
 		ERR_clear_error();
 		return;
 	}
-	mesh_send_path(s->mesh, s->tx_path ? s->tx_path : &s->path, &o, rec, len);
-	s->last_tx_ms = clock_now_ms();
+	mesh_path_commit(s->mesh, len);
 }
 
 static struct session *session_new(struct daemon *d, struct mesh *m, const struct path_addr *to)

@@ -41,7 +41,7 @@ struct session {
 	int timer_fd;                /* -1: the loop's own timer */
 	uint64_t timer_at_us;
 	uint64_t created_ms, established_ms;
-	uint64_t last_rx_ms, last_tx_ms, last_eliciting_ms;
+	uint64_t last_rx_ms, last_eliciting_ms;
 	int answered;                /* client: the server replied to our handshake */
 	int committed;               /* client: our Finished went out */
 	int rx_probing;              /* the datagram being processed is a path probe */
