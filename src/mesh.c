@@ -56,6 +56,7 @@ struct mesh {
 	struct tx_slot tx[TX_SLOTS];
 	size_t tx_head, tx_n;
 	int tx_blocked;
+	uint64_t rx_now_us;           /* when the batch being dispatched was read */
 	/* sessions */
 	struct idmap sessions;
 	struct session *dirty;
@@ -400,7 +401,7 @@ static void dispatch(struct mesh *m, const uint8_t *p, size_t len, const struct 
 	case WIRE_HANDSHAKE:
 		s = o.receiver_id ? idmap_get(&m->sessions, o.receiver_id) : NULL;
 		if (s) {
-			session_input(s, &o, p + hl, len - (size_t)hl, from);
+			session_input(s, &o, p + hl, len - (size_t)hl, from, m->rx_now_us);
 		} else if (o.type == WIRE_HANDSHAKE && !o.receiver_id && m->d->role != ROLE_RELAY) {
 			session_accept(m->d, m, &o, p + hl, len - (size_t)hl, from);
 		} else if (o.type == WIRE_HANDSHAKE && !o.receiver_id && !from->channel) {
@@ -469,6 +470,10 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		n = recvmmsg(m->fd, m->rx_msg, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
+		/* one clock read per batch, not two per record: they all
+		 * waited in the socket until now, and the time they are
+		 * taken at must not grow with our own work on the batch */
+		m->rx_now_us = clock_now_us();
 		for (i = 0; i < n; i++) {
 			const uint8_t *p = m->rx_iov[i].iov_base;
 			size_t len = m->rx_msg[i].msg_len, seg = gro_size(&m->rx_msg[i].msg_hdr), off;

@@ -413,8 +413,7 @@ static void handshake_failed(struct session *s)
 static void deliver(void *arg, const uint8_t *plain, size_t len)
 {
 	struct session *s = arg;
-
-	uint64_t now_us = clock_now_us();
+	uint64_t now_us = s->rx_now_us;
 
 	s->rx_auth = 1; /* the record's MAC checked out */
 	if (!s->link)
@@ -448,7 +447,7 @@ static int open_sealed(struct session *s, const struct wire_outer *o, const uint
 }
 
 void session_input(struct session *s, const struct wire_outer *o, const uint8_t *p, size_t len,
-		   const struct path_addr *from)
+		   const struct path_addr *from, uint64_t now_us)
 {
 	enum session_state was = s->state;
 	enum dtls_status st;
@@ -458,6 +457,7 @@ void session_input(struct session *s, const struct wire_outer *o, const uint8_t 
 	s->rx_path = *from;
 	s->rx_probing = 0;
 	s->rx_auth = 0;
+	s->rx_now_us = now_us;
 	s->rx_len = len + (o->type == WIRE_HANDSHAKE ? WIRE_OUTER_HS_LEN : WIRE_OUTER_DATA_LEN);
 	if (o->type == WIRE_SEALED) {
 		if (!open_sealed(s, o, p, len))
@@ -480,7 +480,7 @@ void session_input(struct session *s, const struct wire_outer *o, const uint8_t 
 		s->d->ctr.datagrams_unauthenticated++;
 		return;
 	}
-	s->last_rx_ms = clock_now_ms();
+	s->last_rx_ms = now_us / 1000;
 	if (was == SESS_HANDSHAKE && st == DTLS_ESTABLISHED) {
 		established(s);
 		return;
@@ -632,7 +632,7 @@ void session_accept(struct daemon *d, struct mesh *m, const struct wire_outer *o
 		return;
 	mesh_each_session(m, find_hs, &h);
 	if (h.found) {
-		session_input(h.found, o, p, len, from);
+		session_input(h.found, o, p, len, from, clock_now_us());
 		return;
 	}
 	/* a source out of handshakes is not even answered: checking its

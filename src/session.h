@@ -46,6 +46,7 @@ struct session {
 	int committed;               /* client: our Finished went out */
 	int rx_probing;              /* the datagram being processed is a path probe */
 	int rx_auth;                 /* ... and delivered an authenticated record */
+	uint64_t rx_now_us;          /* ... read from the socket then */
 	size_t rx_len;               /* ... and its size */
 	/* handshakes: a server's counts against its source's limits; a
 	 * client's to an unvalidated address may send only so much */
@@ -67,8 +68,9 @@ struct session *session_client_new(struct daemon *d, struct mesh *m, struct peer
 /* session_accept() - a handshake datagram with no receiver id */
 void session_accept(struct daemon *d, struct mesh *m, const struct wire_outer *o,
 		    const uint8_t *p, size_t len, const struct path_addr *from);
+/* session_input() - a datagram for s, read from the socket at now_us */
 void session_input(struct session *s, const struct wire_outer *o, const uint8_t *p, size_t len,
-		   const struct path_addr *from);
+		   const struct path_addr *from, uint64_t now_us);
 /* session_unknown_reply() - the peer says it holds no session with us */
 void session_unknown_reply(struct daemon *d, struct mesh *m, uint32_t id,
 			   const struct path_addr *from);
