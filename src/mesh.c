@@ -73,6 +73,11 @@ int mesh_tx_room(const struct mesh *m)
 	return m->tx_blocked ? 0 : (int)(TX_SLOTS - m->tx_n);
 }
 
+int mesh_tx_blocked(const struct mesh *m)
+{
+	return m->tx_blocked;
+}
+
 static struct tx_slot *tx_at(struct mesh *m, size_t i)
 {
 	return &m->tx[(m->tx_head + i) % TX_SLOTS];

@@ -39,6 +39,8 @@ void mesh_each_session(struct mesh *m, void (*fn)(struct session *s, void *arg),
 
 /* Sending: a datagram is an outer header and a DTLS record. */
 int mesh_tx_room(const struct mesh *m);
+/* mesh_tx_blocked() - the socket refused the last send (its buffer is full) */
+int mesh_tx_blocked(const struct mesh *m);
 void mesh_send_path(struct mesh *m, const struct path_addr *to, const struct wire_outer *o,
 		    const uint8_t *rec, size_t len);
 /* mesh_path_begin() - where to write a datagram's body of at most `cap`

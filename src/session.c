@@ -718,7 +718,9 @@ int session_flush(struct session *s)
 		session_write(s, buf, n);
 		sent = 1;
 	}
-	if (mesh_tx_room(s->mesh) == 0 && link_wants_send(s->link, now))
+	/* a full queue goes out before the next session's turn; only a
+	 * socket that refused it limits the link */
+	if (mesh_tx_blocked(s->mesh) && link_wants_send(s->link, now))
 		link_limit_socket(s->link, now);
 	arm_timer(s);
 	if (sent)

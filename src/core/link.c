@@ -121,11 +121,11 @@ void link_free(struct link *l)
 	free(l);
 }
 
-/* Entry points nest (a callback may call back in); flows freed inside are
- * released only when the outermost one returns. */
-/* link_enter() - the link's time never goes back: the glue stamps a
- * received batch with the time it was read (mesh.c), and a packet the
- * link built while dispatching it (a path probe) read the clock later */
+/* link_enter() - entry points nest (a callback may call back in); flows
+ * freed inside are released only when the outermost one returns.  The
+ * link's time never goes back: the glue stamps a received batch with the
+ * time it was read (mesh.c), and a packet the link built while
+ * dispatching it (a path probe) read the clock later. */
 void link_enter(struct link *l, uint64_t now_us)
 {
 	if (l->depth++ == 0 && now_us > l->now_us)

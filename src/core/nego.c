@@ -84,9 +84,21 @@ static void set_state(struct nego *n, enum nego_state st, const char *why, uint6
 	n->state_since_ms = now;
 }
 
+/* nego_clock() - the time an event brings, never earlier than an event
+ * before it: the glue stamps a received batch with the time it was read,
+ * and an event handled while dispatching it may have read the clock
+ * later; the unsigned differences below must not wrap (DESIGN.md 11.54) */
+static uint64_t nego_clock(struct nego *n, uint64_t now_ms)
+{
+	if (now_ms < n->now_ms)
+		return n->now_ms;
+	return n->now_ms = now_ms;
+}
+
 void nego_init(struct nego *n, const struct nego_config *cfg, uint64_t now_ms)
 {
 	memset(n, 0, sizeof(*n));
+	n->now_ms = now_ms;
 	n->cfg = *cfg;
 	n->rng = cfg->seed;
 	n->state = NEGO_CONNECTING;
@@ -115,6 +127,7 @@ static struct path_cand *add_cand(struct nego *n, const struct path_new *pn, uin
 
 struct path_cand *nego_candidate(struct nego *n, const struct path_new *c, uint64_t now_ms)
 {
+	now_ms = nego_clock(n, now_ms);
 	return add_cand(n, c, now_ms);
 }
 
@@ -458,6 +471,7 @@ static void round_(struct nego *n, const char *why, uint64_t now)
 
 void nego_start(struct nego *n, const char *why, uint64_t now_ms)
 {
+	now_ms = nego_clock(n, now_ms);
 	if (n->admin_down) {
 		set_state(n, NEGO_DISCONNECTED, "disconnected by the operator", now_ms);
 		return;
@@ -467,12 +481,14 @@ void nego_start(struct nego *n, const char *why, uint64_t now_ms)
 
 void nego_introduced(struct nego *n, uint64_t now_ms)
 {
+	now_ms = nego_clock(n, now_ms);
 	if (!n->sess.up && !n->nattempt)
 		round_(n, "introduced by a relay", now_ms);
 }
 
 void nego_admin(struct nego *n, int down, const char *why, uint64_t now_ms)
 {
+	now_ms = nego_clock(n, now_ms);
 	if (!down == !n->admin_down)
 		return;
 	n->admin_down = down;
@@ -600,6 +616,7 @@ void nego_session_up(struct nego *n, const struct nego_up *u, uint64_t now_ms)
 	struct path_cand *c;
 	enum path_method m = u->method;
 
+	now_ms = nego_clock(n, now_ms);
 	if (client && (i = attempt_index(n, u->attempt)) >= 0)
 		remove_attempt(n, i);
 	/* two sessions with the same run of the peer, one dialled by each
@@ -659,6 +676,7 @@ void nego_session_up(struct nego *n, const struct nego_up *u, uint64_t now_ms)
 
 void nego_session_gone(struct nego *n, const char *why, uint64_t now_ms)
 {
+	now_ms = nego_clock(n, now_ms);
 	if (!n->sess.up)
 		return;
 	n->sess.up = 0;
@@ -679,6 +697,7 @@ int nego_heard(struct nego *n, const struct path_addr *from, int probing, size_t
 {
 	struct path_cand *c;
 
+	now_ms = nego_clock(n, now_ms);
 	if (!n->sess.up)
 		return 0;
 	if (path_addr_eq(from, &n->sess.path)) {
@@ -732,6 +751,7 @@ void nego_response(struct nego *n, const uint8_t data[PATH_CHALLENGE_LEN],
 {
 	struct path_cand *c;
 
+	now_ms = nego_clock(n, now_ms);
 	if (!n->sess.up || !(c = pathset_answered(&n->cands, data, from, now_ms)))
 		return;
 	if (path_addr_eq(&c->to, &n->sess.path))
@@ -777,6 +797,7 @@ void nego_tick(struct nego *n, uint64_t now_ms, uint64_t busy_ms)
 {
 	struct path_cand *cur;
 
+	now_ms = nego_clock(n, now_ms);
 	if (n->admin_down)
 		return;
 	if (n->sess.up && (cur = pathset_find(&n->cands, &n->sess.path))) {

@@ -116,6 +116,7 @@ struct nego {
 	struct nego_config cfg;
 	enum nego_state state;
 	uint64_t state_since_ms;
+	uint64_t now_ms;             /* the latest time an event brought */
 	int admin_down;
 	char last_error[256];
 
