@@ -225,21 +225,34 @@ static void tx_push(struct mesh *m)
 	m->tx_blocked = 0;
 }
 
+/* tx_free() - the next free send slot, not yet queued: a full queue is
+ * pushed out first; NULL (counted) when the socket holds it back */
+static struct tx_slot *tx_free(struct mesh *m)
+{
+	if (m->tx_n == TX_SLOTS)
+		tx_push(m);
+	if (m->tx_n == TX_SLOTS) {
+		m->d->ctr.datagrams_send_dropped++;
+		return NULL;
+	}
+	return tx_at(m, m->tx_n);
+}
+
 /* mesh_send_raw() - one datagram made of up to three parts; nothing goes
  * to a peer an operator disconnected */
 void mesh_send_raw(struct mesh *m, const struct sockaddr *to, socklen_t tolen,
 		   const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 		   const uint8_t *c, size_t clen)
 {
-	struct tx_slot *t;
+	struct tx_slot *t = tx_free(m);
 
-	if (m->tx_n == TX_SLOTS)
-		tx_push(m);
-	if (m->tx_n == TX_SLOTS || alen + blen + clen > m->slot_size) {
+	if (!t)
+		return;
+	if (alen + blen + clen > m->slot_size) {
 		m->d->ctr.datagrams_send_dropped++;
 		return;
 	}
-	t = tx_at(m, m->tx_n++);
+	m->tx_n++;
 	if (alen)
 		memcpy(t->buf, a, alen);
 	if (blen)
@@ -269,13 +282,8 @@ uint8_t *mesh_path_begin(struct mesh *m, const struct path_addr *to, const struc
 		m->d->ctr.datagrams_blocked++;
 		return NULL;
 	}
-	if (m->tx_n == TX_SLOTS)
-		tx_push(m);
-	if (m->tx_n == TX_SLOTS) {
-		m->d->ctr.datagrams_send_dropped++;
+	if (!(t = tx_free(m)))
 		return NULL;
-	}
-	t = tx_at(m, m->tx_n);
 	if (to->channel)
 		hl = wire_outer_put(t->buf, &r);
 	hl += wire_outer_put(t->buf + hl, o);

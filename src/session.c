@@ -45,6 +45,13 @@ static unsigned link_mtu(const struct daemon *d, const struct path_addr *to)
 	return d->cfg.mtu - pmtu_path_overhead(to, PMTU_HANDSHAKE);
 }
 
+/* out_path() - where the datagram being sent goes: tx_path for a path
+ * probe, else the session's path */
+static const struct path_addr *out_path(const struct session *s)
+{
+	return s->tx_path ? s->tx_path : &s->path;
+}
+
 static void dtls_out(void *arg, const uint8_t *rec, size_t len)
 {
 	struct session *s = arg;
@@ -62,7 +69,7 @@ static void dtls_out(void *arg, const uint8_t *rec, size_t len)
 			       len + pmtu_overhead(PMTU_UDP_PAYLOAD, s->path.channel != 0,
 						   PMTU_HANDSHAKE)))
 		return;
-	mesh_send_path(s->mesh, s->tx_path ? s->tx_path : &s->path, &o, rec, len);
+	mesh_send_path(s->mesh, out_path(s), &o, rec, len);
 }
 
 /* session_write() - one link packet to the peer: sealed (seal.h) when
@@ -78,7 +85,7 @@ static void session_write(struct session *s, const uint8_t *pkt, size_t n)
 		return;
 	}
 	/* sealed straight into the send slot: no copy of the record */
-	rec = mesh_path_begin(s->mesh, s->tx_path ? s->tx_path : &s->path, &o, n + SEAL_OVERHEAD);
+	rec = mesh_path_begin(s->mesh, out_path(s), &o, n + SEAL_OVERHEAD);
 	if (!rec)
 		return;
 	len = seal_packet(s->seal, &o, pkt, n, rec);
